@@ -1,0 +1,82 @@
+//! What every operation receives: where Lifeboat keeps its data, and the bundled tools.
+
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
+use crate::tools::Toolbox;
+
+/// Environment variable that overrides the data folder (tests always set it).
+pub const HOME_ENV: &str = "LIFEBOAT_HOME";
+
+/// Lifeboat's data folder: the store, logs and the practice server live here. The desktop app
+/// and the CLI resolve it the same way so that they share one catalog.
+#[derive(Debug, Clone)]
+pub struct DataDir(PathBuf);
+
+impl DataDir {
+    /// `LIFEBOAT_HOME` when set, otherwise the platform's data folder plus "Lifeboat".
+    pub fn resolve() -> Result<DataDir> {
+        let path = match std::env::var_os(HOME_ENV) {
+            Some(home) if !home.is_empty() => PathBuf::from(home),
+            _ => dirs::data_dir()
+                .map(|d| d.join("Lifeboat"))
+                .ok_or_else(|| Error::DataDir {
+                    path: PathBuf::from("(unknown)"),
+                    source: std::io::Error::other(
+                        "this system reports no data folder for the current user",
+                    ),
+                })?,
+        };
+        DataDir::at(path)
+    }
+
+    /// Uses `path`, creating it when missing.
+    pub fn at(path: PathBuf) -> Result<DataDir> {
+        std::fs::create_dir_all(&path).map_err(|source| Error::DataDir {
+            path: path.clone(),
+            source,
+        })?;
+        Ok(DataDir(path))
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+/// The context every engine operation takes as its first argument.
+#[derive(Debug, Clone)]
+pub struct Ctx {
+    pub data_dir: DataDir,
+    pub tools: Toolbox,
+}
+
+impl Ctx {
+    pub fn new(data_dir: DataDir, tools: Toolbox) -> Ctx {
+        Ctx { data_dir, tools }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn data_dir_is_created_when_missing() {
+        let parent = tempfile::tempdir().unwrap();
+        let wanted = parent.path().join("a/b");
+        let dir = DataDir::at(wanted.clone()).unwrap();
+        assert!(wanted.is_dir());
+        assert_eq!(dir.path(), wanted);
+    }
+
+    #[test]
+    fn an_unusable_data_dir_is_reported_with_its_path() {
+        let parent = tempfile::tempdir().unwrap();
+        let file = parent.path().join("file");
+        std::fs::write(&file, b"").unwrap();
+        let error = DataDir::at(file.join("sub")).unwrap_err();
+        assert_eq!(error.code(), crate::error::ErrorCode::DataDir);
+        assert!(error.to_string().contains("file/sub"));
+    }
+}

@@ -1,0 +1,15 @@
+//! Lifeboat's engine: everything the desktop app and the `lifeboat` CLI do, without any GUI.
+
+pub mod context;
+pub mod error;
+pub mod ops;
+pub mod progress;
+pub mod runner;
+pub mod secret;
+pub mod tools;
+
+pub use context::{Ctx, DataDir};
+pub use error::{Error, ErrorCode, ErrorPayload, Result};
+
+/// The version of Lifeboat (all crates of the workspace share it).
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -1,0 +1,48 @@
+//! Progress reporting. The caller of an operation passes a sink: the desktop forwards events
+//! through a Tauri channel, the CLI draws a progress bar, tests record them.
+
+use std::sync::Mutex;
+
+use serde::Serialize;
+
+use crate::tools::Tool;
+
+#[derive(Debug, Clone, PartialEq, Serialize, specta::Type)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum ProgressEvent {
+    /// A bundled program was started.
+    ToolStarted { tool: Tool, major: u32 },
+    /// One line the program wrote to its diagnostic output (e.g. `pg_dump --verbose`).
+    ToolOutput { tool: Tool, line: String },
+    /// The program ended; `exit_code` is absent when a signal ended it.
+    ToolFinished { tool: Tool, exit_code: Option<i32> },
+}
+
+pub trait ProgressSink: Send + Sync {
+    fn emit(&self, event: ProgressEvent);
+}
+
+/// Drops every event.
+pub struct NullSink;
+
+impl ProgressSink for NullSink {
+    fn emit(&self, _event: ProgressEvent) {}
+}
+
+/// Keeps every event, for tests and for summaries.
+#[derive(Default)]
+pub struct Recorder {
+    events: Mutex<Vec<ProgressEvent>>,
+}
+
+impl Recorder {
+    pub fn events(&self) -> Vec<ProgressEvent> {
+        self.events.lock().expect("recorder lock").clone()
+    }
+}
+
+impl ProgressSink for Recorder {
+    fn emit(&self, event: ProgressEvent) {
+        self.events.lock().expect("recorder lock").push(event);
+    }
+}

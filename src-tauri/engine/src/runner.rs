@@ -1,0 +1,284 @@
+//! Runs a bundled PostgreSQL program as a child process: an argument vector (never a shell),
+//! the connection and password in the child's environment (never in argv), diagnostic lines
+//! streamed to the progress sink, and cancellation that kills the child.
+
+use std::collections::VecDeque;
+use std::ffi::OsString;
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
+use tokio::process::Command;
+use tokio_util::sync::CancellationToken;
+
+use crate::error::{Error, Result};
+use crate::progress::{ProgressEvent, ProgressSink};
+use crate::secret::Secret;
+use crate::tools::{BundledMajor, Tool};
+
+/// How many of the last diagnostic lines an error keeps.
+const STDERR_TAIL: usize = 20;
+
+/// Inherited variables that would silently redirect a child to another server or credential.
+const INHERITED_PG_VARS: &[&str] = &[
+    "PGHOST",
+    "PGHOSTADDR",
+    "PGPORT",
+    "PGUSER",
+    "PGDATABASE",
+    "PGPASSWORD",
+    "PGPASSFILE",
+    "PGSERVICE",
+    "PGSERVICEFILE",
+    "PGOPTIONS",
+    "PGSSLMODE",
+    "PGREQUIRESSL",
+    "PGSSLROOTCERT",
+    "PGCONNECT_TIMEOUT",
+    "PGTARGETSESSIONATTRS",
+];
+
+/// Where a child connects. Passed to it only through environment variables.
+#[derive(Debug, Clone)]
+pub struct ConnTarget {
+    pub host: String,
+    pub port: u16,
+    pub user: String,
+    pub dbname: String,
+    pub password: Option<Secret>,
+}
+
+impl ConnTarget {
+    fn apply(&self, command: &mut Command) {
+        command
+            .env("PGHOST", &self.host)
+            .env("PGPORT", self.port.to_string())
+            .env("PGUSER", &self.user)
+            .env("PGDATABASE", &self.dbname)
+            .env("PGCONNECT_TIMEOUT", "15");
+        if let Some(password) = &self.password {
+            command.env("PGPASSWORD", password.expose());
+        }
+    }
+}
+
+/// Where the child's standard output goes.
+#[derive(Debug, Clone)]
+pub enum StdoutTo {
+    Discard,
+    /// Kept in memory and returned (for small outputs such as `pg_restore --list`).
+    Capture,
+}
+
+/// One invocation of a bundled program.
+#[derive(Debug)]
+pub struct ToolCommand {
+    pub tool: Tool,
+    pub major: u32,
+    pub program: PathBuf,
+    pub args: Vec<OsString>,
+    pub conn: Option<ConnTarget>,
+    pub stdout: StdoutTo,
+}
+
+impl ToolCommand {
+    /// A command for `tool` of the given bundled major, checked to exist.
+    pub fn new(bundle: &BundledMajor, tool: Tool) -> Result<Self> {
+        Ok(ToolCommand {
+            tool,
+            major: bundle.major,
+            program: bundle.program(tool)?,
+            args: Vec::new(),
+            conn: None,
+            stdout: StdoutTo::Discard,
+        })
+    }
+
+    pub fn arg(mut self, arg: impl Into<OsString>) -> Self {
+        self.args.push(arg.into());
+        self
+    }
+
+    pub fn args<I, S>(mut self, args: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<OsString>,
+    {
+        self.args.extend(args.into_iter().map(Into::into));
+        self
+    }
+
+    pub fn conn(mut self, conn: ConnTarget) -> Self {
+        self.conn = Some(conn);
+        self
+    }
+
+    pub fn stdout(mut self, stdout: StdoutTo) -> Self {
+        self.stdout = stdout;
+        self
+    }
+}
+
+/// What a finished program left behind.
+#[derive(Debug)]
+pub struct ToolRun {
+    pub stdout: Vec<u8>,
+    pub stderr_tail: Vec<String>,
+    pub duration: Duration,
+}
+
+/// Runs the command to completion. A non-zero exit is an error carrying the last lines the
+/// program wrote; `cancel` kills the child and returns [`Error::Cancelled`].
+pub async fn run(
+    command: ToolCommand,
+    sink: &dyn ProgressSink,
+    cancel: &CancellationToken,
+) -> Result<ToolRun> {
+    let tool = command.tool;
+    let mut child_command = Command::new(&command.program);
+    child_command
+        .args(&command.args)
+        .stdin(Stdio::null())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    for var in INHERITED_PG_VARS {
+        child_command.env_remove(var);
+    }
+    // Messages in English so that later parsing of progress lines does not depend on the locale.
+    child_command
+        .env("LC_MESSAGES", "C")
+        .env("PGAPPNAME", "lifeboat");
+    if let Some(conn) = &command.conn {
+        conn.apply(&mut child_command);
+    }
+    child_command.stdout(match command.stdout {
+        StdoutTo::Discard => Stdio::null(),
+        StdoutTo::Capture => Stdio::piped(),
+    });
+
+    let started = Instant::now();
+    let mut child = child_command
+        .spawn()
+        .map_err(|source| Error::ToolSpawn { tool, source })?;
+    sink.emit(ProgressEvent::ToolStarted {
+        tool,
+        major: command.major,
+    });
+
+    let stderr = child.stderr.take().expect("stderr is piped");
+    let stdout = child.stdout.take();
+    let read_stdout = async move {
+        let mut buffer = Vec::new();
+        if let Some(mut stdout) = stdout {
+            // A read error means the child went away; its exit status tells the story.
+            let _ = stdout.read_to_end(&mut buffer).await;
+        }
+        buffer
+    };
+    let read_stderr = async {
+        let mut tail = VecDeque::with_capacity(STDERR_TAIL);
+        let mut lines = BufReader::new(stderr).lines();
+        while let Ok(Some(line)) = lines.next_line().await {
+            if tail.len() == STDERR_TAIL {
+                tail.pop_front();
+            }
+            tail.push_back(line.clone());
+            sink.emit(ProgressEvent::ToolOutput { tool, line });
+        }
+        tail
+    };
+
+    let finished = async { tokio::join!(read_stdout, read_stderr, child.wait()) };
+    let (stdout, tail, status) = tokio::select! {
+        outcome = finished => outcome,
+        () = cancel.cancelled() => {
+            // Dropping the join above released its borrow of the child; kill and reap it now.
+            let _ = child.kill().await;
+            sink.emit(ProgressEvent::ToolFinished { tool, exit_code: None });
+            return Err(Error::Cancelled);
+        }
+    };
+    let status = status.map_err(|source| Error::ToolSpawn { tool, source })?;
+    sink.emit(ProgressEvent::ToolFinished {
+        tool,
+        exit_code: status.code(),
+    });
+    let stderr_tail: Vec<String> = tail.into();
+    if !status.success() {
+        return Err(Error::ToolFailed {
+            tool,
+            exit_code: status.code(),
+            detail: summarize(&stderr_tail),
+        });
+    }
+    Ok(ToolRun {
+        stdout,
+        stderr_tail,
+        duration: started.elapsed(),
+    })
+}
+
+/// The lines that say what went wrong: PostgreSQL tools prefix them with "error:" or "FATAL:".
+fn summarize(lines: &[String]) -> String {
+    let important: Vec<&str> = lines
+        .iter()
+        .map(String::as_str)
+        .filter(|l| l.contains("error:") || l.contains("FATAL") || l.contains("ERROR"))
+        .collect();
+    let chosen = if important.is_empty() {
+        lines
+            .iter()
+            .rev()
+            .take(3)
+            .rev()
+            .map(String::as_str)
+            .collect()
+    } else {
+        important
+    };
+    if chosen.is_empty() {
+        "it printed no message".to_owned()
+    } else {
+        chosen.join("\n")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn summary_prefers_error_lines() {
+        let lines = vec![
+            "pg_dump: dumping contents of table x".to_owned(),
+            "pg_dump: error: connection to server failed: FATAL:  database \"nope\" does not exist"
+                .to_owned(),
+            "pg_dump: detail: whatever".to_owned(),
+        ];
+        assert_eq!(summarize(&lines), lines[1]);
+        assert_eq!(summarize(&lines[..1]), lines[0]);
+        assert_eq!(summarize(&[]), "it printed no message");
+    }
+
+    #[test]
+    fn the_password_reaches_only_the_environment() {
+        let conn = ConnTarget {
+            host: "127.0.0.1".into(),
+            port: 5432,
+            user: "app".into(),
+            dbname: "shop".into(),
+            password: Some(Secret::new("s3cret")),
+        };
+        let mut command = Command::new("true");
+        conn.apply(&mut command);
+        let std = command.as_std();
+        assert!(std.get_args().all(|a| a != "s3cret"));
+        let envs: Vec<_> = std.get_envs().collect();
+        assert!(
+            envs.iter()
+                .any(|(k, v)| *k == "PGPASSWORD" && *v == Some("s3cret".as_ref()))
+        );
+        assert!(!format!("{conn:?}").contains("s3cret"));
+    }
+}
