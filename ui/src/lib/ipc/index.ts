@@ -3,16 +3,21 @@
 
 import { isTauri } from "@tauri-apps/api/core";
 import { commands } from "./bindings";
-import type { AppInfo, BundledMajor, ErrorPayload, Result } from "./bindings";
+import type { AppInfo, BundledTools, ErrorCode, ErrorPayload } from "./bindings";
 
-export type { AppInfo, BundledMajor, ErrorPayload };
+export type { AppInfo, BundledTools, ErrorCode, ErrorPayload };
+
+type Result<T, E> = { status: "ok"; data: T } | { status: "error"; error: E };
+
+/** Codes the front end adds for failures that never reached the Rust side. */
+export type UiErrorCode = ErrorCode | "ipc" | "no_backend";
 
 /** An error reported by the Rust side, with a hint the user can act on. */
 export class IpcError extends Error {
-  readonly code: string;
+  readonly code: UiErrorCode;
   readonly hint: string;
 
-  constructor(payload: ErrorPayload) {
+  constructor(payload: { code: UiErrorCode; message: string; hint: string }) {
     super(payload.message);
     this.name = "IpcError";
     this.code = payload.code;
@@ -51,7 +56,7 @@ function requireBackend(): void {
     throw new IpcError({
       code: "no_backend",
       message: "The Lifeboat backend is not available in this window.",
-      hint: "Run the Lifeboat desktop app (tauri dev) instead of opening this page in a web browser.",
+      hint: "Start Lifeboat with `make run` instead of opening this page in a web browser.",
     });
   }
 }

@@ -1,0 +1,40 @@
+//! Lifeboat's desktop shell. All domain logic lives in `lifeboat-engine`; this crate wires the
+//! engine's operations to the window.
+
+mod commands;
+mod state;
+
+use tauri::Manager;
+use tauri_specta::{Builder, collect_commands};
+
+/// Header of the generated TypeScript bindings.
+const BINDINGS_HEADER: &str = "// Generated from Rust by tauri-specta: run `make bindings` after changing a command.\n// Do not edit by hand; src-tauri/tests/bindings.rs fails when this file is stale.";
+
+/// The commands the window may call, with their types for the TypeScript bindings.
+pub fn specta_builder() -> Builder<tauri::Wry> {
+    Builder::<tauri::Wry>::new().commands(collect_commands![commands::app_info])
+}
+
+/// The TypeScript exporter with the project's settings.
+pub fn typescript() -> specta_typescript::Typescript {
+    specta_typescript::Typescript::default().header(BINDINGS_HEADER)
+}
+
+pub fn run() {
+    let builder = specta_builder();
+    let result = tauri::Builder::default()
+        .invoke_handler(builder.invoke_handler())
+        .setup(move |app| {
+            builder.mount_events(app);
+            app.manage(state::AppState::load(app.handle()));
+            Ok(())
+        })
+        .run(tauri::generate_context!());
+    if let Err(error) = result {
+        eprintln!("Lifeboat could not start its window: {error}");
+        eprintln!(
+            "hint: on Linux, check that a display is available (DISPLAY or WAYLAND_DISPLAY)."
+        );
+        std::process::exit(1);
+    }
+}
