@@ -10,7 +10,5 @@ use crate::state::AppState;
 #[specta::specta]
 pub async fn app_info(state: State<'_, AppState>) -> Result<AppInfo, ErrorPayload> {
     let ctx = state.ctx()?;
-    app_info::app_info(ctx, AppInfoInput)
-        .await
-        .map_err(|e| e.payload())
+    app_info::app_info(ctx, AppInfoInput).await.map_err(|e| e.payload())
 }

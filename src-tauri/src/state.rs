@@ -28,17 +28,10 @@ impl AppState {
 /// Where the bundled PostgreSQL tools are: the installed app's resources, and in debug builds
 /// the folder the fetch script fills in the source tree.
 fn bundle_candidates(app: &AppHandle) -> Vec<PathBuf> {
-    let mut candidates: Vec<PathBuf> = app
-        .path()
-        .resource_dir()
-        .map(|dir| dir.join("postgres"))
-        .into_iter()
-        .collect();
+    let mut candidates: Vec<PathBuf> =
+        app.path().resource_dir().map(|dir| dir.join("postgres")).into_iter().collect();
     if cfg!(debug_assertions) {
-        candidates.push(PathBuf::from(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/resources/postgres"
-        )));
+        candidates.push(PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/resources/postgres")));
     }
     candidates
 }

@@ -63,13 +63,7 @@ fn ensure_test_user() -> (u32, u32) {
         return ids;
     }
     let status = Command::new("useradd")
-        .args([
-            "--system",
-            "--no-create-home",
-            "--shell",
-            "/usr/sbin/nologin",
-            TEST_USER,
-        ])
+        .args(["--system", "--no-create-home", "--shell", "/usr/sbin/nologin", TEST_USER])
         .status()
         .expect("run useradd");
     // Another test process may have created it at the same moment; only the lookup counts.
@@ -88,10 +82,7 @@ fn as_owner(program: &Path) -> Command {
 }
 
 fn run_checked(mut command: Command, what: &str) {
-    let out = command
-        .stdin(Stdio::null())
-        .output()
-        .unwrap_or_else(|e| panic!("{what}: {e}"));
+    let out = command.stdin(Stdio::null()).output().unwrap_or_else(|e| panic!("{what}: {e}"));
     assert!(
         out.status.success(),
         "{what} failed ({}):\n{}\n{}",
@@ -103,11 +94,8 @@ fn run_checked(mut command: Command, what: &str) {
 
 /// Whether every folder from `path` up to `/` lets other users through.
 fn traversable_by_others(path: &Path) -> bool {
-    path.ancestors().all(|p| {
-        fs::metadata(p)
-            .map(|m| m.permissions().mode() & 0o001 != 0)
-            .unwrap_or(false)
-    })
+    path.ancestors()
+        .all(|p| fs::metadata(p).map(|m| m.permissions().mode() & 0o001 != 0).unwrap_or(false))
 }
 
 /// The bundled major's files where the unprivileged user can run them. A checkout inside a
@@ -189,10 +177,8 @@ impl PgServer {
     }
 
     fn boot(major: u32, dir: PathBuf, owner: u32, owned: bool) -> PgServer {
-        let bundle = toolbox()
-            .get(major)
-            .cloned()
-            .unwrap_or_else(|| panic!("major {major} is not bundled"));
+        let bundle =
+            toolbox().get(major).cloned().unwrap_or_else(|| panic!("major {major} is not bundled"));
         assert!(bundle.has_server, "the bundled {major} has no server");
         let install = reachable_install(&bundle);
         if running_as_root() {
@@ -236,22 +222,14 @@ impl PgServer {
                 .args(["-w", "-t", "30", "-l"])
                 .arg(dir.join("server.log"))
                 .args(["-o", &options, "start"]);
-            if pg_ctl
-                .stdin(Stdio::null())
-                .output()
-                .map(|o| o.status.success())
-                .unwrap_or(false)
-            {
+            if pg_ctl.stdin(Stdio::null()).output().map(|o| o.status.success()).unwrap_or(false) {
                 fs::write(dir.join("port"), port.to_string()).unwrap();
                 return server;
             }
             server.owned = false; // nothing to stop; try the next port
         }
         let log = fs::read_to_string(dir.join("server.log")).unwrap_or_default();
-        panic!(
-            "PostgreSQL {major} did not start in {}:\n{log}",
-            dir.display()
-        );
+        panic!("PostgreSQL {major} did not start in {}:\n{log}", dir.display());
     }
 
     /// Connection settings for `dbname` as the superuser.
@@ -284,16 +262,10 @@ impl PgServer {
     /// Creates an empty database with a name unique to this process, and returns the name.
     pub async fn create_database(&self, prefix: &str) -> String {
         static COUNTER: AtomicU32 = AtomicU32::new(0);
-        let name = format!(
-            "{prefix}_{}_{}",
-            std::process::id(),
-            COUNTER.fetch_add(1, Ordering::Relaxed)
-        );
+        let name =
+            format!("{prefix}_{}_{}", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed));
         let client = self.client("postgres").await;
-        client
-            .batch_execute(&format!("CREATE DATABASE {}", quote_ident(&name)))
-            .await
-            .unwrap();
+        client.batch_execute(&format!("CREATE DATABASE {}", quote_ident(&name))).await.unwrap();
         name
     }
 
@@ -321,9 +293,7 @@ impl PgServer {
     /// Stops the server now (fast shutdown), e.g. to test what a dead server does to a backup.
     pub fn stop(&self) {
         let mut stop = as_owner(&self.install.join("bin/pg_ctl"));
-        stop.arg("-D")
-            .arg(self.dir.join("data"))
-            .args(["-m", "fast", "-w", "stop"]);
+        stop.arg("-D").arg(self.dir.join("data")).args(["-m", "fast", "-w", "stop"]);
         let _ = stop.stdin(Stdio::null()).output();
     }
 
@@ -336,14 +306,8 @@ impl Drop for PgServer {
     fn drop(&mut self) {
         if self.owned {
             let mut stop = as_owner(&self.install.join("bin/pg_ctl"));
-            stop.arg("-D")
-                .arg(self.dir.join("data"))
-                .args(["-m", "immediate", "-w", "stop"]);
-            let _ = stop
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .status();
+            stop.arg("-D").arg(self.dir.join("data")).args(["-m", "immediate", "-w", "stop"]);
+            let _ = stop.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null()).status();
             let _ = fs::remove_dir_all(&self.dir);
         }
     }
@@ -429,11 +393,7 @@ pub fn processes_with_cmdline(needle: &str) -> Vec<u32> {
         return found;
     };
     for entry in entries.flatten() {
-        let Some(pid) = entry
-            .file_name()
-            .to_str()
-            .and_then(|n| n.parse::<u32>().ok())
-        else {
+        let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else {
             continue;
         };
         if let Ok(raw) = fs::read(entry.path().join("cmdline")) {

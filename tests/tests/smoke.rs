@@ -37,13 +37,7 @@ const FINGERPRINT: &str = r#"
 "#;
 
 async fn fingerprint(server: &PgServer, db: &str) -> String {
-    server
-        .client(db)
-        .await
-        .query_one(FINGERPRINT, &[])
-        .await
-        .unwrap()
-        .get(0)
+    server.client(db).await.query_one(FINGERPRINT, &[]).await.unwrap().get(0)
 }
 
 /// Creates a database with data on `source`, dumps it with the bundled pg_dump, restores it on
@@ -51,25 +45,15 @@ async fn fingerprint(server: &PgServer, db: &str) -> String {
 async fn dump_and_restore(source: &PgServer, target: &PgServer) {
     let tools = toolbox();
     let source_db = source.create_database("smoke_src").await;
-    source
-        .client(&source_db)
-        .await
-        .batch_execute(SCHEMA)
-        .await
-        .unwrap();
+    source.client(&source_db).await.batch_execute(SCHEMA).await.unwrap();
     let expected = fingerprint(source, &source_db).await;
     assert!(expected.starts_with("250/1000/2/"), "{expected}");
 
     let cancel = CancellationToken::new();
     let folder = tempfile::tempdir().unwrap();
     let file = folder.path().join("smoke.backup");
-    let dumper = tools
-        .for_dump(ServerVersion(source.version_num().await))
-        .unwrap();
-    assert_eq!(
-        dumper.major, source.major,
-        "pg_dump of the source's own major"
-    );
+    let dumper = tools.for_dump(ServerVersion(source.version_num().await)).unwrap();
+    assert_eq!(dumper.major, source.major, "pg_dump of the source's own major");
     let recorder = Recorder::default();
     let dump = ToolCommand::new(dumper, Tool::PgDump)
         .unwrap()
@@ -81,17 +65,11 @@ async fn dump_and_restore(source: &PgServer, target: &PgServer) {
     let events = recorder.events();
     assert_eq!(
         events.first(),
-        Some(&ProgressEvent::ToolStarted {
-            tool: Tool::PgDump,
-            major: dumper.major
-        })
+        Some(&ProgressEvent::ToolStarted { tool: Tool::PgDump, major: dumper.major })
     );
     assert_eq!(
         events.last(),
-        Some(&ProgressEvent::ToolFinished {
-            tool: Tool::PgDump,
-            exit_code: Some(0)
-        })
+        Some(&ProgressEvent::ToolFinished { tool: Tool::PgDump, exit_code: Some(0) })
     );
     assert!(
         events.iter().any(|e| matches!(e, ProgressEvent::ToolOutput { line, .. } if line.contains("dumping contents of table \"shop.orders\""))),
@@ -100,10 +78,7 @@ async fn dump_and_restore(source: &PgServer, target: &PgServer) {
 
     let target_version = ServerVersion(target.version_num().await);
     let restorer = tools.for_restore(target_version).unwrap();
-    assert_eq!(
-        restorer.major, target.major,
-        "pg_restore of the target's own major"
-    );
+    assert_eq!(restorer.major, target.major, "pg_restore of the target's own major");
     let target_db = target.create_database("smoke_dst").await;
     let restore = ToolCommand::new(restorer, Tool::PgRestore)
         .unwrap()
@@ -144,13 +119,9 @@ async fn every_bundled_major_runs_and_reports_its_version() {
     assert_eq!(majors, [14, 15, 16, 17, 18]);
     for bundle in tools.majors() {
         for tool in Tool::CLIENTS {
-            let command = ToolCommand::new(bundle, tool)
-                .unwrap()
-                .arg("--version")
-                .stdout(StdoutTo::Capture);
-            let output = run(command, &NullSink, &CancellationToken::new())
-                .await
-                .unwrap();
+            let command =
+                ToolCommand::new(bundle, tool).unwrap().arg("--version").stdout(StdoutTo::Capture);
+            let output = run(command, &NullSink, &CancellationToken::new()).await.unwrap();
             let text = String::from_utf8(output.stdout).unwrap();
             let release = bundle.version.trim_end_matches(".0");
             assert!(
@@ -170,19 +141,11 @@ async fn a_failing_tool_reports_what_postgres_said() {
         .unwrap()
         .arg("--schema-only")
         .conn(server.target("no_such_db"));
-    let error = run(dump, &NullSink, &CancellationToken::new())
-        .await
-        .unwrap_err();
+    let error = run(dump, &NullSink, &CancellationToken::new()).await.unwrap_err();
     assert_eq!(error.code(), ErrorCode::ToolFailed);
     let message = error.to_string();
-    assert!(
-        message.contains("pg_dump failed with exit code 1"),
-        "{message}"
-    );
-    assert!(
-        message.contains("\"no_such_db\" does not exist"),
-        "{message}"
-    );
+    assert!(message.contains("pg_dump failed with exit code 1"), "{message}");
+    assert!(message.contains("\"no_such_db\" does not exist"), "{message}");
 }
 
 #[tokio::test]

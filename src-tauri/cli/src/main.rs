@@ -33,9 +33,7 @@ enum Command {
 /// Where the CLI looks for the bundled tools, after `LIFEBOAT_PG_BUNDLE`.
 fn bundle_candidates() -> Vec<PathBuf> {
     let mut candidates = Vec::new();
-    if let Some(dir) = std::env::current_exe()
-        .ok()
-        .and_then(|exe| exe.parent().map(PathBuf::from))
+    if let Some(dir) = std::env::current_exe().ok().and_then(|exe| exe.parent().map(PathBuf::from))
     {
         candidates.push(dir.join("postgres"));
         candidates.push(dir.join("resources/postgres"));
@@ -48,10 +46,7 @@ fn bundle_candidates() -> Vec<PathBuf> {
 }
 
 fn context() -> Result<Ctx, Error> {
-    Ok(Ctx::new(
-        DataDir::resolve()?,
-        Toolbox::locate(bundle_candidates())?,
-    ))
+    Ok(Ctx::new(DataDir::resolve()?, Toolbox::locate(bundle_candidates())?))
 }
 
 fn fail(error: &Error, json: bool) -> ExitCode {
@@ -74,10 +69,7 @@ async fn main() -> ExitCode {
             };
             match info {
                 Ok(info) if json => {
-                    println!(
-                        "{}",
-                        serde_json::to_string_pretty(&info).expect("serializable")
-                    );
+                    println!("{}", serde_json::to_string_pretty(&info).expect("serializable"));
                     ExitCode::SUCCESS
                 }
                 Ok(info) => {

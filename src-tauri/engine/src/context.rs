@@ -18,24 +18,20 @@ impl DataDir {
     pub fn resolve() -> Result<DataDir> {
         let path = match std::env::var_os(HOME_ENV) {
             Some(home) if !home.is_empty() => PathBuf::from(home),
-            _ => dirs::data_dir()
-                .map(|d| d.join("Lifeboat"))
-                .ok_or_else(|| Error::DataDir {
-                    path: PathBuf::from("(unknown)"),
-                    source: std::io::Error::other(
-                        "this system reports no data folder for the current user",
-                    ),
-                })?,
+            _ => dirs::data_dir().map(|d| d.join("Lifeboat")).ok_or_else(|| Error::DataDir {
+                path: PathBuf::from("(unknown)"),
+                source: std::io::Error::other(
+                    "this system reports no data folder for the current user",
+                ),
+            })?,
         };
         DataDir::at(path)
     }
 
     /// Uses `path`, creating it when missing.
     pub fn at(path: PathBuf) -> Result<DataDir> {
-        std::fs::create_dir_all(&path).map_err(|source| Error::DataDir {
-            path: path.clone(),
-            source,
-        })?;
+        std::fs::create_dir_all(&path)
+            .map_err(|source| Error::DataDir { path: path.clone(), source })?;
         Ok(DataDir(path))
     }
 

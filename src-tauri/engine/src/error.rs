@@ -13,7 +13,11 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("Lifeboat's bundled PostgreSQL tools were not found (looked in: {searched}).")]
-    ToolsNotFound { searched: String },
+    ToolsNotFound {
+        searched: String,
+        /// Whether the place looked in came from `LIFEBOAT_PG_BUNDLE`.
+        from_env: bool,
+    },
 
     #[error(
         "The server runs PostgreSQL {server}, which is newer than the newest PostgreSQL tools \
@@ -25,17 +29,10 @@ pub enum Error {
         "The server runs PostgreSQL {server}, which is older than the oldest version the \
          bundled tools can back up ({oldest_supported})."
     )]
-    ServerTooOld {
-        server: String,
-        oldest_supported: &'static str,
-    },
+    ServerTooOld { server: String, oldest_supported: &'static str },
 
     #[error("The bundled {tool} for PostgreSQL {major} is missing (expected at {path}).")]
-    ToolMissing {
-        tool: Tool,
-        major: u32,
-        path: PathBuf,
-    },
+    ToolMissing { tool: Tool, major: u32, path: PathBuf },
 
     #[error("{tool} could not be started: {source}")]
     ToolSpawn {
@@ -45,11 +42,7 @@ pub enum Error {
     },
 
     #[error("{tool} failed{}: {detail}", exit_text(*.exit_code))]
-    ToolFailed {
-        tool: Tool,
-        exit_code: Option<i32>,
-        detail: String,
-    },
+    ToolFailed { tool: Tool, exit_code: Option<i32>, detail: String },
 
     #[error("The operation was cancelled.")]
     Cancelled,
@@ -118,7 +111,12 @@ impl Error {
     /// The next step for the user, in plain words.
     pub fn hint(&self) -> String {
         match self {
-            Error::ToolsNotFound { .. } | Error::ToolMissing { .. } => {
+            Error::ToolsNotFound { from_env: true, .. } => {
+                "LIFEBOAT_PG_BUNDLE points to a folder without PostgreSQL tools: correct it or \
+                 unset it to use the tools installed with Lifeboat."
+                    .to_owned()
+            }
+            Error::ToolsNotFound { from_env: false, .. } | Error::ToolMissing { .. } => {
                 "Reinstall Lifeboat. When running from source, run `make run` once so the \
                  PostgreSQL binaries are downloaded and unpacked."
                     .to_owned()
@@ -158,11 +156,7 @@ impl Error {
     }
 
     pub fn payload(&self) -> ErrorPayload {
-        ErrorPayload {
-            code: self.code(),
-            message: self.to_string(),
-            hint: self.hint(),
-        }
+        ErrorPayload { code: self.code(), message: self.to_string(), hint: self.hint() }
     }
 }
 
@@ -178,10 +172,7 @@ mod tests {
 
     #[test]
     fn payload_carries_code_message_and_hint() {
-        let error = Error::ServerTooNew {
-            server: "19.1".into(),
-            newest_bundled: 18,
-        };
+        let error = Error::ServerTooNew { server: "19.1".into(), newest_bundled: 18 };
         let payload = error.payload();
         assert_eq!(payload.code, ErrorCode::ServerTooNew);
         assert!(payload.message.contains("19.1") && payload.message.contains("18"));
@@ -197,15 +188,9 @@ mod tests {
             exit_code: Some(1),
             detail: "connection refused".into(),
         };
-        assert_eq!(
-            failed.to_string(),
-            "pg_dump failed with exit code 1: connection refused"
-        );
-        let killed = Error::ToolFailed {
-            tool: Tool::PgRestore,
-            exit_code: None,
-            detail: "".into(),
-        };
+        assert_eq!(failed.to_string(), "pg_dump failed with exit code 1: connection refused");
+        let killed =
+            Error::ToolFailed { tool: Tool::PgRestore, exit_code: None, detail: "".into() };
         assert!(killed.to_string().contains("stopped by a signal"));
     }
 }

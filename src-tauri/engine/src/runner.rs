@@ -146,9 +146,7 @@ pub async fn run(
         child_command.env_remove(var);
     }
     // Messages in English so that later parsing of progress lines does not depend on the locale.
-    child_command
-        .env("LC_MESSAGES", "C")
-        .env("PGAPPNAME", "lifeboat");
+    child_command.env("LC_MESSAGES", "C").env("PGAPPNAME", "lifeboat");
     if let Some(conn) = &command.conn {
         conn.apply(&mut child_command);
     }
@@ -158,13 +156,8 @@ pub async fn run(
     });
 
     let started = Instant::now();
-    let mut child = child_command
-        .spawn()
-        .map_err(|source| Error::ToolSpawn { tool, source })?;
-    sink.emit(ProgressEvent::ToolStarted {
-        tool,
-        major: command.major,
-    });
+    let mut child = child_command.spawn().map_err(|source| Error::ToolSpawn { tool, source })?;
+    sink.emit(ProgressEvent::ToolStarted { tool, major: command.major });
 
     let stderr = child.stderr.take().expect("stderr is piped");
     let stdout = child.stdout.take();
@@ -200,10 +193,7 @@ pub async fn run(
         }
     };
     let status = status.map_err(|source| Error::ToolSpawn { tool, source })?;
-    sink.emit(ProgressEvent::ToolFinished {
-        tool,
-        exit_code: status.code(),
-    });
+    sink.emit(ProgressEvent::ToolFinished { tool, exit_code: status.code() });
     let stderr_tail: Vec<String> = tail.into();
     if !status.success() {
         return Err(Error::ToolFailed {
@@ -212,11 +202,7 @@ pub async fn run(
             detail: summarize(&stderr_tail),
         });
     }
-    Ok(ToolRun {
-        stdout,
-        stderr_tail,
-        duration: started.elapsed(),
-    })
+    Ok(ToolRun { stdout, stderr_tail, duration: started.elapsed() })
 }
 
 /// The lines that say what went wrong: PostgreSQL tools prefix them with "error:" or "FATAL:".
@@ -227,21 +213,11 @@ fn summarize(lines: &[String]) -> String {
         .filter(|l| l.contains("error:") || l.contains("FATAL") || l.contains("ERROR"))
         .collect();
     let chosen = if important.is_empty() {
-        lines
-            .iter()
-            .rev()
-            .take(3)
-            .rev()
-            .map(String::as_str)
-            .collect()
+        lines.iter().rev().take(3).rev().map(String::as_str).collect()
     } else {
         important
     };
-    if chosen.is_empty() {
-        "it printed no message".to_owned()
-    } else {
-        chosen.join("\n")
-    }
+    if chosen.is_empty() { "it printed no message".to_owned() } else { chosen.join("\n") }
 }
 
 #[cfg(test)]
@@ -275,10 +251,7 @@ mod tests {
         let std = command.as_std();
         assert!(std.get_args().all(|a| a != "s3cret"));
         let envs: Vec<_> = std.get_envs().collect();
-        assert!(
-            envs.iter()
-                .any(|(k, v)| *k == "PGPASSWORD" && *v == Some("s3cret".as_ref()))
-        );
+        assert!(envs.iter().any(|(k, v)| *k == "PGPASSWORD" && *v == Some("s3cret".as_ref())));
         assert!(!format!("{conn:?}").contains("s3cret"));
     }
 }

@@ -42,13 +42,8 @@ pub enum Tool {
 }
 
 impl Tool {
-    pub const CLIENTS: [Tool; 5] = [
-        Tool::PgDump,
-        Tool::PgDumpall,
-        Tool::PgRestore,
-        Tool::Psql,
-        Tool::PgAmcheck,
-    ];
+    pub const CLIENTS: [Tool; 5] =
+        [Tool::PgDump, Tool::PgDumpall, Tool::PgRestore, Tool::Psql, Tool::PgAmcheck];
     pub const SERVER: [Tool; 3] = [Tool::Initdb, Tool::PgCtl, Tool::Postgres];
 
     pub fn program_name(self) -> &'static str {
@@ -96,13 +91,7 @@ impl fmt::Display for ServerVersion {
         if self.0 >= 100_000 {
             write!(f, "{}.{}", self.0 / 10_000, self.0 % 10_000)
         } else {
-            write!(
-                f,
-                "{}.{}.{}",
-                self.0 / 10_000,
-                (self.0 / 100) % 100,
-                self.0 % 100
-            )
+            write!(f, "{}.{}.{}", self.0 / 10_000, (self.0 / 100) % 100, self.0 % 100)
         }
     }
 }
@@ -129,11 +118,7 @@ impl BundledMajor {
         if path.is_file() {
             Ok(path)
         } else {
-            Err(Error::ToolMissing {
-                tool,
-                major: self.major,
-                path,
-            })
+            Err(Error::ToolMissing { tool, major: self.major, path })
         }
     }
 }
@@ -149,16 +134,12 @@ impl Toolbox {
     /// Reads the bundle at `root`. A major counts when its folder name is a number and it has the
     /// client tools; the server tools are optional.
     pub fn discover(root: &Path) -> Result<Toolbox> {
-        let entries = std::fs::read_dir(root).map_err(|_| Error::ToolsNotFound {
-            searched: root.display().to_string(),
-        })?;
+        let not_found =
+            || Error::ToolsNotFound { searched: root.display().to_string(), from_env: false };
+        let entries = std::fs::read_dir(root).map_err(|_| not_found())?;
         let mut majors = Vec::new();
         for entry in entries.flatten() {
-            let Some(major) = entry
-                .file_name()
-                .to_str()
-                .and_then(|n| n.parse::<u32>().ok())
-            else {
+            let Some(major) = entry.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else {
                 continue;
             };
             let dir = entry.path();
@@ -168,44 +149,29 @@ impl Toolbox {
             }
             let version = read_stamp_version(&dir).unwrap_or_else(|| major.to_string());
             let has_server = Tool::SERVER.iter().all(|t| has(*t)) && dir.join("share").is_dir();
-            majors.push(BundledMajor {
-                major,
-                version,
-                root: dir,
-                has_server,
-            });
+            majors.push(BundledMajor { major, version, root: dir, has_server });
         }
         if majors.is_empty() {
-            return Err(Error::ToolsNotFound {
-                searched: root.display().to_string(),
-            });
+            return Err(not_found());
         }
         majors.sort_by_key(|m| m.major);
-        Ok(Toolbox {
-            root: root.to_owned(),
-            majors,
-        })
+        Ok(Toolbox { root: root.to_owned(), majors })
     }
 
     /// Finds the bundle. `LIFEBOAT_PG_BUNDLE`, when set, is the only place looked at (a wrong
     /// value must not be hidden by a fallback); otherwise each candidate in order.
     pub fn locate(candidates: impl IntoIterator<Item = PathBuf>) -> Result<Toolbox> {
-        let candidates: Vec<PathBuf> = match std::env::var_os(BUNDLE_ENV) {
-            Some(path) if !path.is_empty() => vec![PathBuf::from(path)],
-            _ => candidates.into_iter().collect(),
+        let (candidates, from_env): (Vec<PathBuf>, bool) = match std::env::var_os(BUNDLE_ENV) {
+            Some(path) if !path.is_empty() => (vec![PathBuf::from(path)], true),
+            _ => (candidates.into_iter().collect(), false),
         };
         for candidate in &candidates {
             if let Ok(toolbox) = Toolbox::discover(candidate) {
                 return Ok(toolbox);
             }
         }
-        let searched = candidates
-            .iter()
-            .map(|p| p.display().to_string())
-            .collect::<Vec<_>>();
-        Err(Error::ToolsNotFound {
-            searched: searched.join(", "),
-        })
+        let searched = candidates.iter().map(|p| p.display().to_string()).collect::<Vec<_>>();
+        Err(Error::ToolsNotFound { searched: searched.join(", "), from_env })
     }
 
     pub fn root(&self) -> &Path {
@@ -241,10 +207,7 @@ impl Toolbox {
     }
 
     fn closest_at_or_above(&self, server: ServerVersion) -> Result<&BundledMajor> {
-        self.majors
-            .iter()
-            .find(|m| m.major >= server.major())
-            .ok_or_else(|| self.too_new(server))
+        self.majors.iter().find(|m| m.major >= server.major()).ok_or_else(|| self.too_new(server))
     }
 
     /// The newest major that carries a server, for the local practice server.
@@ -253,10 +216,7 @@ impl Toolbox {
     }
 
     fn too_new(&self, server: ServerVersion) -> Error {
-        Error::ServerTooNew {
-            server: server.to_string(),
-            newest_bundled: self.newest().major,
-        }
+        Error::ServerTooNew { server: server.to_string(), newest_bundled: self.newest().major }
     }
 }
 
@@ -284,11 +244,8 @@ mod tests {
             for tool in tools {
                 std::fs::write(root.join("bin").join(tool.file_name()), b"").unwrap();
             }
-            std::fs::write(
-                root.join(STAMP_FILE),
-                format!("{major}.3.0 test-platform abc\n"),
-            )
-            .unwrap();
+            std::fs::write(root.join(STAMP_FILE), format!("{major}.3.0 test-platform abc\n"))
+                .unwrap();
         }
         dir
     }
@@ -312,16 +269,8 @@ mod tests {
             (180_006, 18, 18),
         ];
         for (num, dump, restore) in table {
-            assert_eq!(
-                tools.for_dump(v(num)).unwrap().major,
-                dump,
-                "pg_dump for {num}"
-            );
-            assert_eq!(
-                tools.for_restore(v(num)).unwrap().major,
-                restore,
-                "pg_restore for {num}"
-            );
+            assert_eq!(tools.for_dump(v(num)).unwrap().major, dump, "pg_dump for {num}");
+            assert_eq!(tools.for_restore(v(num)).unwrap().major, restore, "pg_restore for {num}");
         }
     }
 
@@ -338,16 +287,12 @@ mod tests {
     fn a_server_newer_than_the_bundle_is_refused_naming_both_versions() {
         let bundle = fake_bundle(&[14, 18]);
         let tools = Toolbox::discover(bundle.path()).unwrap();
-        for error in [
-            tools.for_dump(v(190_001)).unwrap_err(),
-            tools.for_restore(v(190_001)).unwrap_err(),
-        ] {
+        for error in
+            [tools.for_dump(v(190_001)).unwrap_err(), tools.for_restore(v(190_001)).unwrap_err()]
+        {
             assert_eq!(error.code(), ErrorCode::ServerTooNew);
             let message = error.to_string();
-            assert!(
-                message.contains("19.1") && message.contains("18"),
-                "{message}"
-            );
+            assert!(message.contains("19.1") && message.contains("18"), "{message}");
         }
     }
 
@@ -366,28 +311,13 @@ mod tests {
         std::fs::create_dir_all(bundle.path().join("not-a-major")).unwrap();
         std::fs::create_dir_all(bundle.path().join("19/bin")).unwrap(); // no tools inside
         let tools = Toolbox::discover(bundle.path()).unwrap();
-        let found: Vec<_> = tools
-            .majors()
-            .iter()
-            .map(|m| (m.major, m.version.as_str(), m.has_server))
-            .collect();
+        let found: Vec<_> =
+            tools.majors().iter().map(|m| (m.major, m.version.as_str(), m.has_server)).collect();
         assert_eq!(found, [(14, "14.3.0", false), (18, "18.3.0", true)]);
         assert_eq!(tools.practice_server().unwrap().major, 18);
-        assert!(
-            tools
-                .get(14)
-                .unwrap()
-                .program(Tool::PgRestore)
-                .unwrap()
-                .ends_with("pg_restore")
-        );
+        assert!(tools.get(14).unwrap().program(Tool::PgRestore).unwrap().ends_with("pg_restore"));
         assert_eq!(
-            tools
-                .get(14)
-                .unwrap()
-                .program(Tool::Initdb)
-                .unwrap_err()
-                .code(),
+            tools.get(14).unwrap().program(Tool::Initdb).unwrap_err().code(),
             ErrorCode::ToolMissing
         );
     }
@@ -395,10 +325,7 @@ mod tests {
     #[test]
     fn an_empty_or_missing_bundle_is_tools_not_found() {
         let empty = tempfile::tempdir().unwrap();
-        assert_eq!(
-            Toolbox::discover(empty.path()).unwrap_err().code(),
-            ErrorCode::ToolsNotFound
-        );
+        assert_eq!(Toolbox::discover(empty.path()).unwrap_err().code(), ErrorCode::ToolsNotFound);
         let missing = empty.path().join("nope");
         let error = Toolbox::locate([missing.clone()]).unwrap_err();
         assert_eq!(error.code(), ErrorCode::ToolsNotFound);
