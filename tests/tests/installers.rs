@@ -269,3 +269,53 @@ fn the_lock_pins_majors_14_to_18_for_every_platform() {
     let hashes: BTreeSet<&str> = rows.iter().map(|r| r.sha256.as_str()).collect();
     assert_eq!(hashes.len(), rows.len(), "every wheel has its own hash");
 }
+
+/// installers/stage-bundle.py: what an installer ships. Clients of every major, the server of the
+/// newest only, and the staged tools run from the staged folder (their libraries came along).
+#[test]
+fn the_installer_bundle_has_every_client_and_only_the_newest_server() {
+    let scratch = tempfile::tempdir().unwrap();
+    let dest = scratch.path().join("postgres");
+    let output = Command::new("python3")
+        .arg(repo().join("installers/stage-bundle.py"))
+        .arg("--src")
+        .arg(repo().join("src-tauri/resources/postgres"))
+        .arg("--dest")
+        .arg(&dest)
+        .output()
+        .expect("python3 runs");
+    assert!(output.status.success(), "{}", describe(&output));
+
+    let toolbox = lifeboat_engine::tools::Toolbox::discover(&dest).unwrap();
+    let staged: Vec<(u32, bool)> =
+        toolbox.majors().iter().map(|m| (m.major, m.has_server)).collect();
+    assert_eq!(staged, [(14, false), (15, false), (16, false), (17, false), (18, true)]);
+    for bundle in toolbox.majors() {
+        let mut programs: Vec<String> = std::fs::read_dir(bundle.bin_dir())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        programs.sort();
+        let expected: &[&str] = if bundle.has_server {
+            &[
+                "initdb",
+                "pg_amcheck",
+                "pg_ctl",
+                "pg_dump",
+                "pg_dumpall",
+                "pg_restore",
+                "postgres",
+                "psql",
+            ]
+        } else {
+            &["pg_amcheck", "pg_dump", "pg_dumpall", "pg_restore", "psql"]
+        };
+        assert_eq!(programs, expected, "programs of {}", bundle.major);
+        assert_eq!(bundle.root.join("share").exists(), bundle.has_server);
+        for tool in lifeboat_engine::tools::Tool::CLIENTS {
+            let program = bundle.program(tool).unwrap();
+            let run = Command::new(&program).arg("--version").output().unwrap();
+            assert!(run.status.success(), "{} --version: {}", program.display(), describe(&run));
+        }
+    }
+}
