@@ -40,9 +40,13 @@ $(E2E_STAMP): tests/e2e/package.json tests/e2e/package-lock.json
 build-ui: setup
 	cd ui && npm run build
 
-# The desktop crate embeds ui/dist at compile time, so the UI is built first.
+# The desktop crate embeds ui/dist at compile time, so the UI is built first. Building every
+# target of the workspace keeps one feature set for all crates, so `make run` and `make test`
+# share compiled dependencies instead of building tauri twice.
+CARGO_BUILD := cargo build --workspace --all-targets
+
 build: build-ui
-	cargo build -p lifeboat-desktop -p lifeboat-cli
+	$(CARGO_BUILD)
 
 run: build
 	@if [[ -z "$${DISPLAY:-}" && -z "$${WAYLAND_DISPLAY:-}" ]]; then \
@@ -74,7 +78,7 @@ test-rust:
 	cargo nextest run --workspace --no-fail-fast
 
 test-e2e:
-	cargo build -p lifeboat-desktop
+	$(CARGO_BUILD)
 	cd tests/e2e && $(XVFB) npm test
 
 # ---------------------------------------------------------------- maintenance
