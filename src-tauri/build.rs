@@ -1,7 +1,18 @@
 fn main() {
     // Every app command gets an `allow-<command>` permission; a window may call only the
     // commands its capability file lists (capabilities/).
-    let manifest = tauri_build::AppManifest::new().commands(&["app_info"]);
+    let manifest = tauri_build::AppManifest::new().commands(&[
+        "app_info",
+        "list_profiles",
+        "add_profile",
+        "update_profile",
+        "remove_profile",
+        "check_profile",
+        "check_settings",
+        "list_databases",
+        "list_schemas",
+        "list_tables",
+    ]);
     tauri_build::try_build(tauri_build::Attributes::new().app_manifest(manifest))
         .expect("tauri-build failed");
 }

@@ -12,7 +12,23 @@ const BINDINGS_HEADER: &str = "// Generated from Rust by tauri-specta: run `make
 
 /// The commands the window may call, with their types for the TypeScript bindings.
 pub fn specta_builder() -> Builder<tauri::Wry> {
-    Builder::<tauri::Wry>::new().commands(collect_commands![commands::app_info])
+    Builder::<tauri::Wry>::new()
+        .commands(collect_commands![
+            commands::app_info,
+            commands::list_profiles,
+            commands::add_profile,
+            commands::update_profile,
+            commands::remove_profile,
+            commands::check_profile,
+            commands::check_settings,
+            commands::list_databases,
+            commands::list_schemas,
+            commands::list_tables,
+        ])
+        // Sizes and row counts are i64; JavaScript numbers hold them exactly up to 2^53.
+        .dangerously_cast_bigints_to_number()
+        // One TypeScript type per Rust type, the same for arguments and results.
+        .disable_serde_phases()
 }
 
 /// The TypeScript exporter with the project's settings.

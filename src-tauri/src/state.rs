@@ -1,7 +1,9 @@
 //! The app's managed state: the engine context, or why it could not be built.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
+use lifeboat_engine::keychain::OsKeychain;
 use lifeboat_engine::tools::Toolbox;
 use lifeboat_engine::{Ctx, DataDir, ErrorPayload};
 use tauri::{AppHandle, Manager};
@@ -15,7 +17,10 @@ pub struct AppState {
 impl AppState {
     pub fn load(app: &AppHandle) -> AppState {
         let ctx = DataDir::resolve()
-            .and_then(|data_dir| Ok(Ctx::new(data_dir, Toolbox::locate(bundle_candidates(app))?)))
+            .and_then(|data_dir| {
+                let tools = Toolbox::locate(bundle_candidates(app))?;
+                Ctx::open(data_dir, tools, Arc::new(OsKeychain))
+            })
             .map_err(|e| e.payload());
         AppState { ctx }
     }

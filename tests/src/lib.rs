@@ -3,4 +3,7 @@
 
 pub mod pg;
 
-pub use pg::{PgServer, processes_with_cmdline, quote_ident, toolbox};
+pub use pg::{
+    PgServer, SUPERUSER, SUPERUSER_PASSWORD, ServerOptions, processes_with_cmdline, quote_ident,
+    quote_literal, toolbox,
+};

@@ -3,13 +3,19 @@
 //! - A server runs on a free loopback port with its data folder under a temp folder, as the
 //!   unprivileged system user `lifeboat-test` when the tests run as root (postgres refuses root).
 //! - [`PgServer::start`] gives a private server, stopped and deleted when dropped (also when the
-//!   test panics). [`PgServer::shared`] gives one server per major for a whole test run, reused
-//!   by every test process of that run; tests on it create their own uniquely named databases.
+//!   test panics). [`PgServer::start_with`] does the same with [`ServerOptions`]: password
+//!   authentication, extra pg_hba.conf rules, TLS with a throwaway CA, TLS-only.
+//!   [`PgServer::shared`] gives one server per major for a whole test run, reused by every test
+//!   process of that run; tests on it create their own uniquely named databases.
+//! - The harness's own SQL client ([`PgServer::client`]) connects over the Unix socket in the
+//!   server's folder, which every server trusts, so it gets in whatever the TCP rules say.
 //! - Every server gets a watchdog process that stops it and deletes its folder as soon as the
 //!   process owning it (the test process, or for shared servers the nextest runner) has gone,
 //!   so a killed or crashed run leaves nothing behind.
 
-use std::fs::{self, File};
+use std::ffi::OsStr;
+use std::fs::{self, File, OpenOptions};
+use std::io::Write;
 use std::net::TcpListener;
 use std::os::unix::fs::{PermissionsExt, chown};
 use std::os::unix::process::CommandExt;
@@ -20,12 +26,33 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use lifeboat_engine::runner::ConnTarget;
+use lifeboat_engine::secret::Secret;
 use lifeboat_engine::tools::{BundledMajor, Toolbox};
 
 /// The system user test servers run as when the tests run as root.
 pub const TEST_USER: &str = "lifeboat-test";
-/// The superuser every test server is initialised with (trust authentication on loopback).
+/// The superuser every test server is initialised with (trust authentication on loopback
+/// unless [`ServerOptions::password_auth`]; always trusted over the Unix socket).
 pub const SUPERUSER: &str = "postgres";
+/// The password of [`SUPERUSER`] on servers started with [`ServerOptions::password_auth`].
+pub const SUPERUSER_PASSWORD: &str = "harness-superuser-pw";
+
+/// How a private server ([`PgServer::start_with`]) is set up. The default is what
+/// [`PgServer::start`] gives: trust on loopback TCP, no TLS.
+#[derive(Debug, Default, Clone)]
+pub struct ServerOptions {
+    /// TCP connections need a password (scram-sha-256) instead of trust. The superuser
+    /// [`SUPERUSER`] then has the password [`SUPERUSER_PASSWORD`].
+    pub password_auth: bool,
+    /// pg_hba.conf lines placed before the default TCP rules (after the Unix-socket trust line),
+    /// e.g. `"host all blocked_user 127.0.0.1/32 reject"`.
+    pub hba_first: Vec<String>,
+    /// TLS on the server, with a certificate for CN=localhost (SAN DNS:localhost, IP:127.0.0.1)
+    /// signed by a throwaway CA generated for this server; see [`PgServer::ca_cert`].
+    pub tls: bool,
+    /// Plain-text TCP connections are rejected by pg_hba.conf, so only TLS gets in. Implies `tls`.
+    pub tls_only: bool,
+}
 
 fn state_root() -> PathBuf {
     std::env::temp_dir().join("lifeboat-pg-tests")
@@ -139,13 +166,22 @@ pub struct PgServer {
     install: PathBuf,
     /// Private servers are stopped on drop; shared ones by their watchdog.
     owned: bool,
+    /// [`SUPERUSER_PASSWORD`] when the server was started with password authentication.
+    password: Option<&'static str>,
+    /// The throwaway CA's certificate when the server has TLS.
+    ca_cert: Option<PathBuf>,
 }
 
 impl PgServer {
     /// A private server of `major`, stopped and deleted when dropped.
     pub fn start(major: u32) -> PgServer {
+        PgServer::start_with(major, ServerOptions::default())
+    }
+
+    /// A private server of `major` set up as `options` say, stopped and deleted when dropped.
+    pub fn start_with(major: u32, options: ServerOptions) -> PgServer {
         let dir = new_server_dir(&format!("private-{major}"));
-        PgServer::boot(major, dir, std::process::id(), true)
+        PgServer::boot(major, dir, std::process::id(), Some(&options))
     }
 
     /// The run-wide server of `major`, started by the first test that asks for it.
@@ -166,6 +202,8 @@ impl PgServer {
                 dir: dir.clone(),
                 install: reachable_install(&bundle),
                 owned: false,
+                password: None,
+                ca_cert: None,
             };
             if server.is_running() {
                 return server;
@@ -173,10 +211,16 @@ impl PgServer {
             let _ = fs::remove_dir_all(&server.dir);
         }
         fs::create_dir_all(&dir).unwrap();
-        PgServer::boot(major, dir, owner, false)
+        PgServer::boot(major, dir, owner, None)
     }
 
-    fn boot(major: u32, dir: PathBuf, owner: u32, owned: bool) -> PgServer {
+    /// Initialises and starts a server in `dir`. `private` holds the options of a private
+    /// server (stopped on drop, pg_hba.conf written by the harness); `None` is a shared server
+    /// with initdb's own trust rules.
+    fn boot(major: u32, dir: PathBuf, owner: u32, private: Option<&ServerOptions>) -> PgServer {
+        let owned = private.is_some();
+        let options = private.cloned().unwrap_or_default();
+        let tls = options.tls || options.tls_only;
         let bundle =
             toolbox().get(major).cloned().unwrap_or_else(|| panic!("major {major} is not bundled"));
         assert!(bundle.has_server, "the bundled {major} has no server");
@@ -197,8 +241,42 @@ impl PgServer {
             "--locale=C.UTF-8",
             "--no-sync",
         ]);
-        run_checked(initdb, "initdb");
+        let pwfile = dir.join("superuser.pw");
+        if options.password_auth {
+            write_owner_only(&pwfile, SUPERUSER_PASSWORD.as_bytes());
+            initdb.arg("--pwfile").arg(&pwfile);
+        }
+        let initdb_out = initdb.stdin(Stdio::null()).output();
+        let _ = fs::remove_file(&pwfile);
+        let initdb_out = initdb_out.unwrap_or_else(|e| panic!("initdb: {e}"));
+        assert!(
+            initdb_out.status.success(),
+            "initdb failed ({}):\n{}\n{}",
+            initdb_out.status,
+            String::from_utf8_lossy(&initdb_out.stdout),
+            String::from_utf8_lossy(&initdb_out.stderr)
+        );
         spawn_watchdog(owner, &dir);
+
+        let ca_cert = tls.then(|| {
+            let files = make_server_tls(&dir);
+            append_conf(
+                &data,
+                &[
+                    "ssl = on".to_owned(),
+                    format!("ssl_cert_file = {}", conf_string(&files.server_cert)),
+                    format!("ssl_key_file = {}", conf_string(&files.server_key)),
+                ],
+            );
+            files.ca_cert
+        });
+        if options.password_auth {
+            append_conf(&data, &["password_encryption = 'scram-sha-256'".to_owned()]);
+        }
+        if owned {
+            fs::write(data.join("pg_hba.conf"), hba_conf(&options, tls)).unwrap();
+        }
+        let password = options.password_auth.then_some(SUPERUSER_PASSWORD);
 
         // A free port can be taken between the probe and the start; try a few.
         for _ in 0..5 {
@@ -210,6 +288,8 @@ impl PgServer {
                 dir: dir.clone(),
                 install: install.clone(),
                 owned,
+                password,
+                ca_cert: ca_cert.clone(),
             };
             let options = format!(
                 "-p {port} -c listen_addresses=127.0.0.1 -k {} -c fsync=off -c full_page_writes=off",
@@ -239,24 +319,55 @@ impl PgServer {
             port: self.port,
             user: SUPERUSER.into(),
             dbname: dbname.into(),
-            password: None,
+            password: self.password.map(Secret::new),
+            ..ConnTarget::default()
         }
     }
 
-    /// A SQL client on `dbname`.
+    /// PEM of the throwaway CA that signed the server's certificate (`None` without TLS).
+    pub fn ca_cert(&self) -> Option<PathBuf> {
+        self.ca_cert.clone()
+    }
+
+    /// [`SUPERUSER_PASSWORD`] when the server was started with password authentication.
+    pub fn superuser_password(&self) -> Option<&'static str> {
+        self.password
+    }
+
+    /// A SQL client on `dbname` as the superuser, over the Unix socket in the server's folder
+    /// (trusted on every server, whatever the TCP rules).
     pub async fn client(&self, dbname: &str) -> tokio_postgres::Client {
-        let (client, connection) = tokio_postgres::Config::new()
-            .host("127.0.0.1")
-            .port(self.port)
-            .user(SUPERUSER)
-            .dbname(dbname)
-            .connect(tokio_postgres::NoTls)
-            .await
-            .unwrap_or_else(|e| panic!("connect to {dbname} on port {}: {e}", self.port));
+        let mut config = tokio_postgres::Config::new();
+        config.host_path(&self.dir).port(self.port).user(SUPERUSER).dbname(dbname);
+        if let Some(password) = self.password {
+            config.password(password);
+        }
+        let (client, connection) =
+            config.connect(tokio_postgres::NoTls).await.unwrap_or_else(|e| {
+                panic!("connect to {dbname} via the socket in {}: {e}", self.dir.display())
+            });
         tokio::spawn(async move {
             let _ = connection.await;
         });
         client
+    }
+
+    /// Creates a login role `name` with an optional password and extra attributes (e.g.
+    /// `"CREATEDB"`, spliced in as SQL), as the superuser.
+    pub async fn create_role(&self, name: &str, password: Option<&str>, attributes: &str) {
+        let mut sql = format!("CREATE ROLE {} LOGIN", quote_ident(name));
+        if let Some(password) = password {
+            sql.push_str(&format!(" PASSWORD {}", quote_literal(password)));
+        }
+        if !attributes.trim().is_empty() {
+            sql.push(' ');
+            sql.push_str(attributes);
+        }
+        self.client("postgres")
+            .await
+            .batch_execute(&sql)
+            .await
+            .unwrap_or_else(|e| panic!("create role {name}: {e}"));
     }
 
     /// Creates an empty database with a name unique to this process, and returns the name.
@@ -316,6 +427,162 @@ impl Drop for PgServer {
 /// SQL identifier quoting, for test setup statements.
 pub fn quote_ident(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+/// SQL string literal quoting (standard_conforming_strings is on), for test setup statements.
+pub fn quote_literal(value: &str) -> String {
+    format!("'{}'", value.replace('\'', "''"))
+}
+
+/// A postgresql.conf string value.
+fn conf_string(path: &Path) -> String {
+    quote_literal(&path.display().to_string())
+}
+
+/// Appends settings to the server's postgresql.conf (later lines win).
+fn append_conf(data: &Path, lines: &[String]) {
+    let mut conf = OpenOptions::new().append(true).open(data.join("postgresql.conf")).unwrap();
+    writeln!(conf, "\n# Added by the Lifeboat test harness").unwrap();
+    for line in lines {
+        writeln!(conf, "{line}").unwrap();
+    }
+}
+
+/// The whole pg_hba.conf of a private server. The Unix socket is always trusted, so the
+/// harness's own client gets in; everything else is TCP on 127.0.0.1 (the only listen address).
+fn hba_conf(options: &ServerOptions, tls: bool) -> String {
+    let method = if options.password_auth { "scram-sha-256" } else { "trust" };
+    let mut lines = vec![
+        "# Written by the Lifeboat test harness".to_owned(),
+        "local all all trust".to_owned(),
+        "local replication all trust".to_owned(),
+    ];
+    lines.extend(options.hba_first.iter().cloned());
+    if tls && options.tls_only {
+        lines.push("hostnossl all all 127.0.0.1/32 reject".to_owned());
+        lines.push("hostnossl replication all 127.0.0.1/32 reject".to_owned());
+    }
+    lines.push(format!("host all all 127.0.0.1/32 {method}"));
+    lines.push(format!("host replication all 127.0.0.1/32 {method}"));
+    lines.join("\n") + "\n"
+}
+
+/// Writes a file only its owner may read: the server's user when running as root.
+fn write_owner_only(path: &Path, contents: &[u8]) {
+    fs::write(path, contents).unwrap();
+    fs::set_permissions(path, fs::Permissions::from_mode(0o600)).unwrap();
+    if running_as_root() {
+        let (uid, gid) = ensure_test_user();
+        chown(path, Some(uid), Some(gid)).unwrap();
+    }
+}
+
+struct TlsFiles {
+    ca_cert: PathBuf,
+    server_cert: PathBuf,
+    server_key: PathBuf,
+}
+
+fn openssl(args: &[&OsStr], what: &str) {
+    let mut command = Command::new("openssl");
+    command.args(args);
+    run_checked(command, what);
+}
+
+/// A throwaway CA and a server certificate for CN=localhost (SAN DNS:localhost, IP:127.0.0.1)
+/// signed by it, in `dir/tls`. The server's key and certificate belong to the server's user,
+/// mode 0600 (postgres refuses a key others can read).
+fn make_server_tls(dir: &Path) -> TlsFiles {
+    let tls = dir.join("tls");
+    fs::create_dir(&tls).unwrap();
+    fs::set_permissions(&tls, fs::Permissions::from_mode(0o755)).unwrap();
+    let ca_key = tls.join("ca.key");
+    let ca_cert = tls.join("ca.crt");
+    let csr = tls.join("server.csr");
+    let ext = tls.join("server.ext");
+    let server_key = tls.join("server.key");
+    let server_cert = tls.join("server.crt");
+    let ec =
+        ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"].map(OsStr::new);
+    let mut args: Vec<&OsStr> = ["req", "-x509"].map(OsStr::new).to_vec();
+    args.extend(ec);
+    args.extend([
+        OsStr::new("-keyout"),
+        ca_key.as_os_str(),
+        OsStr::new("-out"),
+        ca_cert.as_os_str(),
+        OsStr::new("-days"),
+        OsStr::new("2"),
+        OsStr::new("-subj"),
+        OsStr::new("/CN=Lifeboat throwaway test CA"),
+        OsStr::new("-addext"),
+        OsStr::new("basicConstraints=critical,CA:TRUE"),
+        OsStr::new("-addext"),
+        OsStr::new("keyUsage=critical,keyCertSign,cRLSign"),
+    ]);
+    openssl(&args, "openssl: create the test CA");
+
+    let mut args: Vec<&OsStr> = ["req", "-new"].map(OsStr::new).to_vec();
+    args.extend(ec);
+    args.extend([
+        OsStr::new("-keyout"),
+        server_key.as_os_str(),
+        OsStr::new("-out"),
+        csr.as_os_str(),
+        OsStr::new("-subj"),
+        OsStr::new("/CN=localhost"),
+    ]);
+    openssl(&args, "openssl: create the server key");
+
+    fs::write(
+        &ext,
+        "basicConstraints = critical,CA:FALSE\n\
+         keyUsage = critical,digitalSignature,keyEncipherment\n\
+         extendedKeyUsage = serverAuth\n\
+         subjectAltName = DNS:localhost,IP:127.0.0.1\n",
+    )
+    .unwrap();
+    let serial = format!(
+        "0x{:x}{:08x}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default()
+            .subsec_nanos()
+    );
+    openssl(
+        &[
+            OsStr::new("x509"),
+            OsStr::new("-req"),
+            OsStr::new("-in"),
+            csr.as_os_str(),
+            OsStr::new("-CA"),
+            ca_cert.as_os_str(),
+            OsStr::new("-CAkey"),
+            ca_key.as_os_str(),
+            OsStr::new("-set_serial"),
+            OsStr::new(&serial),
+            OsStr::new("-days"),
+            OsStr::new("2"),
+            OsStr::new("-extfile"),
+            ext.as_os_str(),
+            OsStr::new("-out"),
+            server_cert.as_os_str(),
+        ],
+        "openssl: sign the server certificate",
+    );
+    let _ = fs::remove_file(&csr);
+    let _ = fs::remove_file(&ext);
+    for file in [&server_key, &server_cert] {
+        fs::set_permissions(file, fs::Permissions::from_mode(0o600)).unwrap();
+        if running_as_root() {
+            let (uid, gid) = ensure_test_user();
+            chown(file, Some(uid), Some(gid)).unwrap();
+        }
+    }
+    fs::set_permissions(&ca_key, fs::Permissions::from_mode(0o600)).unwrap();
+    fs::set_permissions(&ca_cert, fs::Permissions::from_mode(0o644)).unwrap();
+    TlsFiles { ca_cert, server_cert, server_key }
 }
 
 fn new_server_dir(label: &str) -> PathBuf {

@@ -1,13 +1,25 @@
 //! `lifeboat`: Lifeboat's engine from the command line. Exit codes: 0 success, 1 failure,
-//! 2 usage error (clap's own).
+//! 2 usage error (clap's own). With `--json` a command prints exactly one JSON document: its
+//! result, or `{"error": {code, message, hint}}`.
 
+use std::io::Read;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
+use lifeboat_engine::browse::{ListDatabases, list_databases};
+use lifeboat_engine::connect::{CheckProfile, check_profile};
+use lifeboat_engine::keychain::OsKeychain;
 use lifeboat_engine::ops::app_info::{AppInfoInput, app_info};
+use lifeboat_engine::profiles::{
+    AddProfile, ListProfiles, PasswordSource, ProfileSettings, RemoveProfile, SslMode, add_profile,
+    list_profiles, remove_profile,
+};
+use lifeboat_engine::secret::Secret;
 use lifeboat_engine::tools::Toolbox;
 use lifeboat_engine::{Ctx, DataDir, Error};
+use serde::Serialize;
 
 #[derive(Parser)]
 #[command(
@@ -23,11 +35,77 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Show the bundled PostgreSQL tools and the data folder.
-    Tools {
-        /// Print one JSON document instead of a table.
-        #[arg(long)]
-        json: bool,
+    Tools(JsonFlag),
+    /// Manage server connection profiles.
+    #[command(subcommand)]
+    Profile(ProfileCommand),
+    /// List the databases of a profile's server.
+    Databases {
+        profile: String,
+        #[command(flatten)]
+        json: JsonFlag,
     },
+}
+
+#[derive(Args)]
+struct JsonFlag {
+    /// Print one JSON document instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Subcommand)]
+enum ProfileCommand {
+    /// Add a profile. The password goes to the system keychain.
+    Add {
+        name: String,
+        #[arg(long)]
+        host: String,
+        #[arg(long, default_value_t = 5432)]
+        port: u16,
+        #[arg(long)]
+        user: String,
+        /// Maintenance database used for checks and listings.
+        #[arg(long, default_value = "postgres")]
+        dbname: String,
+        #[arg(long, default_value = "prefer", value_parser = parse_sslmode)]
+        sslmode: SslMode,
+        /// CA certificate file for --sslmode verify-ca / verify-full.
+        #[arg(long)]
+        root_cert: Option<PathBuf>,
+        /// Read the password from standard input (first line).
+        #[arg(long, conflicts_with = "use_pgpass")]
+        password_stdin: bool,
+        /// Take the password from PGPASSWORD or .pgpass instead of the keychain.
+        #[arg(long)]
+        use_pgpass: bool,
+        #[command(flatten)]
+        json: JsonFlag,
+    },
+    /// List the profiles.
+    List(JsonFlag),
+    /// Remove a profile and its keychain entry.
+    Remove {
+        name: String,
+        #[command(flatten)]
+        json: JsonFlag,
+    },
+    /// Connect with a profile and report the server version and your rights.
+    Check {
+        name: String,
+        /// Seconds before a silent server counts as unreachable.
+        #[arg(long, default_value_t = 10)]
+        timeout: u32,
+        #[command(flatten)]
+        json: JsonFlag,
+    },
+}
+
+fn parse_sslmode(text: &str) -> Result<SslMode, String> {
+    SslMode::parse(text).ok_or_else(|| {
+        let all: Vec<&str> = SslMode::ALL.iter().map(|m| m.as_str()).collect();
+        format!("expected one of {}", all.join(", "))
+    })
 }
 
 /// Where the CLI looks for the bundled tools, after `LIFEBOAT_PG_BUNDLE`.
@@ -46,44 +124,169 @@ fn bundle_candidates() -> Vec<PathBuf> {
 }
 
 fn context() -> Result<Ctx, Error> {
-    Ok(Ctx::new(DataDir::resolve()?, Toolbox::locate(bundle_candidates())?))
+    Ctx::open(DataDir::resolve()?, Toolbox::locate(bundle_candidates())?, Arc::new(OsKeychain))
 }
 
-fn fail(error: &Error, json: bool) -> ExitCode {
-    if json {
-        println!("{}", serde_json::json!({ "error": error.payload() }));
-    } else {
-        eprintln!("error: {error}\nhint: {}", error.hint());
+fn read_password_from_stdin() -> Result<Secret, Error> {
+    let mut text = String::new();
+    std::io::stdin().read_to_string(&mut text).map_err(|source| Error::Io {
+        action: "Reading the password",
+        path: PathBuf::from("standard input"),
+        source,
+    })?;
+    let line = text.lines().next().unwrap_or_default();
+    Ok(Secret::new(line))
+}
+
+/// Prints a result as JSON or text and turns it into the exit code.
+fn finish<T: Serialize>(json: bool, result: Result<T, Error>, text: impl FnOnce(&T)) -> ExitCode {
+    match result {
+        Ok(value) if json => {
+            println!("{}", serde_json::to_string_pretty(&value).expect("serializable"));
+            ExitCode::SUCCESS
+        }
+        Ok(value) => {
+            text(&value);
+            ExitCode::SUCCESS
+        }
+        Err(error) if json => {
+            println!("{}", serde_json::json!({ "error": error.payload() }));
+            ExitCode::FAILURE
+        }
+        Err(error) => {
+            eprintln!("error: {error}\nhint: {}", error.hint());
+            ExitCode::FAILURE
+        }
     }
-    ExitCode::FAILURE
+}
+
+fn human_size(bytes: Option<i64>) -> String {
+    let Some(bytes) = bytes else { return "-".to_owned() };
+    let mut value = bytes as f64;
+    for unit in ["B", "kB", "MB", "GB"] {
+        if value < 1024.0 {
+            return format!("{value:.0} {unit}");
+        }
+        value /= 1024.0;
+    }
+    format!("{value:.1} TB")
 }
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
+    let ctx = context();
     match cli.command {
-        Command::Tools { json } => {
-            let info = match context() {
+        Command::Tools(JsonFlag { json }) => {
+            let result = match ctx {
                 Ok(ctx) => app_info(&ctx, AppInfoInput).await,
                 Err(error) => Err(error),
             };
-            match info {
-                Ok(info) if json => {
-                    println!("{}", serde_json::to_string_pretty(&info).expect("serializable"));
-                    ExitCode::SUCCESS
+            finish(json, result, |info| {
+                println!("Lifeboat {}", info.version);
+                println!("Data folder: {}", info.data_dir);
+                println!("{:<6} {:<10} server", "major", "version");
+                for tools in &info.bundled {
+                    let server = if tools.has_server { "yes" } else { "-" };
+                    println!("{:<6} {:<10} {server}", tools.major, tools.version);
                 }
-                Ok(info) => {
-                    println!("Lifeboat {}", info.version);
-                    println!("Data folder: {}", info.data_dir);
-                    println!("{:<6} {:<10} server", "major", "version");
-                    for tools in &info.bundled {
-                        let server = if tools.has_server { "yes" } else { "-" };
-                        println!("{:<6} {:<10} {server}", tools.major, tools.version);
-                    }
-                    ExitCode::SUCCESS
-                }
-                Err(error) => fail(&error, json),
+            })
+        }
+        Command::Profile(ProfileCommand::Add {
+            name,
+            host,
+            port,
+            user,
+            dbname,
+            sslmode,
+            root_cert,
+            password_stdin,
+            use_pgpass,
+            json,
+        }) => {
+            let result = async {
+                let ctx = ctx?;
+                let password =
+                    if password_stdin { Some(read_password_from_stdin()?) } else { None };
+                let settings = ProfileSettings {
+                    name,
+                    host,
+                    port,
+                    user,
+                    maintenance_db: dbname,
+                    sslmode,
+                    root_cert: root_cert.map(|p| p.display().to_string()),
+                    password_source: if use_pgpass {
+                        PasswordSource::Environment
+                    } else {
+                        PasswordSource::Keychain
+                    },
+                };
+                add_profile(&ctx, AddProfile { settings, password }).await
             }
+            .await;
+            finish(json.json, result, |p| println!("Added profile \"{}\".", p.settings.name))
+        }
+        Command::Profile(ProfileCommand::List(JsonFlag { json })) => {
+            let result = async { list_profiles(&ctx?, ListProfiles).await }.await;
+            finish(json, result, |profiles| {
+                if profiles.is_empty() {
+                    println!("No profiles yet. Add one with `lifeboat profile add`.");
+                }
+                for p in profiles {
+                    let s = &p.settings;
+                    println!(
+                        "{}\t{}@{}:{}/{}\tsslmode={}",
+                        s.name,
+                        s.user,
+                        s.host,
+                        s.port,
+                        s.maintenance_db,
+                        s.sslmode.as_str()
+                    );
+                }
+            })
+        }
+        Command::Profile(ProfileCommand::Remove { name, json }) => {
+            let result = async {
+                remove_profile(&ctx?, RemoveProfile { name: name.clone() }).await?;
+                Ok(serde_json::json!({ "removed": name }))
+            }
+            .await;
+            finish(json.json, result, |_| {
+                println!("Removed profile \"{name}\" and its stored password.")
+            })
+        }
+        Command::Profile(ProfileCommand::Check { name, timeout, json }) => {
+            let result = async {
+                check_profile(&ctx?, CheckProfile { name, timeout_secs: Some(timeout) }).await
+            }
+            .await;
+            finish(json.json, result, |r| {
+                println!(
+                    "Connected: PostgreSQL {} as {}{}",
+                    r.server_version,
+                    r.user,
+                    if r.ssl { " (SSL)" } else { "" }
+                );
+                println!("Superuser: {}", if r.is_superuser { "yes" } else { "no" });
+                println!("Can create databases: {}", if r.can_create_db { "yes" } else { "no" });
+                println!("Lifeboat uses the PostgreSQL {} tools for this server.", r.tools_major);
+            })
+        }
+        Command::Databases { profile, json } => {
+            let result = async { list_databases(&ctx?, ListDatabases { profile }).await }.await;
+            finish(json.json, result, |databases| {
+                for d in databases {
+                    println!(
+                        "{}\t{}\towner {}\t{}",
+                        d.name,
+                        human_size(d.size_bytes),
+                        d.owner,
+                        d.encoding
+                    );
+                }
+            })
         }
     }
 }

@@ -1,8 +1,11 @@
 //! What every operation receives: where Lifeboat keeps its data, and the bundled tools.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use crate::error::{Error, Result};
+use crate::keychain::Keychain;
+use crate::store::Store;
 use crate::tools::Toolbox;
 
 /// Environment variable that overrides the data folder (tests always set it).
@@ -45,11 +48,22 @@ impl DataDir {
 pub struct Ctx {
     pub data_dir: DataDir,
     pub tools: Toolbox,
+    pub store: Arc<Store>,
+    pub keychain: Arc<dyn Keychain>,
 }
 
 impl Ctx {
-    pub fn new(data_dir: DataDir, tools: Toolbox) -> Ctx {
-        Ctx { data_dir, tools }
+    /// Opens the store in `data_dir` (migrating it) and assembles the context.
+    pub fn open(data_dir: DataDir, tools: Toolbox, keychain: Arc<dyn Keychain>) -> Result<Ctx> {
+        let store = Arc::new(Store::open(data_dir.path())?);
+        Ok(Ctx { data_dir, tools, store, keychain })
+    }
+
+    /// A context on a temporary folder with no bundled tools, for unit tests.
+    #[cfg(test)]
+    pub(crate) fn for_tests(dir: &Path, keychain: Arc<dyn Keychain>) -> Ctx {
+        let data_dir = DataDir::at(dir.to_owned()).unwrap();
+        Ctx::open(data_dir, Toolbox::empty_for_tests(), keychain).unwrap()
     }
 }
 

@@ -54,6 +54,63 @@ pub enum Error {
         source: io::Error,
     },
 
+    #[error("Lifeboat's catalog at {path} cannot be used: {detail}")]
+    Store { path: PathBuf, detail: String },
+
+    #[error("The system keychain is not available: {detail}")]
+    KeychainUnavailable { detail: String },
+
+    #[error("The system keychain is locked: {detail}")]
+    KeychainLocked { detail: String },
+
+    #[error("The system keychain refused the request: {detail}")]
+    Keychain { detail: String },
+
+    #[error("There is no server profile named \"{name}\".")]
+    ProfileNotFound { name: String },
+
+    #[error("A server profile named \"{name}\" already exists.")]
+    ProfileExists { name: String },
+
+    #[error("{field}: {problem}")]
+    InvalidInput { field: &'static str, problem: String },
+
+    #[error("The server name \"{host}\" could not be found.")]
+    HostNotFound { host: String },
+
+    #[error("Nothing answered at {host} port {port}: the connection was refused.")]
+    ConnectionRefused { host: String, port: u16 },
+
+    #[error("The server at {host} port {port} did not answer within {seconds} seconds.")]
+    ConnectTimeout { host: String, port: u16, seconds: u64 },
+
+    #[error("The server rejected the password for user \"{user}\".")]
+    PasswordFailed { user: String },
+
+    #[error("The server asks for a password for user \"{user}\", and none is stored.")]
+    PasswordMissing { user: String },
+
+    #[error("The server does not allow this connection (pg_hba.conf): {detail}")]
+    HbaRejected { detail: String },
+
+    #[error("The server only accepts encrypted (SSL) connections.")]
+    SslRequired,
+
+    #[error("The server does not offer encrypted (SSL) connections.")]
+    SslNotOffered,
+
+    #[error("The server's SSL certificate is not trusted: {detail}")]
+    SslCertUntrusted { detail: String },
+
+    #[error("The database \"{database}\" does not exist on this server.")]
+    DatabaseMissing { database: String },
+
+    #[error("Lifeboat could not connect: {detail}")]
+    ConnectFailed { detail: String },
+
+    #[error("The server reported an error: {detail}")]
+    Query { detail: String },
+
     #[error("{action} failed for {path}: {source}")]
     Io {
         action: &'static str,
@@ -82,6 +139,25 @@ pub enum ErrorCode {
     ToolFailed,
     Cancelled,
     DataDir,
+    Store,
+    KeychainUnavailable,
+    KeychainLocked,
+    Keychain,
+    ProfileNotFound,
+    ProfileExists,
+    InvalidInput,
+    HostNotFound,
+    ConnectionRefused,
+    ConnectTimeout,
+    PasswordFailed,
+    PasswordMissing,
+    HbaRejected,
+    SslRequired,
+    SslNotOffered,
+    SslCertUntrusted,
+    DatabaseMissing,
+    ConnectFailed,
+    Query,
     Io,
 }
 
@@ -104,6 +180,25 @@ impl Error {
             Error::ToolFailed { .. } => ErrorCode::ToolFailed,
             Error::Cancelled => ErrorCode::Cancelled,
             Error::DataDir { .. } => ErrorCode::DataDir,
+            Error::Store { .. } => ErrorCode::Store,
+            Error::KeychainUnavailable { .. } => ErrorCode::KeychainUnavailable,
+            Error::KeychainLocked { .. } => ErrorCode::KeychainLocked,
+            Error::Keychain { .. } => ErrorCode::Keychain,
+            Error::ProfileNotFound { .. } => ErrorCode::ProfileNotFound,
+            Error::ProfileExists { .. } => ErrorCode::ProfileExists,
+            Error::InvalidInput { .. } => ErrorCode::InvalidInput,
+            Error::HostNotFound { .. } => ErrorCode::HostNotFound,
+            Error::ConnectionRefused { .. } => ErrorCode::ConnectionRefused,
+            Error::ConnectTimeout { .. } => ErrorCode::ConnectTimeout,
+            Error::PasswordFailed { .. } => ErrorCode::PasswordFailed,
+            Error::PasswordMissing { .. } => ErrorCode::PasswordMissing,
+            Error::HbaRejected { .. } => ErrorCode::HbaRejected,
+            Error::SslRequired => ErrorCode::SslRequired,
+            Error::SslNotOffered => ErrorCode::SslNotOffered,
+            Error::SslCertUntrusted { .. } => ErrorCode::SslCertUntrusted,
+            Error::DatabaseMissing { .. } => ErrorCode::DatabaseMissing,
+            Error::ConnectFailed { .. } => ErrorCode::ConnectFailed,
+            Error::Query { .. } => ErrorCode::Query,
             Error::Io { .. } => ErrorCode::Io,
         }
     }
@@ -146,6 +241,77 @@ impl Error {
                 "Make sure the folder exists and is writable, or point LIFEBOAT_HOME to a folder \
                  that is."
                     .to_owned()
+            }
+            Error::Store { .. } => {
+                "Check that the data folder is writable and the disk is not full. If another \
+                 Lifeboat is running a long task, wait for it and try again."
+                    .to_owned()
+            }
+            Error::KeychainUnavailable { .. } => {
+                "Lifeboat keeps passwords in the system keychain. Log in to a desktop session \
+                 (on Linux: a running Secret Service such as GNOME Keyring or KWallet), or set \
+                 the profile to use .pgpass / PGPASSWORD instead."
+                    .to_owned()
+            }
+            Error::KeychainLocked { .. } => {
+                "Unlock your keychain (for example by logging in again), then try again.".to_owned()
+            }
+            Error::Keychain { .. } => {
+                "Try again; if it keeps failing, remove the profile's password and enter it again."
+                    .to_owned()
+            }
+            Error::ProfileNotFound { .. } => {
+                "Check the spelling, or list the profiles with `lifeboat profile list`.".to_owned()
+            }
+            Error::ProfileExists { .. } => {
+                "Choose another name, or edit the existing profile.".to_owned()
+            }
+            Error::InvalidInput { .. } => "Correct the value and try again.".to_owned(),
+            Error::HostNotFound { .. } => {
+                "Check the spelling of the host name, or use the server's IP address.".to_owned()
+            }
+            Error::ConnectionRefused { port, .. } => format!(
+                "Is PostgreSQL running on that machine, and does it listen on port {port}? Check \
+                 the port number and the server's listen_addresses setting."
+            ),
+            Error::ConnectTimeout { .. } => {
+                "Check the host and port. A firewall may be dropping the connection, or the \
+                 server may be overloaded."
+                    .to_owned()
+            }
+            Error::PasswordFailed { .. } => {
+                "Check the user name and enter the password again (Edit profile).".to_owned()
+            }
+            Error::PasswordMissing { .. } => {
+                "Enter the password in the profile, or add it to your .pgpass file.".to_owned()
+            }
+            Error::HbaRejected { .. } => {
+                "Ask the server's administrator to allow this user, database and address in \
+                 pg_hba.conf, then reload the server."
+                    .to_owned()
+            }
+            Error::SslRequired => {
+                "Set the profile's SSL mode to \"require\" (or stricter) and test again.".to_owned()
+            }
+            Error::SslNotOffered => {
+                "Set the profile's SSL mode to \"prefer\" or \"disable\", or turn on SSL on the \
+                 server."
+                    .to_owned()
+            }
+            Error::SslCertUntrusted { .. } => {
+                "Choose the server's root certificate (CA) file in the profile, or use SSL mode \
+                 \"require\" to encrypt without checking the certificate."
+                    .to_owned()
+            }
+            Error::DatabaseMissing { .. } => {
+                "Check the database name. The maintenance database is usually \"postgres\"."
+                    .to_owned()
+            }
+            Error::ConnectFailed { .. } => {
+                "Check the host, port and SSL settings of the profile, then test again.".to_owned()
+            }
+            Error::Query { .. } => {
+                "Check that the user may read this database, then refresh.".to_owned()
             }
             Error::Io { .. } => {
                 "Check that the path exists, that you may write there, and that the disk has \

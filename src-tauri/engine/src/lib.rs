@@ -1,11 +1,17 @@
 //! Lifeboat's engine: everything the desktop app and the `lifeboat` CLI do, without any GUI.
 
+pub mod browse;
+pub mod connect;
 pub mod context;
 pub mod error;
+pub mod keychain;
 pub mod ops;
+pub(crate) mod pgpass;
+pub mod profiles;
 pub mod progress;
 pub mod runner;
 pub mod secret;
+pub mod store;
 pub mod tools;
 
 pub use context::{Ctx, DataDir};

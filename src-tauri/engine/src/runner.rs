@@ -12,7 +12,9 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
 use tokio::process::Command;
 use tokio_util::sync::CancellationToken;
 
+use crate::context::Ctx;
 use crate::error::{Error, Result};
+use crate::profiles::{self, Profile, SslMode};
 use crate::progress::{ProgressEvent, ProgressSink};
 use crate::secret::Secret;
 use crate::tools::{BundledMajor, Tool};
@@ -40,16 +42,33 @@ const INHERITED_PG_VARS: &[&str] = &[
 ];
 
 /// Where a child connects. Passed to it only through environment variables.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct ConnTarget {
     pub host: String,
     pub port: u16,
     pub user: String,
     pub dbname: String,
     pub password: Option<Secret>,
+    /// libpq's sslmode; absent means libpq's default (prefer).
+    pub sslmode: Option<SslMode>,
+    pub root_cert: Option<String>,
 }
 
 impl ConnTarget {
+    /// Where the children of an operation on `dbname` of `profile` connect, password included.
+    pub fn for_profile(ctx: &Ctx, profile: &Profile, dbname: &str) -> Result<ConnTarget> {
+        let s = &profile.settings;
+        Ok(ConnTarget {
+            host: s.host.clone(),
+            port: s.port,
+            user: s.user.clone(),
+            dbname: dbname.to_owned(),
+            password: profiles::password_for(ctx, profile, dbname)?,
+            sslmode: Some(s.sslmode),
+            root_cert: s.root_cert.clone(),
+        })
+    }
+
     fn apply(&self, command: &mut Command) {
         command
             .env("PGHOST", &self.host)
@@ -59,6 +78,12 @@ impl ConnTarget {
             .env("PGCONNECT_TIMEOUT", "15");
         if let Some(password) = &self.password {
             command.env("PGPASSWORD", password.expose());
+        }
+        if let Some(sslmode) = self.sslmode {
+            command.env("PGSSLMODE", sslmode.as_str());
+        }
+        if let Some(root_cert) = &self.root_cert {
+            command.env("PGSSLROOTCERT", root_cert);
         }
     }
 }
@@ -245,6 +270,7 @@ mod tests {
             user: "app".into(),
             dbname: "shop".into(),
             password: Some(Secret::new("s3cret")),
+            ..ConnTarget::default()
         };
         let mut command = Command::new("true");
         conn.apply(&mut command);

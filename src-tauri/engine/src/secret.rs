@@ -32,7 +32,13 @@ impl fmt::Display for Secret {
 }
 
 // Deliberately no `Serialize`: a struct holding a `Secret` cannot be written to the store, a
-// manifest or an IPC payload by accident, because it does not compile.
+// manifest or an IPC payload by accident, because it does not compile. It can be read, because
+// the password dialog sends one in.
+impl<'de> serde::Deserialize<'de> for Secret {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        String::deserialize(deserializer).map(Secret::new)
+    }
+}
 
 #[cfg(test)]
 mod tests {

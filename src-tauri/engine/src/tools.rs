@@ -174,6 +174,11 @@ impl Toolbox {
         Err(Error::ToolsNotFound { searched: searched.join(", "), from_env })
     }
 
+    #[cfg(test)]
+    pub(crate) fn empty_for_tests() -> Toolbox {
+        Toolbox { root: PathBuf::new(), majors: Vec::new() }
+    }
+
     pub fn root(&self) -> &Path {
         &self.root
     }

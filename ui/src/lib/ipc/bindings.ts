@@ -6,21 +6,25 @@ import { invoke as __TAURI_INVOKE } from "@tauri-apps/api/core";
 
 /** Commands */
 export const commands = {
-	appInfo: () => typedError<AppInfo_Serialize, ErrorPayload>(__TAURI_INVOKE("app_info")),
+	appInfo: () => typedError<AppInfo, ErrorPayload>(__TAURI_INVOKE("app_info")),
+	listProfiles: () => typedError<Profile[], ErrorPayload>(__TAURI_INVOKE("list_profiles")),
+	addProfile: (input: AddProfile) => typedError<Profile, ErrorPayload>(__TAURI_INVOKE("add_profile", { input })),
+	updateProfile: (input: UpdateProfile) => typedError<Profile, ErrorPayload>(__TAURI_INVOKE("update_profile", { input })),
+	removeProfile: (input: RemoveProfile) => typedError<null, ErrorPayload>(__TAURI_INVOKE("remove_profile", { input })),
+	checkProfile: (input: CheckProfile) => typedError<CheckReport, ErrorPayload>(__TAURI_INVOKE("check_profile", { input })),
+	checkSettings: (input: CheckSettings) => typedError<CheckReport, ErrorPayload>(__TAURI_INVOKE("check_settings", { input })),
+	listDatabases: (input: ListDatabases) => typedError<DatabaseInfo[], ErrorPayload>(__TAURI_INVOKE("list_databases", { input })),
+	listSchemas: (input: ListSchemas) => typedError<SchemaInfo[], ErrorPayload>(__TAURI_INVOKE("list_schemas", { input })),
+	listTables: (input: ListTables) => typedError<TableInfo[], ErrorPayload>(__TAURI_INVOKE("list_tables", { input })),
 };
 
 /* Types */
-export type AppInfo = AppInfo_Serialize | AppInfo_Deserialize;
-
-export type AppInfo_Deserialize = {
-	version: string,
-	dataDir: string,
-	bundled: BundledTools[],
-	/**  The major the local practice server would run, when the bundle carries a server. */
-	practiceServerMajor?: number | null,
+export type AddProfile = {
+	settings: ProfileSettings,
+	password: string | null,
 };
 
-export type AppInfo_Serialize = {
+export type AppInfo = {
 	version: string,
 	dataDir: string,
 	bundled: BundledTools[],
@@ -34,14 +38,124 @@ export type BundledTools = {
 	hasServer: boolean,
 };
 
+export type CheckProfile = {
+	name: string,
+	/**  Seconds before a silent server counts as a timeout (default 10). */
+	timeoutSecs: number | null,
+};
+
+/**  What a successful check found out. */
+export type CheckReport = {
+	serverVersion: string,
+	serverVersionNum: number,
+	user: string,
+	isSuperuser: boolean,
+	canCreateDb: boolean,
+	/**  Whether the connection is encrypted. */
+	ssl: boolean,
+	/**  The bundled major whose tools Lifeboat will use for this server. */
+	toolsMajor: number,
+};
+
+/**  Settings being edited in a dialog, checked before they are saved. */
+export type CheckSettings = {
+	settings: ProfileSettings,
+	/**  The password typed in the dialog; when absent, the one stored for `existing` is used. */
+	password: string | null,
+	/**  The saved profile being edited, if any. */
+	existing: string | null,
+	timeoutSecs: number | null,
+};
+
+export type DatabaseInfo = {
+	name: string,
+	owner: string,
+	encoding: string,
+	/**  Bytes; absent when the user may not connect to the database. */
+	sizeBytes: number | null,
+	/**  When the newest finished backup of this database was taken (RFC 3339). */
+	lastBackup: string | null,
+	/**  When a backup of this database last passed a restore test (RFC 3339). */
+	lastSuccessfulTest: string | null,
+};
+
 /**  The stable identity of an error. The UI branches on this, never on message text. */
-export type ErrorCode = "tools_not_found" | "server_too_new" | "server_too_old" | "tool_missing" | "tool_spawn" | "tool_failed" | "cancelled" | "data_dir" | "io";
+export type ErrorCode = "tools_not_found" | "server_too_new" | "server_too_old" | "tool_missing" | "tool_spawn" | "tool_failed" | "cancelled" | "data_dir" | "store" | "keychain_unavailable" | "keychain_locked" | "keychain" | "profile_not_found" | "profile_exists" | "invalid_input" | "host_not_found" | "connection_refused" | "connect_timeout" | "password_failed" | "password_missing" | "hba_rejected" | "ssl_required" | "ssl_not_offered" | "ssl_cert_untrusted" | "database_missing" | "connect_failed" | "query" | "io";
 
 /**  What crosses the IPC boundary or is printed by `lifeboat --json` when something fails. */
 export type ErrorPayload = {
 	code: ErrorCode,
 	message: string,
 	hint: string,
+};
+
+export type ListDatabases = {
+	profile: string,
+};
+
+export type ListSchemas = {
+	profile: string,
+	database: string,
+};
+
+export type ListTables = {
+	profile: string,
+	database: string,
+	schema: string,
+};
+
+/**  What to do with the stored password when a profile is edited. */
+export type PasswordChange = { kind: "keep" } | { kind: "set"; password: string } | { kind: "clear" };
+
+/**  Where a profile's password comes from. */
+export type PasswordSource = 
+/**  The OS keychain (the default). */
+"keychain" | 
+/**  `PGPASSWORD` in Lifeboat's environment, else the `.pgpass` file. */
+"environment";
+
+export type Profile = {
+	settings: ProfileSettings,
+};
+
+/**  Everything about a profile the user edits, except the password. */
+export type ProfileSettings = {
+	name: string,
+	host: string,
+	port: number,
+	user: string,
+	/**  The database Lifeboat connects to for checks and listings (usually "postgres"). */
+	maintenanceDb: string,
+	sslmode: SslMode,
+	/**  CA certificate file for verify-ca / verify-full. */
+	rootCert: string | null,
+	passwordSource: PasswordSource,
+};
+
+export type RemoveProfile = {
+	name: string,
+};
+
+export type SchemaInfo = {
+	name: string,
+	tableCount: number,
+	sizeBytes: number,
+};
+
+export type SslMode = "disable" | "allow" | "prefer" | "require" | "verify-ca" | "verify-full";
+
+export type TableInfo = {
+	name: string,
+	/**  The planner's estimate (`reltuples`), not an exact count. */
+	estimatedRows: number,
+	sizeBytes: number,
+};
+
+export type UpdateProfile = {
+	/**  The profile's current name. */
+	name: string,
+	settings: ProfileSettings,
+	password: PasswordChange,
 };
 
 /* Tauri Specta runtime */

@@ -1,0 +1,496 @@
+//! Connection profiles: where a server is and how to log in. Stored in the SQLite store; the
+//! password only in the OS keychain (or, when the user prefers, `.pgpass` / `PGPASSWORD`).
+
+use rusqlite::{OptionalExtension, Row, params};
+use serde::{Deserialize, Serialize};
+
+use crate::context::Ctx;
+use crate::error::{Error, Result};
+use crate::pgpass;
+use crate::secret::Secret;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, specta::Type)]
+#[serde(rename_all = "kebab-case")]
+pub enum SslMode {
+    Disable,
+    Allow,
+    #[default]
+    Prefer,
+    Require,
+    VerifyCa,
+    VerifyFull,
+}
+
+impl SslMode {
+    pub const ALL: [SslMode; 6] = [
+        SslMode::Disable,
+        SslMode::Allow,
+        SslMode::Prefer,
+        SslMode::Require,
+        SslMode::VerifyCa,
+        SslMode::VerifyFull,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SslMode::Disable => "disable",
+            SslMode::Allow => "allow",
+            SslMode::Prefer => "prefer",
+            SslMode::Require => "require",
+            SslMode::VerifyCa => "verify-ca",
+            SslMode::VerifyFull => "verify-full",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<SslMode> {
+        SslMode::ALL.into_iter().find(|m| m.as_str() == text)
+    }
+}
+
+/// Where a profile's password comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, specta::Type)]
+#[serde(rename_all = "snake_case")]
+pub enum PasswordSource {
+    /// The OS keychain (the default).
+    #[default]
+    Keychain,
+    /// `PGPASSWORD` in Lifeboat's environment, else the `.pgpass` file.
+    Environment,
+}
+
+impl PasswordSource {
+    fn as_str(self) -> &'static str {
+        match self {
+            PasswordSource::Keychain => "keychain",
+            PasswordSource::Environment => "environment",
+        }
+    }
+}
+
+/// Everything about a profile the user edits, except the password.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct ProfileSettings {
+    pub name: String,
+    pub host: String,
+    pub port: u16,
+    pub user: String,
+    /// The database Lifeboat connects to for checks and listings (usually "postgres").
+    pub maintenance_db: String,
+    pub sslmode: SslMode,
+    /// CA certificate file for verify-ca / verify-full.
+    pub root_cert: Option<String>,
+    pub password_source: PasswordSource,
+}
+
+#[derive(Debug, Clone, Serialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct Profile {
+    pub settings: ProfileSettings,
+    #[serde(skip)]
+    #[specta(skip)]
+    pub(crate) keychain_account: String,
+}
+
+impl ProfileSettings {
+    fn validate(&mut self) -> Result<()> {
+        self.name = self.name.trim().to_owned();
+        self.host = self.host.trim().to_owned();
+        self.user = self.user.trim().to_owned();
+        self.maintenance_db = self.maintenance_db.trim().to_owned();
+        if self.maintenance_db.is_empty() {
+            self.maintenance_db = "postgres".to_owned();
+        }
+        let required = |field: &'static str, value: &str| {
+            if value.is_empty() {
+                Err(Error::InvalidInput { field, problem: "must not be empty".into() })
+            } else if value.chars().any(char::is_control) {
+                Err(Error::InvalidInput {
+                    field,
+                    problem: "must not contain control characters".into(),
+                })
+            } else {
+                Ok(())
+            }
+        };
+        required("name", &self.name)?;
+        required("host", &self.host)?;
+        required("user", &self.user)?;
+        if self.name.chars().count() > 100 {
+            return Err(Error::InvalidInput {
+                field: "name",
+                problem: "is longer than 100 characters".into(),
+            });
+        }
+        if self.port == 0 {
+            return Err(Error::InvalidInput {
+                field: "port",
+                problem: "must be between 1 and 65535".into(),
+            });
+        }
+        if let Some(cert) = self.root_cert.as_mut() {
+            *cert = cert.trim().to_owned();
+        }
+        if self.root_cert.as_deref().is_some_and(str::is_empty) {
+            self.root_cert = None;
+        }
+        if let Some(cert) = &self.root_cert
+            && !std::path::Path::new(cert).is_file()
+        {
+            return Err(Error::InvalidInput {
+                field: "root certificate",
+                problem: format!("the file {cert} does not exist"),
+            });
+        }
+        Ok(())
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct AddProfile {
+    pub settings: ProfileSettings,
+    #[specta(type = Option<String>)]
+    pub password: Option<Secret>,
+}
+
+/// What to do with the stored password when a profile is edited.
+#[derive(Debug, Clone, Deserialize, specta::Type)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum PasswordChange {
+    Keep,
+    Set {
+        #[specta(type = String)]
+        password: Secret,
+    },
+    Clear,
+}
+
+#[derive(Debug, Clone, Deserialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct UpdateProfile {
+    /// The profile's current name.
+    pub name: String,
+    pub settings: ProfileSettings,
+    pub password: PasswordChange,
+}
+
+#[derive(Debug, Clone, Deserialize, specta::Type)]
+pub struct RemoveProfile {
+    pub name: String,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct ListProfiles;
+
+const COLUMNS: &str = "name, host, port, username, maintenance_db, sslmode, root_cert, password_source, keychain_account";
+
+fn from_row(row: &Row<'_>) -> rusqlite::Result<Profile> {
+    let sslmode: String = row.get(5)?;
+    let source: String = row.get(7)?;
+    Ok(Profile {
+        settings: ProfileSettings {
+            name: row.get(0)?,
+            host: row.get(1)?,
+            port: row.get(2)?,
+            user: row.get(3)?,
+            maintenance_db: row.get(4)?,
+            sslmode: SslMode::parse(&sslmode).unwrap_or_default(),
+            root_cert: row.get(6)?,
+            password_source: if source == "environment" {
+                PasswordSource::Environment
+            } else {
+                PasswordSource::Keychain
+            },
+        },
+        keychain_account: row.get(8)?,
+    })
+}
+
+pub async fn list_profiles(ctx: &Ctx, _input: ListProfiles) -> Result<Vec<Profile>> {
+    let conn = ctx.store.conn();
+    let mut statement = conn
+        .prepare(&format!("SELECT {COLUMNS} FROM profiles ORDER BY name COLLATE NOCASE"))
+        .map_err(|e| ctx.store.error(e))?;
+    let rows = statement.query_map([], from_row).map_err(|e| ctx.store.error(e))?;
+    rows.collect::<rusqlite::Result<Vec<_>>>().map_err(|e| ctx.store.error(e))
+}
+
+/// The profile named `name` (case-insensitive).
+pub fn find_profile(ctx: &Ctx, name: &str) -> Result<Profile> {
+    let conn = ctx.store.conn();
+    conn.query_row(
+        &format!("SELECT {COLUMNS} FROM profiles WHERE name = ?1"),
+        [name.trim()],
+        from_row,
+    )
+    .optional()
+    .map_err(|e| ctx.store.error(e))?
+    .ok_or_else(|| Error::ProfileNotFound { name: name.trim().to_owned() })
+}
+
+fn name_taken(ctx: &Ctx, name: &str, except: Option<&str>) -> Result<bool> {
+    let conn = ctx.store.conn();
+    let found: Option<String> = conn
+        .query_row("SELECT keychain_account FROM profiles WHERE name = ?1", [name], |r| r.get(0))
+        .optional()
+        .map_err(|e| ctx.store.error(e))?;
+    Ok(found.is_some_and(|account| Some(account.as_str()) != except))
+}
+
+pub async fn add_profile(ctx: &Ctx, input: AddProfile) -> Result<Profile> {
+    let mut settings = input.settings;
+    settings.validate()?;
+    if name_taken(ctx, &settings.name, None)? {
+        return Err(Error::ProfileExists { name: settings.name });
+    }
+    let account = format!("profile-{}", uuid::Uuid::new_v4());
+    // The keychain first: if it refuses, no profile without its password is left behind.
+    if let Some(password) = &input.password {
+        ctx.keychain.set(&account, password)?;
+    }
+    let inserted = ctx.store.conn().execute(
+        &format!("INSERT INTO profiles ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"),
+        params![
+            settings.name,
+            settings.host,
+            settings.port,
+            settings.user,
+            settings.maintenance_db,
+            settings.sslmode.as_str(),
+            settings.root_cert,
+            settings.password_source.as_str(),
+            account,
+        ],
+    );
+    if let Err(error) = inserted {
+        let _ = ctx.keychain.delete(&account);
+        return Err(ctx.store.error(error));
+    }
+    Ok(Profile { settings, keychain_account: account })
+}
+
+pub async fn update_profile(ctx: &Ctx, input: UpdateProfile) -> Result<Profile> {
+    let current = find_profile(ctx, &input.name)?;
+    let mut settings = input.settings;
+    settings.validate()?;
+    if name_taken(ctx, &settings.name, Some(&current.keychain_account))? {
+        return Err(Error::ProfileExists { name: settings.name });
+    }
+    match &input.password {
+        PasswordChange::Keep => {}
+        PasswordChange::Set { password } => {
+            ctx.keychain.set(&current.keychain_account, password)?
+        }
+        PasswordChange::Clear => ctx.keychain.delete(&current.keychain_account)?,
+    }
+    // A rename keeps the keychain account, so the stored password follows the profile.
+    ctx.store
+        .conn()
+        .execute(
+            "UPDATE profiles SET name = ?1, host = ?2, port = ?3, username = ?4, maintenance_db = ?5, \
+             sslmode = ?6, root_cert = ?7, password_source = ?8 WHERE keychain_account = ?9",
+            params![
+                settings.name,
+                settings.host,
+                settings.port,
+                settings.user,
+                settings.maintenance_db,
+                settings.sslmode.as_str(),
+                settings.root_cert,
+                settings.password_source.as_str(),
+                current.keychain_account,
+            ],
+        )
+        .map_err(|e| ctx.store.error(e))?;
+    Ok(Profile { settings, keychain_account: current.keychain_account })
+}
+
+pub async fn remove_profile(ctx: &Ctx, input: RemoveProfile) -> Result<()> {
+    let profile = find_profile(ctx, &input.name)?;
+    match ctx.keychain.delete(&profile.keychain_account) {
+        Ok(()) => {}
+        // A profile that never used the keychain may be removed without one.
+        Err(Error::KeychainUnavailable { .. })
+            if profile.settings.password_source == PasswordSource::Environment => {}
+        Err(error) => return Err(error),
+    }
+    ctx.store
+        .conn()
+        .execute("DELETE FROM profiles WHERE keychain_account = ?1", [&profile.keychain_account])
+        .map_err(|e| ctx.store.error(e))?;
+    Ok(())
+}
+
+/// The password to log in with, from wherever the profile says it lives.
+pub fn password_for(ctx: &Ctx, profile: &Profile, dbname: &str) -> Result<Option<Secret>> {
+    let s = &profile.settings;
+    match s.password_source {
+        PasswordSource::Keychain => ctx.keychain.get(&profile.keychain_account),
+        PasswordSource::Environment => {
+            Ok(pgpass::from_environment(&s.host, s.port, dbname, &s.user))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::ErrorCode;
+    use crate::keychain::{Keychain, MemoryKeychain};
+    use std::sync::Arc;
+
+    fn settings(name: &str) -> ProfileSettings {
+        ProfileSettings {
+            name: name.into(),
+            host: "db.example.test".into(),
+            port: 5432,
+            user: "admin".into(),
+            maintenance_db: String::new(),
+            sslmode: SslMode::Prefer,
+            root_cert: None,
+            password_source: PasswordSource::Keychain,
+        }
+    }
+
+    fn ctx() -> (tempfile::TempDir, Ctx, Arc<MemoryKeychain>) {
+        let dir = tempfile::tempdir().unwrap();
+        let keychain = Arc::new(MemoryKeychain::default());
+        let ctx = Ctx::for_tests(dir.path(), keychain.clone());
+        (dir, ctx, keychain)
+    }
+
+    #[tokio::test]
+    async fn add_list_rename_and_remove_keep_the_password_with_the_profile() {
+        let (_dir, ctx, keychain) = ctx();
+        let added = add_profile(
+            &ctx,
+            AddProfile { settings: settings("Shop"), password: Some(Secret::new("pw1")) },
+        )
+        .await
+        .unwrap();
+        assert_eq!(added.settings.maintenance_db, "postgres");
+        assert_eq!(keychain.get(&added.keychain_account).unwrap().unwrap().expose(), "pw1");
+
+        let renamed = update_profile(
+            &ctx,
+            UpdateProfile {
+                name: "shop".into(),
+                settings: settings("Shop (prod)"),
+                password: PasswordChange::Keep,
+            },
+        )
+        .await
+        .unwrap();
+        assert_eq!(renamed.keychain_account, added.keychain_account);
+        let profile = find_profile(&ctx, "shop (PROD)").unwrap();
+        assert_eq!(password_for(&ctx, &profile, "postgres").unwrap().unwrap().expose(), "pw1");
+        assert_eq!(find_profile(&ctx, "Shop").unwrap_err().code(), ErrorCode::ProfileNotFound);
+
+        let names: Vec<String> = list_profiles(&ctx, ListProfiles)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|p| p.settings.name)
+            .collect();
+        assert_eq!(names, ["Shop (prod)"]);
+
+        remove_profile(&ctx, RemoveProfile { name: "Shop (prod)".into() }).await.unwrap();
+        assert!(keychain.get(&added.keychain_account).unwrap().is_none(), "keychain entry deleted");
+        assert!(list_profiles(&ctx, ListProfiles).await.unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn names_are_unique_regardless_of_case() {
+        let (_dir, ctx, _) = ctx();
+        add_profile(&ctx, AddProfile { settings: settings("Lab"), password: None }).await.unwrap();
+        let error = add_profile(&ctx, AddProfile { settings: settings("LAB"), password: None })
+            .await
+            .unwrap_err();
+        assert_eq!(error.code(), ErrorCode::ProfileExists);
+        add_profile(&ctx, AddProfile { settings: settings("Other"), password: None })
+            .await
+            .unwrap();
+        let clash = update_profile(
+            &ctx,
+            UpdateProfile {
+                name: "Other".into(),
+                settings: settings("lab"),
+                password: PasswordChange::Keep,
+            },
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(clash.code(), ErrorCode::ProfileExists);
+    }
+
+    #[tokio::test]
+    async fn password_changes_set_and_clear_the_keychain_entry() {
+        let (_dir, ctx, keychain) = ctx();
+        let p = add_profile(&ctx, AddProfile { settings: settings("A"), password: None })
+            .await
+            .unwrap();
+        assert!(keychain.get(&p.keychain_account).unwrap().is_none());
+        let set = PasswordChange::Set { password: Secret::new("new") };
+        update_profile(
+            &ctx,
+            UpdateProfile { name: "A".into(), settings: settings("A"), password: set },
+        )
+        .await
+        .unwrap();
+        assert_eq!(keychain.get(&p.keychain_account).unwrap().unwrap().expose(), "new");
+        update_profile(
+            &ctx,
+            UpdateProfile {
+                name: "A".into(),
+                settings: settings("A"),
+                password: PasswordChange::Clear,
+            },
+        )
+        .await
+        .unwrap();
+        assert!(keychain.get(&p.keychain_account).unwrap().is_none());
+    }
+
+    #[tokio::test]
+    async fn invalid_settings_name_the_field() {
+        let (_dir, ctx, _) = ctx();
+        let mut bad = settings("  ");
+        let error = add_profile(&ctx, AddProfile { settings: bad.clone(), password: None })
+            .await
+            .unwrap_err();
+        assert_eq!(error.code(), ErrorCode::InvalidInput);
+        assert!(error.to_string().starts_with("name:"));
+        bad.name = "x".into();
+        bad.port = 0;
+        assert!(
+            add_profile(&ctx, AddProfile { settings: bad.clone(), password: None })
+                .await
+                .unwrap_err()
+                .to_string()
+                .starts_with("port:")
+        );
+        bad.port = 5432;
+        bad.root_cert = Some("/no/such/ca.pem".into());
+        assert!(
+            add_profile(&ctx, AddProfile { settings: bad, password: None })
+                .await
+                .unwrap_err()
+                .to_string()
+                .contains("/no/such/ca.pem")
+        );
+    }
+
+    #[test]
+    fn the_password_never_serializes_with_the_profile() {
+        let profile = Profile { settings: settings("S"), keychain_account: "profile-x".into() };
+        let json = serde_json::to_string(&profile).unwrap();
+        assert!(!json.contains("profile-x") && !json.to_lowercase().contains("password\":\""));
+        let input: AddProfile = serde_json::from_value(serde_json::json!({
+            "settings": serde_json::to_value(settings("S")).unwrap(),
+            "password": "from-the-ui"
+        }))
+        .unwrap();
+        assert_eq!(input.password.unwrap().expose(), "from-the-ui");
+    }
+}

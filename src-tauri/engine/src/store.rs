@@ -1,0 +1,125 @@
+//! Lifeboat's SQLite store in the data folder, shared by the desktop app and the CLI.
+//! The schema evolves through numbered migrations recorded in `PRAGMA user_version`.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
+
+use rusqlite::Connection;
+
+use crate::error::{Error, Result};
+
+pub const STORE_FILE: &str = "lifeboat.sqlite3";
+
+/// Each entry moves the schema one version forward. Never edit a released entry; append.
+const MIGRATIONS: &[&str] = &[
+    // 1: connection profiles. The password is not here: it lives in the OS keychain under
+    // `keychain_account`, which stays the same when the profile is renamed.
+    r#"
+    CREATE TABLE profiles (
+        id               INTEGER PRIMARY KEY AUTOINCREMENT,
+        name             TEXT    NOT NULL UNIQUE COLLATE NOCASE,
+        host             TEXT    NOT NULL,
+        port             INTEGER NOT NULL CHECK (port BETWEEN 1 AND 65535),
+        username         TEXT    NOT NULL,
+        maintenance_db   TEXT    NOT NULL,
+        sslmode          TEXT    NOT NULL,
+        root_cert        TEXT,
+        password_source  TEXT    NOT NULL,
+        keychain_account TEXT    NOT NULL UNIQUE,
+        created_at       TEXT    NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+    );
+    "#,
+];
+
+pub struct Store {
+    path: PathBuf,
+    conn: Mutex<Connection>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").field("path", &self.path).finish_non_exhaustive()
+    }
+}
+
+impl Store {
+    /// Opens (creating when missing) the store in `data_dir` and brings its schema up to date.
+    pub fn open(data_dir: &Path) -> Result<Store> {
+        let path = data_dir.join(STORE_FILE);
+        let conn = Connection::open(&path).map_err(|e| store_error(&path, e))?;
+        // The GUI and a scheduled CLI run may write at the same time.
+        conn.busy_timeout(Duration::from_secs(10)).map_err(|e| store_error(&path, e))?;
+        conn.pragma_update(None, "journal_mode", "WAL").map_err(|e| store_error(&path, e))?;
+        conn.pragma_update(None, "foreign_keys", "ON").map_err(|e| store_error(&path, e))?;
+        migrate(&conn).map_err(|e| store_error(&path, e))?;
+        Ok(Store { path, conn: Mutex::new(conn) })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The connection, for the engine's own modules. Statements are short; the lock is held only
+    /// while one runs.
+    pub(crate) fn conn(&self) -> MutexGuard<'_, Connection> {
+        self.conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    pub(crate) fn error(&self, source: rusqlite::Error) -> Error {
+        store_error(&self.path, source)
+    }
+}
+
+fn migrate(conn: &Connection) -> rusqlite::Result<()> {
+    let current: i64 = conn.pragma_query_value(None, "user_version", |row| row.get(0))?;
+    let current = usize::try_from(current).unwrap_or(0);
+    for (index, sql) in MIGRATIONS.iter().enumerate().skip(current) {
+        let tx = conn.unchecked_transaction()?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", (index + 1) as i64)?;
+        tx.commit()?;
+    }
+    Ok(())
+}
+
+fn store_error(path: &Path, source: rusqlite::Error) -> Error {
+    Error::Store { path: path.to_owned(), detail: source.to_string() }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn opening_twice_migrates_once_and_keeps_data() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        store
+            .conn()
+            .execute(
+                "INSERT INTO profiles (name, host, port, username, maintenance_db, sslmode, \
+                 password_source, keychain_account) VALUES ('a', 'h', 5432, 'u', 'postgres', \
+                 'prefer', 'keychain', 'k1')",
+                [],
+            )
+            .unwrap();
+        drop(store);
+        let again = Store::open(dir.path()).unwrap();
+        let version: i64 =
+            again.conn().pragma_query_value(None, "user_version", |r| r.get(0)).unwrap();
+        assert_eq!(version as usize, MIGRATIONS.len());
+        let count: i64 =
+            again.conn().query_row("SELECT count(*) FROM profiles", [], |r| r.get(0)).unwrap();
+        assert_eq!(count, 1);
+    }
+
+    #[test]
+    fn a_store_that_cannot_be_opened_names_its_path() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join(STORE_FILE)).unwrap(); // a folder where the file goes
+        let error = Store::open(dir.path()).unwrap_err();
+        assert_eq!(error.code(), crate::error::ErrorCode::Store);
+        assert!(error.to_string().contains(STORE_FILE));
+    }
+}
