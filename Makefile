@@ -73,13 +73,14 @@ test-ui:
 	cd ui && npm test
 
 # Unit tests, the bindings staleness check, the layering check, the CLI tests and the system
-# tests against real PostgreSQL servers (tests/).
+# tests against real PostgreSQL servers (tests/), inside a private D-Bus session with a real
+# Secret Service (GNOME Keyring) for the keychain tests.
 test-rust:
-	cargo nextest run --workspace --no-fail-fast
+	tests/with-keyring.sh cargo nextest run --workspace --no-fail-fast
 
 test-e2e:
 	$(CARGO_BUILD)
-	cd tests/e2e && $(XVFB) npm test
+	cd tests/e2e && ../with-keyring.sh $(XVFB) npm test
 
 # ---------------------------------------------------------------- maintenance
 bindings:

@@ -92,6 +92,13 @@ pub struct Profile {
     pub(crate) keychain_account: String,
 }
 
+impl Profile {
+    /// The keychain entry's account name (not a secret; it only locates the password).
+    pub fn keychain_account(&self) -> &str {
+        &self.keychain_account
+    }
+}
+
 impl ProfileSettings {
     fn validate(&mut self) -> Result<()> {
         self.name = self.name.trim().to_owned();

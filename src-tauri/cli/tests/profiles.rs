@@ -1,0 +1,141 @@
+//! `lifeboat profile …` and `lifeboat databases` against a real server and the real keychain
+//! (run through tests/with-keyring.sh, as `make test` does).
+
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+use lifeboat_system_tests::PgServer;
+use lifeboat_system_tests::pg::ServerOptions;
+use serde_json::Value;
+
+fn lifeboat(home: &Path, args: &[&str], stdin: Option<&str>) -> Output {
+    let bundle = Path::new(env!("CARGO_MANIFEST_DIR")).join("../resources/postgres");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_lifeboat"))
+        .args(args)
+        .env("LIFEBOAT_HOME", home)
+        .env("LIFEBOAT_PG_BUNDLE", bundle)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut input = child.stdin.take().unwrap();
+    if let Some(text) = stdin {
+        input.write_all(text.as_bytes()).unwrap();
+    }
+    drop(input);
+    child.wait_with_output().unwrap()
+}
+
+fn json(output: &Output) -> Value {
+    serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
+        panic!("not one JSON document ({e}): {}", String::from_utf8_lossy(&output.stdout))
+    })
+}
+
+#[tokio::test]
+async fn add_check_list_browse_and_remove_a_profile() {
+    let server =
+        PgServer::start_with(18, ServerOptions { password_auth: true, ..Default::default() });
+    let password = server.superuser_password().unwrap();
+    let db = server.create_database("cli_browse").await;
+    let home = tempfile::tempdir().unwrap();
+    let port = server.port.to_string();
+    let add =
+        ["profile", "add", "Shop DB", "--host", "127.0.0.1", "--port", &port, "--user", "postgres"];
+    let added = lifeboat(
+        home.path(),
+        &[&add[..], &["--password-stdin"]].concat(),
+        Some(&format!("{password}\n")),
+    );
+    assert!(added.status.success(), "{}", String::from_utf8_lossy(&added.stderr));
+
+    let list = lifeboat(home.path(), &["profile", "list", "--json"], None);
+    let profiles = json(&list);
+    assert_eq!(profiles[0]["settings"]["name"], "Shop DB");
+    assert_eq!(profiles[0]["settings"]["port"], server.port);
+    assert!(!String::from_utf8_lossy(&list.stdout).contains(password));
+
+    let check = lifeboat(home.path(), &["profile", "check", "shop db", "--json"], None);
+    assert!(check.status.success(), "{}", String::from_utf8_lossy(&check.stdout));
+    let report = json(&check);
+    assert!(report["serverVersion"].as_str().unwrap().starts_with("18."));
+    assert_eq!(report["isSuperuser"], true);
+
+    let databases = json(&lifeboat(home.path(), &["databases", "Shop DB", "--json"], None));
+    assert!(databases.as_array().unwrap().iter().any(|d| d["name"] == db.as_str()));
+    let text = lifeboat(home.path(), &["databases", "Shop DB"], None);
+    assert!(String::from_utf8_lossy(&text.stdout).contains(&db));
+
+    let removed = lifeboat(home.path(), &["profile", "remove", "Shop DB"], None);
+    assert!(removed.status.success());
+    let gone = lifeboat(home.path(), &["profile", "check", "Shop DB", "--json"], None);
+    assert_eq!(gone.status.code(), Some(1));
+    assert_eq!(json(&gone)["error"]["code"], "profile_not_found");
+}
+
+#[tokio::test]
+async fn failed_checks_exit_1_with_the_diagnosis_code() {
+    let server =
+        PgServer::start_with(14, ServerOptions { password_auth: true, ..Default::default() });
+    let home = tempfile::tempdir().unwrap();
+    let port = server.port.to_string();
+    let wrong = lifeboat(
+        home.path(),
+        &[
+            "profile",
+            "add",
+            "wrong",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            &port,
+            "--user",
+            "postgres",
+            "--password-stdin",
+        ],
+        Some("not-the-password\n"),
+    );
+    assert!(wrong.status.success());
+    let check = lifeboat(home.path(), &["profile", "check", "wrong", "--json"], None);
+    assert_eq!(check.status.code(), Some(1));
+    assert_eq!(json(&check)["error"]["code"], "password_failed");
+
+    let dead_port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+        .to_string();
+    lifeboat(
+        home.path(),
+        &["profile", "add", "dead", "--host", "127.0.0.1", "--port", &dead_port, "--user", "x"],
+        None,
+    );
+    let text = lifeboat(home.path(), &["profile", "check", "dead"], None);
+    assert_eq!(text.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&text.stderr);
+    assert!(
+        stderr.contains("error: Nothing answered")
+            && stderr.contains("hint: Is PostgreSQL running"),
+        "{stderr}"
+    );
+    for name in ["wrong", "dead"] {
+        assert!(lifeboat(home.path(), &["profile", "remove", name], None).status.success());
+    }
+}
+
+#[test]
+fn profile_usage_errors_exit_2() {
+    let home = tempfile::tempdir().unwrap();
+    let missing_host = lifeboat(home.path(), &["profile", "add", "x", "--user", "u"], None);
+    assert_eq!(missing_host.status.code(), Some(2));
+    let bad_mode = lifeboat(
+        home.path(),
+        &["profile", "add", "x", "--host", "h", "--user", "u", "--sslmode", "maybe"],
+        None,
+    );
+    assert_eq!(bad_mode.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad_mode.stderr).contains("verify-full"));
+}
