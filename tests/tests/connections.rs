@@ -193,6 +193,25 @@ async fn pg_hba_rejection() {
 }
 
 #[tokio::test]
+async fn a_rejected_user_on_an_ssl_server_is_not_told_to_use_ssl() {
+    // "... no encryption" also ends the message when pg_hba.conf rejects the user outright; an
+    // encrypted retry that is rejected too shows SSL is not the problem.
+    let fx = fixture();
+    let server = PgServer::start_with(
+        16,
+        ServerOptions {
+            tls: true,
+            hba_first: vec!["host all banned 127.0.0.1/32 reject".into()],
+            ..Default::default()
+        },
+    );
+    server.create_role("banned", None, "").await;
+    let mut plain = settings("127.0.0.1", server.port, "banned");
+    plain.sslmode = SslMode::Disable;
+    expect_code(&fx, plain, None, ErrorCode::HbaRejected).await;
+}
+
+#[tokio::test]
 async fn ssl_required_by_the_server() {
     let fx = fixture();
     let server =
