@@ -158,3 +158,164 @@ describe("the Lifeboat window without its PostgreSQL tools", () => {
     await screenshot(browser, "tools-missing");
   });
 });
+
+/** Starts `test-server <major>` (a throwaway PostgreSQL with the demo database `shop`); it stops
+ * when its standard input closes. */
+async function startTestServer(major) {
+  const binary = process.env.LIFEBOAT_TEST_SERVER ?? join(repo, "target/debug/test-server");
+  assert.ok(existsSync(binary), `${binary} is missing; build it first (cargo build -p lifeboat-system-tests --bins)`);
+  const child = spawn(binary, [String(major)], { stdio: ["pipe", "pipe", "inherit"] });
+  const exited = new Promise((resolveExit) => child.once("exit", resolveExit));
+  const ready = await new Promise((resolveReady, reject) => {
+    let buffered = "";
+    const timer = setTimeout(() => reject(new Error("test-server did not start within 180 s")), 180_000);
+    child.stdout.on("data", (chunk) => {
+      buffered += chunk;
+      const newline = buffered.indexOf("\n");
+      if (newline >= 0) {
+        clearTimeout(timer);
+        resolveReady(JSON.parse(buffered.slice(0, newline)));
+      }
+    });
+    child.once("exit", (code) => {
+      clearTimeout(timer);
+      reject(new Error(`test-server exited early with ${code}`));
+    });
+  });
+  return {
+    ...ready,
+    async stop() {
+      child.stdin.end();
+      const timer = setTimeout(() => child.kill(), 30_000);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}
+
+/** An element's text, whitespace collapsed (WebKit's getText skips text inside buttons). */
+async function textOf(element) {
+  return (await (await element).getProperty("textContent")).replace(/\s+/g, " ").trim();
+}
+
+const byTestId = (id, name) =>
+  name === undefined ? `[data-testid="${id}"]` : `[data-testid="${id}"][data-name="${name}"]`;
+
+describe("connections", () => {
+  const home = mkdtempSync(join(tmpdir(), "lifeboat-e2e-home-"));
+  let server;
+  let session;
+
+  before(async () => {
+    server = await startTestServer(18);
+    session = await launch({ LIFEBOAT_HOME: home });
+  });
+
+  after(async () => {
+    await session?.close();
+    await server?.stop();
+    rmSync(home, { recursive: true, force: true });
+  });
+
+  /** Opens the Add server dialog and fills it in (the password stays empty: trust auth). */
+  async function fillNewProfile(browser, name, port) {
+    await browser.$(byTestId("add-server")).click();
+    await browser.$(byTestId("profile-dialog")).waitForDisplayed({ timeout: 10000 });
+    await browser.$(byTestId("field-name")).setValue(name);
+    await browser.$(byTestId("field-host")).setValue("127.0.0.1");
+    await browser.$(byTestId("field-port")).setValue(String(port));
+    await browser.$(byTestId("field-user")).setValue("postgres");
+  }
+
+  /** Clicks Test connection in the dialog and waits for its result. */
+  async function testInDialog(browser) {
+    await browser.$(byTestId("test-connection")).click();
+    const result = await browser.$(byTestId("test-result"));
+    await result.waitForDisplayed({ timeout: 30000 });
+    return result;
+  }
+
+  async function expand(browser, selector) {
+    const toggle = await browser.$(`${selector} button[aria-expanded]`);
+    await toggle.click();
+    assert.equal(await toggle.getAttribute("aria-expanded"), "true");
+  }
+
+  it("adds a profile after a successful test and browses the server", async () => {
+    const { browser } = session;
+    await browser.$(byTestId("server-tree")).waitForDisplayed({ timeout: 15000 });
+    await fillNewProfile(browser, "Local 18", server.port);
+
+    const result = await testInDialog(browser);
+    assert.equal(await result.getAttribute("data-ok"), "true", await result.getText());
+    assert.match(await result.getText(), /Connected to PostgreSQL 18\.\d+ as postgres/);
+    await screenshot(browser, "add-server-tested");
+
+    await browser.$(byTestId("save-profile")).click();
+    await browser.$(byTestId("profile-dialog")).waitForExist({ reverse: true, timeout: 10000 });
+    const profile = byTestId("profile-node", "Local 18");
+    await browser.$(profile).waitForDisplayed({ timeout: 10000 });
+    assert.equal(await browser.$(`${profile} ${byTestId("profile-status")}`).getAttribute("data-state"), "unknown");
+
+    await expand(browser, profile);
+    const shop = byTestId("database-node", "shop");
+    await browser.$(shop).waitForDisplayed({ timeout: 30000 });
+    assert.equal(await browser.$(`${profile} ${byTestId("profile-status")}`).getAttribute("data-state"), "ok");
+    assert.match(await textOf(browser.$(shop)), /^shop [\d.]+ (kB|MB) postgres · UTF8 last backup: never · last test: never/);
+
+    await expand(browser, shop);
+    const sales = byTestId("schema-node", "sales");
+    await browser.$(sales).waitForDisplayed({ timeout: 30000 });
+    await expand(browser, sales);
+    await browser.$(`${sales} ${byTestId("table-node", "orders")}`).waitForDisplayed({ timeout: 30000 });
+    const tables = [];
+    for (const table of await browser.$$(`${sales} ${byTestId("table-node")}`)) {
+      tables.push(await table.getAttribute("data-name"));
+    }
+    assert.deepEqual(tables, ["customers", "orders"]);
+    assert.match(await textOf(browser.$(byTestId("table-node", "orders"))), /^orders ~500 rows · \d+ kB$/);
+
+    // Select the profile and test it: the details pane shows what the server said.
+    await browser.$(`${profile} .label`).click();
+    await browser.$(`${profile} ${byTestId("profile-test")}`).click();
+    const check = await browser.$(byTestId("check-result"));
+    await browser.waitUntil(async () => (await check.getAttribute("data-state")) === "ok", { timeout: 30000 });
+    assert.match(await check.getText(), /Connected to PostgreSQL 18\.\d+ as postgres — superuser: yes/);
+    await screenshot(browser, "connections");
+  });
+
+  it("explains a refused connection by its code", async () => {
+    const { browser } = session;
+    const nowhere = await freePort();
+    await fillNewProfile(browser, "Nowhere", nowhere);
+    const result = await testInDialog(browser);
+    assert.equal(await result.getAttribute("data-ok"), "false");
+    assert.equal(await result.getAttribute("data-code"), "connection_refused");
+    assert.match(await result.getText(), new RegExp(`port ${nowhere}`));
+    await screenshot(browser, "connection-refused");
+
+    // Saved anyway, expanding it shows the same diagnosis under the node and a red dot.
+    await browser.$(byTestId("save-profile")).click();
+    await browser.$(byTestId("profile-dialog")).waitForExist({ reverse: true, timeout: 10000 });
+    const profile = byTestId("profile-node", "Nowhere");
+    await browser.$(profile).waitForDisplayed({ timeout: 10000 });
+    await expand(browser, profile);
+    const error = await browser.$(`${profile} ${byTestId("node-error")}`);
+    await error.waitForDisplayed({ timeout: 30000 });
+    assert.equal(await error.getAttribute("data-code"), "connection_refused");
+    assert.equal(await browser.$(`${profile} ${byTestId("profile-status")}`).getAttribute("data-state"), "failed");
+    await screenshot(browser, "connection-error-in-tree");
+
+    // Remove asks first; afterwards only the working profile is left.
+    await browser.$(`${profile} .label`).click();
+    await browser.$(`${profile} ${byTestId("profile-remove")}`).click();
+    const confirm = await browser.$(byTestId("confirm-dialog"));
+    await confirm.waitForDisplayed({ timeout: 10000 });
+    assert.match(await confirm.getText(), /Remove the profile “Nowhere”\?/);
+    await browser.$(byTestId("confirm-remove")).click();
+    await browser.$(profile).waitForExist({ reverse: true, timeout: 10000 });
+    const names = [];
+    for (const node of await browser.$$(byTestId("profile-node"))) names.push(await node.getAttribute("data-name"));
+    assert.deepEqual(names, ["Local 18"]);
+  });
+});

@@ -3,9 +3,53 @@
 
 import { isTauri } from "@tauri-apps/api/core";
 import { commands } from "./bindings";
-import type { AppInfo, BundledTools, ErrorCode, ErrorPayload } from "./bindings";
+import type {
+  AddProfile,
+  AppInfo,
+  BundledTools,
+  CheckProfile,
+  CheckReport,
+  CheckSettings,
+  DatabaseInfo,
+  ErrorCode,
+  ErrorPayload,
+  ListDatabases,
+  ListSchemas,
+  ListTables,
+  PasswordChange,
+  PasswordSource,
+  Profile,
+  ProfileSettings,
+  RemoveProfile,
+  SchemaInfo,
+  SslMode,
+  TableInfo,
+  UpdateProfile,
+} from "./bindings";
 
-export type { AppInfo, BundledTools, ErrorCode, ErrorPayload };
+export type {
+  AddProfile,
+  AppInfo,
+  BundledTools,
+  CheckProfile,
+  CheckReport,
+  CheckSettings,
+  DatabaseInfo,
+  ErrorCode,
+  ErrorPayload,
+  ListDatabases,
+  ListSchemas,
+  ListTables,
+  PasswordChange,
+  PasswordSource,
+  Profile,
+  ProfileSettings,
+  RemoveProfile,
+  SchemaInfo,
+  SslMode,
+  TableInfo,
+  UpdateProfile,
+};
 
 type Result<T, E> = { status: "ok"; data: T } | { status: "error"; error: E };
 
@@ -48,6 +92,60 @@ function unwrap<T>(result: Result<T, ErrorPayload>): T {
 export async function appInfo(): Promise<AppInfo> {
   requireBackend();
   return unwrap(await commands.appInfo());
+}
+
+/** The saved connection profiles, sorted by name. */
+export async function listProfiles(): Promise<Profile[]> {
+  requireBackend();
+  return unwrap(await commands.listProfiles());
+}
+
+/** Saves a new profile; its password (if any) goes to the system keychain. */
+export async function addProfile(input: AddProfile): Promise<Profile> {
+  requireBackend();
+  return unwrap(await commands.addProfile(input));
+}
+
+/** Changes a profile (`input.name` is its current name) and, if asked, its stored password. */
+export async function updateProfile(input: UpdateProfile): Promise<Profile> {
+  requireBackend();
+  return unwrap(await commands.updateProfile(input));
+}
+
+/** Deletes a profile and its stored password. Nothing on the server changes. */
+export async function removeProfile(input: RemoveProfile): Promise<void> {
+  requireBackend();
+  unwrap(await commands.removeProfile(input));
+}
+
+/** Connects with a saved profile and reports the server version and the user's rights. */
+export async function checkProfile(input: CheckProfile): Promise<CheckReport> {
+  requireBackend();
+  return unwrap(await commands.checkProfile(input));
+}
+
+/** Connects with settings still being edited, before they are saved. */
+export async function checkSettings(input: CheckSettings): Promise<CheckReport> {
+  requireBackend();
+  return unwrap(await commands.checkSettings(input));
+}
+
+/** The databases of a profile's server. */
+export async function listDatabases(input: ListDatabases): Promise<DatabaseInfo[]> {
+  requireBackend();
+  return unwrap(await commands.listDatabases(input));
+}
+
+/** The schemas of one database. */
+export async function listSchemas(input: ListSchemas): Promise<SchemaInfo[]> {
+  requireBackend();
+  return unwrap(await commands.listSchemas(input));
+}
+
+/** The tables of one schema. */
+export async function listTables(input: ListTables): Promise<TableInfo[]> {
+  requireBackend();
+  return unwrap(await commands.listTables(input));
 }
 
 /** Outside the Tauri window (e.g. `npm run dev` in a plain browser) there is no backend. */

@@ -1,0 +1,319 @@
+// The state of the server tree: profiles, and under each the databases, schemas and tables,
+// each level loaded when it is first expanded. Components render these objects; all IPC calls
+// of the tree happen here.
+
+import {
+  checkProfile,
+  listDatabases,
+  listProfiles,
+  listSchemas,
+  listTables,
+  removeProfile,
+  type CheckReport,
+  type DatabaseInfo,
+  type Profile,
+  type SchemaInfo,
+  type TableInfo,
+} from "$lib/ipc";
+import { toProblem, type Problem } from "$lib/problem";
+
+/** How long a check from the tree waits for a silent server. */
+export const CHECK_TIMEOUT_SECS = 10;
+
+/** One level of children: not asked for yet, on its way, there, or failed. */
+export type Load<T> =
+  | { state: "idle" }
+  | { state: "loading" }
+  | { state: "ready"; items: T[] }
+  | { state: "failed"; problem: Problem };
+
+/** What the last connection of a profile showed. */
+export type Status = "unknown" | "ok" | "failed";
+
+/** Keeps only the newest of overlapping requests: a refresh makes older answers stale. */
+class Generation {
+  #current = 0;
+  next(): () => boolean {
+    const mine = ++this.#current;
+    return () => mine === this.#current;
+  }
+}
+
+export class SchemaNode {
+  expanded = $state(false);
+  tables = $state.raw<Load<TableInfo>>({ state: "idle" });
+  readonly #generation = new Generation();
+
+  constructor(
+    readonly database: DatabaseNode,
+    readonly info: SchemaInfo,
+  ) {}
+
+  get key(): string {
+    return this.info.name;
+  }
+
+  async toggle(): Promise<void> {
+    this.expanded = !this.expanded;
+    if (this.expanded && (this.tables.state === "idle" || this.tables.state === "failed")) {
+      await this.load();
+    }
+  }
+
+  async load(): Promise<void> {
+    const current = this.#generation.next();
+    const profile = this.database.profile;
+    this.tables = { state: "loading" };
+    try {
+      const items = await listTables({
+        profile: profile.name,
+        database: this.database.info.name,
+        schema: this.info.name,
+      });
+      if (!current()) return;
+      this.tables = { state: "ready", items };
+      profile.connected();
+    } catch (error) {
+      if (!current()) return;
+      const problem = toProblem(error);
+      this.tables = { state: "failed", problem };
+      profile.failed(problem);
+    }
+  }
+}
+
+export class DatabaseNode {
+  expanded = $state(false);
+  schemas = $state.raw<Load<SchemaNode>>({ state: "idle" });
+  readonly #generation = new Generation();
+
+  constructor(
+    readonly profile: ProfileNode,
+    readonly info: DatabaseInfo,
+  ) {}
+
+  get key(): string {
+    return this.info.name;
+  }
+
+  async toggle(): Promise<void> {
+    this.expanded = !this.expanded;
+    if (this.expanded && (this.schemas.state === "idle" || this.schemas.state === "failed")) {
+      await this.load();
+    }
+  }
+
+  /** Loads the schemas; schemas that were open before stay open and reload their tables. */
+  async load(): Promise<void> {
+    const current = this.#generation.next();
+    const open = openKeys(this.schemas);
+    this.schemas = { state: "loading" };
+    try {
+      const infos = await listSchemas({ profile: this.profile.name, database: this.info.name });
+      if (!current()) return;
+      const items = infos.map((info) => new SchemaNode(this, info));
+      this.schemas = { state: "ready", items };
+      this.profile.connected();
+      await Promise.all(items.filter((s) => open.has(s.key)).map((s) => s.toggle()));
+    } catch (error) {
+      if (!current()) return;
+      const problem = toProblem(error);
+      this.schemas = { state: "failed", problem };
+      this.profile.failed(problem);
+    }
+  }
+}
+
+export class ProfileNode {
+  profile = $state.raw<Profile>() as Profile;
+  expanded = $state(false);
+  databases = $state.raw<Load<DatabaseNode>>({ state: "idle" });
+  status = $state<Status>("unknown");
+  /** Why the last connection failed, when status is "failed". */
+  problem = $state.raw<Problem | null>(null);
+  /** What the last successful Test connection found. */
+  report = $state.raw<CheckReport | null>(null);
+  /** When the profile last connected or failed to. */
+  checkedAt = $state.raw<Date | null>(null);
+  /** A Test connection is running. */
+  checking = $state(false);
+  readonly #generation = new Generation();
+
+  constructor(profile: Profile) {
+    this.profile = profile;
+  }
+
+  get name(): string {
+    return this.profile.settings.name;
+  }
+
+  /** The dot's tooltip: the server version, or what went wrong. */
+  get statusText(): string {
+    if (this.status === "failed") return this.problem?.message ?? "The last connection failed.";
+    if (this.status === "ok") {
+      return this.report ? `Connected — PostgreSQL ${this.report.serverVersion}` : "Connected";
+    }
+    return "Not checked yet";
+  }
+
+  connected(): void {
+    this.status = "ok";
+    this.problem = null;
+    this.checkedAt = new Date();
+  }
+
+  failed(problem: Problem): void {
+    this.status = "failed";
+    this.problem = problem;
+    this.checkedAt = new Date();
+  }
+
+  /** New settings: everything learnt about the old ones is forgotten. */
+  replace(profile: Profile): void {
+    this.#generation.next();
+    this.profile = profile;
+    this.expanded = false;
+    this.databases = { state: "idle" };
+    this.status = "unknown";
+    this.problem = null;
+    this.report = null;
+    this.checkedAt = null;
+  }
+
+  async toggle(): Promise<void> {
+    this.expanded = !this.expanded;
+    if (this.expanded && (this.databases.state === "idle" || this.databases.state === "failed")) {
+      await this.load();
+    }
+  }
+
+  /** Reloads the databases (this counts as a check); open databases stay open and reload. */
+  async refresh(): Promise<void> {
+    this.expanded = true;
+    await this.load();
+  }
+
+  async load(): Promise<void> {
+    const current = this.#generation.next();
+    const open = openKeys(this.databases);
+    this.databases = { state: "loading" };
+    try {
+      const infos = await listDatabases({ profile: this.name });
+      if (!current()) return;
+      const items = infos.map((info) => new DatabaseNode(this, info));
+      this.databases = { state: "ready", items };
+      this.connected();
+      await Promise.all(items.filter((d) => open.has(d.key)).map((d) => d.toggle()));
+    } catch (error) {
+      if (!current()) return;
+      const problem = toProblem(error);
+      this.databases = { state: "failed", problem };
+      this.failed(problem);
+    }
+  }
+
+  /** Test connection: version, rights and SSL of the saved profile. */
+  async check(): Promise<void> {
+    this.checking = true;
+    try {
+      const report = await checkProfile({ name: this.name, timeoutSecs: CHECK_TIMEOUT_SECS });
+      this.report = report;
+      this.connected();
+    } catch (error) {
+      this.report = null;
+      this.failed(toProblem(error));
+    } finally {
+      this.checking = false;
+    }
+  }
+}
+
+function openKeys(load: Load<{ key: string; expanded: boolean }>): Set<string> {
+  if (load.state !== "ready") return new Set();
+  return new Set(load.items.filter((item) => item.expanded).map((item) => item.key));
+}
+
+export type Selection =
+  | { kind: "profile"; node: ProfileNode }
+  | { kind: "database"; node: DatabaseNode };
+
+export type Dialog =
+  | { kind: "add" }
+  | { kind: "edit"; node: ProfileNode }
+  | { kind: "remove"; node: ProfileNode };
+
+/** Everything the server tree and the details pane share. */
+export class Connections {
+  profiles = $state.raw<Load<ProfileNode>>({ state: "idle" });
+  selection = $state.raw<Selection | null>(null);
+  dialog = $state.raw<Dialog | null>(null);
+
+  get nodes(): ProfileNode[] {
+    return this.profiles.state === "ready" ? this.profiles.items : [];
+  }
+
+  async load(): Promise<void> {
+    this.profiles = { state: "loading" };
+    try {
+      const profiles = await listProfiles();
+      this.profiles = { state: "ready", items: profiles.map((p) => new ProfileNode(p)) };
+    } catch (error) {
+      this.profiles = { state: "failed", problem: toProblem(error) };
+    }
+  }
+
+  select(selection: Selection | null): void {
+    this.selection = selection;
+  }
+
+  isSelected(node: ProfileNode | DatabaseNode): boolean {
+    return this.selection?.node === node;
+  }
+
+  openAdd(): void {
+    this.dialog = { kind: "add" };
+  }
+
+  openEdit(node: ProfileNode): void {
+    this.dialog = { kind: "edit", node };
+  }
+
+  openRemove(node: ProfileNode): void {
+    this.dialog = { kind: "remove", node };
+  }
+
+  closeDialog(): void {
+    this.dialog = null;
+  }
+
+  /** Test connection from the tree or the details pane; the result shows in the details pane. */
+  async test(node: ProfileNode): Promise<void> {
+    this.select({ kind: "profile", node });
+    await node.check();
+  }
+
+  /** A profile was saved by the dialog: show it in the tree, sorted, and select it. */
+  saved(profile: Profile, edited: ProfileNode | null): void {
+    let node = edited;
+    const others = this.nodes.filter((n) => n !== edited);
+    if (node) node.replace(profile);
+    else node = new ProfileNode(profile);
+    const items = [...others, node].sort((a, b) =>
+      a.name.localeCompare(b.name, undefined, { sensitivity: "base" }),
+    );
+    this.profiles = { state: "ready", items };
+    this.dialog = null;
+    this.select({ kind: "profile", node });
+  }
+
+  /** Removes the profile; throws (for the dialog to show) when the backend refuses. */
+  async remove(node: ProfileNode): Promise<void> {
+    await removeProfile({ name: node.name });
+    this.profiles = { state: "ready", items: this.nodes.filter((n) => n !== node) };
+    const selected = this.selection;
+    if (selected && (selected.node === node || (selected.kind === "database" && selected.node.profile === node))) {
+      this.selection = null;
+    }
+    this.dialog = null;
+  }
+}

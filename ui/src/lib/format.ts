@@ -1,0 +1,57 @@
+// Small formatting helpers for sizes, counts and times shown in the tree and the details panes.
+
+const UNITS = ["kB", "MB", "GB", "TB", "PB"];
+
+/** A byte count the way pg_size_pretty shows it: "512 bytes", "7.5 MB", "120 GB". */
+export function formatBytes(bytes: number | null | undefined): string {
+  if (bytes === null || bytes === undefined || !Number.isFinite(bytes) || bytes < 0) return "unknown size";
+  if (bytes < 1024) return `${bytes} ${bytes === 1 ? "byte" : "bytes"}`;
+  let value = bytes;
+  let unit = -1;
+  while (value >= 1024 && unit < UNITS.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  const text = value < 10 ? value.toFixed(1).replace(/\.0$/, "") : Math.round(value).toString();
+  return `${text} ${UNITS[unit]}`;
+}
+
+const counts = new Intl.NumberFormat("en-US");
+
+/** "1 table", "12 tables", "1,234 rows". */
+export function plural(count: number, one: string, many: string = `${one}s`): string {
+  return `${counts.format(count)} ${count === 1 ? one : many}`;
+}
+
+/** The planner's row estimate, marked as an estimate: "~1,234 rows". */
+export function formatEstimatedRows(rows: number): string {
+  return `~${plural(Math.max(0, Math.round(rows)), "row")}`;
+}
+
+/** An RFC 3339 time in the user's locale, or "never" when there is none. */
+export function formatWhen(when: string | Date | null | undefined): string {
+  if (when === null || when === undefined) return "never";
+  const date = when instanceof Date ? when : new Date(when);
+  if (Number.isNaN(date.getTime())) return String(when);
+  return date.toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" });
+}
+
+/** "yes" / "no" for a flag in a sentence. */
+export function yesNo(flag: boolean): string {
+  return flag ? "yes" : "no";
+}
+
+/** The one-line result of a successful connection check. */
+export function checkSummary(report: {
+  serverVersion: string;
+  user: string;
+  isSuperuser: boolean;
+  canCreateDb: boolean;
+  ssl: boolean;
+}): string {
+  return (
+    `Connected to PostgreSQL ${report.serverVersion} as ${report.user} — ` +
+    `superuser: ${yesNo(report.isSuperuser)}, can create databases: ${yesNo(report.canCreateDb)}, ` +
+    `SSL: ${report.ssl ? "on" : "off"}`
+  );
+}
