@@ -12,6 +12,10 @@ fn main() {
         "list_databases",
         "list_schemas",
         "list_tables",
+        "start_backup",
+        "cancel_operation",
+        "list_backups",
+        "default_backup_folder",
     ]);
     tauri_build::try_build(tauri_build::Attributes::new().app_manifest(manifest))
         .expect("tauri-build failed");

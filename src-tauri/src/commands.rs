@@ -1,17 +1,21 @@
 //! Tauri commands: each adapts one engine operation and nothing more.
 
 use lifeboat_engine::ErrorPayload;
+use lifeboat_engine::backup::{self, BackupOutcome, StartBackup};
 use lifeboat_engine::browse::{
     self, DatabaseInfo, ListDatabases, ListSchemas, ListTables, SchemaInfo, TableInfo,
 };
+use lifeboat_engine::catalog::{self, BackupRecord, ListBackups};
 use lifeboat_engine::connect::{self, CheckProfile, CheckReport, CheckSettings};
 use lifeboat_engine::ops::app_info::{self, AppInfo, AppInfoInput};
 use lifeboat_engine::profiles::{
     self, AddProfile, ListProfiles, Profile, RemoveProfile, UpdateProfile,
 };
+use lifeboat_engine::progress::ProgressEvent;
 use tauri::State;
+use tauri::ipc::Channel;
 
-use crate::state::AppState;
+use crate::state::{AppState, ChannelSink};
 
 type Reply<T> = Result<T, ErrorPayload>;
 
@@ -82,4 +86,42 @@ pub async fn list_schemas(
 #[specta::specta]
 pub async fn list_tables(state: State<'_, AppState>, input: ListTables) -> Reply<Vec<TableInfo>> {
     browse::list_tables(state.ctx()?, input).await.map_err(|e| e.payload())
+}
+
+/// Runs a backup; progress streams through `on_event`; `cancel_operation(operation_id)` stops it.
+#[tauri::command]
+#[specta::specta]
+pub async fn start_backup(
+    state: State<'_, AppState>,
+    operation_id: String,
+    input: StartBackup,
+    on_event: Channel<ProgressEvent>,
+) -> Reply<BackupOutcome> {
+    let ctx = state.ctx()?;
+    let cancel = state.operations.begin(&operation_id);
+    let outcome = backup::backup(ctx, input, &ChannelSink(on_event), &cancel).await;
+    state.operations.end(&operation_id);
+    outcome.map_err(|e| e.payload())
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn cancel_operation(state: State<'_, AppState>, operation_id: String) -> Reply<bool> {
+    Ok(state.operations.cancel(&operation_id))
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn list_backups(
+    state: State<'_, AppState>,
+    input: ListBackups,
+) -> Reply<Vec<BackupRecord>> {
+    catalog::list_backups(state.ctx()?, input).await.map_err(|e| e.payload())
+}
+
+/// The folder the Backup wizard proposes: "backups" in Lifeboat's data folder, created.
+#[tauri::command]
+#[specta::specta]
+pub async fn default_backup_folder(state: State<'_, AppState>) -> Reply<String> {
+    backup::default_folder(state.ctx()?).map(|p| p.display().to_string()).map_err(|e| e.payload())
 }

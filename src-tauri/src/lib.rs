@@ -24,6 +24,10 @@ pub fn specta_builder() -> Builder<tauri::Wry> {
             commands::list_databases,
             commands::list_schemas,
             commands::list_tables,
+            commands::start_backup,
+            commands::cancel_operation,
+            commands::list_backups,
+            commands::default_backup_folder,
         ])
         // Sizes and row counts are i64; JavaScript numbers hold them exactly up to 2^53.
         .dangerously_cast_bigints_to_number()
@@ -39,6 +43,7 @@ pub fn typescript() -> specta_typescript::Typescript {
 pub fn run() {
     let builder = specta_builder();
     let result = tauri::Builder::default()
+        .plugin(tauri_plugin_dialog::init())
         .invoke_handler(builder.invoke_handler())
         .setup(move |app| {
             builder.mount_events(app);

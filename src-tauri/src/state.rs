@@ -1,17 +1,54 @@
 //! The app's managed state: the engine context, or why it could not be built.
 
+use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use lifeboat_engine::keychain::OsKeychain;
+use lifeboat_engine::progress::{ProgressEvent, ProgressSink};
 use lifeboat_engine::tools::Toolbox;
 use lifeboat_engine::{Ctx, DataDir, ErrorPayload};
+use tauri::ipc::Channel;
 use tauri::{AppHandle, Manager};
+use tokio_util::sync::CancellationToken;
 
 pub struct AppState {
     // A broken installation must still open the window and explain itself, so the startup
     // error is kept and returned by every command instead of aborting.
     ctx: Result<Ctx, ErrorPayload>,
+    pub operations: Operations,
+}
+
+/// Long operations the window can cancel, by the id the window gave them.
+#[derive(Default)]
+pub struct Operations(Mutex<HashMap<String, CancellationToken>>);
+
+impl Operations {
+    pub fn begin(&self, id: &str) -> CancellationToken {
+        let token = CancellationToken::new();
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).insert(id.to_owned(), token.clone());
+        token
+    }
+
+    pub fn end(&self, id: &str) {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).remove(id);
+    }
+
+    /// Whether an operation with this id was running.
+    pub fn cancel(&self, id: &str) -> bool {
+        let found = self.0.lock().unwrap_or_else(|p| p.into_inner()).get(id).cloned();
+        found.map(|token| token.cancel()).is_some()
+    }
+}
+
+/// Forwards engine progress to the window through a Tauri channel.
+pub struct ChannelSink(pub Channel<ProgressEvent>);
+
+impl ProgressSink for ChannelSink {
+    fn emit(&self, event: ProgressEvent) {
+        // A closed window stops listening; the operation itself goes on to its end.
+        let _ = self.0.send(event);
+    }
 }
 
 impl AppState {
@@ -22,7 +59,7 @@ impl AppState {
                 Ctx::open(data_dir, tools, Arc::new(OsKeychain))
             })
             .map_err(|e| e.payload());
-        AppState { ctx }
+        AppState { ctx, operations: Operations::default() }
     }
 
     pub fn ctx(&self) -> Result<&Ctx, ErrorPayload> {

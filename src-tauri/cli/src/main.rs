@@ -7,7 +7,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use lifeboat_engine::backup::{BackupFormat, BackupScope, StartBackup, backup};
 use lifeboat_engine::browse::{ListDatabases, list_databases};
 use lifeboat_engine::connect::{CheckProfile, check_profile};
 use lifeboat_engine::keychain::OsKeychain;
@@ -16,6 +17,7 @@ use lifeboat_engine::profiles::{
     AddProfile, ListProfiles, PasswordSource, ProfileSettings, RemoveProfile, SslMode, add_profile,
     list_profiles, remove_profile,
 };
+use lifeboat_engine::progress::{ProgressEvent, ProgressSink};
 use lifeboat_engine::secret::Secret;
 use lifeboat_engine::tools::Toolbox;
 use lifeboat_engine::{Ctx, DataDir, Error};
@@ -39,12 +41,133 @@ enum Command {
     /// Manage server connection profiles.
     #[command(subcommand)]
     Profile(ProfileCommand),
+    /// Back up one database: pg_dump of the server's own major, checksummed, with a manifest.
+    Backup(BackupArgs),
     /// List the databases of a profile's server.
     Databases {
         profile: String,
         #[command(flatten)]
         json: JsonFlag,
     },
+}
+
+#[derive(Args)]
+struct BackupArgs {
+    #[arg(long)]
+    profile: String,
+    #[arg(long)]
+    database: String,
+    #[arg(long, value_enum, default_value_t = FormatArg::Custom)]
+    format: FormatArg,
+    /// Only this schema (repeatable).
+    #[arg(long = "schema")]
+    schemas: Vec<String>,
+    #[arg(long = "exclude-schema")]
+    exclude_schemas: Vec<String>,
+    /// Only this table, as schema.table (repeatable).
+    #[arg(long = "table")]
+    tables: Vec<String>,
+    #[arg(long = "exclude-table")]
+    exclude_tables: Vec<String>,
+    #[arg(long, conflicts_with = "schema_only")]
+    data_only: bool,
+    #[arg(long)]
+    schema_only: bool,
+    /// One file per schema, each restorable on its own.
+    #[arg(long)]
+    per_schema: bool,
+    /// Parallel workers (directory format).
+    #[arg(long)]
+    jobs: Option<u32>,
+    /// Also save roles and tablespaces (without role passwords).
+    #[arg(long)]
+    globals: bool,
+    /// Destination folder (default: the "backups" folder in Lifeboat's data folder).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    #[command(flatten)]
+    json: JsonFlag,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum FormatArg {
+    Custom,
+    Directory,
+    Tar,
+    Plain,
+}
+
+impl From<FormatArg> for BackupFormat {
+    fn from(format: FormatArg) -> Self {
+        match format {
+            FormatArg::Custom => BackupFormat::Custom,
+            FormatArg::Directory => BackupFormat::Directory,
+            FormatArg::Tar => BackupFormat::Tar,
+            FormatArg::Plain => BackupFormat::Plain,
+        }
+    }
+}
+
+/// Progress on standard error: a line that rewrites itself on a terminal, nothing otherwise
+/// (scheduled runs keep their logs clean); warnings always.
+struct CliProgress {
+    terminal: bool,
+}
+
+impl ProgressSink for CliProgress {
+    fn emit(&self, event: ProgressEvent) {
+        match event {
+            ProgressEvent::Step { done, total, current } if self.terminal => {
+                eprint!("\r\x1b[2KBacking up: table {done} of {total} ({current})");
+            }
+            ProgressEvent::Warning { message } => eprintln!("warning: {message}"),
+            _ => {}
+        }
+    }
+}
+
+async fn run_backup(
+    ctx: Result<Ctx, Error>,
+    args: BackupArgs,
+) -> Result<lifeboat_engine::backup::BackupOutcome, Error> {
+    let ctx = ctx?;
+    let destination = match args.out {
+        Some(out) => out,
+        None => lifeboat_engine::backup::default_folder(&ctx)?,
+    };
+    let input = StartBackup {
+        profile: args.profile,
+        database: args.database,
+        destination: destination.display().to_string(),
+        format: args.format.into(),
+        compression: None,
+        scope: BackupScope {
+            schemas: args.schemas,
+            exclude_schemas: args.exclude_schemas,
+            tables: args.tables,
+            exclude_tables: args.exclude_tables,
+            data_only: args.data_only,
+            schema_only: args.schema_only,
+        },
+        per_schema: args.per_schema,
+        jobs: args.jobs,
+        globals: args.globals,
+        role_passwords: false,
+    };
+    let cancel = tokio_util::sync::CancellationToken::new();
+    let on_interrupt = cancel.clone();
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            on_interrupt.cancel();
+        }
+    });
+    use std::io::IsTerminal;
+    let progress = CliProgress { terminal: std::io::stderr().is_terminal() && !args.json.json };
+    let outcome = backup(&ctx, input, &progress, &cancel).await;
+    if progress.terminal {
+        eprintln!();
+    }
+    outcome
 }
 
 #[derive(Args)]
@@ -272,6 +395,29 @@ async fn main() -> ExitCode {
                 println!("Superuser: {}", if r.is_superuser { "yes" } else { "no" });
                 println!("Can create databases: {}", if r.can_create_db { "yes" } else { "no" });
                 println!("Lifeboat uses the PostgreSQL {} tools for this server.", r.tools_major);
+            })
+        }
+        Command::Backup(args) => {
+            let json = args.json.json;
+            let result = run_backup(ctx, args).await;
+            finish(json, result, |outcome| {
+                println!(
+                    "Backup finished in {:.1} s: {} in {}",
+                    outcome.duration_ms as f64 / 1000.0,
+                    human_size(Some(outcome.size_bytes as i64)),
+                    outcome.manifest_path
+                );
+                for file in &outcome.files {
+                    println!(
+                        "  {}  {}  sha256 {}",
+                        file.name,
+                        human_size(Some(file.bytes as i64)),
+                        file.sha256
+                    );
+                }
+                for warning in &outcome.warnings {
+                    println!("warning: {warning}");
+                }
             })
         }
         Command::Databases { profile, json } => {

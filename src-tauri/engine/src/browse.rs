@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::catalog;
 use crate::connect::{ConnectSpec, connect, query_error};
 use crate::context::Ctx;
 use crate::error::Result;
@@ -68,6 +69,7 @@ async fn client_for(
 }
 
 pub async fn list_databases(ctx: &Ctx, input: ListDatabases) -> Result<Vec<DatabaseInfo>> {
+    let profile = profiles::find_profile(ctx, &input.profile)?;
     let client = client_for(ctx, &input.profile, None).await?;
     let rows = client
         .query(
@@ -78,17 +80,20 @@ pub async fn list_databases(ctx: &Ctx, input: ListDatabases) -> Result<Vec<Datab
         )
         .await
         .map_err(|e| query_error(&e))?;
-    Ok(rows
-        .iter()
-        .map(|row| DatabaseInfo {
-            name: row.get(0),
+    let mut databases = Vec::with_capacity(rows.len());
+    for row in &rows {
+        let name: String = row.get(0);
+        let history = catalog::history(ctx, &profile.settings.host, profile.settings.port, &name)?;
+        databases.push(DatabaseInfo {
+            name,
             owner: row.get(1),
             encoding: row.get(2),
             size_bytes: row.get(3),
-            last_backup: None,
-            last_successful_test: None,
-        })
-        .collect())
+            last_backup: history.last_backup,
+            last_successful_test: history.last_successful_test,
+        });
+    }
+    Ok(databases)
 }
 
 pub async fn list_schemas(ctx: &Ctx, input: ListSchemas) -> Result<Vec<SchemaInfo>> {

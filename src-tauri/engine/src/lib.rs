@@ -1,10 +1,13 @@
 //! Lifeboat's engine: everything the desktop app and the `lifeboat` CLI do, without any GUI.
 
+pub mod backup;
 pub mod browse;
+pub mod catalog;
 pub mod connect;
 pub mod context;
 pub mod error;
 pub mod keychain;
+pub mod naming;
 pub mod ops;
 pub(crate) mod pgpass;
 pub mod profiles;

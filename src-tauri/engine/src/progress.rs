@@ -14,6 +14,12 @@ pub enum ProgressEvent {
     ToolStarted { tool: Tool, major: u32 },
     /// One line the program wrote to its diagnostic output (e.g. `pg_dump --verbose`).
     ToolOutput { tool: Tool, line: String },
+    /// An operation's own progress: `done` of `total` units (e.g. tables), working on `current`.
+    Step { done: u64, total: u64, current: String },
+    /// Something the user should know that does not stop the operation.
+    Warning { message: String },
+    /// Bytes of output written to the destination so far.
+    BytesWritten { tool: Tool, bytes: u64 },
     /// The program ended; `exit_code` is absent when a signal ended it.
     ToolFinished { tool: Tool, exit_code: Option<i32> },
 }

@@ -94,6 +94,9 @@ pub enum StdoutTo {
     Discard,
     /// Kept in memory and returned (for small outputs such as `pg_restore --list`).
     Capture,
+    /// Streamed into a new file, with its sha256 computed on the way (no second read) and the
+    /// file flushed to disk at the end. A write error (e.g. a full disk) stops the child.
+    File(PathBuf),
 }
 
 /// One invocation of a bundled program.
@@ -148,9 +151,57 @@ impl ToolCommand {
 /// What a finished program left behind.
 #[derive(Debug)]
 pub struct ToolRun {
+    /// The output with [`StdoutTo::Capture`].
     pub stdout: Vec<u8>,
+    /// With [`StdoutTo::File`]: bytes written and their sha256 (lowercase hex).
+    pub written: Option<Written>,
     pub stderr_tail: Vec<String>,
     pub duration: Duration,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Written {
+    pub bytes: u64,
+    pub sha256: String,
+}
+
+/// How often, at most, byte progress is reported while streaming to a file.
+const BYTES_EVERY: u64 = 4 << 20;
+
+async fn stream_to_file(
+    mut stdout: tokio::process::ChildStdout,
+    path: &std::path::Path,
+    tool: Tool,
+    sink: &dyn ProgressSink,
+) -> std::io::Result<Written> {
+    use sha2::Digest;
+    use tokio::io::AsyncWriteExt;
+    let mut file = tokio::fs::OpenOptions::new().write(true).create_new(true).open(path).await?;
+    let mut hasher = sha2::Sha256::new();
+    let mut buffer = vec![0u8; 256 << 10];
+    let mut bytes = 0u64;
+    let mut reported = 0u64;
+    loop {
+        let n = stdout.read(&mut buffer).await?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buffer[..n]);
+        file.write_all(&buffer[..n]).await?;
+        bytes += n as u64;
+        if bytes - reported >= BYTES_EVERY {
+            reported = bytes;
+            sink.emit(ProgressEvent::BytesWritten { tool, bytes });
+        }
+    }
+    file.flush().await?;
+    file.sync_all().await?;
+    sink.emit(ProgressEvent::BytesWritten { tool, bytes });
+    Ok(Written { bytes, sha256: hex(&hasher.finalize()) })
+}
+
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Runs the command to completion. A non-zero exit is an error carrying the last lines the
@@ -177,7 +228,7 @@ pub async fn run(
     }
     child_command.stdout(match command.stdout {
         StdoutTo::Discard => Stdio::null(),
-        StdoutTo::Capture => Stdio::piped(),
+        StdoutTo::Capture | StdoutTo::File(_) => Stdio::piped(),
     });
 
     let started = Instant::now();
@@ -186,13 +237,25 @@ pub async fn run(
 
     let stderr = child.stderr.take().expect("stderr is piped");
     let stdout = child.stdout.take();
+    let stdout_to = command.stdout.clone();
     let read_stdout = async move {
-        let mut buffer = Vec::new();
-        if let Some(mut stdout) = stdout {
-            // A read error means the child went away; its exit status tells the story.
-            let _ = stdout.read_to_end(&mut buffer).await;
+        let mut captured = Vec::new();
+        match (&stdout_to, stdout) {
+            (StdoutTo::Capture, Some(mut stdout)) => {
+                // A read error means the child went away; its exit status tells the story.
+                let _ = stdout.read_to_end(&mut captured).await;
+                Ok((captured, None))
+            }
+            (StdoutTo::File(path), Some(stdout)) => {
+                match stream_to_file(stdout, path, tool, sink).await {
+                    Ok(written) => Ok((captured, Some(written))),
+                    Err(source) => {
+                        Err(Error::Io { action: "Writing the output", path: path.clone(), source })
+                    }
+                }
+            }
+            _ => Ok((captured, None)),
         }
-        buffer
     };
     let read_stderr = async {
         let mut tail = VecDeque::with_capacity(STDERR_TAIL);
@@ -207,14 +270,24 @@ pub async fn run(
         tail
     };
 
-    let finished = async { tokio::join!(read_stdout, read_stderr, child.wait()) };
-    let (stdout, tail, status) = tokio::select! {
+    // A failed write ends the wait at once: the child is killed below, not left blocked on a pipe.
+    let finished = async {
+        let (out, (tail, status)) = tokio::try_join!(read_stdout, async {
+            Ok::<_, Error>(tokio::join!(read_stderr, child.wait()))
+        })?;
+        Ok::<_, Error>((out, tail, status))
+    };
+    let outcome = tokio::select! {
         outcome = finished => outcome,
-        () = cancel.cancelled() => {
-            // Dropping the join above released its borrow of the child; kill and reap it now.
+        () = cancel.cancelled() => Err(Error::Cancelled),
+    };
+    let ((stdout, written), tail, status) = match outcome {
+        Ok(done) => done,
+        Err(error) => {
+            // The join above released its borrow of the child; kill and reap it now.
             let _ = child.kill().await;
             sink.emit(ProgressEvent::ToolFinished { tool, exit_code: None });
-            return Err(Error::Cancelled);
+            return Err(error);
         }
     };
     let status = status.map_err(|source| Error::ToolSpawn { tool, source })?;
@@ -227,7 +300,7 @@ pub async fn run(
             detail: summarize(&stderr_tail),
         });
     }
-    Ok(ToolRun { stdout, stderr_tail, duration: started.elapsed() })
+    Ok(ToolRun { stdout, written, stderr_tail, duration: started.elapsed() })
 }
 
 /// The lines that say what went wrong: PostgreSQL tools prefix them with "error:" or "FATAL:".

@@ -30,6 +30,29 @@ const MIGRATIONS: &[&str] = &[
         created_at       TEXT    NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
     );
     "#,
+    // 2: the backup catalog. A row is written when a backup starts and completed when it ends,
+    // so that a crash leaves a `running` row, never a silent gap.
+    r#"
+    CREATE TABLE backups (
+        id             INTEGER PRIMARY KEY AUTOINCREMENT,
+        profile_name   TEXT    NOT NULL,
+        host           TEXT    NOT NULL,
+        port           INTEGER NOT NULL,
+        database       TEXT    NOT NULL,
+        format         TEXT    NOT NULL,
+        status         TEXT    NOT NULL CHECK (status IN ('running', 'finished', 'failed', 'cancelled')),
+        started_at     TEXT    NOT NULL,
+        duration_ms    INTEGER,
+        manifest_path  TEXT,
+        size_bytes     INTEGER,
+        sha256         TEXT,
+        error_code     TEXT,
+        error_message  TEXT,
+        test_status    TEXT    NOT NULL DEFAULT 'untested',
+        tested_at      TEXT
+    );
+    CREATE INDEX backups_by_database ON backups (host, port, database, started_at);
+    "#,
 ];
 
 pub struct Store {

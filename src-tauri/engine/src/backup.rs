@@ -1,0 +1,992 @@
+//! Backups: pg_dump of the server's own major into a Windows-safe file name, checksummed while
+//! streaming, described by a manifest written last, and recorded in the catalog.
+//!
+//! Order of events, so that nothing half-done ever looks finished:
+//! 1. a catalog row `running`; the server's facts and exact row counts are read inside a
+//!    repeatable-read transaction whose snapshot pg_dump then shares (`--snapshot`), so the
+//!    counts describe exactly what is in the dump;
+//! 2. every output goes to a hidden `.…partial` name in the destination folder, fsynced;
+//! 3. the manifest is written (also under a partial name), then renamed into place, and the
+//!    dumps are renamed last;
+//! 4. any failure or cancel removes the partial files and marks the row failed / cancelled.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use serde::{Deserialize, Serialize};
+use tokio_util::sync::CancellationToken;
+
+use crate::catalog;
+use crate::connect::{ConnectSpec, connect, query_error};
+use crate::context::Ctx;
+use crate::error::{Error, Result};
+use crate::naming;
+use crate::profiles::{self, Profile};
+use crate::progress::{ProgressEvent, ProgressSink};
+use crate::runner::{self, ConnTarget, StdoutTo, ToolCommand, Written};
+use crate::tools::{BundledMajor, ServerVersion, Tool};
+
+/// The manifest's own format; bump when its meaning changes.
+pub const MANIFEST_VERSION: u32 = 1;
+pub const MANIFEST_SUFFIX: &str = ".lifeboat.json";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, specta::Type)]
+#[serde(rename_all = "snake_case")]
+pub enum BackupFormat {
+    /// pg_dump -Fc: one compressed file, restorable selectively and in parallel.
+    #[default]
+    Custom,
+    /// pg_dump -Fd: a folder, dumped and restored in parallel.
+    Directory,
+    Tar,
+    /// Plain SQL, readable and runnable with psql.
+    Plain,
+}
+
+impl BackupFormat {
+    fn flag(self) -> &'static str {
+        match self {
+            BackupFormat::Custom => "--format=custom",
+            BackupFormat::Directory => "--format=directory",
+            BackupFormat::Tar => "--format=tar",
+            BackupFormat::Plain => "--format=plain",
+        }
+    }
+
+    /// The file extension; a directory backup has none.
+    pub fn extension(self) -> &'static str {
+        match self {
+            BackupFormat::Custom => "backup",
+            BackupFormat::Directory => "",
+            BackupFormat::Tar => "tar",
+            BackupFormat::Plain => "sql",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
+#[serde(rename_all = "snake_case")]
+pub enum CompressionMethod {
+    None,
+    Gzip,
+    Lz4,
+    Zstd,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct Compression {
+    pub method: CompressionMethod,
+    /// Absent: the method's own default level.
+    pub level: Option<u32>,
+}
+
+impl Compression {
+    /// The default for a format and pg_dump major: zstd where pg_dump has it (16+), gzip before;
+    /// tar cannot be compressed by pg_dump; plain SQL stays readable.
+    pub fn default_for(format: BackupFormat, pg_dump_major: u32) -> Compression {
+        let method = match format {
+            BackupFormat::Tar | BackupFormat::Plain => CompressionMethod::None,
+            _ if pg_dump_major >= 16 => CompressionMethod::Zstd,
+            _ => CompressionMethod::Gzip,
+        };
+        Compression { method, level: None }
+    }
+
+    fn describe(self) -> String {
+        let name = match self.method {
+            CompressionMethod::None => "none",
+            CompressionMethod::Gzip => "gzip",
+            CompressionMethod::Lz4 => "lz4",
+            CompressionMethod::Zstd => "zstd",
+        };
+        match self.level {
+            Some(level) => format!("{name}:{level}"),
+            None => name.to_owned(),
+        }
+    }
+
+    /// pg_dump's compression argument, or why this combination cannot be made.
+    fn argument(self, format: BackupFormat, pg_dump_major: u32) -> Result<Option<String>> {
+        let unsupported =
+            |why: String| Err(Error::InvalidInput { field: "compression", problem: why });
+        if format == BackupFormat::Tar && self.method != CompressionMethod::None {
+            return unsupported(
+                "pg_dump cannot compress the tar format; choose custom or none".into(),
+            );
+        }
+        if let Some(level) = self.level {
+            let max = if self.method == CompressionMethod::Zstd { 22 } else { 9 };
+            if level > max {
+                return unsupported(format!("level {level} is above the maximum {max}"));
+            }
+        }
+        if pg_dump_major < 16 {
+            return match self.method {
+                CompressionMethod::None => Ok(Some("--compress=0".into())),
+                CompressionMethod::Gzip => {
+                    Ok(Some(format!("--compress={}", self.level.unwrap_or(6))))
+                }
+                _ => unsupported(format!(
+                    "pg_dump {pg_dump_major} only compresses with gzip; lz4 and zstd need PostgreSQL 16 tools"
+                )),
+            };
+        }
+        Ok(Some(format!("--compress={}", self.describe())))
+    }
+}
+
+/// What part of the database a backup holds.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct BackupScope {
+    /// Only these schemas (empty: all).
+    pub schemas: Vec<String>,
+    pub exclude_schemas: Vec<String>,
+    /// Only these tables, as `schema.table` (empty: all).
+    pub tables: Vec<String>,
+    pub exclude_tables: Vec<String>,
+    pub data_only: bool,
+    pub schema_only: bool,
+}
+
+#[derive(Debug, Clone, Deserialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct StartBackup {
+    pub profile: String,
+    pub database: String,
+    /// The folder the backup goes into.
+    pub destination: String,
+    pub format: BackupFormat,
+    /// Absent: [`Compression::default_for`].
+    pub compression: Option<Compression>,
+    pub scope: BackupScope,
+    /// One file per schema, each restorable on its own.
+    pub per_schema: bool,
+    /// Parallel pg_dump workers (directory format only).
+    pub jobs: Option<u32>,
+    /// Also save the cluster's roles and tablespaces (pg_dumpall --globals-only).
+    pub globals: bool,
+    /// With globals: include the roles' password hashes.
+    pub role_passwords: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct ManifestFile {
+    /// Path relative to the destination folder, with `/` separators.
+    pub name: String,
+    /// "dump" or "globals".
+    pub role: String,
+    /// For a per-schema backup, the schema this file holds.
+    pub schema: Option<String>,
+    pub bytes: u64,
+    pub sha256: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct TableRows {
+    pub schema: String,
+    pub table: String,
+    /// Exact `count(*)` in the dump's snapshot; absent for schema-only backups.
+    pub rows: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct SequenceValue {
+    pub schema: String,
+    pub name: String,
+    /// Absent when the sequence was never used.
+    pub last_value: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct ExtensionInfo {
+    pub name: String,
+    pub version: String,
+    pub schema: String,
+}
+
+/// Everything a later restore or restore test needs, without Lifeboat's store.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct Manifest {
+    pub manifest_version: u32,
+    pub app_version: String,
+    pub pg_dump_version: String,
+    pub server_version: String,
+    pub profile: String,
+    pub host: String,
+    pub port: u16,
+    pub database: String,
+    pub encoding: String,
+    pub collate: String,
+    pub ctype: String,
+    pub format: BackupFormat,
+    pub compression: String,
+    pub scope: BackupScope,
+    pub per_schema: bool,
+    pub started_at: String,
+    pub finished_at: String,
+    pub duration_ms: u64,
+    pub size_bytes: u64,
+    pub files: Vec<ManifestFile>,
+    pub extensions: Vec<ExtensionInfo>,
+    pub roles_referenced: Vec<String>,
+    pub object_counts: BTreeMap<String, i64>,
+    pub sequences: Vec<SequenceValue>,
+    pub tables: Vec<TableRows>,
+}
+
+#[derive(Debug, Clone, Serialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct BackupOutcome {
+    /// The catalog entry.
+    pub backup_id: i64,
+    pub manifest_path: String,
+    pub files: Vec<ManifestFile>,
+    pub size_bytes: u64,
+    pub duration_ms: u64,
+    /// Things the user should know, e.g. little free space left.
+    pub warnings: Vec<String>,
+}
+
+/// Where backups go unless the user chooses: "backups" in the data folder, created when missing.
+pub fn default_folder(ctx: &Ctx) -> Result<PathBuf> {
+    let folder = ctx.data_dir.path().join("backups");
+    std::fs::create_dir_all(&folder).map_err(|source| Error::Io {
+        action: "Creating the backups folder",
+        path: folder.clone(),
+        source,
+    })?;
+    Ok(folder)
+}
+
+/// The facts read inside the dump's snapshot.
+struct Facts {
+    encoding: String,
+    collate: String,
+    ctype: String,
+    size_bytes: i64,
+    schemas: Vec<String>,
+    tables: Vec<TableRows>,
+    sequences: Vec<SequenceValue>,
+    extensions: Vec<ExtensionInfo>,
+    roles: Vec<String>,
+    object_counts: BTreeMap<String, i64>,
+}
+
+/// Runs a backup. Progress goes to `sink`; `cancel` stops it and removes what it wrote.
+pub async fn backup(
+    ctx: &Ctx,
+    input: StartBackup,
+    sink: &dyn ProgressSink,
+    cancel: &CancellationToken,
+) -> Result<BackupOutcome> {
+    let profile = profiles::find_profile(ctx, &input.profile)?;
+    let destination = PathBuf::from(input.destination.trim());
+    check_destination(&destination)?;
+    let started = Instant::now();
+    let started_at = chrono::Local::now();
+    let backup_id = catalog::start_backup(
+        ctx,
+        &profile,
+        &input.database,
+        input.format,
+        &started_at.to_rfc3339(),
+    )?;
+    let mut partials = Partials::default();
+    let result = run_backup(
+        ctx,
+        &profile,
+        &input,
+        &destination,
+        sink,
+        cancel,
+        &mut partials,
+        started,
+        started_at,
+    )
+    .await;
+    match result {
+        Ok(mut outcome) => {
+            outcome.backup_id = backup_id;
+            catalog::finish_backup(ctx, backup_id, &outcome)?;
+            Ok(outcome)
+        }
+        Err(error) => {
+            partials.remove();
+            // The catalog must say what happened even when it is the store that failed.
+            let _ =
+                catalog::fail_backup(ctx, backup_id, &error, started.elapsed().as_millis() as u64);
+            Err(error)
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn run_backup(
+    ctx: &Ctx,
+    profile: &Profile,
+    input: &StartBackup,
+    destination: &Path,
+    sink: &dyn ProgressSink,
+    cancel: &CancellationToken,
+    partials: &mut Partials,
+    started: Instant,
+    started_at: chrono::DateTime<chrono::Local>,
+) -> Result<BackupOutcome> {
+    if input.scope.data_only && input.scope.schema_only {
+        return Err(Error::InvalidInput {
+            field: "scope",
+            problem: "data-only and schema-only exclude each other".into(),
+        });
+    }
+    if input.jobs.is_some_and(|j| j > 1) && input.format != BackupFormat::Directory {
+        return Err(Error::InvalidInput {
+            field: "jobs",
+            problem: "parallel jobs need the directory format".into(),
+        });
+    }
+    let spec = ConnectSpec::for_profile(ctx, profile, &input.database)?;
+    let mut client = connect(&spec).await?;
+    let version: i32 = client
+        .query_one("SELECT current_setting('server_version_num')::int", &[])
+        .await
+        .map_err(|e| query_error(&e))?
+        .get(0);
+    let server = ServerVersion(version.max(0) as u32);
+    let tools = ctx.tools.for_dump(server)?.clone();
+    let compression =
+        input.compression.unwrap_or_else(|| Compression::default_for(input.format, tools.major));
+    let compress_arg = compression.argument(input.format, tools.major)?;
+
+    // The snapshot stays open until every pg_dump has imported it.
+    let tx = client
+        .build_transaction()
+        .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
+        .read_only(true)
+        .start()
+        .await
+        .map_err(|e| query_error(&e))?;
+    let snapshot: String =
+        tx.query_one("SELECT pg_export_snapshot()", &[]).await.map_err(|e| query_error(&e))?.get(0);
+    // Exact counts of a large database take a while; a cancel must not wait for them.
+    let facts = tokio::select! {
+        facts = read_facts(&tx, &input.scope) => facts?,
+        () = cancel.cancelled() => return Err(Error::Cancelled),
+    };
+
+    let mut warnings = Vec::new();
+    if let Ok(free) = fs4::available_space(destination)
+        && free < facts.size_bytes.max(0) as u64
+    {
+        warnings.push(format!(
+            "Only {} free in {}, and the database is {} before compression; the backup may not fit.",
+            human(free),
+            destination.display(),
+            human(facts.size_bytes.max(0) as u64)
+        ));
+        sink.emit(ProgressEvent::Warning { message: warnings.last().cloned().unwrap_or_default() });
+    }
+
+    let stem = unique_stem(destination, &input.database, started_at.naive_local(), input.format);
+    let target = ConnTarget::for_profile(ctx, profile, &input.database)?;
+    let pg_dump_version = tool_version(&tools, Tool::PgDump, cancel).await?;
+    let units: Vec<Option<&str>> = if input.per_schema {
+        facts.schemas.iter().map(|s| Some(s.as_str())).collect()
+    } else {
+        vec![None]
+    };
+    let tables_total = facts.tables.len() as u64;
+    let counter = TableCounter::new(sink, tables_total);
+    let mut files = Vec::new();
+    for unit in units {
+        let name = match unit {
+            Some(schema) => format!("{stem}.{}", naming::safe_component(schema)),
+            None => stem.clone(),
+        };
+        let final_name = with_extension(&name, input.format);
+        let partial = destination.join(format!(".{final_name}.partial"));
+        let mut command = ToolCommand::new(&tools, Tool::PgDump)?
+            .args([input.format.flag(), "--verbose", "--no-password"])
+            .arg(format!("--snapshot={snapshot}"))
+            .conn(target.clone());
+        if let Some(arg) = &compress_arg {
+            command = command.arg(arg);
+        }
+        command = command.args(scope_args(&input.scope, unit));
+        if let Some(jobs) = input.jobs.filter(|j| *j > 1) {
+            command = command.arg(format!("--jobs={jobs}"));
+        }
+        let written = if input.format == BackupFormat::Directory {
+            partials.dirs.push(partial.clone());
+            command = command.arg("--file").arg(&partial);
+            runner::run(command, &counter, cancel).await?;
+            let files_in = hash_directory(&partial, &final_name)?;
+            files.extend(files_in.into_iter().map(|mut f| {
+                f.schema = unit.map(str::to_owned);
+                f
+            }));
+            partials.renames.push((partial, destination.join(&final_name)));
+            continue;
+        } else {
+            partials.files.push(partial.clone());
+            command = command.stdout(StdoutTo::File(partial.clone()));
+            runner::run(command, &counter, cancel).await?.written.expect("streamed to a file")
+        };
+        files.push(dump_file(&final_name, "dump", unit, &written));
+        partials.renames.push((partial, destination.join(&final_name)));
+    }
+    if input.globals {
+        let final_name = format!("{stem}.globals.sql");
+        let partial = destination.join(format!(".{final_name}.partial"));
+        partials.files.push(partial.clone());
+        let mut command = ToolCommand::new(&tools, Tool::PgDumpall)?
+            .args(["--globals-only", "--no-password"])
+            .conn(target.clone())
+            .stdout(StdoutTo::File(partial.clone()));
+        if !input.role_passwords {
+            command = command.arg("--no-role-passwords");
+        }
+        let written =
+            runner::run(command, sink, cancel).await?.written.expect("streamed to a file");
+        files.push(dump_file(&final_name, "globals", None, &written));
+        partials.renames.push((partial, destination.join(&final_name)));
+    }
+    tx.commit().await.map_err(|e| query_error(&e))?;
+    drop(client);
+
+    let size_bytes: u64 = files.iter().map(|f| f.bytes).sum();
+    let s = &profile.settings;
+    let manifest = Manifest {
+        manifest_version: MANIFEST_VERSION,
+        app_version: crate::VERSION.to_owned(),
+        pg_dump_version,
+        server_version: server.to_string(),
+        profile: s.name.clone(),
+        host: s.host.clone(),
+        port: s.port,
+        database: input.database.clone(),
+        encoding: facts.encoding,
+        collate: facts.collate,
+        ctype: facts.ctype,
+        format: input.format,
+        compression: compression.describe(),
+        scope: input.scope.clone(),
+        per_schema: input.per_schema,
+        started_at: started_at.to_rfc3339(),
+        finished_at: chrono::Local::now().to_rfc3339(),
+        duration_ms: started.elapsed().as_millis() as u64,
+        size_bytes,
+        files: files.clone(),
+        extensions: facts.extensions,
+        roles_referenced: facts.roles,
+        object_counts: facts.object_counts,
+        sequences: facts.sequences,
+        tables: facts.tables,
+    };
+    let manifest_name = format!("{stem}{MANIFEST_SUFFIX}");
+    let manifest_partial = destination.join(format!(".{manifest_name}.partial"));
+    partials.files.push(manifest_partial.clone());
+    write_synced(&manifest_partial, &serde_json::to_vec_pretty(&manifest).expect("serializable"))?;
+    let manifest_path = destination.join(&manifest_name);
+    // The manifest first, the dumps last: a dump under its final name is always described.
+    rename(&manifest_partial, &manifest_path)?;
+    for (from, to) in &partials.renames {
+        rename(from, to)?;
+    }
+    partials.clear();
+    sync_dir(destination);
+    Ok(BackupOutcome {
+        backup_id: 0,
+        manifest_path: manifest_path.display().to_string(),
+        files,
+        size_bytes,
+        duration_ms: manifest.duration_ms,
+        warnings,
+    })
+}
+
+/// Outputs not yet under their final names; removed when the backup does not finish.
+#[derive(Default)]
+struct Partials {
+    files: Vec<PathBuf>,
+    dirs: Vec<PathBuf>,
+    renames: Vec<(PathBuf, PathBuf)>,
+}
+
+impl Partials {
+    fn remove(&self) {
+        for file in &self.files {
+            let _ = std::fs::remove_file(file);
+        }
+        for dir in &self.dirs {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
+
+    fn clear(&mut self) {
+        *self = Partials::default();
+    }
+}
+
+fn check_destination(destination: &Path) -> Result<()> {
+    let invalid = |problem: String| Error::InvalidInput { field: "destination folder", problem };
+    if destination.as_os_str().is_empty() {
+        return Err(invalid("choose a folder for the backup".into()));
+    }
+    if !destination.is_dir() {
+        return Err(invalid(format!(
+            "{} does not exist or is not a folder",
+            destination.display()
+        )));
+    }
+    if !naming::fits_windows_path(destination) {
+        return Err(invalid(format!(
+            "{} is too deep for file names that stay valid on Windows (260 characters); choose a shorter path",
+            destination.display()
+        )));
+    }
+    Ok(())
+}
+
+fn with_extension(stem: &str, format: BackupFormat) -> String {
+    match format.extension() {
+        "" => stem.to_owned(),
+        ext => format!("{stem}.{ext}"),
+    }
+}
+
+/// The stem for this backup, avoiding any name already in the folder (two backups in one second).
+fn unique_stem(
+    destination: &Path,
+    database: &str,
+    at: chrono::NaiveDateTime,
+    format: BackupFormat,
+) -> String {
+    let base = naming::backup_stem(database, at);
+    let taken = |stem: &str| {
+        destination.join(with_extension(stem, format)).exists()
+            || destination.join(format!("{stem}{MANIFEST_SUFFIX}")).exists()
+    };
+    if !taken(&base) {
+        return base;
+    }
+    (2..).map(|n| format!("{base}-{n}")).find(|s| !taken(s)).expect("an unused name exists")
+}
+
+fn scope_args(scope: &BackupScope, only_schema: Option<&str>) -> Vec<String> {
+    // Quoted so that names are taken literally, not as pg_dump patterns.
+    let quoted = |name: &str| format!("\"{}\"", name.replace('"', "\"\""));
+    let table = |spec: &str| {
+        let (schema, table) = split_table(spec);
+        format!("{}.{}", quoted(&schema), quoted(&table))
+    };
+    let mut args = Vec::new();
+    match only_schema {
+        Some(schema) => args.push(format!("--schema={}", quoted(schema))),
+        None => args.extend(scope.schemas.iter().map(|s| format!("--schema={}", quoted(s)))),
+    }
+    args.extend(scope.exclude_schemas.iter().map(|s| format!("--exclude-schema={}", quoted(s))));
+    args.extend(scope.tables.iter().map(|t| format!("--table={}", table(t))));
+    args.extend(scope.exclude_tables.iter().map(|t| format!("--exclude-table={}", table(t))));
+    if scope.data_only {
+        args.push("--data-only".into());
+    }
+    if scope.schema_only {
+        args.push("--schema-only".into());
+    }
+    args
+}
+
+/// `schema.table` → (schema, table); a bare name is in `public`.
+fn split_table(spec: &str) -> (String, String) {
+    match spec.split_once('.') {
+        Some((schema, table)) => (schema.to_owned(), table.to_owned()),
+        None => ("public".to_owned(), spec.to_owned()),
+    }
+}
+
+fn in_scope(scope: &BackupScope, schema: &str, table: Option<&str>) -> bool {
+    if !scope.schemas.is_empty() && !scope.schemas.iter().any(|s| s == schema) {
+        return false;
+    }
+    if scope.exclude_schemas.iter().any(|s| s == schema) {
+        return false;
+    }
+    let Some(table) = table else { return true };
+    let matches = |spec: &String| split_table(spec) == (schema.to_owned(), table.to_owned());
+    (scope.tables.is_empty() || scope.tables.iter().any(matches))
+        && !scope.exclude_tables.iter().any(matches)
+}
+
+async fn read_facts(tx: &tokio_postgres::Transaction<'_>, scope: &BackupScope) -> Result<Facts> {
+    let q = |e: tokio_postgres::Error| query_error(&e);
+    let db = tx
+        .query_one(
+            "SELECT pg_encoding_to_char(encoding)::text, datcollate::text, datctype::text, \
+             pg_database_size(oid) FROM pg_database WHERE datname = current_database()",
+            &[],
+        )
+        .await
+        .map_err(q)?;
+    // User schemas, without those that belong to extensions.
+    const USER_NS: &str = "n.nspname <> 'information_schema' AND n.nspname NOT LIKE 'pg\\_%' \
+        AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_namespace'::regclass \
+        AND d.objid = n.oid AND d.deptype = 'e')";
+    let schemas: Vec<String> = tx
+        .query(
+            &format!("SELECT n.nspname::text FROM pg_namespace n WHERE {USER_NS} ORDER BY 1"),
+            &[],
+        )
+        .await
+        .map_err(q)?
+        .iter()
+        .map(|r| r.get::<_, String>(0))
+        .filter(|s| in_scope(scope, s, None))
+        .collect();
+    let mut tables = Vec::new();
+    for row in tx
+        .query(
+            &format!(
+                "SELECT n.nspname::text, c.relname::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+                 WHERE c.relkind IN ('r', 'p') AND {USER_NS} AND NOT EXISTS (SELECT 1 FROM pg_depend d \
+                 WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e') ORDER BY 1, 2"
+            ),
+            &[],
+        )
+        .await
+        .map_err(q)?
+    {
+        let (schema, table): (String, String) = (row.get(0), row.get(1));
+        if !in_scope(scope, &schema, Some(&table)) {
+            continue;
+        }
+        let rows = if scope.schema_only {
+            None
+        } else {
+            let sql = format!("SELECT count(*) FROM {}.{}", quote(&schema), quote(&table));
+            Some(tx.query_one(&sql, &[]).await.map_err(q)?.get::<_, i64>(0))
+        };
+        tables.push(TableRows { schema, table, rows });
+    }
+    let sequences = tx
+        .query("SELECT schemaname::text, sequencename::text, last_value FROM pg_sequences ORDER BY 1, 2", &[])
+        .await
+        .map_err(q)?
+        .iter()
+        .map(|r| SequenceValue { schema: r.get(0), name: r.get(1), last_value: r.get(2) })
+        .filter(|s| in_scope(scope, &s.schema, None))
+        .collect();
+    let extensions = tx
+        .query(
+            "SELECT e.extname::text, e.extversion, n.nspname::text FROM pg_extension e \
+             JOIN pg_namespace n ON n.oid = e.extnamespace ORDER BY 1",
+            &[],
+        )
+        .await
+        .map_err(q)?
+        .iter()
+        .map(|r| ExtensionInfo { name: r.get(0), version: r.get(1), schema: r.get(2) })
+        .collect();
+    let roles = tx
+        .query(
+            &format!(
+                "SELECT DISTINCT r::text FROM ( \
+                   SELECT pg_get_userbyid(datdba) AS r FROM pg_database WHERE datname = current_database() \
+                   UNION SELECT pg_get_userbyid(n.nspowner) FROM pg_namespace n WHERE {USER_NS} \
+                   UNION SELECT pg_get_userbyid(c.relowner) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE {USER_NS} \
+                   UNION SELECT pg_get_userbyid(p.proowner) FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE {USER_NS} \
+                   UNION SELECT pg_get_userbyid(a.grantee) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace, \
+                     aclexplode(c.relacl) a WHERE {USER_NS} AND a.grantee <> 0 \
+                 ) roles ORDER BY 1"
+            ),
+            &[],
+        )
+        .await
+        .map_err(q)?
+        .iter()
+        .map(|r| r.get::<_, String>(0))
+        .collect();
+    let mut object_counts = BTreeMap::new();
+    let not_extension = |class: &str, alias: &str| {
+        format!(
+            "NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = '{class}'::regclass \
+             AND d.objid = {alias}.oid AND d.deptype = 'e')"
+        )
+    };
+    let kinds = [
+        (
+            "tables",
+            format!(
+                "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind IN ('r','p') AND {USER_NS} AND {}",
+                not_extension("pg_class", "c")
+            ),
+        ),
+        (
+            "views",
+            format!(
+                "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind = 'v' AND {USER_NS} AND {}",
+                not_extension("pg_class", "c")
+            ),
+        ),
+        (
+            "materialized_views",
+            format!(
+                "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind = 'm' AND {USER_NS}"
+            ),
+        ),
+        (
+            "sequences",
+            format!(
+                "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind = 'S' AND {USER_NS} AND {}",
+                not_extension("pg_class", "c")
+            ),
+        ),
+        (
+            "indexes",
+            format!(
+                "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind IN ('i','I') AND {USER_NS} AND {}",
+                not_extension("pg_class", "c")
+            ),
+        ),
+        (
+            "functions",
+            format!(
+                "SELECT count(*) FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE {USER_NS} AND {}",
+                not_extension("pg_proc", "p")
+            ),
+        ),
+        (
+            "triggers",
+            format!(
+                "SELECT count(*) FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace WHERE NOT t.tgisinternal AND {USER_NS}"
+            ),
+        ),
+        (
+            "constraints",
+            format!(
+                "SELECT count(*) FROM pg_constraint k JOIN pg_namespace n ON n.oid = k.connamespace WHERE {USER_NS} AND {}",
+                not_extension("pg_constraint", "k")
+            ),
+        ),
+        ("schemas", format!("SELECT count(*) FROM pg_namespace n WHERE {USER_NS}")),
+    ];
+    for (kind, sql) in kinds {
+        let count: i64 = tx.query_one(&sql, &[]).await.map_err(q)?.get(0);
+        object_counts.insert(kind.to_owned(), count);
+    }
+    Ok(Facts {
+        encoding: db.get(0),
+        collate: db.get(1),
+        ctype: db.get(2),
+        size_bytes: db.get(3),
+        schemas,
+        tables,
+        sequences,
+        extensions,
+        roles,
+        object_counts,
+    })
+}
+
+fn quote(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+async fn tool_version(
+    tools: &BundledMajor,
+    tool: Tool,
+    cancel: &CancellationToken,
+) -> Result<String> {
+    let command = ToolCommand::new(tools, tool)?.arg("--version").stdout(StdoutTo::Capture);
+    let run = runner::run(command, &crate::progress::NullSink, cancel).await?;
+    Ok(String::from_utf8_lossy(&run.stdout).trim().to_owned())
+}
+
+fn dump_file(name: &str, role: &str, schema: Option<&str>, written: &Written) -> ManifestFile {
+    ManifestFile {
+        name: name.to_owned(),
+        role: role.to_owned(),
+        schema: schema.map(str::to_owned),
+        bytes: written.bytes,
+        sha256: written.sha256.clone(),
+    }
+}
+
+/// The files of a directory-format dump, hashed after pg_dump wrote them (pg_dump writes them
+/// itself, in parallel, so they cannot be hashed on the way).
+fn hash_directory(dir: &Path, final_name: &str) -> Result<Vec<ManifestFile>> {
+    use sha2::Digest;
+    let io = |path: &Path, source| Error::Io {
+        action: "Reading the backup",
+        path: path.to_owned(),
+        source,
+    };
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(|e| io(dir, e))?
+        .map(|e| e.map(|e| e.path()))
+        .collect::<std::io::Result<_>>()
+        .map_err(|e| io(dir, e))?;
+    entries.sort();
+    let mut files = Vec::new();
+    for path in entries {
+        let mut file = std::fs::File::open(&path).map_err(|e| io(&path, e))?;
+        let mut hasher = sha2::Sha256::new();
+        let mut buffer = vec![0u8; 256 << 10];
+        let mut bytes = 0u64;
+        loop {
+            let n = std::io::Read::read(&mut file, &mut buffer).map_err(|e| io(&path, e))?;
+            if n == 0 {
+                break;
+            }
+            hasher.update(&buffer[..n]);
+            bytes += n as u64;
+        }
+        file.sync_all().map_err(|e| io(&path, e))?;
+        let name =
+            format!("{final_name}/{}", path.file_name().unwrap_or_default().to_string_lossy());
+        files.push(ManifestFile {
+            name,
+            role: "dump".into(),
+            schema: None,
+            bytes,
+            sha256: runner::hex(&hasher.finalize()),
+        });
+    }
+    Ok(files)
+}
+
+fn write_synced(path: &Path, bytes: &[u8]) -> Result<()> {
+    use std::io::Write;
+    let io = |source| Error::Io { action: "Writing the manifest", path: path.to_owned(), source };
+    let mut file =
+        std::fs::OpenOptions::new().write(true).create_new(true).open(path).map_err(io)?;
+    file.write_all(bytes).map_err(io)?;
+    file.sync_all().map_err(io)
+}
+
+fn rename(from: &Path, to: &Path) -> Result<()> {
+    std::fs::rename(from, to).map_err(|source| Error::Io {
+        action: "Moving the finished backup into place",
+        path: to.to_owned(),
+        source,
+    })
+}
+
+/// Makes the renames durable (best effort: not every platform can sync a directory).
+fn sync_dir(dir: &Path) {
+    if let Ok(handle) = std::fs::File::open(dir) {
+        let _ = handle.sync_all();
+    }
+}
+
+fn human(bytes: u64) -> String {
+    let mut value = bytes as f64;
+    for unit in ["B", "kB", "MB", "GB"] {
+        if value < 1024.0 {
+            return format!("{value:.0} {unit}");
+        }
+        value /= 1024.0;
+    }
+    format!("{value:.1} TB")
+}
+
+/// Turns pg_dump's verbose lines into "table n of m" progress.
+struct TableCounter<'a> {
+    inner: &'a dyn ProgressSink,
+    total: u64,
+    done: std::sync::atomic::AtomicU64,
+}
+
+impl<'a> TableCounter<'a> {
+    fn new(inner: &'a dyn ProgressSink, total: u64) -> Self {
+        TableCounter { inner, total, done: std::sync::atomic::AtomicU64::new(0) }
+    }
+}
+
+impl ProgressSink for TableCounter<'_> {
+    fn emit(&self, event: ProgressEvent) {
+        if let ProgressEvent::ToolOutput { line, .. } = &event
+            && let Some(table) = line.split("dumping contents of table ").nth(1)
+        {
+            let done = self.done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+            self.inner.emit(ProgressEvent::Step {
+                done,
+                total: self.total,
+                current: table.trim_matches('"').to_owned(),
+            });
+        }
+        self.inner.emit(event);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn compression_defaults_and_limits_follow_the_pg_dump_version() {
+        assert_eq!(
+            Compression::default_for(BackupFormat::Custom, 18).method,
+            CompressionMethod::Zstd
+        );
+        assert_eq!(
+            Compression::default_for(BackupFormat::Custom, 15).method,
+            CompressionMethod::Gzip
+        );
+        assert_eq!(Compression::default_for(BackupFormat::Tar, 18).method, CompressionMethod::None);
+        assert_eq!(
+            Compression::default_for(BackupFormat::Plain, 18).method,
+            CompressionMethod::None
+        );
+        let zstd = Compression { method: CompressionMethod::Zstd, level: Some(5) };
+        assert_eq!(zstd.argument(BackupFormat::Custom, 17).unwrap().unwrap(), "--compress=zstd:5");
+        assert!(zstd.argument(BackupFormat::Custom, 15).unwrap_err().to_string().contains("gzip"));
+        assert!(zstd.argument(BackupFormat::Tar, 18).is_err());
+        let gzip = Compression { method: CompressionMethod::Gzip, level: None };
+        assert_eq!(gzip.argument(BackupFormat::Custom, 14).unwrap().unwrap(), "--compress=6");
+        let too_high = Compression { method: CompressionMethod::Gzip, level: Some(12) };
+        assert!(too_high.argument(BackupFormat::Custom, 18).is_err());
+    }
+
+    #[test]
+    fn scope_arguments_quote_names_literally() {
+        let scope = BackupScope {
+            schemas: vec!["Sales \"EU\"".into()],
+            exclude_tables: vec!["public.log*".into()],
+            tables: vec!["orders".into()],
+            data_only: true,
+            ..Default::default()
+        };
+        assert_eq!(
+            scope_args(&scope, None),
+            [
+                "--schema=\"Sales \"\"EU\"\"\"",
+                "--table=\"public\".\"orders\"",
+                "--exclude-table=\"public\".\"log*\"",
+                "--data-only"
+            ]
+        );
+        assert_eq!(scope_args(&BackupScope::default(), Some("s1")), ["--schema=\"s1\""]);
+    }
+
+    #[test]
+    fn scope_filters_tables() {
+        let scope = BackupScope {
+            exclude_schemas: vec!["audit".into()],
+            exclude_tables: vec!["sales.tmp".into()],
+            ..Default::default()
+        };
+        assert!(in_scope(&scope, "sales", Some("orders")));
+        assert!(!in_scope(&scope, "sales", Some("tmp")));
+        assert!(!in_scope(&scope, "audit", Some("log")));
+        let only = BackupScope { tables: vec!["sales.orders".into()], ..Default::default() };
+        assert!(in_scope(&only, "sales", Some("orders")) && !in_scope(&only, "sales", Some("x")));
+    }
+}
