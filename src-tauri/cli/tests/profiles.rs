@@ -139,3 +139,79 @@ fn profile_usage_errors_exit_2() {
     assert_eq!(bad_mode.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&bad_mode.stderr).contains("verify-full"));
 }
+
+#[tokio::test]
+async fn backup_prints_the_manifest_files_and_checksums() {
+    let server = PgServer::shared(18);
+    let db = server.create_database("cli_backup").await;
+    server
+        .client(&db)
+        .await
+        .batch_execute("CREATE TABLE t (x int); INSERT INTO t SELECT generate_series(1, 42)")
+        .await
+        .unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let port = server.port.to_string();
+    let add = [
+        "profile",
+        "add",
+        "b",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        &port,
+        "--user",
+        "postgres",
+        "--use-pgpass",
+    ];
+    assert!(lifeboat(home.path(), &add, None).status.success());
+    let out_dir = out.path().display().to_string();
+    let run = lifeboat(
+        home.path(),
+        &["backup", "--profile", "b", "--database", &db, "--out", &out_dir, "--json"],
+        None,
+    );
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stdout));
+    let result = json(&run);
+    let manifest_path = result["manifestPath"].as_str().unwrap();
+    assert!(Path::new(manifest_path).is_file());
+    let file = &result["files"][0];
+    let name = file["name"].as_str().unwrap();
+    assert!(name.starts_with(&format!("{db}-")) && name.ends_with(".backup"), "{name}");
+    assert_eq!(file["sha256"].as_str().unwrap().len(), 64);
+    assert!(result["sizeBytes"].as_u64().unwrap() > 0);
+    assert!(result["durationMs"].is_u64());
+    let manifest: Value = serde_json::from_slice(&std::fs::read(manifest_path).unwrap()).unwrap();
+    assert_eq!(manifest["tables"][0]["rows"], 42);
+
+    // Without --out the backup goes to the data folder's "backups".
+    let default =
+        lifeboat(home.path(), &["backup", "--profile", "b", "--database", &db, "--json"], None);
+    assert!(default.status.success());
+    assert!(
+        json(&default)["manifestPath"]
+            .as_str()
+            .unwrap()
+            .starts_with(&home.path().join("backups").display().to_string())
+    );
+
+    let missing = lifeboat(
+        home.path(),
+        &["backup", "--profile", "b", "--database", "nope", "--out", &out_dir, "--json"],
+        None,
+    );
+    assert_eq!(missing.status.code(), Some(1));
+    assert_eq!(json(&missing)["error"]["code"], "database_missing");
+    let bad_out = lifeboat(
+        home.path(),
+        &["backup", "--profile", "b", "--database", &db, "--out", "/no/such/folder"],
+        None,
+    );
+    assert_eq!(bad_out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&bad_out.stderr).contains("/no/such/folder"));
+    assert!(
+        lifeboat(home.path(), &["backup", "--profile", "b"], None).status.code() == Some(2),
+        "--database is required"
+    );
+}
