@@ -397,14 +397,19 @@ async fn assert_clean_failure(
     assert!(last.error_message.as_deref().is_some_and(|m| !m.is_empty()));
 }
 
-#[tokio::test]
-async fn cancelling_leaves_nothing_behind() {
-    let server = PgServer::shared(18);
-    let db = database_with_a_big_table(&server, "cancel").await;
-    let fx = fixture(&server).await;
+/// A first backup of `db` (the one a failure must not touch), then a second one that `interrupt`
+/// disturbs as soon as pg_dump starts copying `public.big`. Returns the first backup, the folder's
+/// listing after it, and the second backup's result.
+async fn interrupted_backup<F: std::future::Future<Output = ()>>(
+    fx: &Fixture,
+    db: &str,
+    first_format: BackupFormat,
+    cancel: &CancellationToken,
+    interrupt: impl FnOnce() -> F,
+) -> (BackupOutcome, Vec<String>, Result<BackupOutcome, Error>) {
     let earlier = backup(
         &fx.ctx,
-        request(&db, fx.out.path(), BackupFormat::Custom),
+        request(db, fx.out.path(), first_format),
         &NullSink,
         &CancellationToken::new(),
     )
@@ -412,14 +417,24 @@ async fn cancelling_leaves_nothing_behind() {
     .unwrap();
     let before = visible_entries(fx.out.path());
     let (sink, mut copying) = mid_way();
-    let cancel = CancellationToken::new();
-    let running =
-        backup(&fx.ctx, request(&db, fx.out.path(), BackupFormat::Custom), &sink, &cancel);
+    let running = backup(&fx.ctx, request(db, fx.out.path(), BackupFormat::Custom), &sink, cancel);
     let trigger = async {
         copying.recv().await.expect("pg_dump reached the big table");
-        cancel.cancel();
+        interrupt().await;
     };
     let (result, ()) = tokio::join!(running, trigger);
+    (earlier, before, result)
+}
+
+#[tokio::test]
+async fn cancelling_leaves_nothing_behind() {
+    let server = PgServer::shared(18);
+    let db = database_with_a_big_table(&server, "cancel").await;
+    let fx = fixture(&server).await;
+    let cancel = CancellationToken::new();
+    let (earlier, before, result) =
+        interrupted_backup(&fx, &db, BackupFormat::Custom, &cancel, || async { cancel.cancel() })
+            .await;
     assert_eq!(result.unwrap_err().code(), ErrorCode::Cancelled);
     assert!(pg_dumps_of(&db).is_empty(), "the cancelled pg_dump is gone");
     assert_clean_failure(&fx, &earlier, &before, BackupStatus::Cancelled).await;
@@ -430,27 +445,16 @@ async fn a_killed_pg_dump_is_a_failed_backup() {
     let server = PgServer::shared(14);
     let db = database_with_a_big_table(&server, "killed").await;
     let fx = fixture(&server).await;
-    let earlier = backup(
-        &fx.ctx,
-        request(&db, fx.out.path(), BackupFormat::Directory),
-        &NullSink,
-        &CancellationToken::new(),
-    )
-    .await
-    .unwrap();
-    let before = visible_entries(fx.out.path());
-    let (sink, mut copying) = mid_way();
-    let never = CancellationToken::new();
-    let running = backup(&fx.ctx, request(&db, fx.out.path(), BackupFormat::Custom), &sink, &never);
-    let killer = async {
-        copying.recv().await.expect("pg_dump reached the big table");
+    let kill = || async {
         let pids = pg_dumps_of(&db);
         assert!(!pids.is_empty(), "pg_dump is running");
         for pid in pids {
             Command::new("kill").args(["-KILL", &pid.to_string()]).status().unwrap();
         }
     };
-    let (result, ()) = tokio::join!(running, killer);
+    let (earlier, before, result) =
+        interrupted_backup(&fx, &db, BackupFormat::Directory, &CancellationToken::new(), kill)
+            .await;
     let error = result.unwrap_err();
     assert_eq!(error.code(), ErrorCode::ToolFailed, "{error}");
     assert!(error.to_string().contains("stopped by a signal"), "{error}");
@@ -462,23 +466,11 @@ async fn a_server_stopping_mid_way_fails_the_backup() {
     let server = PgServer::start(16);
     let db = database_with_a_big_table(&server, "stopped").await;
     let fx = fixture(&server).await;
-    let earlier = backup(
-        &fx.ctx,
-        request(&db, fx.out.path(), BackupFormat::Custom),
-        &NullSink,
-        &CancellationToken::new(),
-    )
-    .await
-    .unwrap();
-    let before = visible_entries(fx.out.path());
-    let (sink, mut copying) = mid_way();
-    let never = CancellationToken::new();
-    let running = backup(&fx.ctx, request(&db, fx.out.path(), BackupFormat::Custom), &sink, &never);
-    let stopper = async {
-        copying.recv().await.expect("pg_dump reached the big table");
-        server.stop();
-    };
-    let (result, ()) = tokio::join!(running, stopper);
+    let (earlier, before, result) =
+        interrupted_backup(&fx, &db, BackupFormat::Custom, &CancellationToken::new(), || async {
+            server.stop()
+        })
+        .await;
     let error = result.unwrap_err();
     assert!(matches!(error, Error::ToolFailed { .. } | Error::Query { .. }), "{error}");
     assert_clean_failure(&fx, &earlier, &before, BackupStatus::Failed).await;

@@ -1,7 +1,8 @@
 //! Connection profiles: where a server is and how to log in. Stored in the SQLite store; the
 //! password only in the OS keychain (or, when the user prefers, `.pgpass` / `PGPASSWORD`).
 
-use rusqlite::{OptionalExtension, Row, params};
+use rusqlite::types::Value;
+use rusqlite::{OptionalExtension, Row};
 use serde::{Deserialize, Serialize};
 
 use crate::context::Ctx;
@@ -192,6 +193,22 @@ pub struct ListProfiles;
 
 const COLUMNS: &str = "name, host, port, username, maintenance_db, sslmode, root_cert, password_source, keychain_account";
 
+/// The values of a row in the order of `COLUMNS`, for INSERT and UPDATE alike.
+fn row_params(s: &ProfileSettings, account: &str) -> rusqlite::ParamsFromIter<[Value; 9]> {
+    let text = |t: &str| Value::Text(t.to_owned());
+    rusqlite::params_from_iter([
+        text(&s.name),
+        text(&s.host),
+        Value::Integer(i64::from(s.port)),
+        text(&s.user),
+        text(&s.maintenance_db),
+        text(s.sslmode.as_str()),
+        s.root_cert.as_deref().map_or(Value::Null, text),
+        text(s.password_source.as_str()),
+        text(account),
+    ])
+}
+
 fn from_row(row: &Row<'_>) -> rusqlite::Result<Profile> {
     let sslmode: String = row.get(5)?;
     let source: String = row.get(7)?;
@@ -258,17 +275,7 @@ pub async fn add_profile(ctx: &Ctx, input: AddProfile) -> Result<Profile> {
     }
     let inserted = ctx.store.conn().execute(
         &format!("INSERT INTO profiles ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"),
-        params![
-            settings.name,
-            settings.host,
-            settings.port,
-            settings.user,
-            settings.maintenance_db,
-            settings.sslmode.as_str(),
-            settings.root_cert,
-            settings.password_source.as_str(),
-            account,
-        ],
+        row_params(&settings, &account),
     );
     if let Err(error) = inserted {
         let _ = ctx.keychain.delete(&account);
@@ -297,17 +304,7 @@ pub async fn update_profile(ctx: &Ctx, input: UpdateProfile) -> Result<Profile> 
         .execute(
             "UPDATE profiles SET name = ?1, host = ?2, port = ?3, username = ?4, maintenance_db = ?5, \
              sslmode = ?6, root_cert = ?7, password_source = ?8 WHERE keychain_account = ?9",
-            params![
-                settings.name,
-                settings.host,
-                settings.port,
-                settings.user,
-                settings.maintenance_db,
-                settings.sslmode.as_str(),
-                settings.root_cert,
-                settings.password_source.as_str(),
-                current.keychain_account,
-            ],
+            row_params(&settings, &current.keychain_account),
         )
         .map_err(|e| ctx.store.error(e))?;
     Ok(Profile { settings, keychain_account: current.keychain_account })
