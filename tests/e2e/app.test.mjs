@@ -3,7 +3,8 @@
 // xvfb-run). Every run saves screenshots to tests/e2e/screenshots/ (ignored by git).
 
 import { spawn } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { createHash, randomBytes } from "node:crypto";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { connect, createServer } from "node:net";
 import { homedir, tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
@@ -317,5 +318,140 @@ describe("connections", () => {
     const names = [];
     for (const node of await browser.$$(byTestId("profile-node"))) names.push(await node.getAttribute("data-name"));
     assert.deepEqual(names, ["Local 18"]);
+  });
+});
+
+describe("backup wizard", () => {
+  const home = mkdtempSync(join(tmpdir(), "lifeboat-e2e-home-"));
+  // A fresh folder whose name is all lowercase: after a right-click, WebKitWebDriver types
+  // uppercase letters as lowercase, so a mkdtemp name (mixed case) could not be typed.
+  const destination = join(tmpdir(), `lifeboat-e2e-backups-${randomBytes(6).toString("hex")}`);
+  mkdirSync(destination);
+  let server;
+  let session;
+
+  before(async () => {
+    server = await startTestServer(18);
+    session = await launch({ LIFEBOAT_HOME: home });
+  });
+
+  after(async () => {
+    await session?.close();
+    await server?.stop();
+    rmSync(home, { recursive: true, force: true });
+    rmSync(destination, { recursive: true, force: true });
+  });
+
+  it("backs up shop from the tree's context menu and shows checksums that match the files", async () => {
+    const { browser } = session;
+    await browser.$(byTestId("server-tree")).waitForDisplayed({ timeout: 15000 });
+
+    // A profile for the test server (trust auth: no password).
+    await browser.$(byTestId("add-server")).click();
+    await browser.$(byTestId("profile-dialog")).waitForDisplayed({ timeout: 10000 });
+    await browser.$(byTestId("field-name")).setValue("Local 18");
+    await browser.$(byTestId("field-host")).setValue("127.0.0.1");
+    await browser.$(byTestId("field-port")).setValue(String(server.port));
+    await browser.$(byTestId("field-user")).setValue("postgres");
+    await browser.$(byTestId("save-profile")).click();
+    await browser.$(byTestId("profile-dialog")).waitForExist({ reverse: true, timeout: 10000 });
+
+    const profile = byTestId("profile-node", "Local 18");
+    await browser.$(`${profile} button[aria-expanded]`).click();
+    const shop = byTestId("database-node", "shop");
+    await browser.$(shop).waitForDisplayed({ timeout: 30000 });
+    assert.match(await textOf(browser.$(shop)), /last backup: never/);
+
+    // Right-click → Back up…
+    await browser.$(`${shop} .tree-row`).click({ button: "right" });
+    const menuItem = await browser.$(byTestId("menu-backup"));
+    await menuItem.waitForDisplayed({ timeout: 10000 });
+    await screenshot(browser, "backup-context-menu");
+    await menuItem.click();
+    const wizard = await browser.$(byTestId("backup-wizard"));
+    await wizard.waitForDisplayed({ timeout: 10000 });
+    assert.equal(await browser.$(byTestId("backup-profile")).getValue(), "Local 18");
+    const database = await browser.$(byTestId("backup-database"));
+    await browser.waitUntil(async () => (await database.isEnabled()) && (await database.getValue()) === "shop", {
+      timeout: 30000,
+      timeoutMsg: "the wizard did not preselect shop",
+    });
+
+    // The optional scope lists the schemas, all checked (no filter is sent).
+    await browser.$(byTestId("backup-scope-toggle")).click();
+    const sales = await browser.$(byTestId("backup-schema", "sales"));
+    await sales.waitForDisplayed({ timeout: 30000 });
+    assert.equal(await sales.$("input").isSelected(), true);
+    await screenshot(browser, "backup-wizard-step1");
+
+    // Step 2: the folder is typed (the native picker cannot be automated); Custom stays.
+    await browser.$(byTestId("backup-next")).click();
+    const folder = await browser.$(byTestId("backup-folder"));
+    await folder.waitForDisplayed({ timeout: 10000 });
+    await browser.waitUntil(async () => (await folder.getValue()) !== "", {
+      timeout: 10000,
+      timeoutMsg: "the default folder was not filled in",
+    });
+    assert.match(await folder.getValue(), /backups$/);
+    await folder.clearValue();
+    await folder.setValue(destination);
+    assert.equal(await folder.getValue(), destination);
+    assert.equal(await browser.$(byTestId("backup-format")).getValue(), "custom");
+    assert.equal(await browser.$(byTestId("backup-jobs")).isExisting(), false);
+    assert.match(
+      await textOf(browser.$(byTestId("backup-filename-preview"))),
+      /^shop-\d{4}-\d{2}-\d{2}-\d{6}\.backup$/,
+    );
+    await screenshot(browser, "backup-wizard-step2");
+
+    // Step 3: run, then the summary.
+    await browser.$(byTestId("backup-start")).click();
+    const summary = await browser.$(byTestId("backup-summary"));
+    await browser.waitUntil(
+      async () => (await summary.isExisting()) || (await browser.$(byTestId("backup-error")).isExisting()),
+      { timeout: 120000, timeoutMsg: "the backup neither finished nor failed" },
+    );
+    if (!(await summary.isExisting())) assert.fail(`the backup failed: ${await textOf(browser.$(byTestId("backup-error")))}`);
+
+    const files = await browser.$$(byTestId("backup-file"));
+    assert.equal(files.length, 1);
+    const text = await textOf(files[0]);
+    const name = await files[0].getAttribute("data-name");
+    assert.match(name, /^shop-\d{4}-\d{2}-\d{2}-\d{6}\.backup$/);
+    assert.ok(text.startsWith(name), text);
+    const shown = text.match(/\b[0-9a-f]{64}\b/)?.[0];
+    assert.ok(shown, `no sha256 in ${text}`);
+    await screenshot(browser, "backup-summary");
+
+    // What the summary says is what is on disk.
+    const path = join(destination, name);
+    assert.ok(existsSync(path), `${path} is missing`);
+    assert.equal(createHash("sha256").update(readFileSync(path)).digest("hex"), shown);
+    const stem = name.replace(/\.backup$/, "");
+    const manifestPath = join(destination, `${stem}.lifeboat.json`);
+    assert.ok(existsSync(manifestPath), `${manifestPath} is missing`);
+    assert.equal(await textOf(browser.$(byTestId("backup-manifest"))), manifestPath);
+    const manifest = JSON.parse(readFileSync(manifestPath, "utf8"));
+    const rows = (schema, table) => manifest.tables.find((t) => t.schema === schema && t.table === table)?.rows;
+    assert.equal(rows("sales", "customers"), 100);
+    assert.equal(rows("sales", "orders"), 500);
+    assert.deepEqual(
+      readdirSync(destination).sort(),
+      [name, `${stem}.lifeboat.json`].sort(),
+      "only the backup and its manifest are left in the folder",
+    );
+
+    // Closed, the tree and the details pane know about the backup.
+    await browser.$(byTestId("backup-close")).click();
+    await wizard.waitForExist({ reverse: true, timeout: 10000 });
+    await browser.waitUntil(async () => !/last backup: never/.test(await textOf(browser.$(shop))), {
+      timeout: 15000,
+      timeoutMsg: "the tree still says last backup: never",
+    });
+    const row = await browser.$(byTestId("backup-row"));
+    await row.waitForDisplayed({ timeout: 15000 });
+    assert.equal(await row.getAttribute("data-status"), "finished");
+    assert.match(await textOf(row), /untested/);
+    await screenshot(browser, "backup-history");
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { formatBytes, formatEstimatedRows, formatWhen, plural, yesNo } from "./format";
+import { formatBytes, formatDuration, formatEstimatedRows, formatWhen, plural, yesNo } from "./format";
 
 describe("formatBytes", () => {
   it.each([
@@ -40,5 +40,18 @@ describe("formatWhen", () => {
     const text = formatWhen("2025-03-04T05:06:07Z");
     expect(text).not.toBe("never");
     expect(text).toMatch(/2025/);
+  });
+});
+
+describe("formatDuration", () => {
+  it("shows tenths below ten seconds, then seconds, minutes and hours", () => {
+    expect(formatDuration(0)).toBe("0.0 s");
+    expect(formatDuration(437)).toBe("0.4 s");
+    expect(formatDuration(9_940)).toBe("9.9 s");
+    expect(formatDuration(12_400)).toBe("12 s");
+    expect(formatDuration(185_000)).toBe("3 min 05 s");
+    expect(formatDuration(3_725_000)).toBe("1 h 02 min");
+    expect(formatDuration(null)).toBe("unknown");
+    expect(formatDuration(-1)).toBe("unknown");
   });
 });

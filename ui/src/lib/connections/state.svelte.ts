@@ -83,14 +83,18 @@ export class SchemaNode {
 }
 
 export class DatabaseNode {
+  /** The database's facts; replaced when the profile re-reads them (e.g. after a backup). */
+  info = $state.raw<DatabaseInfo>() as DatabaseInfo;
   expanded = $state(false);
   schemas = $state.raw<Load<SchemaNode>>({ state: "idle" });
   readonly #generation = new Generation();
 
   constructor(
     readonly profile: ProfileNode,
-    readonly info: DatabaseInfo,
-  ) {}
+    info: DatabaseInfo,
+  ) {
+    this.info = info;
+  }
 
   get key(): string {
     return this.info.name;
@@ -212,6 +216,30 @@ export class ProfileNode {
     }
   }
 
+  /**
+   * Re-reads the facts of the listed databases (size, last backup) without collapsing or
+   * replacing anything: open nodes stay open and a selected database stays selected.
+   */
+  async reloadFacts(): Promise<void> {
+    if (this.databases.state !== "ready") return;
+    const current = this.#generation.next();
+    try {
+      const infos = await listDatabases({ profile: this.name });
+      if (!current() || this.databases.state !== "ready") return;
+      const known = new Map(this.databases.items.map((d) => [d.key, d]));
+      const items = infos.map((info) => {
+        const node = known.get(info.name);
+        if (!node) return new DatabaseNode(this, info);
+        node.info = info;
+        return node;
+      });
+      this.databases = { state: "ready", items };
+      this.connected();
+    } catch {
+      // The tree keeps what it showed; the next refresh will tell what is wrong.
+    }
+  }
+
   /** Test connection: version, rights and SSL of the saved profile. */
   async check(): Promise<void> {
     this.checking = true;
@@ -240,13 +268,16 @@ export type Selection =
 export type Dialog =
   | { kind: "add" }
   | { kind: "edit"; node: ProfileNode }
-  | { kind: "remove"; node: ProfileNode };
+  | { kind: "remove"; node: ProfileNode }
+  | { kind: "backup"; profile: string | null; database: string | null };
 
 /** Everything the server tree and the details pane share. */
 export class Connections {
   profiles = $state.raw<Load<ProfileNode>>({ state: "idle" });
   selection = $state.raw<Selection | null>(null);
   dialog = $state.raw<Dialog | null>(null);
+  /** Goes up after every finished backup, so lists of backups know to reload. */
+  backupsRevision = $state(0);
 
   get nodes(): ProfileNode[] {
     return this.profiles.state === "ready" ? this.profiles.items : [];
@@ -280,6 +311,25 @@ export class Connections {
 
   openRemove(node: ProfileNode): void {
     this.dialog = { kind: "remove", node };
+  }
+
+  /** Opens the Backup wizard, with the profile and database preselected when given. */
+  openBackup(profile: ProfileNode | null = null, database: DatabaseNode | null = null): void {
+    this.dialog = { kind: "backup", profile: (database?.profile ?? profile)?.name ?? null, database: database?.key ?? null };
+  }
+
+  /** Opens the Backup wizard for what is selected in the tree, if anything. */
+  openBackupForSelection(): void {
+    const selected = this.selection;
+    if (selected?.kind === "database") this.openBackup(null, selected.node);
+    else if (selected?.kind === "profile") this.openBackup(selected.node);
+    else this.openBackup();
+  }
+
+  /** A backup finished: lists of backups reload and the profile's databases show the new date. */
+  async backedUp(profile: string): Promise<void> {
+    this.backupsRevision++;
+    await this.nodes.find((n) => n.name === profile)?.reloadFacts();
   }
 
   closeDialog(): void {

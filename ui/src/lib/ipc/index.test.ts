@@ -1,10 +1,19 @@
 import { beforeEach, describe, expect, it, vi } from "vitest";
 import { isTauri } from "@tauri-apps/api/core";
+import { open } from "@tauri-apps/plugin-dialog";
 import { commands } from "./bindings";
 import * as ipc from "./index";
-import { appInfo, IpcError } from "./index";
+import { appInfo, cancelOperation, IpcError, pickFolder, startBackup, type ProgressEvent, type StartBackup } from "./index";
 
-vi.mock("@tauri-apps/api/core", () => ({ isTauri: vi.fn(), invoke: vi.fn() }));
+vi.mock("@tauri-apps/api/core", () => ({
+  isTauri: vi.fn(),
+  invoke: vi.fn(),
+  // Enough of Tauri's Channel for the wrapper: an object with an onmessage callback.
+  Channel: class {
+    onmessage: (message: unknown) => void = () => {};
+  },
+}));
+vi.mock("@tauri-apps/plugin-dialog", () => ({ open: vi.fn() }));
 vi.mock("./bindings", () => ({
   commands: {
     appInfo: vi.fn(),
@@ -17,6 +26,10 @@ vi.mock("./bindings", () => ({
     listDatabases: vi.fn(),
     listSchemas: vi.fn(),
     listTables: vi.fn(),
+    startBackup: vi.fn(),
+    cancelOperation: vi.fn(),
+    listBackups: vi.fn(),
+    defaultBackupFolder: vi.fn(),
   },
 }));
 
@@ -77,6 +90,8 @@ const wrappers = [
   ["listDatabases", { profile: "a" }],
   ["listSchemas", { profile: "a", database: "shop" }],
   ["listTables", { profile: "a", database: "shop", schema: "sales" }],
+  ["listBackups", { database: "shop", limit: 10 }],
+  ["defaultBackupFolder", undefined],
 ] as const;
 
 describe.each(wrappers)("%s", (name, input) => {
@@ -112,5 +127,85 @@ describe.each(wrappers)("%s", (name, input) => {
     const err = await wrapper(input).catch((e: unknown) => e);
     expect(err).toMatchObject({ code: "no_backend" });
     expect(command).not.toHaveBeenCalled();
+  });
+});
+
+const backupInput: StartBackup = {
+  profile: "a",
+  database: "shop",
+  destination: "/backups",
+  format: "custom",
+  compression: null,
+  scope: { schemas: [], excludeSchemas: [], tables: [], excludeTables: [], dataOnly: false, schemaOnly: false },
+  perSchema: false,
+  jobs: null,
+  globals: false,
+  rolePasswords: false,
+};
+
+describe("startBackup", () => {
+  const command = vi.mocked(commands.startBackup);
+
+  beforeEach(() => {
+    mockedIsTauri.mockReset().mockReturnValue(true);
+    command.mockReset();
+  });
+
+  it("passes the operation id and input, forwards channel messages and returns the outcome", async () => {
+    const outcome = { backupId: 1, manifestPath: "/m", files: [], sizeBytes: 0, durationMs: 5, warnings: [] };
+    const seen: ProgressEvent[] = [];
+    command.mockImplementation(async (_id, _input, channel) => {
+      channel.onmessage({ kind: "step", done: 1, total: 2, current: "sales.orders" });
+      return { status: "ok", data: outcome };
+    });
+    await expect(startBackup("op-1", backupInput, (e) => seen.push(e))).resolves.toEqual(outcome);
+    expect(command).toHaveBeenCalledWith("op-1", backupInput, expect.anything());
+    expect(seen).toEqual([{ kind: "step", done: 1, total: 2, current: "sales.orders" }]);
+  });
+
+  it("throws an IpcError with code cancelled when the backend reports it", async () => {
+    command.mockResolvedValue({
+      status: "error",
+      error: { code: "cancelled", message: "The operation was cancelled.", hint: "" },
+    });
+    const err = await startBackup("op-1", backupInput, () => {}).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(IpcError);
+    expect(err).toMatchObject({ code: "cancelled" });
+  });
+});
+
+describe("cancelOperation", () => {
+  it("passes the operation id and returns whether something was cancelled", async () => {
+    mockedIsTauri.mockReset().mockReturnValue(true);
+    vi.mocked(commands.cancelOperation).mockResolvedValue({ status: "ok", data: true });
+    await expect(cancelOperation("op-1")).resolves.toBe(true);
+    expect(commands.cancelOperation).toHaveBeenCalledWith("op-1");
+  });
+});
+
+describe("pickFolder", () => {
+  const mockedOpen = vi.mocked(open);
+
+  beforeEach(() => {
+    mockedIsTauri.mockReset().mockReturnValue(true);
+    mockedOpen.mockReset();
+  });
+
+  it("opens a single-folder picker at the given path and returns the choice", async () => {
+    mockedOpen.mockResolvedValue("/home/ada/backups");
+    await expect(pickFolder("/home/ada")).resolves.toBe("/home/ada/backups");
+    expect(mockedOpen).toHaveBeenCalledWith({ directory: true, multiple: false, defaultPath: "/home/ada" });
+  });
+
+  it("returns null when the picker is closed without a choice", async () => {
+    mockedOpen.mockResolvedValue(null);
+    await expect(pickFolder()).resolves.toBeNull();
+  });
+
+  it("turns a rejection into an IpcError with a hint", async () => {
+    mockedOpen.mockRejectedValue("dialog failed");
+    const err = await pickFolder().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(IpcError);
+    expect(err).toMatchObject({ code: "ipc", message: "dialog failed" });
   });
 });

@@ -1,53 +1,78 @@
 // The app-facing IPC API. This folder (src/lib/ipc/) is the only place that
 // may import `@tauri-apps/*` or `./bindings`; components import `$lib/ipc`.
 
-import { isTauri } from "@tauri-apps/api/core";
+import { Channel, isTauri } from "@tauri-apps/api/core";
+import { open } from "@tauri-apps/plugin-dialog";
 import { commands } from "./bindings";
 import type {
   AddProfile,
   AppInfo,
+  BackupFormat,
+  BackupOutcome,
+  BackupRecord,
+  BackupScope,
+  BackupStatus,
   BundledTools,
   CheckProfile,
   CheckReport,
   CheckSettings,
+  Compression,
+  CompressionMethod,
   DatabaseInfo,
   ErrorCode,
   ErrorPayload,
+  ListBackups,
   ListDatabases,
   ListSchemas,
   ListTables,
+  ManifestFile,
   PasswordChange,
   PasswordSource,
   Profile,
   ProfileSettings,
+  ProgressEvent,
   RemoveProfile,
   SchemaInfo,
   SslMode,
+  StartBackup,
   TableInfo,
+  Tool,
   UpdateProfile,
 } from "./bindings";
 
 export type {
   AddProfile,
   AppInfo,
+  BackupFormat,
+  BackupOutcome,
+  BackupRecord,
+  BackupScope,
+  BackupStatus,
   BundledTools,
   CheckProfile,
   CheckReport,
   CheckSettings,
+  Compression,
+  CompressionMethod,
   DatabaseInfo,
   ErrorCode,
   ErrorPayload,
+  ListBackups,
   ListDatabases,
   ListSchemas,
   ListTables,
+  ManifestFile,
   PasswordChange,
   PasswordSource,
   Profile,
   ProfileSettings,
+  ProgressEvent,
   RemoveProfile,
   SchemaInfo,
   SslMode,
+  StartBackup,
   TableInfo,
+  Tool,
   UpdateProfile,
 };
 
@@ -146,6 +171,54 @@ export async function listSchemas(input: ListSchemas): Promise<SchemaInfo[]> {
 export async function listTables(input: ListTables): Promise<TableInfo[]> {
   requireBackend();
   return unwrap(await commands.listTables(input));
+}
+
+/**
+ * Runs a backup. Progress events arrive through `onEvent` while it runs; the promise settles
+ * with the outcome, or rejects with an IpcError (code `cancelled` after `cancelOperation`).
+ */
+export async function startBackup(
+  operationId: string,
+  input: StartBackup,
+  onEvent: (event: ProgressEvent) => void,
+): Promise<BackupOutcome> {
+  requireBackend();
+  const channel = new Channel<ProgressEvent>();
+  channel.onmessage = onEvent;
+  return unwrap(await commands.startBackup(operationId, input, channel));
+}
+
+/** Asks a running operation to stop; false when no operation has that id (any more). */
+export async function cancelOperation(operationId: string): Promise<boolean> {
+  requireBackend();
+  return unwrap(await commands.cancelOperation(operationId));
+}
+
+/** The newest backups from the catalog, optionally of one database only. */
+export async function listBackups(input: ListBackups): Promise<BackupRecord[]> {
+  requireBackend();
+  return unwrap(await commands.listBackups(input));
+}
+
+/** The folder the Backup wizard proposes (created if missing). */
+export async function defaultBackupFolder(): Promise<string> {
+  requireBackend();
+  return unwrap(await commands.defaultBackupFolder());
+}
+
+/** The system's folder picker; null when the user closes it without choosing. */
+export async function pickFolder(defaultPath?: string): Promise<string | null> {
+  requireBackend();
+  try {
+    const chosen = await open({ directory: true, multiple: false, defaultPath });
+    return typeof chosen === "string" ? chosen : null;
+  } catch (error) {
+    throw new IpcError({
+      code: "ipc",
+      message: typeof error === "string" ? error : "The folder picker could not be opened.",
+      hint: "Type the folder's path into the field instead.",
+    });
+  }
 }
 
 /** Outside the Tauri window (e.g. `npm run dev` in a plain browser) there is no backend. */
