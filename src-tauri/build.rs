@@ -16,6 +16,7 @@ fn main() {
         "cancel_operation",
         "list_backups",
         "default_backup_folder",
+        "preview_backup_names",
     ]);
     tauri_build::try_build(tauri_build::Attributes::new().app_manifest(manifest))
         .expect("tauri-build failed");

@@ -1,7 +1,7 @@
 //! Tauri commands: each adapts one engine operation and nothing more.
 
 use lifeboat_engine::ErrorPayload;
-use lifeboat_engine::backup::{self, BackupOutcome, StartBackup};
+use lifeboat_engine::backup::{self, BackupFormat, BackupNames, BackupOutcome, StartBackup};
 use lifeboat_engine::browse::{
     self, DatabaseInfo, ListDatabases, ListSchemas, ListTables, SchemaInfo, TableInfo,
 };
@@ -124,4 +124,15 @@ pub async fn list_backups(
 #[specta::specta]
 pub async fn default_backup_folder(state: State<'_, AppState>) -> Reply<String> {
     backup::default_folder(state.ctx()?).map(|p| p.display().to_string()).map_err(|e| e.payload())
+}
+
+/// The file names a backup started now would get, for the wizard's preview.
+#[tauri::command]
+#[specta::specta]
+pub async fn preview_backup_names(
+    database: String,
+    format: BackupFormat,
+    schema: Option<String>,
+) -> Reply<BackupNames> {
+    Ok(backup::preview_names(&database, format, schema.as_deref()))
 }

@@ -28,6 +28,7 @@ pub fn specta_builder() -> Builder<tauri::Wry> {
             commands::cancel_operation,
             commands::list_backups,
             commands::default_backup_folder,
+            commands::preview_backup_names,
         ])
         // Sizes and row counts are i64; JavaScript numbers hold them exactly up to 2^53.
         .dangerously_cast_bigints_to_number()

@@ -255,6 +255,39 @@ pub struct BackupOutcome {
     pub warnings: Vec<String>,
 }
 
+/// The names a backup's files get, for the wizard's preview and for the backup itself.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct BackupNames {
+    pub stem: String,
+    /// The dump (a folder for the directory format).
+    pub main: String,
+    /// With one file per schema: the file of `schema`.
+    pub per_schema: Option<String>,
+    pub globals: String,
+    pub manifest: String,
+}
+
+pub fn names_for(stem: &str, format: BackupFormat, schema: Option<&str>) -> BackupNames {
+    BackupNames {
+        stem: stem.to_owned(),
+        main: with_extension(stem, format),
+        per_schema: schema.map(|s| with_extension(&schema_stem(stem, s), format)),
+        globals: format!("{stem}.globals.sql"),
+        manifest: format!("{stem}{MANIFEST_SUFFIX}"),
+    }
+}
+
+/// What a backup of `database` started now would be called (before any "-2" for a name taken
+/// in the same second).
+pub fn preview_names(database: &str, format: BackupFormat, schema: Option<&str>) -> BackupNames {
+    names_for(&naming::backup_stem(database, chrono::Local::now().naive_local()), format, schema)
+}
+
+fn schema_stem(stem: &str, schema: &str) -> String {
+    format!("{stem}.{}", naming::safe_component(schema))
+}
+
 /// Where backups go unless the user chooses: "backups" in the data folder, created when missing.
 pub fn default_folder(ctx: &Ctx) -> Result<PathBuf> {
     let folder = ctx.data_dir.path().join("backups");
@@ -407,7 +440,7 @@ async fn run_backup(
     let mut files = Vec::new();
     for unit in units {
         let name = match unit {
-            Some(schema) => format!("{stem}.{}", naming::safe_component(schema)),
+            Some(schema) => schema_stem(&stem, schema),
             None => stem.clone(),
         };
         let final_name = with_extension(&name, input.format);
@@ -443,7 +476,7 @@ async fn run_backup(
         partials.renames.push((partial, destination.join(&final_name)));
     }
     if input.globals {
-        let final_name = format!("{stem}.globals.sql");
+        let final_name = names_for(&stem, input.format, None).globals;
         let partial = destination.join(format!(".{final_name}.partial"));
         partials.files.push(partial.clone());
         let mut command = ToolCommand::new(&tools, Tool::PgDumpall)?
@@ -490,7 +523,7 @@ async fn run_backup(
         sequences: facts.sequences,
         tables: facts.tables,
     };
-    let manifest_name = format!("{stem}{MANIFEST_SUFFIX}");
+    let manifest_name = names_for(&stem, input.format, None).manifest;
     let manifest_partial = destination.join(format!(".{manifest_name}.partial"));
     partials.files.push(manifest_partial.clone());
     write_synced(&manifest_partial, &serde_json::to_vec_pretty(&manifest).expect("serializable"))?;
@@ -974,6 +1007,26 @@ mod tests {
             ]
         );
         assert_eq!(scope_args(&BackupScope::default(), Some("s1")), ["--schema=\"s1\""]);
+    }
+
+    #[test]
+    fn the_names_of_a_backups_files_share_its_stem() {
+        let names = names_for("shop-2026-11-21-134501", BackupFormat::Custom, Some("Sales/EU"));
+        assert_eq!(names.main, "shop-2026-11-21-134501.backup");
+        let per_schema = names.per_schema.unwrap();
+        assert!(
+            per_schema.starts_with("shop-2026-11-21-134501.Sales_EU~")
+                && per_schema.ends_with(".backup")
+        );
+        assert_eq!(names.globals, "shop-2026-11-21-134501.globals.sql");
+        assert_eq!(names.manifest, "shop-2026-11-21-134501.lifeboat.json");
+        assert_eq!(names_for("s", BackupFormat::Directory, None).main, "s");
+        let preview = preview_names("My DB", BackupFormat::Plain, None);
+        assert!(
+            preview.main.starts_with("My DB~") && preview.main.ends_with(".sql"),
+            "{}",
+            preview.main
+        );
     }
 
     #[test]

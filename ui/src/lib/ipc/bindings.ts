@@ -22,6 +22,8 @@ export const commands = {
 	listBackups: (input: ListBackups) => typedError<BackupRecord[], ErrorPayload>(__TAURI_INVOKE("list_backups", { input })),
 	/**  The folder the Backup wizard proposes: "backups" in Lifeboat's data folder, created. */
 	defaultBackupFolder: () => typedError<string, ErrorPayload>(__TAURI_INVOKE("default_backup_folder")),
+	/**  The file names a backup started now would get, for the wizard's preview. */
+	previewBackupNames: (database: string, format: BackupFormat, schema: string | null) => typedError<BackupNames, ErrorPayload>(__TAURI_INVOKE("preview_backup_names", { database, format, schema })),
 };
 
 /* Types */
@@ -45,6 +47,17 @@ export type BackupFormat =
 "directory" | "tar" | 
 /**  Plain SQL, readable and runnable with psql. */
 "plain";
+
+/**  The names a backup's files get, for the wizard's preview and for the backup itself. */
+export type BackupNames = {
+	stem: string,
+	/**  The dump (a folder for the directory format). */
+	main: string,
+	/**  With one file per schema: the file of `schema`. */
+	perSchema: string | null,
+	globals: string,
+	manifest: string,
+};
 
 export type BackupOutcome = {
 	/**  The catalog entry. */

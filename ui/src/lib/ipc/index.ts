@@ -8,6 +8,7 @@ import type {
   AddProfile,
   AppInfo,
   BackupFormat,
+  BackupNames,
   BackupOutcome,
   BackupRecord,
   BackupScope,
@@ -44,6 +45,7 @@ export type {
   AddProfile,
   AppInfo,
   BackupFormat,
+  BackupNames,
   BackupOutcome,
   BackupRecord,
   BackupScope,
@@ -204,6 +206,16 @@ export async function listBackups(input: ListBackups): Promise<BackupRecord[]> {
 export async function defaultBackupFolder(): Promise<string> {
   requireBackend();
   return unwrap(await commands.defaultBackupFolder());
+}
+
+/** The names a backup started now would get (computed by the same Rust code the backup uses). */
+export async function previewBackupNames(
+  database: string,
+  format: BackupFormat,
+  schema: string | null,
+): Promise<BackupNames> {
+  requireBackend();
+  return unwrap(await commands.previewBackupNames(database, format, schema));
 }
 
 /** The system's folder picker; null when the user closes it without choosing. */
