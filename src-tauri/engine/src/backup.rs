@@ -414,6 +414,7 @@ async fn run_backup(
         () = cancel.cancelled() => return Err(Error::Cancelled),
     };
 
+    sink.emit(ProgressEvent::SizeEstimate { bytes: facts.size_bytes.max(0) as u64 });
     let mut warnings = Vec::new();
     if let Ok(free) = fs4::available_space(destination)
         && free < facts.size_bytes.max(0) as u64

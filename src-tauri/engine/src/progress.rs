@@ -16,6 +16,8 @@ pub enum ProgressEvent {
     ToolOutput { tool: Tool, line: String },
     /// An operation's own progress: `done` of `total` units (e.g. tables), working on `current`.
     Step { done: u64, total: u64, current: String },
+    /// How many bytes the data to write amounts to, before compression (e.g. the database size).
+    SizeEstimate { bytes: u64 },
     /// Something the user should know that does not stop the operation.
     Warning { message: String },
     /// Bytes of output written to the destination so far.

@@ -386,6 +386,13 @@ describe("BackupWizard", () => {
     expect(progress.textContent).toContain("sales.orders");
     expect(progress.textContent).not.toContain("sales.customers");
     expect(byId("backup-bytes").textContent).toBe("2 MB");
+    // With the database size known, the bytes are put against it.
+    emit({ kind: "size_estimate", bytes: 8 * 1024 * 1024 });
+    await waitFor(() =>
+      expect(byId("backup-bytes").textContent?.replace(/\s+/g, " ").trim()).toBe(
+        "2 MB (the database holds 8 MB before compression)",
+      ),
+    );
   });
 
   it("cannot be closed with Escape while the backup runs", async () => {

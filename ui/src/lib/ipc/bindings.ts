@@ -236,6 +236,8 @@ export type ProgressEvent =
 { kind: "tool_output"; tool: Tool; line: string } | 
 /**  An operation's own progress: `done` of `total` units (e.g. tables), working on `current`. */
 { kind: "step"; done: number; total: number; current: string } | 
+/**  How many bytes the data to write amounts to, before compression (e.g. the database size). */
+{ kind: "size_estimate"; bytes: number } | 
 /**  Something the user should know that does not stop the operation. */
 { kind: "warning"; message: string } | 
 /**  Bytes of output written to the destination so far. */
