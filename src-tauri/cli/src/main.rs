@@ -18,6 +18,7 @@ use lifeboat_engine::profiles::{
     list_profiles, remove_profile,
 };
 use lifeboat_engine::progress::{ProgressEvent, ProgressSink};
+use lifeboat_engine::restore::{RestorePlan, RestoreRequest, preflight, restore};
 use lifeboat_engine::secret::Secret;
 use lifeboat_engine::tools::Toolbox;
 use lifeboat_engine::{Ctx, DataDir, Error};
@@ -43,6 +44,9 @@ enum Command {
     Profile(ProfileCommand),
     /// Back up one database: pg_dump of the server's own major, checksummed, with a manifest.
     Backup(BackupArgs),
+    /// Restore a backup into a new database (or an existing empty one), after a pre-flight check
+    /// that changes nothing. Exit code 1 when a finding blocks the restore.
+    Restore(RestoreArgs),
     /// List the databases of a profile's server.
     Databases {
         profile: String,
@@ -89,6 +93,34 @@ struct BackupArgs {
     json: JsonFlag,
 }
 
+#[derive(Args)]
+struct RestoreArgs {
+    /// The backup: a file (custom, tar or plain SQL), the folder of a directory backup, or a
+    /// Lifeboat manifest (….lifeboat.json).
+    source: PathBuf,
+    /// The server to restore into.
+    #[arg(long)]
+    profile: String,
+    /// The database to restore into: created when it does not exist, used when it exists and is
+    /// empty (default: a new database <db>_restored_YYYYMMDD).
+    #[arg(long)]
+    target_db: Option<String>,
+    /// Ignore the dump's owners: the connecting user owns what is restored.
+    #[arg(long, conflicts_with = "owner")]
+    no_owner: bool,
+    /// Restore as this role, which then owns what is restored.
+    #[arg(long, value_name = "ROLE")]
+    owner: Option<String>,
+    /// Parallel pg_restore workers (custom and directory archives).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    jobs: Option<u32>,
+    /// Only run the pre-flight and print the plan and its findings; change nothing.
+    #[arg(long)]
+    dry_run: bool,
+    #[command(flatten)]
+    json: JsonFlag,
+}
+
 #[derive(Clone, Copy, ValueEnum)]
 enum FormatArg {
     Custom,
@@ -112,13 +144,16 @@ impl From<FormatArg> for BackupFormat {
 /// (scheduled runs keep their logs clean); warnings always.
 struct CliProgress {
     terminal: bool,
+    /// e.g. "Backing up: table".
+    doing: &'static str,
 }
 
 impl ProgressSink for CliProgress {
     fn emit(&self, event: ProgressEvent) {
         match event {
             ProgressEvent::Step { done, total, current } if self.terminal => {
-                eprint!("\r\x1b[2KBacking up: table {done} of {total} ({current})");
+                let doing = self.doing;
+                eprint!("\r\x1b[2K{doing} {done} of {total} ({current})");
             }
             ProgressEvent::Warning { message } => eprintln!("warning: {message}"),
             _ => {}
@@ -162,12 +197,125 @@ async fn run_backup(
         }
     });
     use std::io::IsTerminal;
-    let progress = CliProgress { terminal: std::io::stderr().is_terminal() && !args.json.json };
+    let progress = CliProgress {
+        terminal: std::io::stderr().is_terminal() && !args.json.json,
+        doing: "Backing up: table",
+    };
     let outcome = backup(&ctx, input, &progress, &cancel).await;
     if progress.terminal {
         eprintln!();
     }
     outcome
+}
+
+fn restore_request(args: &RestoreArgs) -> RestoreRequest {
+    RestoreRequest {
+        source: args.source.display().to_string(),
+        profile: args.profile.clone(),
+        target_database: args.target_db.clone(),
+        no_owner: args.no_owner,
+        owner_role: args.owner.clone(),
+        jobs: args.jobs,
+    }
+}
+
+/// `lifeboat restore`: the plan with `--dry-run` (exit 1 when blocked), else the restore.
+async fn run_restore(ctx: Result<Ctx, Error>, args: RestoreArgs) -> ExitCode {
+    let json = args.json.json;
+    let ctx = match ctx {
+        Ok(ctx) => ctx,
+        Err(error) => return finish(json, Err::<(), _>(error), |_| {}),
+    };
+    if args.dry_run {
+        return match preflight(&ctx, restore_request(&args)).await {
+            Ok(plan) => {
+                if json {
+                    println!("{}", serde_json::to_string_pretty(&plan).expect("serializable"));
+                } else {
+                    print_plan(&plan);
+                }
+                if plan.blocked { ExitCode::FAILURE } else { ExitCode::SUCCESS }
+            }
+            Err(error) => finish(json, Err::<(), _>(error), |_| {}),
+        };
+    }
+    let cancel = tokio_util::sync::CancellationToken::new();
+    let on_interrupt = cancel.clone();
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            on_interrupt.cancel();
+        }
+    });
+    use std::io::IsTerminal;
+    let progress = CliProgress {
+        terminal: std::io::stderr().is_terminal() && !json,
+        doing: "Restoring: entry",
+    };
+    let outcome = restore(&ctx, restore_request(&args), &progress, &cancel).await;
+    if progress.terminal {
+        eprintln!();
+    }
+    match outcome {
+        // The blocking findings travel with the error, so scripts see their codes.
+        Err(Error::RestoreBlocked { blockers }) if json => {
+            let error = Error::RestoreBlocked { blockers: blockers.clone() };
+            println!("{}", serde_json::json!({ "error": error.payload(), "findings": blockers }));
+            ExitCode::FAILURE
+        }
+        outcome => finish(json, outcome, |outcome| {
+            println!(
+                "Restored {} entries into {}{} in {:.1} s ({}).",
+                outcome.restored_entries,
+                outcome.database,
+                if outcome.created { " (new database)" } else { "" },
+                outcome.duration_ms as f64 / 1000.0,
+                outcome.tool_versions.join(", ")
+            );
+            for warning in &outcome.warnings {
+                println!("warning: {warning}");
+            }
+        }),
+    }
+}
+
+fn print_plan(plan: &RestorePlan) {
+    println!("{}", plan.summary);
+    let format = serde_json::to_value(plan.format).expect("serializable");
+    let mut source = format!("Source: {} ({}", plan.source, format.as_str().unwrap_or_default());
+    if let Some(version) = &plan.archive_version {
+        source.push_str(&format!(", archive {version}"));
+    }
+    if let Some(by) = &plan.dumped_by {
+        source.push_str(&format!(", pg_dump {by}"));
+    }
+    if let Some(from) = &plan.dumped_from {
+        source.push_str(&format!(", from PostgreSQL {from}"));
+    }
+    println!("{source})");
+    println!(
+        "Target: {} database {} on \"{}\" (PostgreSQL {})",
+        if plan.create_database { "new" } else { "existing empty" },
+        plan.database,
+        plan.profile,
+        plan.server_version
+    );
+    if plan.findings.is_empty() {
+        return;
+    }
+    println!("Findings:");
+    for finding in &plan.findings {
+        let severity = serde_json::to_value(finding.severity).expect("serializable");
+        let code = serde_json::to_value(finding.code).expect("serializable");
+        println!(
+            "  [{}] {}: {}",
+            severity.as_str().unwrap_or_default(),
+            code.as_str().unwrap_or_default(),
+            finding.message
+        );
+        if let Some(fix) = &finding.fix {
+            println!("      → {fix}");
+        }
+    }
 }
 
 #[derive(Args)]
@@ -420,6 +568,7 @@ async fn main() -> ExitCode {
                 }
             })
         }
+        Command::Restore(args) => run_restore(ctx, args).await,
         Command::Databases { profile, json } => {
             let result = async { list_databases(&ctx?, ListDatabases { profile }).await }.await;
             finish(json.json, result, |databases| {

@@ -25,6 +25,7 @@ use crate::naming;
 use crate::profiles::{self, Profile};
 use crate::progress::{ProgressEvent, ProgressSink};
 use crate::runner::{self, ConnTarget, StdoutTo, ToolCommand, Written};
+use crate::sql::quote_ident;
 use crate::tools::{BundledMajor, ServerVersion, Tool};
 
 /// The manifest's own format; bump when its meaning changes.
@@ -704,7 +705,7 @@ async fn read_facts(tx: &tokio_postgres::Transaction<'_>, scope: &BackupScope) -
         let rows = if scope.schema_only {
             None
         } else {
-            let sql = format!("SELECT count(*) FROM {}.{}", quote(&schema), quote(&table));
+            let sql = format!("SELECT count(*) FROM {}.{}", quote_ident(&schema), quote_ident(&table));
             Some(tx.query_one(&sql, &[]).await.map_err(q)?.get::<_, i64>(0))
         };
         tables.push(TableRows { schema, table, rows });
@@ -827,10 +828,6 @@ async fn read_facts(tx: &tokio_postgres::Transaction<'_>, scope: &BackupScope) -
         roles,
         object_counts,
     })
-}
-
-fn quote(name: &str) -> String {
-    format!("\"{}\"", name.replace('"', "\"\""))
 }
 
 async fn tool_version(

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
+use crate::restore::Finding;
 use crate::tools::Tool;
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -111,6 +112,39 @@ pub enum Error {
     #[error("The server reported an error: {detail}")]
     Query { detail: String },
 
+    #[error("{} is not a PostgreSQL backup: {detail}.", path.display())]
+    NotABackup { path: PathBuf, detail: String },
+
+    #[error("The Lifeboat manifest {} cannot be read: {detail}", path.display())]
+    ManifestInvalid { path: PathBuf, detail: String },
+
+    #[error(
+        "{} does not match the checksum in its manifest (expected sha256 {expected}, found \
+         {actual}).",
+        file.display()
+    )]
+    ChecksumMismatch { file: PathBuf, expected: String, actual: String },
+
+    #[error("{} is missing; the manifest {} lists it.", file.display(), manifest.display())]
+    BackupFileMissing { file: PathBuf, manifest: PathBuf },
+
+    #[error(
+        "The backup {} is damaged or incomplete: pg_restore could not read it to the end \
+         ({detail}).",
+        path.display()
+    )]
+    ArchiveDamaged { path: PathBuf, detail: String },
+
+    #[error(
+        "The backup {} is in archive format {version}, newer than any bundled pg_restore reads \
+         (the newest bundled is PostgreSQL {newest_bundled}).",
+        path.display()
+    )]
+    ArchiveTooNew { path: PathBuf, version: String, newest_bundled: u32 },
+
+    #[error("The restore cannot start: {}", blockers.iter().map(|b| b.message.as_str()).collect::<Vec<_>>().join(" "))]
+    RestoreBlocked { blockers: Vec<Finding> },
+
     #[error("{action} failed for {path}: {source}")]
     Io {
         action: &'static str,
@@ -158,6 +192,13 @@ pub enum ErrorCode {
     DatabaseMissing,
     ConnectFailed,
     Query,
+    NotABackup,
+    ManifestInvalid,
+    ChecksumMismatch,
+    BackupFileMissing,
+    ArchiveDamaged,
+    ArchiveTooNew,
+    RestoreBlocked,
     Io,
 }
 
@@ -199,6 +240,13 @@ impl Error {
             Error::DatabaseMissing { .. } => ErrorCode::DatabaseMissing,
             Error::ConnectFailed { .. } => ErrorCode::ConnectFailed,
             Error::Query { .. } => ErrorCode::Query,
+            Error::NotABackup { .. } => ErrorCode::NotABackup,
+            Error::ManifestInvalid { .. } => ErrorCode::ManifestInvalid,
+            Error::ChecksumMismatch { .. } => ErrorCode::ChecksumMismatch,
+            Error::BackupFileMissing { .. } => ErrorCode::BackupFileMissing,
+            Error::ArchiveDamaged { .. } => ErrorCode::ArchiveDamaged,
+            Error::ArchiveTooNew { .. } => ErrorCode::ArchiveTooNew,
+            Error::RestoreBlocked { .. } => ErrorCode::RestoreBlocked,
             Error::Io { .. } => ErrorCode::Io,
         }
     }
@@ -312,6 +360,44 @@ impl Error {
             }
             Error::Query { .. } => {
                 "Check that the user may read this database, then refresh.".to_owned()
+            }
+            Error::NotABackup { .. } => {
+                "Choose a backup made by Lifeboat or pg_dump: a .backup (custom) or .tar file, a \
+                 plain .sql dump, or the folder of a directory backup (the one holding toc.dat)."
+                    .to_owned()
+            }
+            Error::ManifestInvalid { .. } => {
+                "Copy the manifest again from where the backup came from, or move it away to \
+                 restore the dump without checking its checksums."
+                    .to_owned()
+            }
+            Error::ChecksumMismatch { .. } => {
+                "The file changed after the backup was written: a damaged disk, an incomplete \
+                 copy or an edit. Nothing was restored; use another copy of this backup."
+                    .to_owned()
+            }
+            Error::BackupFileMissing { .. } => {
+                "Copy the complete backup (every file its manifest lists) and try again. \
+                 Nothing was restored."
+                    .to_owned()
+            }
+            Error::ArchiveDamaged { .. } => {
+                "Nothing was restored. Use another copy of the backup: a file cut short by an \
+                 interrupted copy or a full disk cannot be repaired."
+                    .to_owned()
+            }
+            Error::ArchiveTooNew { .. } => {
+                "Update Lifeboat to a version that bundles the PostgreSQL release that made this \
+                 backup."
+                    .to_owned()
+            }
+            Error::RestoreBlocked { blockers } => {
+                let fixes: Vec<&str> = blockers.iter().filter_map(|b| b.fix.as_deref()).collect();
+                if fixes.is_empty() {
+                    "Nothing was changed. Resolve the problems above and try again.".to_owned()
+                } else {
+                    format!("Nothing was changed. {}", fixes.join(" "))
+                }
             }
             Error::Io { .. } => {
                 "Check that the path exists, that you may write there, and that the disk has \

@@ -1,5 +1,6 @@
 //! Lifeboat's engine: everything the desktop app and the `lifeboat` CLI do, without any GUI.
 
+pub mod archive;
 pub mod backup;
 pub mod browse;
 pub mod catalog;
@@ -12,8 +13,10 @@ pub mod ops;
 pub(crate) mod pgpass;
 pub mod profiles;
 pub mod progress;
+pub mod restore;
 pub mod runner;
 pub mod secret;
+pub mod sql;
 pub mod store;
 pub mod tools;
 

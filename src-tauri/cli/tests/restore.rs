@@ -1,0 +1,150 @@
+//! `lifeboat restore` against a real server: the dry run prints the plan and changes nothing, a
+//! restore creates the database with the rows, a blocker exits 1 with its code in `--json`.
+
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+use lifeboat_system_tests::PgServer;
+use serde_json::Value;
+
+fn lifeboat(home: &Path, args: &[&str]) -> Output {
+    let bundle = Path::new(env!("CARGO_MANIFEST_DIR")).join("../resources/postgres");
+    Command::new(env!("CARGO_BIN_EXE_lifeboat"))
+        .args(args)
+        .env("LIFEBOAT_HOME", home)
+        .env("LIFEBOAT_PG_BUNDLE", bundle)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap()
+}
+
+fn json(output: &Output) -> Value {
+    serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
+        panic!("not one JSON document ({e}): {}", String::from_utf8_lossy(&output.stdout))
+    })
+}
+
+fn text(output: &Output) -> String {
+    format!(
+        "{}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+async fn databases(server: &PgServer) -> Vec<String> {
+    server
+        .client("postgres")
+        .await
+        .query("SELECT datname::text FROM pg_database", &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect()
+}
+
+#[tokio::test]
+async fn dry_run_restore_and_blocker_from_the_command_line() {
+    let server = PgServer::shared(18);
+    let db = server.create_database("cli_restore").await;
+    server
+        .client(&db)
+        .await
+        .batch_execute(
+            "CREATE SCHEMA shop; CREATE TABLE shop.items (id int PRIMARY KEY, name text); \
+             INSERT INTO shop.items SELECT g, 'item ' || g FROM generate_series(1, 64) g",
+        )
+        .await
+        .unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let port = server.port.to_string();
+    let add = [
+        "profile",
+        "add",
+        "local",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        &port,
+        "--user",
+        "postgres",
+        "--use-pgpass",
+    ];
+    assert!(lifeboat(home.path(), &add).status.success());
+    let out_dir = out.path().display().to_string();
+    let made = lifeboat(
+        home.path(),
+        &["backup", "--profile", "local", "--database", &db, "--out", &out_dir, "--json"],
+    );
+    assert!(made.status.success(), "{}", text(&made));
+    let file = out.path().join(json(&made)["files"][0]["name"].as_str().unwrap());
+    let file = file.display().to_string();
+    let prefix = format!("{db}_restored_");
+
+    // The dry run says what would happen and changes nothing.
+    let dry = lifeboat(home.path(), &["restore", &file, "--profile", "local", "--dry-run"]);
+    assert_eq!(dry.status.code(), Some(0), "{}", text(&dry));
+    let printed = String::from_utf8_lossy(&dry.stdout);
+    assert!(printed.contains(&format!("Creates database {prefix}")), "{printed}");
+    assert!(printed.contains("checksums_verified"), "{printed}");
+    assert!(!databases(&server).await.iter().any(|d| d.starts_with(&prefix)));
+    let plan = json(&lifeboat(
+        home.path(),
+        &["restore", &file, "--profile", "local", "--dry-run", "--json"],
+    ));
+    assert_eq!(plan["method"]["kind"], "pg_restore");
+    assert_eq!(plan["blocked"], false);
+
+    // The restore creates the database with every row.
+    let run = lifeboat(home.path(), &["restore", &file, "--profile", "local", "--json"]);
+    assert_eq!(run.status.code(), Some(0), "{}", text(&run));
+    let outcome = json(&run);
+    let restored = outcome["database"].as_str().unwrap().to_owned();
+    assert!(restored.starts_with(&prefix), "{restored}");
+    assert_eq!(outcome["created"], true);
+    let rows: i64 = server
+        .client(&restored)
+        .await
+        .query_one("SELECT count(*) FROM shop.items", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(rows, 64);
+
+    // Into the now non-empty database: blocked, exit 1, the finding's code in the JSON.
+    let blocked =
+        lifeboat(home.path(), &["restore", &file, "--profile", "local", "--target-db", &restored]);
+    assert_eq!(blocked.status.code(), Some(1));
+    assert!(text(&blocked).contains("not empty"), "{}", text(&blocked));
+    let blocked_json = lifeboat(
+        home.path(),
+        &["restore", &file, "--profile", "local", "--target-db", &restored, "--json"],
+    );
+    assert_eq!(blocked_json.status.code(), Some(1));
+    let error = json(&blocked_json);
+    assert_eq!(error["error"]["code"], "restore_blocked");
+    assert_eq!(error["findings"][0]["code"], "target_not_empty");
+    let dry_blocked = lifeboat(
+        home.path(),
+        &["restore", &file, "--profile", "local", "--target-db", &restored, "--dry-run", "--json"],
+    );
+    assert_eq!(dry_blocked.status.code(), Some(1));
+    assert_eq!(json(&dry_blocked)["findings"][0]["severity"], "blocker");
+
+    // Not a backup: exit 1 with the code; contradicting options: usage error, exit 2.
+    let photo = out.path().join("photo.backup");
+    std::fs::write(&photo, [0xFF, 0xD8, 0xFF, 0xE0, 0x00, 0x10, b'J', b'F', b'I', b'F']).unwrap();
+    let photo = photo.display().to_string();
+    let not = lifeboat(home.path(), &["restore", &photo, "--profile", "local", "--json"]);
+    assert_eq!(not.status.code(), Some(1));
+    assert_eq!(json(&not)["error"]["code"], "not_a_backup");
+    let usage = lifeboat(
+        home.path(),
+        &["restore", &file, "--profile", "local", "--no-owner", "--owner", "x"],
+    );
+    assert_eq!(usage.status.code(), Some(2));
+    let zero_jobs = lifeboat(home.path(), &["restore", &file, "--profile", "local", "--jobs", "0"]);
+    assert_eq!(zero_jobs.status.code(), Some(2));
+}

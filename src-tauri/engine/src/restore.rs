@@ -1,0 +1,1487 @@
+//! Restores a backup into a new database, or into an existing empty one, never touching anything
+//! that holds data.
+//!
+//! 1. The source is recognised by its content ([`archive::detect`]); a Lifeboat manifest next to
+//!    it has every file's sha256 checked before any server is contacted.
+//! 2. [`preflight`] connects to the target, picks the tools and reads the whole backup once (the
+//!    integrity check: `pg_restore -f -` of an archive, or the SQL file itself), learning which
+//!    roles, extensions, settings and encoding it needs. Nothing on the server changes. The
+//!    result is a [`RestorePlan`]: findings with a severity and a fix, and a sentence saying what
+//!    will happen.
+//! 3. [`restore`] repeats the pre-flight (the server may have changed meanwhile), refuses when a
+//!    finding blocks, creates the database (`TEMPLATE template0`, the dump's encoding when the
+//!    server allows it) and restores with one of three methods:
+//!    - pg_restore of the target server's own major straight into the database;
+//!    - when that pg_restore cannot read the archive (it was made by a newer pg_dump): a newer
+//!      pg_restore writes SQL, settings the target does not know (`SET transaction_timeout`) are
+//!      left out on the way, and the target's own psql runs it with `ON_ERROR_STOP`;
+//!    - a plain SQL dump goes through the same filter into the target's psql.
+//!
+//!    Any failure or cancel drops the database the restore created; an existing database is
+//!    restored into in one transaction, so a failure leaves it as empty as it was.
+
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+use tokio_postgres::Client;
+use tokio_postgres::error::SqlState;
+use tokio_util::sync::CancellationToken;
+
+use crate::archive::{self, ArchiveVersion, DumpFacts, DumpFilter, DumpScanner, FoundManifest};
+use crate::backup::{BackupFormat, MANIFEST_SUFFIX};
+use crate::connect::{ConnectSpec, connect, query_error};
+use crate::context::Ctx;
+use crate::error::{Error, Result};
+use crate::profiles::{self, Profile};
+use crate::progress::{NullSink, ProgressEvent, ProgressSink};
+use crate::runner::{self, ConnTarget, PipeSource, StdoutTo, ToolCommand};
+use crate::sql::{quote_ident, quote_literal};
+use crate::tools::{BundledMajor, ServerVersion, Tool};
+
+/// PostgreSQL's longest identifier, in bytes (NAMEDATALEN - 1).
+const MAX_IDENTIFIER_BYTES: usize = 63;
+
+#[derive(Debug, Clone, Default, Deserialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct RestoreRequest {
+    /// A backup file, the folder of a directory backup, or a Lifeboat manifest
+    /// (`….lifeboat.json`).
+    pub source: String,
+    /// The profile of the server to restore into.
+    pub profile: String,
+    /// The database to restore into: created when it does not exist, used when it exists and is
+    /// empty. Absent: a new database `<db>_restored_YYYYMMDD` (`_2`, `_3` … when taken).
+    pub target_database: Option<String>,
+    /// Ignore the dump's owners: what is restored belongs to the connecting user (or to
+    /// `owner_role`). Chosen automatically when an owner role is missing on the target.
+    pub no_owner: bool,
+    /// Restore as this role (`SET ROLE`), so that it owns what is restored.
+    pub owner_role: Option<String>,
+    /// Parallel pg_restore workers (custom and directory archives restored directly).
+    pub jobs: Option<u32>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, specta::Type)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    Info,
+    Warning,
+    /// The restore does not start.
+    Blocker,
+}
+
+/// The stable identity of a finding (the UI and `--json` consumers branch on it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, specta::Type)]
+#[serde(rename_all = "snake_case")]
+pub enum FindingCode {
+    ChecksumsVerified,
+    NoManifest,
+    RolesMissing,
+    GrantsSkipped,
+    OwnerRoleMissing,
+    OwnerRoleNotGranted,
+    ExtensionUnavailable,
+    EncodingDiffers,
+    TargetNotEmpty,
+    CannotCreateDatabase,
+    NewerSource,
+    SettingsDropped,
+    JobsIgnored,
+    DumpIncomplete,
+    DumpSwitchesDatabase,
+}
+
+/// Something the pre-flight found, with what Lifeboat does about it or what the user can do.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct Finding {
+    pub severity: Severity,
+    pub code: FindingCode,
+    pub message: String,
+    pub fix: Option<String>,
+}
+
+impl Finding {
+    fn new(severity: Severity, code: FindingCode, message: String, fix: Option<String>) -> Self {
+        Finding { severity, code, message, fix }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, specta::Type)]
+#[serde(rename_all = "snake_case")]
+pub enum MethodKind {
+    /// pg_restore writes into the database itself.
+    PgRestore,
+    /// A newer pg_restore writes SQL, filtered on its way into the target's psql.
+    Pipeline,
+    /// psql runs a plain SQL dump (filtered on the way).
+    Psql,
+}
+
+/// How the restore runs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct RestoreMethod {
+    pub kind: MethodKind,
+    /// The major whose pg_restore reads the archive (absent for plain SQL).
+    pub reader_major: Option<u32>,
+    /// The major whose psql runs the SQL (absent when pg_restore writes directly).
+    pub psql_major: Option<u32>,
+    /// Parallel pg_restore workers.
+    pub jobs: u32,
+    /// All in one transaction (restoring into an existing database).
+    pub single_transaction: bool,
+    /// `SET` parameters the dump uses that the target server does not know; left out.
+    pub dropped_settings: Vec<String>,
+}
+
+/// What a restore will do, found out without changing anything.
+#[derive(Debug, Clone, Serialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct RestorePlan {
+    /// The backup (file or folder) that will be restored.
+    pub source: String,
+    pub format: BackupFormat,
+    /// For archives, the version in the header, e.g. "1.16".
+    pub archive_version: Option<String>,
+    /// The database the backup was made from, when known.
+    pub source_database: Option<String>,
+    pub dumped_from: Option<String>,
+    pub dumped_by: Option<String>,
+    /// The manifest whose checksums were verified.
+    pub manifest: Option<String>,
+    pub verified_files: u32,
+    pub profile: String,
+    pub server_version: String,
+    /// The database restored into.
+    pub database: String,
+    /// Whether the restore creates it (else it exists and is empty).
+    pub create_database: bool,
+    /// The encoding the new database is created with.
+    pub encoding: Option<String>,
+    pub method: RestoreMethod,
+    pub no_owner: bool,
+    /// The role that owns what is restored when the dump's owners are not used.
+    pub owned_by: Option<String>,
+    /// Entries (objects, table data …) in the backup.
+    pub entries: u64,
+    /// Entries left out because they grant privileges to roles missing on the target.
+    pub skipped_entries: u64,
+    pub entry_counts: BTreeMap<String, u64>,
+    pub findings: Vec<Finding>,
+    /// What will happen, in plain words.
+    pub summary: String,
+    /// Whether a finding stops the restore.
+    pub blocked: bool,
+}
+
+/// What a finished restore did.
+#[derive(Debug, Clone, Serialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct RestoreOutcome {
+    pub database: String,
+    pub created: bool,
+    pub profile: String,
+    pub method: RestoreMethod,
+    /// The `--version` line of every tool used, e.g. "pg_restore (PostgreSQL) 18.6".
+    pub tool_versions: Vec<String>,
+    pub warnings: Vec<String>,
+    pub duration_ms: u64,
+    /// Entries of the backup restored.
+    pub restored_entries: u64,
+    pub skipped_entries: u64,
+    pub entry_counts: BTreeMap<String, u64>,
+}
+
+/// Checks a restore without changing anything on the server: the source, its checksums and a
+/// full read, the target's roles, extensions, encoding and database, and the tools to use.
+pub async fn preflight(ctx: &Ctx, request: RestoreRequest) -> Result<RestorePlan> {
+    Ok(prepare(ctx, &request, &CancellationToken::new()).await?.plan)
+}
+
+/// Runs a restore. Progress goes to `sink`; `cancel` stops it and drops the database it created.
+pub async fn restore(
+    ctx: &Ctx,
+    request: RestoreRequest,
+    sink: &dyn ProgressSink,
+    cancel: &CancellationToken,
+) -> Result<RestoreOutcome> {
+    let started = Instant::now();
+    let prepared = prepare(ctx, &request, cancel).await?;
+    let plan = &prepared.plan;
+    let blockers: Vec<Finding> =
+        plan.findings.iter().filter(|f| f.severity == Severity::Blocker).cloned().collect();
+    if !blockers.is_empty() {
+        return Err(Error::RestoreBlocked { blockers });
+    }
+    let warnings: Vec<String> = plan
+        .findings
+        .iter()
+        .filter(|f| f.severity == Severity::Warning)
+        .map(|f| match &f.fix {
+            Some(fix) => format!("{} {}", f.message, fix),
+            None => f.message.clone(),
+        })
+        .collect();
+    for message in &warnings {
+        sink.emit(ProgressEvent::Warning { message: message.clone() });
+    }
+    if cancel.is_cancelled() {
+        return Err(Error::Cancelled);
+    }
+    let database = if plan.create_database {
+        create_database(ctx, &prepared).await?
+    } else {
+        plan.database.clone()
+    };
+    let result = run(ctx, &prepared, &database, sink, cancel).await;
+    match result {
+        Ok(tool_versions) => {
+            let mut entry_counts = plan.entry_counts.clone();
+            for entry in &prepared.skipped {
+                if let Some(count) = entry_counts.get_mut(entry) {
+                    *count = count.saturating_sub(1);
+                }
+            }
+            entry_counts.retain(|_, n| *n > 0);
+            Ok(RestoreOutcome {
+                database,
+                created: plan.create_database,
+                profile: prepared.profile.settings.name.clone(),
+                method: plan.method.clone(),
+                tool_versions,
+                warnings,
+                duration_ms: started.elapsed().as_millis() as u64,
+                restored_entries: plan.entries - plan.skipped_entries,
+                skipped_entries: plan.skipped_entries,
+                entry_counts,
+            })
+        }
+        Err(error) => {
+            if plan.create_database
+                && let Err(drop_error) = drop_database(ctx, &prepared, &database).await
+            {
+                sink.emit(ProgressEvent::Warning {
+                    message: format!(
+                        "The partly restored database {database} could not be removed: \
+                         {drop_error}. Drop it by hand."
+                    ),
+                });
+            }
+            Err(error)
+        }
+    }
+}
+
+/// Everything the pre-flight decided, for the run.
+struct Prepared {
+    plan: RestorePlan,
+    profile: Profile,
+    source: PathBuf,
+    server: ServerVersion,
+    reader: Option<BundledMajor>,
+    writer: BundledMajor,
+    known_settings: HashSet<String>,
+    /// `pg_restore --list` with the skipped entries commented out (archives, when any).
+    use_list: Option<String>,
+    /// Archives whose skipped entries carry no TOC id: leave out every grant instead.
+    no_privileges: bool,
+    /// Ordinals of the entries a plain dump's filter leaves out.
+    skip_ordinals: HashSet<usize>,
+    /// Kinds of the skipped entries, one per entry.
+    skipped: Vec<String>,
+    /// Names of the entries in order, for progress.
+    entry_names: Vec<String>,
+    /// Whether the target name was chosen by Lifeboat (then a name taken meanwhile is skipped).
+    auto_named: bool,
+    name_base: String,
+    role: Option<String>,
+}
+
+/// What the pre-flight reads from the target server.
+struct Target {
+    server: ServerVersion,
+    server_version: String,
+    user: String,
+    superuser: bool,
+    createdb: bool,
+    roles: HashSet<String>,
+    settings: HashSet<String>,
+    extensions: HashSet<String>,
+    databases: HashSet<String>,
+    template_encoding: String,
+    template_ctype: String,
+    template_libc: bool,
+}
+
+async fn prepare(
+    ctx: &Ctx,
+    request: &RestoreRequest,
+    cancel: &CancellationToken,
+) -> Result<Prepared> {
+    // 1. The source, and its checksums before anything else.
+    // A damaged header is reported as the checksum mismatch it is, not as "not a backup".
+    let source = resolve_source(&request.source)?;
+    let manifest = archive::find_manifest(&source)?;
+    let verified = match &manifest {
+        Some(found) => archive::verify(found).await?,
+        None => 0,
+    };
+    let detected = archive::detect(&source)?;
+    if request.jobs == Some(0) {
+        return Err(Error::InvalidInput { field: "jobs", problem: "must be at least 1".into() });
+    }
+    let role = request.owner_role.as_deref().map(str::trim).filter(|r| !r.is_empty());
+    let role = role.map(str::to_owned);
+    let explicit_target = match request.target_database.as_deref().map(str::trim) {
+        Some("") | None => None,
+        Some(name) if name.len() > MAX_IDENTIFIER_BYTES => {
+            return Err(Error::InvalidInput {
+                field: "target database",
+                problem: format!("is longer than {MAX_IDENTIFIER_BYTES} bytes"),
+            });
+        }
+        Some(name) => Some(name.to_owned()),
+    };
+
+    // 2. The target server.
+    let profile = profiles::find_profile(ctx, &request.profile)?;
+    let spec = ConnectSpec::for_profile(ctx, &profile, &profile.settings.maintenance_db)?;
+    let client = connect(&spec).await?;
+    let target = read_target(&client).await?;
+    let writer = ctx.tools.for_restore(target.server)?.clone();
+    let reader = match detected.archive_version {
+        Some(version) => Some(choose_reader(ctx, &writer, version, &source)?.clone()),
+        None => None,
+    };
+
+    // 3. One full read of the backup: the integrity check, and what it needs.
+    let facts = scan(&source, reader.as_ref(), cancel).await?;
+    let list = match &reader {
+        Some(reader) => Some(pg_restore_list(reader, &source, cancel).await?),
+        None => None,
+    };
+    let source_database = manifest
+        .as_ref()
+        .map(|m| m.manifest.database.clone())
+        .or_else(|| list.as_deref().and_then(|l| list_header(l, "dbname:")))
+        .or_else(|| source.file_stem().map(|s| database_from_stem(&s.to_string_lossy())));
+    let dumped_from = facts
+        .dumped_from
+        .clone()
+        .or_else(|| list.as_deref().and_then(|l| list_header(l, "Dumped from database version:")));
+    let dumped_by = facts
+        .dumped_by
+        .clone()
+        .or_else(|| list.as_deref().and_then(|l| list_header(l, "Dumped by pg_dump version:")));
+
+    let mut findings = Vec::new();
+    let profile_name = profile.settings.name.clone();
+    match &manifest {
+        Some(found) => findings.push(Finding::new(
+            Severity::Info,
+            FindingCode::ChecksumsVerified,
+            format!(
+                "{verified} file{} match{} the checksums in {}.",
+                plural(verified),
+                if verified == 1 { "es" } else { "" },
+                found.path.display()
+            ),
+            None,
+        )),
+        None => findings.push(Finding::new(
+            Severity::Info,
+            FindingCode::NoManifest,
+            "No Lifeboat manifest describes this backup, so there are no checksums to compare; \
+             it was checked by reading it completely."
+                .into(),
+            None,
+        )),
+    }
+    if detected.format == BackupFormat::Plain && !facts.complete {
+        findings.push(Finding::new(
+            Severity::Blocker,
+            FindingCode::DumpIncomplete,
+            "The SQL file does not end with pg_dump's \"dump complete\" line: it was cut short \
+             or edited."
+                .into(),
+            Some("Use a complete copy of the backup.".into()),
+        ));
+    }
+    if facts.connects {
+        findings.push(Finding::new(
+            Severity::Blocker,
+            FindingCode::DumpSwitchesDatabase,
+            "The SQL file connects to other databases (\\connect): it was made with pg_dump \
+             --create or by pg_dumpall, and would not stay in the database Lifeboat restores \
+             into."
+                .into(),
+            Some("Make the dump without --create, or run it with psql yourself.".into()),
+        ));
+    }
+
+    // 4. The target database.
+    let today = chrono::Local::now().date_naive();
+    let base_db = source_database.clone().unwrap_or_else(|| "restored".to_owned());
+    let name_base = default_base(&base_db, today);
+    let (database, create_database, auto_named) = match explicit_target {
+        Some(name) => {
+            let exists = target.databases.contains(&name);
+            (name, !exists, false)
+        }
+        None => (free_name(&name_base, &target.databases), true, true),
+    };
+    let mut existing_encoding = None;
+    if !create_database {
+        let spec = ConnectSpec::for_profile(ctx, &profile, &database)?;
+        let db_client = connect(&spec).await?;
+        let contents = read_contents(&db_client).await?;
+        existing_encoding = Some(contents.encoding.clone());
+        if !contents.is_empty() {
+            findings.push(Finding::new(
+                Severity::Blocker,
+                FindingCode::TargetNotEmpty,
+                format!(
+                    "The database {database} on \"{profile_name}\" is not empty: it holds {}.",
+                    contents.describe()
+                ),
+                Some(format!(
+                    "Lifeboat never restores into a non-empty database. Leave the target empty \
+                     to restore into a new database ({}), or choose another name.",
+                    free_name(&name_base, &target.databases)
+                )),
+            ));
+        }
+    } else if !target.superuser && !target.createdb {
+        findings.push(Finding::new(
+            Severity::Blocker,
+            FindingCode::CannotCreateDatabase,
+            format!("The user {} may not create databases on \"{profile_name}\".", target.user),
+            Some(
+                "Give the user CREATEDB, use a profile with more rights, or create an empty \
+                 database and choose it as the target."
+                    .into(),
+            ),
+        ));
+    }
+
+    // 5. Encoding.
+    let dump_encoding =
+        facts.encoding.clone().or_else(|| manifest.as_ref().map(|m| m.manifest.encoding.clone()));
+    let mut encoding = None;
+    if let Some(dump_encoding) = &dump_encoding {
+        let same = |a: &str, b: &str| a.eq_ignore_ascii_case(b);
+        if create_database {
+            let any_encoding =
+                target.template_libc && matches!(target.template_ctype.as_str(), "C" | "POSIX");
+            if same(dump_encoding, &target.template_encoding) || any_encoding {
+                encoding = Some(dump_encoding.to_ascii_uppercase());
+            } else {
+                encoding = Some(target.template_encoding.clone());
+                findings.push(Finding::new(
+                    Severity::Warning,
+                    FindingCode::EncodingDiffers,
+                    format!(
+                        "The backup is in {dump_encoding}; new databases on \"{profile_name}\" \
+                         (locale {}) can only be {}.",
+                        target.template_ctype, target.template_encoding
+                    ),
+                    Some(format!(
+                        "The database is created in {} and text is converted on the way; \
+                         characters {} cannot hold stop the restore.",
+                        target.template_encoding, target.template_encoding
+                    )),
+                ));
+            }
+        } else if let Some(existing) = &existing_encoding
+            && !same(dump_encoding, existing)
+        {
+            findings.push(Finding::new(
+                Severity::Warning,
+                FindingCode::EncodingDiffers,
+                format!("The backup is in {dump_encoding}; the database {database} is {existing}."),
+                Some(format!(
+                    "Text is converted to {existing} on the way; characters {existing} cannot \
+                     hold stop the restore."
+                )),
+            ));
+        }
+    }
+
+    // 6. Roles: owners, and the roles grants name.
+    let owners: BTreeSet<String> = facts.entries.iter().filter_map(|e| e.owner.clone()).collect();
+    let missing_owners: Vec<String> =
+        owners.iter().filter(|r| !target.roles.contains(*r)).cloned().collect();
+    let mut foreign_owners = Vec::new();
+    if !target.superuser {
+        for owner in owners.iter().filter(|o| target.roles.contains(*o) && **o != target.user) {
+            if !is_member(&client, &target.user, owner).await? {
+                foreign_owners.push(owner.clone());
+            }
+        }
+    }
+    let missing_roles: BTreeSet<String> =
+        facts.roles().into_iter().filter(|r| !target.roles.contains(r)).collect();
+    if let Some(role) = &role {
+        if !target.roles.contains(role) {
+            findings.push(Finding::new(
+                Severity::Blocker,
+                FindingCode::OwnerRoleMissing,
+                format!("The role {role} does not exist on \"{profile_name}\"."),
+                Some("Create the role first, or choose an existing one.".into()),
+            ));
+        } else if !target.superuser && !is_member(&client, &target.user, role).await? {
+            findings.push(Finding::new(
+                Severity::Blocker,
+                FindingCode::OwnerRoleNotGranted,
+                format!("The user {} may not act as the role {role}.", target.user),
+                Some(format!("Grant {role} to {} first, or choose another role.", target.user)),
+            ));
+        }
+    }
+    let no_owner = request.no_owner
+        || role.is_some()
+        || !missing_owners.is_empty()
+        || !foreign_owners.is_empty();
+    let owned_by = no_owner.then(|| role.clone().unwrap_or_else(|| target.user.clone()));
+    if !missing_roles.is_empty() || !foreign_owners.is_empty() {
+        let mut parts = Vec::new();
+        if !missing_roles.is_empty() {
+            parts.push(format!(
+                "{} role{} the backup names {} not exist on \"{profile_name}\": {}.",
+                missing_roles.len(),
+                plural(missing_roles.len()),
+                if missing_roles.len() == 1 { "does" } else { "do" },
+                list_names(&missing_roles)
+            ));
+        }
+        if !foreign_owners.is_empty() {
+            parts.push(format!(
+                "The user {} may not create objects owned by {}.",
+                target.user,
+                foreign_owners.join(", ")
+            ));
+        }
+        let fix = match (&owned_by, &role) {
+            (Some(_), Some(role)) => format!("Restored with --no-owner (objects owned by {role})."),
+            (Some(user), None) => {
+                format!("Restored with --no-owner (objects owned by the connecting user, {user}).")
+            }
+            (None, _) => "The owners are kept; only grants to missing roles are left out.".into(),
+        };
+        findings.push(Finding::new(
+            Severity::Warning,
+            FindingCode::RolesMissing,
+            parts.join(" "),
+            Some(fix),
+        ));
+    }
+    // Entries granting privileges to missing roles are left out whole.
+    let skipped_entries: Vec<&archive::DumpEntry> = facts
+        .entries
+        .iter()
+        .filter(|e| {
+            (e.kind == "ACL" || e.kind == "DEFAULT ACL")
+                && e.roles.iter().any(|r| missing_roles.contains(r))
+        })
+        .collect();
+    if !skipped_entries.is_empty() {
+        let names: Vec<String> = skipped_entries.iter().map(|e| e.name.clone()).collect();
+        findings.push(Finding::new(
+            Severity::Warning,
+            FindingCode::GrantsSkipped,
+            format!(
+                "Privileges on {} object{} name missing roles: {}.",
+                names.len(),
+                plural(names.len()),
+                names.join(", ")
+            ),
+            Some(
+                "Those grants are not restored; create the roles and grant the privileges again \
+                 if they are needed."
+                    .into(),
+            ),
+        ));
+    }
+
+    // 7. Extensions.
+    let unavailable: Vec<String> =
+        facts.extensions().into_iter().filter(|e| !target.extensions.contains(e)).collect();
+    if !unavailable.is_empty() {
+        findings.push(Finding::new(
+            Severity::Blocker,
+            FindingCode::ExtensionUnavailable,
+            format!(
+                "The backup needs the extension{} {}, which \"{profile_name}\" (PostgreSQL {}) \
+                 cannot provide.",
+                plural(unavailable.len()),
+                unavailable.join(", "),
+                target.server_version
+            ),
+            Some(
+                "Install the extension's package on the server, or restore onto a server that \
+                 has it."
+                    .into(),
+            ),
+        ));
+    }
+
+    // 8. Versions and the method.
+    if let Some(from) = &dumped_from
+        && major_of(from).is_some_and(|m| m > target.server.major())
+    {
+        findings.push(Finding::new(
+            Severity::Warning,
+            FindingCode::NewerSource,
+            format!(
+                "The backup comes from PostgreSQL {from}; \"{profile_name}\" runs {}.",
+                target.server_version
+            ),
+            Some(format!(
+                "Objects that use features newer than PostgreSQL {} cannot be restored; the \
+                 restore stops at the first such error and leaves nothing behind.",
+                target.server.major()
+            )),
+        ));
+    }
+    let single_transaction = !create_database;
+    let kind = match &reader {
+        None => MethodKind::Psql,
+        Some(reader) if reader.major == writer.major => MethodKind::PgRestore,
+        Some(_) => MethodKind::Pipeline,
+    };
+    let dropped_settings: Vec<String> = if kind == MethodKind::PgRestore {
+        Vec::new()
+    } else {
+        facts
+            .set_names
+            .iter()
+            .filter(|s| !s.contains('.') && !target.settings.contains(*s))
+            .cloned()
+            .collect()
+    };
+    if !dropped_settings.is_empty() {
+        let writer_of_sql = match &reader {
+            Some(reader) => format!("pg_restore {}", reader.major),
+            None => format!("pg_dump {}", dumped_by.as_deref().unwrap_or("(unknown version)")),
+        };
+        findings.push(Finding::new(
+            Severity::Info,
+            FindingCode::SettingsDropped,
+            format!(
+                "{writer_of_sql} writes SET {}, unknown to PostgreSQL {}.",
+                dropped_settings.join(", SET "),
+                target.server.major()
+            ),
+            Some("Lifeboat leaves those lines out; they only tune the restoring session.".into()),
+        ));
+    }
+    let parallel = kind == MethodKind::PgRestore
+        && !single_transaction
+        && matches!(detected.format, BackupFormat::Custom | BackupFormat::Directory);
+    let jobs = if parallel { request.jobs.unwrap_or(1) } else { 1 };
+    if request.jobs.is_some_and(|j| j > 1) && !parallel {
+        let why = if single_transaction {
+            "an existing database is restored in one transaction"
+        } else if kind != MethodKind::PgRestore {
+            "the SQL goes through one psql session"
+        } else {
+            "a tar archive is read in order"
+        };
+        findings.push(Finding::new(
+            Severity::Info,
+            FindingCode::JobsIgnored,
+            format!("The restore runs with one job: {why}."),
+            None,
+        ));
+    }
+    let method = RestoreMethod {
+        kind,
+        reader_major: reader.as_ref().map(|r| r.major),
+        psql_major: (kind != MethodKind::PgRestore).then_some(writer.major),
+        jobs,
+        single_transaction,
+        dropped_settings,
+    };
+
+    // 9. What is left out, and the list pg_restore follows.
+    let skip_ids: HashSet<u32> = skipped_entries.iter().filter_map(|e| e.toc_id).collect();
+    let no_privileges = reader.is_some() && skipped_entries.iter().any(|e| e.toc_id.is_none());
+    let use_list = match (&list, skip_ids.is_empty()) {
+        (Some(list), false) => Some(comment_out(list, &skip_ids)),
+        _ => None,
+    };
+    let skip_ordinals: HashSet<usize> = if reader.is_none() {
+        skipped_entries.iter().map(|e| e.ordinal).collect()
+    } else {
+        HashSet::new()
+    };
+    let skipped: Vec<String> = skipped_entries.iter().map(|e| e.kind.clone()).collect();
+
+    let entries = facts.entries.len() as u64;
+    let blocked = findings.iter().any(|f| f.severity == Severity::Blocker);
+    findings.sort_by_key(|f| std::cmp::Reverse(f.severity));
+    let mut plan = RestorePlan {
+        source: source.display().to_string(),
+        format: detected.format,
+        archive_version: detected.archive_version.map(|v| v.to_string()),
+        source_database,
+        dumped_from,
+        dumped_by,
+        manifest: manifest.as_ref().map(|m: &FoundManifest| m.path.display().to_string()),
+        verified_files: verified as u32,
+        profile: profile_name,
+        server_version: target.server_version.clone(),
+        database,
+        create_database,
+        encoding: if create_database { encoding } else { existing_encoding },
+        method,
+        no_owner,
+        owned_by,
+        entries,
+        skipped_entries: skipped.len() as u64,
+        entry_counts: facts.counts(),
+        findings,
+        summary: String::new(),
+        blocked,
+    };
+    plan.summary = summarize(&plan, &source, missing_owners.len());
+    Ok(Prepared {
+        plan,
+        profile,
+        source,
+        server: target.server,
+        reader,
+        writer,
+        known_settings: target.settings,
+        use_list,
+        no_privileges,
+        skip_ordinals,
+        skipped,
+        entry_names: facts.entries.iter().map(|e| format!("{} {}", e.kind, e.name)).collect(),
+        auto_named,
+        name_base,
+        role,
+    })
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 { "" } else { "s" }
+}
+
+fn list_names(names: &BTreeSet<String>) -> String {
+    names.iter().cloned().collect::<Vec<_>>().join(", ")
+}
+
+fn major_of(version: &str) -> Option<u32> {
+    version.split(['.', ' ']).next()?.parse().ok()
+}
+
+/// The plan in one sentence, e.g. "Creates database shop_restored_20261121 on "prod"
+/// (PostgreSQL 18.6) and restores 42 entries from shop.backup with pg_restore 18; 2 roles
+/// missing → owned by postgres; nothing existing is changed."
+fn summarize(plan: &RestorePlan, source: &Path, missing_owners: usize) -> String {
+    let name = source.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    if plan.blocked {
+        let reasons: Vec<&str> = plan
+            .findings
+            .iter()
+            .filter(|f| f.severity == Severity::Blocker)
+            .map(|f| f.message.as_str())
+            .collect();
+        return format!("Cannot restore {name}: {}", reasons.join(" "));
+    }
+    let mut parts = Vec::new();
+    let m = &plan.method;
+    let how = match m.kind {
+        MethodKind::PgRestore if m.jobs > 1 => {
+            format!("pg_restore {} with {} jobs", m.reader_major.unwrap_or(0), m.jobs)
+        }
+        MethodKind::PgRestore => format!("pg_restore {}", m.reader_major.unwrap_or(0)),
+        MethodKind::Pipeline => format!(
+            "pg_restore {} turned into SQL for psql {}",
+            m.reader_major.unwrap_or(0),
+            m.psql_major.unwrap_or(0)
+        ),
+        MethodKind::Psql => format!("psql {}", m.psql_major.unwrap_or(0)),
+    };
+    let server = format!("\"{}\" (PostgreSQL {})", plan.profile, plan.server_version);
+    parts.push(if plan.create_database {
+        format!(
+            "Creates database {} on {server} and restores {} entries from {name} with {how}",
+            plan.database, plan.entries
+        )
+    } else {
+        format!(
+            "Restores {} entries from {name} into the empty database {} on {server} with {how}, \
+             in one transaction so that an error leaves it empty",
+            plan.entries, plan.database
+        )
+    });
+    if !m.dropped_settings.is_empty() {
+        parts.push(format!("leaving out SET {}", m.dropped_settings.join(", SET ")));
+    }
+    if let Some(owner) = &plan.owned_by {
+        if missing_owners > 0 {
+            parts.push(format!(
+                "{missing_owners} owner role{} missing → owned by {owner}",
+                plural(missing_owners)
+            ));
+        } else {
+            parts.push(format!("owned by {owner}"));
+        }
+    }
+    if plan.skipped_entries > 0 {
+        parts.push(format!(
+            "{} grant entr{} naming missing roles left out",
+            plan.skipped_entries,
+            if plan.skipped_entries == 1 { "y" } else { "ies" }
+        ));
+    }
+    parts.push(
+        if plan.create_database {
+            "nothing existing is changed"
+        } else {
+            "nothing else is changed"
+        }
+        .to_owned(),
+    );
+    format!("{}.", parts.join("; "))
+}
+
+/// The path to restore from. A manifest stands for the dump it describes.
+fn resolve_source(text: &str) -> Result<PathBuf> {
+    let invalid = |problem: String| Error::InvalidInput { field: "source", problem };
+    let text = text.trim();
+    if text.is_empty() {
+        return Err(invalid("choose a backup file or folder".into()));
+    }
+    let path = PathBuf::from(text);
+    if !path.exists() {
+        return Err(invalid(format!("{} does not exist", path.display())));
+    }
+    if path.is_file() && text.ends_with(MANIFEST_SUFFIX) {
+        let manifest = archive::read_manifest(&path)?;
+        let mut dumps: Vec<String> = manifest
+            .files
+            .iter()
+            .filter(|f| f.role == "dump")
+            .map(|f| f.name.split('/').next().unwrap_or_default().to_owned())
+            .collect();
+        dumps.dedup();
+        let folder = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        return match dumps.as_slice() {
+            [one] => Ok(folder.join(one)),
+            [] => Err(invalid(format!("the manifest {} lists no dump", path.display()))),
+            many => Err(invalid(format!(
+                "the manifest lists {} dumps (one per schema); choose one of them: {}",
+                many.len(),
+                many.join(", ")
+            ))),
+        };
+    }
+    Ok(path)
+}
+
+/// The pg_restore that reads an archive of `version`: the target's own when it can, else the
+/// oldest newer bundled one that can (its output needs the fewest settings left out).
+fn choose_reader<'a>(
+    ctx: &'a Ctx,
+    writer: &'a BundledMajor,
+    version: ArchiveVersion,
+    source: &Path,
+) -> Result<&'a BundledMajor> {
+    if archive::pg_restore_reads(writer.major, version) {
+        return Ok(writer);
+    }
+    ctx.tools
+        .majors()
+        .iter()
+        .find(|m| m.major > writer.major && archive::pg_restore_reads(m.major, version))
+        .ok_or_else(|| Error::ArchiveTooNew {
+            path: source.to_owned(),
+            version: version.to_string(),
+            newest_bundled: ctx.tools.newest().major,
+        })
+}
+
+async fn read_target(client: &Client) -> Result<Target> {
+    let q = |e: tokio_postgres::Error| query_error(&e);
+    let row = client
+        .query_one(
+            "SELECT current_setting('server_version_num')::int, current_setting('server_version'), \
+             current_user::text, r.rolsuper, r.rolcreatedb FROM pg_roles r WHERE r.rolname = current_user",
+            &[],
+        )
+        .await
+        .map_err(q)?;
+    let server = ServerVersion(row.get::<_, i32>(0).max(0) as u32);
+    let names = |rows: Vec<tokio_postgres::Row>| -> HashSet<String> {
+        rows.iter().map(|r| r.get::<_, String>(0)).collect()
+    };
+    let roles = names(client.query("SELECT rolname::text FROM pg_roles", &[]).await.map_err(q)?);
+    let settings = names(client.query("SELECT name FROM pg_settings", &[]).await.map_err(q)?);
+    let extensions = names(
+        client.query("SELECT name::text FROM pg_available_extensions", &[]).await.map_err(q)?,
+    );
+    let databases =
+        names(client.query("SELECT datname::text FROM pg_database", &[]).await.map_err(q)?);
+    let provider = if server.major() >= 15 { "datlocprovider::text" } else { "'c'" };
+    let template = client
+        .query_one(
+            &format!(
+                "SELECT pg_encoding_to_char(encoding)::text, datctype::text, {provider} \
+                 FROM pg_database WHERE datname = 'template0'"
+            ),
+            &[],
+        )
+        .await
+        .map_err(q)?;
+    Ok(Target {
+        server,
+        server_version: row.get(1),
+        user: row.get(2),
+        superuser: row.get(3),
+        createdb: row.get(4),
+        roles,
+        settings,
+        extensions,
+        databases,
+        template_encoding: template.get(0),
+        template_ctype: template.get(1),
+        template_libc: template.get::<_, String>(2) == "c",
+    })
+}
+
+async fn is_member(client: &Client, user: &str, role: &str) -> Result<bool> {
+    let row = client
+        .query_one("SELECT pg_has_role($1::text::name, $2::text::name, 'MEMBER')", &[&user, &role])
+        .await
+        .map_err(|e| query_error(&e))?;
+    Ok(row.get(0))
+}
+
+/// What an existing database holds outside the system schemas and extensions.
+struct Contents {
+    encoding: String,
+    schemas: i64,
+    relations: i64,
+    functions: i64,
+    types: i64,
+    public_objects: i64,
+}
+
+impl Contents {
+    fn is_empty(&self) -> bool {
+        self.schemas + self.relations + self.functions + self.types == 0
+    }
+
+    fn describe(&self) -> String {
+        let mut parts = Vec::new();
+        let mut add = |n: i64, one: &str, many: &str| {
+            if n > 0 {
+                parts.push(format!("{n} {}", if n == 1 { one } else { many }));
+            }
+        };
+        add(self.relations, "table, view or sequence", "tables, views or sequences");
+        add(self.functions, "function", "functions");
+        add(self.types, "type", "types");
+        add(self.schemas, "schema besides public", "schemas besides public");
+        let mut text = parts.join(", ");
+        if self.public_objects > 0 {
+            text.push_str(&format!(" ({} of them in public)", self.public_objects));
+        }
+        text
+    }
+}
+
+async fn read_contents(client: &Client) -> Result<Contents> {
+    const USER_NS: &str = "n.nspname <> 'information_schema' AND n.nspname NOT LIKE 'pg\\_%' \
+        AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_namespace'::regclass \
+        AND d.objid = n.oid AND d.deptype = 'e')";
+    let not_extension = |class: &str, alias: &str| {
+        format!(
+            "NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = '{class}'::regclass \
+             AND d.objid = {alias}.oid AND d.deptype = 'e')"
+        )
+    };
+    let relations = format!(
+        "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+         WHERE c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f', 'c') AND {USER_NS} AND {}",
+        not_extension("pg_class", "c")
+    );
+    let functions = format!(
+        "FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE {USER_NS} AND {}",
+        not_extension("pg_proc", "p")
+    );
+    let types = format!(
+        "FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace \
+         WHERE t.typtype IN ('b', 'd', 'e', 'm', 'r') AND t.typrelid = 0 AND t.typcategory <> 'A' \
+         AND {USER_NS} AND {}",
+        not_extension("pg_type", "t")
+    );
+    let sql = format!(
+        "SELECT (SELECT pg_encoding_to_char(encoding)::text FROM pg_database \
+                 WHERE datname = current_database()), \
+         (SELECT count(*) FROM pg_namespace n WHERE n.nspname <> 'public' AND {USER_NS}), \
+         (SELECT count(*) {relations}), (SELECT count(*) {functions}), (SELECT count(*) {types}), \
+         (SELECT count(*) {relations} AND n.nspname = 'public') + \
+         (SELECT count(*) {functions} AND n.nspname = 'public')"
+    );
+    let row = client.query_one(&sql, &[]).await.map_err(|e| query_error(&e))?;
+    Ok(Contents {
+        encoding: row.get(0),
+        schemas: row.get(1),
+        relations: row.get(2),
+        functions: row.get(3),
+        types: row.get(4),
+        public_objects: row.get(5),
+    })
+}
+
+/// Reads the whole backup once: an archive through `pg_restore --verbose -f -` (a damaged or
+/// truncated archive fails here, where `--list` alone would not notice), a plain dump as it is.
+async fn scan(
+    source: &Path,
+    reader: Option<&BundledMajor>,
+    cancel: &CancellationToken,
+) -> Result<DumpFacts> {
+    let mut scanner = DumpScanner::default();
+    let mut look = |line: &[u8]| {
+        scanner.line(line);
+        false
+    };
+    let input = match reader {
+        Some(reader) => PipeSource::Tool(
+            ToolCommand::new(reader, Tool::PgRestore)?
+                .args(["--verbose", "--file=-"])
+                .arg(source.as_os_str()),
+        ),
+        None => PipeSource::File(source.to_owned()),
+    };
+    match runner::run_pipeline(input, &mut look, None, &NullSink, cancel).await {
+        Ok(_) => {}
+        Err(Error::ToolFailed { detail, .. }) => {
+            let detail = detail
+                .lines()
+                .map(|l| l.trim_start_matches("pg_restore: ").trim_start_matches("error: "))
+                .collect::<Vec<_>>()
+                .join("; ");
+            return Err(Error::ArchiveDamaged { path: source.to_owned(), detail });
+        }
+        Err(error) => return Err(error),
+    }
+    Ok(scanner.finish())
+}
+
+async fn pg_restore_list(
+    reader: &BundledMajor,
+    source: &Path,
+    cancel: &CancellationToken,
+) -> Result<String> {
+    let command = ToolCommand::new(reader, Tool::PgRestore)?
+        .arg("--list")
+        .arg(source.as_os_str())
+        .stdout(StdoutTo::Capture);
+    let run = runner::run(command, &NullSink, cancel).await.map_err(|error| match error {
+        Error::ToolFailed { detail, .. } => {
+            Error::ArchiveDamaged { path: source.to_owned(), detail }
+        }
+        other => other,
+    })?;
+    Ok(String::from_utf8_lossy(&run.stdout).into_owned())
+}
+
+/// A value from the header of `pg_restore --list`, e.g. `;     dbname: shop`.
+fn list_header(list: &str, key: &str) -> Option<String> {
+    list.lines()
+        .take_while(|l| l.starts_with(';'))
+        .find_map(|l| {
+            l.trim_start_matches(';').trim().strip_prefix(key).map(|v| v.trim().to_owned())
+        })
+        .filter(|v| !v.is_empty())
+}
+
+/// The list with the entries `ids` commented out, for `pg_restore --use-list`.
+fn comment_out(list: &str, ids: &HashSet<u32>) -> String {
+    let mut out = String::with_capacity(list.len());
+    for line in list.lines() {
+        let id = line.split(';').next().and_then(|id| id.trim().parse::<u32>().ok());
+        if id.is_some_and(|id| ids.contains(&id)) {
+            out.push(';');
+        }
+        out.push_str(line);
+        out.push('\n');
+    }
+    out
+}
+
+/// `shop-2026-11-21-134501` (a Lifeboat file name) → `shop`; any other stem stays as it is.
+fn database_from_stem(stem: &str) -> String {
+    let bytes = stem.as_bytes();
+    let pattern = b"-dddd-dd-dd-dddddd";
+    for start in 0..bytes.len() {
+        if bytes.len() - start < pattern.len() {
+            break;
+        }
+        let fits = pattern.iter().zip(&bytes[start..]).all(|(p, b)| match p {
+            b'd' => b.is_ascii_digit(),
+            other => other == b,
+        });
+        if fits && start > 0 {
+            return stem[..start].to_owned();
+        }
+    }
+    stem.to_owned()
+}
+
+/// `<db>_restored_YYYYMMDD`, the database part cut (on a character boundary) so that a `_NN`
+/// suffix still fits PostgreSQL's 63 bytes.
+fn default_base(database: &str, date: chrono::NaiveDate) -> String {
+    let suffix = format!("_restored_{}", date.format("%Y%m%d"));
+    let room = MAX_IDENTIFIER_BYTES - suffix.len() - 4;
+    let mut db = database;
+    while db.len() > room {
+        let mut cut = room.min(db.len() - 1);
+        while !db.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        db = &db[..cut];
+    }
+    format!("{db}{suffix}")
+}
+
+/// `base`, else `base_2`, `base_3` … the first not in `taken`.
+fn free_name(base: &str, taken: &HashSet<String>) -> String {
+    if !taken.contains(base) {
+        return base.to_owned();
+    }
+    (2..).map(|n| format!("{base}_{n}")).find(|n| !taken.contains(n)).expect("a free name exists")
+}
+
+/// A libpq connection string naming only the database, so that no database name is ever taken
+/// for a connection string or URI by pg_restore's `--dbname`.
+fn conninfo_dbname(name: &str) -> String {
+    format!("dbname='{}'", name.replace('\\', "\\\\").replace('\'', "\\'"))
+}
+
+/// Creates the new database; a name Lifeboat chose that was taken meanwhile moves on to the next
+/// suffix. Returns the name.
+async fn create_database(ctx: &Ctx, prepared: &Prepared) -> Result<String> {
+    let profile = &prepared.profile;
+    let spec = ConnectSpec::for_profile(ctx, profile, &profile.settings.maintenance_db)?;
+    let client = connect(&spec).await?;
+    let mut name = prepared.plan.database.clone();
+    let mut taken = HashSet::new();
+    loop {
+        let mut sql = format!("CREATE DATABASE {} TEMPLATE template0", quote_ident(&name));
+        if let Some(encoding) = &prepared.plan.encoding {
+            sql.push_str(&format!(" ENCODING {}", quote_literal(encoding)));
+        }
+        // The role that will own the objects owns the database too, so it may create schemas.
+        if let Some(role) = &prepared.role {
+            sql.push_str(&format!(" OWNER {}", quote_ident(role)));
+        }
+        match client.batch_execute(&sql).await {
+            Ok(()) => return Ok(name),
+            Err(error)
+                if prepared.auto_named
+                    && error.code() == Some(&SqlState::DUPLICATE_DATABASE)
+                    && taken.len() < 1000 =>
+            {
+                taken.insert(name.clone());
+                name = free_name(&prepared.name_base, &taken);
+            }
+            Err(error) => return Err(query_error(&error)),
+        }
+    }
+}
+
+/// Drops a database this restore created, even while the killed tools' sessions are still
+/// ending (`WITH (FORCE)` from PostgreSQL 13; before that, their sessions are ended first).
+async fn drop_database(ctx: &Ctx, prepared: &Prepared, name: &str) -> Result<()> {
+    let profile = &prepared.profile;
+    let spec = ConnectSpec::for_profile(ctx, profile, &profile.settings.maintenance_db)?;
+    let client = connect(&spec).await?;
+    let quoted = quote_ident(name);
+    if prepared.server.0 >= 130_000 {
+        return client
+            .batch_execute(&format!("DROP DATABASE IF EXISTS {quoted} WITH (FORCE)"))
+            .await
+            .map_err(|e| query_error(&e));
+    }
+    let mut last = None;
+    for _ in 0..40 {
+        let _ = client
+            .execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+                 WHERE datname = $1::text AND pid <> pg_backend_pid()",
+                &[&name],
+            )
+            .await;
+        match client.batch_execute(&format!("DROP DATABASE IF EXISTS {quoted}")).await {
+            Ok(()) => return Ok(()),
+            Err(error) if error.code() == Some(&SqlState::OBJECT_IN_USE) => {
+                last = Some(error);
+                tokio::time::sleep(Duration::from_millis(250)).await;
+            }
+            Err(error) => return Err(query_error(&error)),
+        }
+    }
+    Err(last.map(|e| query_error(&e)).unwrap_or(Error::Query { detail: "database in use".into() }))
+}
+
+/// A list file for `pg_restore --use-list`, removed when dropped.
+struct ListFile(PathBuf);
+
+impl ListFile {
+    fn write(ctx: &Ctx, text: &str) -> Result<ListFile> {
+        let dir = ctx.data_dir.path().join("tmp");
+        let io = |path: &Path, source| Error::Io {
+            action: "Writing the restore list",
+            path: path.to_owned(),
+            source,
+        };
+        std::fs::create_dir_all(&dir).map_err(|e| io(&dir, e))?;
+        let path = dir.join(format!("restore-{}.list", uuid::Uuid::new_v4()));
+        std::fs::write(&path, text).map_err(|e| io(&path, e))?;
+        Ok(ListFile(path))
+    }
+}
+
+impl Drop for ListFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+async fn tool_version(
+    tools: &BundledMajor,
+    tool: Tool,
+    cancel: &CancellationToken,
+) -> Result<String> {
+    let command = ToolCommand::new(tools, tool)?.arg("--version").stdout(StdoutTo::Capture);
+    let run = runner::run(command, &NullSink, cancel).await?;
+    Ok(String::from_utf8_lossy(&run.stdout).trim().to_owned())
+}
+
+/// Runs the restore into `database`; returns the versions of the tools used.
+async fn run(
+    ctx: &Ctx,
+    prepared: &Prepared,
+    database: &str,
+    sink: &dyn ProgressSink,
+    cancel: &CancellationToken,
+) -> Result<Vec<String>> {
+    let plan = &prepared.plan;
+    let target = ConnTarget::for_profile(ctx, &prepared.profile, database)?;
+    let total = plan.entries;
+    let list = match &prepared.use_list {
+        Some(text) => Some(ListFile::write(ctx, text)?),
+        None => None,
+    };
+    let mut versions = Vec::new();
+    let restore_options = |mut command: ToolCommand| {
+        if plan.no_owner {
+            command = command.arg("--no-owner");
+        }
+        if let Some(role) = &prepared.role {
+            command = command.arg(format!("--role={role}"));
+        }
+        if prepared.no_privileges {
+            command = command.arg("--no-privileges");
+        }
+        if let Some(list) = &list {
+            command = command.arg("--use-list").arg(list.0.as_os_str());
+        }
+        command
+    };
+    sink.emit(ProgressEvent::Step { done: 0, total, current: String::new() });
+    match plan.method.kind {
+        MethodKind::PgRestore => {
+            let reader = prepared.reader.as_ref().expect("an archive has a reader");
+            versions.push(tool_version(reader, Tool::PgRestore, cancel).await?);
+            let mut command = ToolCommand::new(reader, Tool::PgRestore)?
+                .args(["--exit-on-error", "--no-password", "--verbose"])
+                .conn(target);
+            command = restore_options(command);
+            if plan.method.jobs > 1 {
+                command = command.arg(format!("--jobs={}", plan.method.jobs));
+            }
+            if plan.method.single_transaction {
+                command = command.arg("--single-transaction");
+            }
+            command = command
+                .arg(format!("--dbname={}", conninfo_dbname(database)))
+                .arg(prepared.source.as_os_str());
+            let counter = EntryCounter::new(sink, total);
+            runner::run(command, &counter, cancel).await?;
+        }
+        MethodKind::Pipeline | MethodKind::Psql => {
+            let psql_major = &prepared.writer;
+            let mut psql = ToolCommand::new(psql_major, Tool::Psql)?
+                .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "--no-password"])
+                .conn(target);
+            if plan.method.single_transaction {
+                psql = psql.arg("--single-transaction");
+            }
+            let source = match &prepared.reader {
+                Some(reader) => {
+                    versions.push(tool_version(reader, Tool::PgRestore, cancel).await?);
+                    let command =
+                        ToolCommand::new(reader, Tool::PgRestore)?.args(["--verbose", "--file=-"]);
+                    PipeSource::Tool(restore_options(command).arg(prepared.source.as_os_str()))
+                }
+                None => {
+                    if let Some(role) = &prepared.role {
+                        psql = psql.arg("-c").arg(format!("SET ROLE {}", quote_ident(role)));
+                    }
+                    PipeSource::File(prepared.source.clone())
+                }
+            };
+            versions.push(tool_version(psql_major, Tool::Psql, cancel).await?);
+            psql = psql.args(["-f", "-"]);
+            // pg_restore already left out owners and skipped entries; a plain dump is filtered.
+            let plain = prepared.reader.is_none();
+            let mut filter = DumpFilter::new(
+                Some(prepared.known_settings.clone()),
+                plain && plan.no_owner,
+                if plain { prepared.skip_ordinals.clone() } else { HashSet::new() },
+            );
+            let mut seen = 0usize;
+            let names = &prepared.entry_names;
+            let mut keep = |line: &[u8]| {
+                let keep = filter.keep(line);
+                let entry = filter.entry();
+                if entry != seen {
+                    seen = entry;
+                    sink.emit(ProgressEvent::Step {
+                        done: (entry as u64).saturating_sub(1).min(total),
+                        total,
+                        current: names.get(entry - 1).cloned().unwrap_or_default(),
+                    });
+                }
+                keep
+            };
+            runner::run_pipeline(source, &mut keep, Some(psql), sink, cancel).await?;
+        }
+    }
+    sink.emit(ProgressEvent::Step { done: total, total, current: String::new() });
+    Ok(versions)
+}
+
+/// Turns `pg_restore --verbose` lines into "entry n of m" progress.
+struct EntryCounter<'a> {
+    inner: &'a dyn ProgressSink,
+    total: u64,
+    done: AtomicU64,
+}
+
+impl<'a> EntryCounter<'a> {
+    fn new(inner: &'a dyn ProgressSink, total: u64) -> Self {
+        EntryCounter { inner, total, done: AtomicU64::new(0) }
+    }
+}
+
+/// What `pg_restore --verbose` prints once per entry it restores (also from parallel workers).
+const ENTRY_LINES: [&str; 4] = [
+    "pg_restore: creating ",
+    "pg_restore: processing data for table ",
+    "pg_restore: executing ",
+    "pg_restore: setting owner and privileges for ",
+];
+
+impl ProgressSink for EntryCounter<'_> {
+    fn emit(&self, event: ProgressEvent) {
+        if let ProgressEvent::ToolOutput { line, .. } = &event
+            && let Some(current) = ENTRY_LINES.iter().find_map(|p| line.strip_prefix(p))
+            && !current.starts_with("SELECT ")
+        {
+            let done = (self.done.fetch_add(1, Ordering::Relaxed) + 1).min(self.total);
+            self.inner.emit(ProgressEvent::Step {
+                done,
+                total: self.total,
+                current: current.to_owned(),
+            });
+        }
+        self.inner.emit(event);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_names_are_dated_suffixed_and_fit_postgres() {
+        let date = chrono::NaiveDate::from_ymd_opt(2026, 11, 21).unwrap();
+        let base = default_base("shop", date);
+        assert_eq!(base, "shop_restored_20261121");
+        let mut taken = HashSet::new();
+        assert_eq!(free_name(&base, &taken), base);
+        taken.insert(base.clone());
+        assert_eq!(free_name(&base, &taken), "shop_restored_20261121_2");
+        taken.insert("shop_restored_20261121_2".into());
+        assert_eq!(free_name(&base, &taken), "shop_restored_20261121_3");
+        let long = "ü".repeat(40);
+        let base = default_base(&long, date);
+        assert!(base.len() + 4 <= MAX_IDENTIFIER_BYTES, "{}", base.len());
+        assert!(base.ends_with("_restored_20261121"));
+    }
+
+    #[test]
+    fn lifeboat_file_names_give_back_the_database() {
+        assert_eq!(database_from_stem("shop-2026-11-21-134501"), "shop");
+        assert_eq!(database_from_stem("my-db-2026-11-21-134501-2"), "my-db");
+        assert_eq!(database_from_stem("dump18"), "dump18");
+    }
+
+    #[test]
+    fn the_list_comments_out_skipped_entries() {
+        let list = ";\n; Archive created at x\n;     dbname: shop\n;\n\
+                    6; 2615 16385 SCHEMA - sales postgres\n\
+                    2709; 0 0 ACL sales TABLE orders postgres\n";
+        let out = comment_out(list, &HashSet::from([2709]));
+        assert!(out.contains(";2709; 0 0 ACL"));
+        assert!(out.contains("\n6; 2615"));
+        assert_eq!(list_header(list, "dbname:").as_deref(), Some("shop"));
+        assert_eq!(list_header(list, "Nope:"), None);
+    }
+
+    #[test]
+    fn database_names_never_become_connection_strings() {
+        assert_eq!(conninfo_dbname("shop"), "dbname='shop'");
+        assert_eq!(conninfo_dbname("a=b 'c'\\"), "dbname='a=b \\'c\\'\\\\'");
+        assert_eq!(quote_ident("Odd \"x\""), "\"Odd \"\"x\"\"\"");
+    }
+
+    #[test]
+    fn the_entry_counter_counts_restored_entries() {
+        let recorder = crate::progress::Recorder::default();
+        let counter = EntryCounter::new(&recorder, 3);
+        for line in [
+            "pg_restore: connecting to database for restore",
+            "pg_restore: executing SELECT pg_catalog.set_config('search_path', '', false);",
+            "pg_restore: creating TABLE \"public.t\"",
+            "pg_restore: processing data for table \"public.t\"",
+            "pg_restore: executing SEQUENCE SET t_id_seq",
+            "pg_restore: creating INDEX \"public.t_idx\"",
+        ] {
+            counter.emit(ProgressEvent::ToolOutput { tool: Tool::PgRestore, line: line.into() });
+        }
+        let steps: Vec<(u64, String)> = recorder
+            .events()
+            .into_iter()
+            .filter_map(|e| match e {
+                ProgressEvent::Step { done, current, .. } => Some((done, current)),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(steps.len(), 4);
+        assert_eq!(steps[0], (1, "TABLE \"public.t\"".to_owned()));
+        assert_eq!(steps[3].0, 3, "capped at the total");
+    }
+}

@@ -1,0 +1,725 @@
+//! Restores against real servers: backups made by `backup::backup` (or pg_dump through the
+//! runner) restored across majors (14→18 straight, 18→14 through psql, 16→16 in parallel), into
+//! new databases with dated names and suffixes and into existing empty ones; and the refusals
+//! and faults that must leave nothing behind (non-empty target, truncated archive, failing SQL,
+//! a JPEG, a flipped byte, a cancel).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use lifeboat_engine::archive::{self, pg_restore_reads};
+use lifeboat_engine::backup::{BackupFormat, BackupScope, Manifest, StartBackup, backup};
+use lifeboat_engine::keychain::OsKeychain;
+use lifeboat_engine::profiles::{
+    AddProfile, PasswordSource, ProfileSettings, SslMode, add_profile,
+};
+use lifeboat_engine::progress::{NullSink, ProgressEvent, ProgressSink, Recorder};
+use lifeboat_engine::restore::{
+    FindingCode, MethodKind, RestoreOutcome, RestorePlan, RestoreRequest, Severity, preflight,
+    restore,
+};
+use lifeboat_engine::runner::{self, StdoutTo, ToolCommand};
+use lifeboat_engine::tools::Tool;
+use lifeboat_engine::{Ctx, DataDir, Error, ErrorCode};
+use lifeboat_system_tests::{PgServer, processes_with_cmdline, quote_ident, toolbox};
+use tokio_util::sync::CancellationToken;
+
+const DATA: &str = r#"
+    CREATE SCHEMA sales;
+    CREATE TABLE sales.customers (id serial PRIMARY KEY, name text NOT NULL);
+    CREATE TABLE sales.orders (id bigserial PRIMARY KEY, customer_id int REFERENCES sales.customers(id), total numeric);
+    CREATE TABLE public."Odd ""Table"" ü" (k text PRIMARY KEY);
+    INSERT INTO sales.customers (name) SELECT 'c' || g FROM generate_series(1, 120) g;
+    INSERT INTO sales.orders (customer_id, total) SELECT 1 + g % 120, g FROM generate_series(1, 777) g;
+    INSERT INTO public."Odd ""Table"" ü" VALUES ('x'), ('y'), ('SET transaction_timeout = 0;');
+    CREATE VIEW sales.big_orders AS SELECT * FROM sales.orders WHERE total > 500;
+    CREATE FUNCTION sales.tax(numeric) RETURNS numeric LANGUAGE sql AS $$
+    SELECT $1 * 0.2
+    $$;
+    COMMENT ON TABLE sales.orders IS 'it''s -- Name: fake; Type: ACL';
+"#;
+
+/// A Lifeboat context with one profile per server, named "pg<major>".
+struct Fixture {
+    _home: tempfile::TempDir,
+    ctx: Ctx,
+    out: tempfile::TempDir,
+}
+
+async fn fixture(servers: &[&PgServer]) -> Fixture {
+    let home = tempfile::tempdir().unwrap();
+    let ctx =
+        Ctx::open(DataDir::at(home.path().to_owned()).unwrap(), toolbox(), Arc::new(OsKeychain))
+            .unwrap();
+    for server in servers {
+        add(&ctx, &format!("pg{}", server.major), server.port).await;
+    }
+    Fixture { _home: home, ctx, out: tempfile::tempdir().unwrap() }
+}
+
+async fn add(ctx: &Ctx, name: &str, port: u16) {
+    let settings = ProfileSettings {
+        name: name.into(),
+        host: "127.0.0.1".into(),
+        port,
+        user: "postgres".into(),
+        maintenance_db: "postgres".into(),
+        sslmode: SslMode::Prefer,
+        root_cert: None,
+        // Trusting test servers: no password, no keychain.
+        password_source: PasswordSource::Environment,
+    };
+    add_profile(ctx, AddProfile { settings, password: None }).await.unwrap();
+}
+
+async fn database_with_data(server: &PgServer, prefix: &str) -> String {
+    let db = server.create_database(prefix).await;
+    server.client(&db).await.batch_execute(DATA).await.unwrap();
+    db
+}
+
+/// Backs `db` up from the fixture's profile for `server` and returns the main file and manifest.
+async fn make_backup(
+    fx: &Fixture,
+    server: &PgServer,
+    db: &str,
+    format: BackupFormat,
+) -> (PathBuf, Manifest) {
+    let input = StartBackup {
+        profile: format!("pg{}", server.major),
+        database: db.into(),
+        destination: fx.out.path().display().to_string(),
+        format,
+        compression: None,
+        scope: BackupScope::default(),
+        per_schema: false,
+        jobs: None,
+        globals: false,
+        role_passwords: false,
+    };
+    let outcome = backup(&fx.ctx, input, &NullSink, &CancellationToken::new()).await.unwrap();
+    let manifest: Manifest =
+        serde_json::from_slice(&std::fs::read(&outcome.manifest_path).unwrap()).unwrap();
+    let first = manifest.files[0].name.split('/').next().unwrap().to_owned();
+    (fx.out.path().join(first), manifest)
+}
+
+fn request(source: &Path, profile: &str) -> RestoreRequest {
+    RestoreRequest {
+        source: source.display().to_string(),
+        profile: profile.into(),
+        ..RestoreRequest::default()
+    }
+}
+
+/// Every table of the manifest has its recorded row count in `db`, and every sequence its value.
+async fn assert_matches_manifest(server: &PgServer, db: &str, manifest: &Manifest) {
+    let client = server.client(db).await;
+    assert!(!manifest.tables.is_empty());
+    for table in &manifest.tables {
+        let sql = format!(
+            "SELECT count(*) FROM {}.{}",
+            quote_ident(&table.schema),
+            quote_ident(&table.table)
+        );
+        let count: i64 = client.query_one(&sql, &[]).await.unwrap().get(0);
+        assert_eq!(Some(count), table.rows, "{}.{} in {db}", table.schema, table.table);
+    }
+    for sequence in &manifest.sequences {
+        let row = client
+            .query_one(
+                "SELECT last_value FROM pg_sequences WHERE schemaname = $1 AND sequencename = $2",
+                &[&sequence.schema, &sequence.name],
+            )
+            .await
+            .unwrap();
+        assert_eq!(row.get::<_, Option<i64>>(0), sequence.last_value, "{}", sequence.name);
+    }
+    let views: i64 = client
+        .query_one("SELECT count(*) FROM pg_views WHERE schemaname = 'sales'", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(views, manifest.object_counts["views"]);
+}
+
+async fn databases(server: &PgServer) -> Vec<String> {
+    let client = server.client("postgres").await;
+    let mut names: Vec<String> = client
+        .query("SELECT datname::text FROM pg_database ORDER BY 1", &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    names.sort();
+    names
+}
+
+/// Databases on the (shared) server restored from `db`: `<db>_restored…`. Other tests run on
+/// the same server at the same time, so only these are compared.
+async fn restored_from(server: &PgServer, db: &str) -> Vec<String> {
+    let prefix = format!("{db}_restored");
+    databases(server).await.into_iter().filter(|n| n.starts_with(&prefix)).collect()
+}
+
+fn dated(db: &str) -> String {
+    format!("{db}_restored_{}", chrono_today())
+}
+
+fn chrono_today() -> String {
+    let out = std::process::Command::new("date").arg("+%Y%m%d").output().unwrap();
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+fn codes(plan: &RestorePlan) -> Vec<FindingCode> {
+    plan.findings.iter().map(|f| f.code).collect()
+}
+
+/// No diagnostic line of any tool reported an error (nothing was ignored on the way).
+fn assert_no_error_lines(recorder: &Recorder) {
+    for event in recorder.events() {
+        if let ProgressEvent::ToolOutput { line, .. } = event {
+            assert!(!line.contains("ERROR") && !line.contains("error:"), "{line}");
+        }
+    }
+}
+
+/// The last progress step reached the total.
+fn assert_progress_completed(recorder: &Recorder, outcome: &RestoreOutcome) {
+    let steps: Vec<(u64, u64)> = recorder
+        .events()
+        .into_iter()
+        .filter_map(|e| match e {
+            ProgressEvent::Step { done, total, .. } => Some((done, total)),
+            _ => None,
+        })
+        .collect();
+    assert!(steps.len() > 2, "{steps:?}");
+    assert!(steps.windows(2).all(|w| w[0].0 <= w[1].0), "monotonic: {steps:?}");
+    let total = outcome.restored_entries + outcome.skipped_entries;
+    assert_eq!(steps.last(), Some(&(total, total)));
+}
+
+#[tokio::test]
+async fn the_archive_version_table_matches_the_bundled_tools() {
+    let server = PgServer::shared(14);
+    let db = database_with_data(&server, "versions").await;
+    let out = tempfile::tempdir().unwrap();
+    let tools = toolbox();
+    let cancel = CancellationToken::new();
+    for dumper in tools.majors() {
+        let file = out.path().join(format!("by{}.backup", dumper.major));
+        let dump = ToolCommand::new(dumper, Tool::PgDump)
+            .unwrap()
+            .args(["--format=custom", "--no-password"])
+            .conn(server.target(&db))
+            .stdout(StdoutTo::File(file.clone()));
+        runner::run(dump, &NullSink, &cancel).await.unwrap();
+        let version = archive::detect(&file).unwrap().archive_version.unwrap();
+        for reader in tools.majors() {
+            let list = ToolCommand::new(reader, Tool::PgRestore)
+                .unwrap()
+                .arg("--list")
+                .arg(&file)
+                .stdout(StdoutTo::Capture);
+            let reads = runner::run(list, &NullSink, &cancel).await.is_ok();
+            assert_eq!(
+                pg_restore_reads(reader.major, version),
+                reads,
+                "pg_restore {} reading archive {version} written by pg_dump {}",
+                reader.major,
+                dumper.major
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_14_backup_restores_into_18_with_pg_restore_18() {
+    let (source, target) = (PgServer::shared(14), PgServer::shared(18));
+    let db = database_with_data(&source, "up").await;
+    let fx = fixture(&[&source, &target]).await;
+    let (file, manifest) = make_backup(&fx, &source, &db, BackupFormat::Custom).await;
+    let plan = preflight(&fx.ctx, request(&file, "pg18")).await.unwrap();
+    assert!(!plan.blocked, "{:?}", plan.findings);
+    assert_eq!(plan.method.kind, MethodKind::PgRestore);
+    assert_eq!(plan.method.reader_major, Some(18));
+    assert_eq!(plan.archive_version.as_deref(), Some("1.14"));
+    assert_eq!(plan.database, dated(&db));
+    assert!(plan.create_database && plan.summary.starts_with("Creates database"));
+    assert!(codes(&plan).contains(&FindingCode::ChecksumsVerified));
+    assert!(!databases(&target).await.contains(&plan.database), "pre-flight changes nothing");
+
+    let recorder = Recorder::default();
+    let outcome = restore(&fx.ctx, request(&file, "pg18"), &recorder, &CancellationToken::new())
+        .await
+        .unwrap();
+    assert_eq!(outcome.database, dated(&db));
+    assert!(outcome.created);
+    assert_eq!(outcome.tool_versions.len(), 1);
+    assert!(outcome.tool_versions[0].starts_with("pg_restore (PostgreSQL) 18."));
+    assert_eq!(outcome.entry_counts["TABLE"], 3);
+    assert_eq!(outcome.entry_counts["TABLE DATA"], 3);
+    assert_matches_manifest(&target, &outcome.database, &manifest).await;
+    assert_no_error_lines(&recorder);
+    assert_progress_completed(&recorder, &outcome);
+}
+
+#[tokio::test]
+async fn an_18_backup_restores_into_14_through_psql_without_ignored_errors() {
+    let (source, target) = (PgServer::shared(18), PgServer::shared(14));
+    let db = database_with_data(&source, "down").await;
+    let fx = fixture(&[&source, &target]).await;
+    for format in [BackupFormat::Custom, BackupFormat::Plain] {
+        let (file, manifest) = make_backup(&fx, &source, &db, format).await;
+        let plan = preflight(&fx.ctx, request(&file, "pg14")).await.unwrap();
+        assert!(!plan.blocked, "{:?}", plan.findings);
+        let expected_kind =
+            if format == BackupFormat::Plain { MethodKind::Psql } else { MethodKind::Pipeline };
+        assert_eq!(plan.method.kind, expected_kind, "{format:?}");
+        assert_eq!(plan.method.psql_major, Some(14));
+        if format == BackupFormat::Custom {
+            // pg_restore 14 cannot read archive 1.16; 17 is the oldest that can.
+            assert_eq!(plan.method.reader_major, Some(17));
+        }
+        assert_eq!(plan.method.dropped_settings, ["transaction_timeout"]);
+        assert!(codes(&plan).contains(&FindingCode::SettingsDropped));
+        assert!(codes(&plan).contains(&FindingCode::NewerSource));
+
+        let recorder = Recorder::default();
+        let outcome =
+            restore(&fx.ctx, request(&file, "pg14"), &recorder, &CancellationToken::new())
+                .await
+                .unwrap_or_else(|e| panic!("{format:?}: {e}"));
+        assert_matches_manifest(&target, &outcome.database, &manifest).await;
+        assert_no_error_lines(&recorder);
+        assert_progress_completed(&recorder, &outcome);
+        let finished: Vec<(Tool, Option<i32>)> = recorder
+            .events()
+            .into_iter()
+            .filter_map(|e| match e {
+                ProgressEvent::ToolFinished { tool, exit_code } => Some((tool, exit_code)),
+                _ => None,
+            })
+            .filter(|(tool, _)| matches!(tool, Tool::Psql | Tool::PgRestore))
+            .collect();
+        assert!(finished.iter().all(|(_, code)| *code == Some(0)), "{finished:?}");
+        // The text that looks like a SET inside the table data arrived unchanged.
+        let kept: i64 = target
+            .client(&outcome.database)
+            .await
+            .query_one(
+                "SELECT count(*) FROM public.\"Odd \"\"Table\"\" ü\" \
+                 WHERE k = 'SET transaction_timeout = 0;'",
+                &[],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        assert_eq!(kept, 1);
+    }
+}
+
+#[tokio::test]
+async fn a_16_directory_backup_restores_into_16_with_dated_names_and_suffixes() {
+    let server = PgServer::shared(16);
+    let db = database_with_data(&server, "same").await;
+    let fx = fixture(&[&server]).await;
+    let (folder, manifest) = make_backup(&fx, &server, &db, BackupFormat::Directory).await;
+    let mut input = request(&folder, "pg16");
+    input.jobs = Some(2);
+    let plan = preflight(&fx.ctx, input.clone()).await.unwrap();
+    assert_eq!(plan.method.kind, MethodKind::PgRestore);
+    assert_eq!((plan.method.reader_major, plan.method.jobs), (Some(16), 2));
+    assert!(plan.verified_files > 1, "every file of the folder is checked");
+    let first =
+        restore(&fx.ctx, input.clone(), &NullSink, &CancellationToken::new()).await.unwrap();
+    assert_eq!(first.database, dated(&db));
+    let second = restore(&fx.ctx, input, &NullSink, &CancellationToken::new()).await.unwrap();
+    assert_eq!(second.database, format!("{}_2", dated(&db)));
+    for restored in [&first.database, &second.database] {
+        assert_matches_manifest(&server, restored, &manifest).await;
+    }
+    // The manifest itself names the backup too.
+    let manifest_path = fx.out.path().join(format!(
+        "{}{}",
+        folder.file_name().unwrap().to_string_lossy(),
+        lifeboat_engine::backup::MANIFEST_SUFFIX
+    ));
+    let plan = preflight(&fx.ctx, request(&manifest_path, "pg16")).await.unwrap();
+    assert_eq!(plan.source, folder.display().to_string());
+    assert_eq!(plan.database, format!("{}_3", dated(&db)));
+}
+
+#[tokio::test]
+async fn restores_into_an_existing_empty_database() {
+    let server = PgServer::shared(18);
+    let db = database_with_data(&server, "into").await;
+    let fx = fixture(&[&server]).await;
+    let (file, manifest) = make_backup(&fx, &server, &db, BackupFormat::Tar).await;
+    let empty = server.create_database("empty_target").await;
+    let mut input = request(&file, "pg18");
+    input.target_database = Some(empty.clone());
+    let plan = preflight(&fx.ctx, input.clone()).await.unwrap();
+    assert!(!plan.create_database && !plan.blocked, "{:?}", plan.findings);
+    assert!(plan.method.single_transaction);
+    assert!(plan.summary.contains("empty database"), "{}", plan.summary);
+    let outcome = restore(&fx.ctx, input, &NullSink, &CancellationToken::new()).await.unwrap();
+    assert_eq!(outcome.database, empty);
+    assert!(!outcome.created);
+    assert!(restored_from(&server, &db).await.is_empty(), "no database was created");
+    assert_matches_manifest(&server, &empty, &manifest).await;
+}
+
+#[tokio::test]
+async fn a_non_empty_database_is_refused_and_nothing_changes() {
+    let server = PgServer::shared(18);
+    let db = database_with_data(&server, "busy").await;
+    let fx = fixture(&[&server]).await;
+    let (file, _) = make_backup(&fx, &server, &db, BackupFormat::Custom).await;
+    let occupied = server.create_database("occupied").await;
+    server
+        .client(&occupied)
+        .await
+        .batch_execute("CREATE TABLE keep_me (x int); INSERT INTO keep_me VALUES (42)")
+        .await
+        .unwrap();
+    let mut input = request(&file, "pg18");
+    input.target_database = Some(occupied.clone());
+    let plan = preflight(&fx.ctx, input.clone()).await.unwrap();
+    assert!(plan.blocked);
+    let blocker = plan.findings.iter().find(|f| f.severity == Severity::Blocker).unwrap();
+    assert_eq!(blocker.code, FindingCode::TargetNotEmpty);
+    assert!(blocker.message.contains(&occupied) && blocker.fix.is_some());
+    assert!(plan.summary.starts_with("Cannot restore"), "{}", plan.summary);
+    let error = restore(&fx.ctx, input, &NullSink, &CancellationToken::new()).await.unwrap_err();
+    assert_eq!(error.code(), ErrorCode::RestoreBlocked);
+    assert!(error.to_string().contains("not empty"), "{error}");
+    assert!(restored_from(&server, &db).await.is_empty());
+    let client = server.client(&occupied).await;
+    let tables: i64 = client
+        .query_one("SELECT count(*) FROM pg_tables WHERE schemaname NOT IN ('pg_catalog', 'information_schema')", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(tables, 1);
+    let kept: i32 = client.query_one("SELECT x FROM keep_me", &[]).await.unwrap().get(0);
+    assert_eq!(kept, 42);
+}
+
+#[tokio::test]
+async fn tables_owned_by_a_role_missing_on_the_target_restore_without_owners() {
+    let (source, target) = (PgServer::shared(16), PgServer::shared(18));
+    let pid = std::process::id();
+    let (owner, reader) = (format!("Shop Owner {pid}"), format!("reporting_{pid}"));
+    source.create_role(&owner, None, "").await;
+    source.create_role(&reader, None, "").await;
+    let db = database_with_data(&source, "owned").await;
+    source
+        .client(&db)
+        .await
+        .batch_execute(&format!(
+            "ALTER TABLE sales.orders OWNER TO {o}; ALTER TABLE sales.customers OWNER TO {o}; \
+             GRANT SELECT ON sales.customers TO {r};",
+            o = quote_ident(&owner),
+            r = quote_ident(&reader)
+        ))
+        .await
+        .unwrap();
+    let fx = fixture(&[&source, &target]).await;
+    for format in [BackupFormat::Custom, BackupFormat::Plain] {
+        let (file, manifest) = make_backup(&fx, &source, &db, format).await;
+        let plan = preflight(&fx.ctx, request(&file, "pg18")).await.unwrap();
+        assert!(!plan.blocked, "{:?}", plan.findings);
+        assert!(plan.no_owner);
+        assert_eq!(plan.owned_by.as_deref(), Some("postgres"));
+        let missing = plan.findings.iter().find(|f| f.code == FindingCode::RolesMissing).unwrap();
+        assert_eq!(missing.severity, Severity::Warning);
+        assert!(missing.message.contains(&owner) && missing.message.contains(&reader));
+        assert!(missing.fix.as_deref().unwrap().contains("--no-owner"));
+        assert!(codes(&plan).contains(&FindingCode::GrantsSkipped));
+        assert!(plan.summary.contains("owned by postgres"), "{}", plan.summary);
+
+        let outcome =
+            restore(&fx.ctx, request(&file, "pg18"), &NullSink, &CancellationToken::new())
+                .await
+                .unwrap_or_else(|e| panic!("{format:?}: {e}"));
+        assert_eq!(outcome.skipped_entries, 1);
+        assert_matches_manifest(&target, &outcome.database, &manifest).await;
+        let owners: Vec<String> = target
+            .client(&outcome.database)
+            .await
+            .query(
+                "SELECT DISTINCT tableowner::text FROM pg_tables WHERE schemaname = 'sales'",
+                &[],
+            )
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        assert_eq!(owners, ["postgres"]);
+    }
+
+    // With a role of the target's own chosen, that role owns everything.
+    let app = format!("app_{pid}");
+    target.create_role(&app, None, "").await;
+    let (file, _) = make_backup(&fx, &source, &db, BackupFormat::Custom).await;
+    let mut input = request(&file, "pg18");
+    input.owner_role = Some(app.clone());
+    let outcome = restore(&fx.ctx, input, &NullSink, &CancellationToken::new()).await.unwrap();
+    let owners: Vec<String> = target
+        .client(&outcome.database)
+        .await
+        .query("SELECT DISTINCT tableowner::text FROM pg_tables WHERE schemaname = 'sales'", &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(owners, [app]);
+    let mut missing_role = request(&file, "pg18");
+    missing_role.owner_role = Some(format!("nobody_{pid}"));
+    let plan = preflight(&fx.ctx, missing_role).await.unwrap();
+    assert!(plan.blocked && codes(&plan).contains(&FindingCode::OwnerRoleMissing));
+}
+
+#[tokio::test]
+async fn a_truncated_archive_fails_in_preflight_and_leaves_no_database() {
+    let server = PgServer::shared(18);
+    let db = database_with_data(&server, "cut").await;
+    let fx = fixture(&[&server]).await;
+    let (file, _) = make_backup(&fx, &server, &db, BackupFormat::Custom).await;
+    let bytes = std::fs::read(&file).unwrap();
+    let elsewhere = tempfile::tempdir().unwrap();
+    let half = elsewhere.path().join("half.backup");
+    std::fs::write(&half, &bytes[..bytes.len() / 2]).unwrap();
+    let error = preflight(&fx.ctx, request(&half, "pg18")).await.unwrap_err();
+    assert_eq!(error.code(), ErrorCode::ArchiveDamaged, "{error}");
+    let message = error.to_string();
+    assert!(message.contains("half.backup") && message.contains("end of file"), "{message}");
+    let error =
+        restore(&fx.ctx, request(&half, "pg18"), &NullSink, &CancellationToken::new()).await;
+    assert_eq!(error.unwrap_err().code(), ErrorCode::ArchiveDamaged);
+    assert!(restored_from(&server, &db).await.is_empty());
+    assert!(restored_from(&server, "half").await.is_empty());
+}
+
+/// A copy of a plain dump with a failing statement between two entries in the middle.
+fn with_error_in_the_middle(sql: &str) -> String {
+    let lines: Vec<&str> = sql.split_inclusive('\n').collect();
+    let headers: Vec<usize> =
+        (0..lines.len()).filter(|i| lines[*i].starts_with("-- Name: ")).collect();
+    let at = headers[headers.len() / 2] - 1; // before the "--" that opens the header
+    let mut out: String = lines[..at].concat();
+    out.push_str("INSERT INTO no_such_table VALUES (1);\n\n");
+    out.push_str(&lines[at..].concat());
+    out
+}
+
+#[tokio::test]
+async fn a_plain_sql_file_failing_mid_way_leaves_no_new_database() {
+    let server = PgServer::shared(18);
+    let db = database_with_data(&server, "broken").await;
+    let fx = fixture(&[&server]).await;
+    let (file, _) = make_backup(&fx, &server, &db, BackupFormat::Plain).await;
+    let elsewhere = tempfile::tempdir().unwrap();
+    let broken = elsewhere.path().join(format!("{db}.sql"));
+    std::fs::write(&broken, with_error_in_the_middle(&std::fs::read_to_string(&file).unwrap()))
+        .unwrap();
+    let plan = preflight(&fx.ctx, request(&broken, "pg18")).await.unwrap();
+    assert_eq!(plan.database, dated(&db));
+    assert!(!plan.blocked && codes(&plan).contains(&FindingCode::NoManifest));
+    let error = restore(&fx.ctx, request(&broken, "pg18"), &NullSink, &CancellationToken::new())
+        .await
+        .unwrap_err();
+    assert!(matches!(error, Error::ToolFailed { tool: Tool::Psql, .. }), "{error}");
+    assert!(error.to_string().contains("no_such_table"), "{error}");
+    assert!(restored_from(&server, &db).await.is_empty(), "the new database was dropped");
+
+    // Into an existing empty database the failure rolls everything back.
+    let empty = server.create_database("stays_empty").await;
+    let mut input = request(&broken, "pg18");
+    input.target_database = Some(empty.clone());
+    let error = restore(&fx.ctx, input, &NullSink, &CancellationToken::new()).await.unwrap_err();
+    assert!(error.to_string().contains("no_such_table"), "{error}");
+    assert!(databases(&server).await.contains(&empty), "an existing database is never dropped");
+    let objects: i64 = server
+        .client(&empty)
+        .await
+        .query_one(
+            "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+             WHERE n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(objects, 0);
+}
+
+#[tokio::test]
+async fn a_jpeg_is_not_a_backup() {
+    let server = PgServer::shared(18);
+    let fx = fixture(&[&server]).await;
+    let photo = fx.out.path().join("photo.backup");
+    let mut bytes = vec![0xFF, 0xD8, 0xFF, 0xE0, 0x00, 0x10, b'J', b'F', b'I', b'F', 0x00];
+    bytes.extend((0..4000u32).map(|i| (i * 7 % 251) as u8));
+    std::fs::write(&photo, bytes).unwrap();
+    let error = preflight(&fx.ctx, request(&photo, "pg18")).await.unwrap_err();
+    assert_eq!(error.code(), ErrorCode::NotABackup);
+    assert!(error.to_string().contains("photo.backup"), "{error}");
+    assert!(error.to_string().contains("JPEG"), "{error}");
+    assert!(!error.hint().is_empty());
+}
+
+#[tokio::test]
+async fn a_flipped_byte_is_caught_before_any_server_is_contacted() {
+    let server = PgServer::shared(18);
+    let db = database_with_data(&server, "flip").await;
+    let fx = fixture(&[&server]).await;
+    let (file, _) = make_backup(&fx, &server, &db, BackupFormat::Custom).await;
+    let mut bytes = std::fs::read(&file).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x01;
+    std::fs::write(&file, bytes).unwrap();
+    // A profile whose server does not exist: the checksum fails first, so it is never tried.
+    let dead_port =
+        std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    add(&fx.ctx, "dead", dead_port).await;
+    let error = preflight(&fx.ctx, request(&file, "dead")).await.unwrap_err();
+    assert_eq!(error.code(), ErrorCode::ChecksumMismatch, "{error}");
+    assert!(error.to_string().contains(&file.file_name().unwrap().to_string_lossy().into_owned()));
+    let error =
+        restore(&fx.ctx, request(&file, "pg18"), &NullSink, &CancellationToken::new()).await;
+    assert_eq!(error.unwrap_err().code(), ErrorCode::ChecksumMismatch);
+    assert!(restored_from(&server, &db).await.is_empty());
+}
+
+/// Tells the test when pg_restore starts loading `public.big`.
+struct MidWay(tokio::sync::mpsc::UnboundedSender<()>);
+
+impl ProgressSink for MidWay {
+    fn emit(&self, event: ProgressEvent) {
+        if let ProgressEvent::ToolOutput { line, .. } = &event
+            && line.contains("processing data for table \"public.big\"")
+        {
+            let _ = self.0.send(());
+        }
+    }
+}
+
+/// The pg_restore processes writing into `db` (found by the database in their arguments).
+fn pg_restores_of(db: &str) -> Vec<u32> {
+    processes_with_cmdline(&format!("dbname='{db}'"))
+        .into_iter()
+        .filter(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/comm"))
+                .is_ok_and(|c| c.trim() == "pg_restore")
+        })
+        .collect()
+}
+
+async fn database_with_a_big_table(server: &PgServer, prefix: &str) -> String {
+    let db = database_with_data(server, prefix).await;
+    server
+        .client(&db)
+        .await
+        .batch_execute(
+            "CREATE TABLE public.big (id int, noise text); \
+             INSERT INTO public.big SELECT g, md5(g::text) || md5((g * 7)::text) \
+             FROM generate_series(1, 400000) g;",
+        )
+        .await
+        .unwrap();
+    db
+}
+
+/// Runs `input` and cancels it once pg_restore starts loading `public.big`; `while_loading`
+/// runs at that moment, before the cancel.
+async fn cancel_mid_way<F: std::future::Future<Output = ()>>(
+    fx: &Fixture,
+    input: RestoreRequest,
+    while_loading: impl FnOnce() -> F,
+) -> Result<RestoreOutcome, Error> {
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let sink = MidWay(tx);
+    let cancel = CancellationToken::new();
+    let running = restore(&fx.ctx, input, &sink, &cancel);
+    let trigger = async {
+        rx.recv().await.expect("pg_restore reached the big table");
+        while_loading().await;
+        cancel.cancel();
+    };
+    let (result, ()) = tokio::join!(running, trigger);
+    result
+}
+
+#[tokio::test]
+async fn cancelling_mid_way_drops_the_new_database() {
+    let server = PgServer::shared(18);
+    let db = database_with_a_big_table(&server, "stop").await;
+    let fx = fixture(&[&server]).await;
+    let (file, _) = make_backup(&fx, &server, &db, BackupFormat::Custom).await;
+    let result = cancel_mid_way(&fx, request(&file, "pg18"), || async {
+        assert_eq!(restored_from(&server, &db).await, [dated(&db)], "it exists while loading");
+    })
+    .await;
+    assert_eq!(result.unwrap_err().code(), ErrorCode::Cancelled);
+    assert!(restored_from(&server, &db).await.is_empty(), "the new database was dropped");
+    assert!(pg_restores_of(&dated(&db)).is_empty(), "pg_restore is gone");
+}
+
+#[tokio::test]
+async fn cancelling_the_psql_pipeline_leaves_an_existing_database_empty() {
+    let (source, target) = (PgServer::shared(18), PgServer::shared(14));
+    let db = database_with_a_big_table(&source, "stop_pipe").await;
+    let fx = fixture(&[&source, &target]).await;
+    let (file, _) = make_backup(&fx, &source, &db, BackupFormat::Custom).await;
+    let empty = target.create_database("stays_empty_on_cancel").await;
+    let mut input = request(&file, "pg14");
+    input.target_database = Some(empty.clone());
+    let result = cancel_mid_way(&fx, input, || async {}).await;
+    assert_eq!(result.unwrap_err().code(), ErrorCode::Cancelled);
+    let client = target.client(&empty).await;
+    let objects: i64 = client
+        .query_one(
+            "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+             WHERE n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(objects, 0, "the one transaction was rolled back, never committed");
+    assert!(restored_from(&target, &db).await.is_empty());
+}
+
+#[tokio::test]
+async fn findings_name_extensions_the_target_cannot_provide() {
+    // A plain dump that needs an extension no server has: a blocker, and nothing is created.
+    let server = PgServer::shared(14);
+    let fx = fixture(&[&server]).await;
+    let sql = "--\n-- PostgreSQL database dump\n--\n\n\
+               SET client_encoding = 'UTF8';\n\n\
+               --\n-- Name: warp_drive; Type: EXTENSION; Schema: -; Owner: -\n--\n\n\
+               CREATE EXTENSION IF NOT EXISTS warp_drive WITH SCHEMA public;\n\n\
+               --\n-- PostgreSQL database dump complete\n--\n\n";
+    let file = fx.out.path().join("needs-extension.sql");
+    std::fs::write(&file, sql).unwrap();
+    let plan = preflight(&fx.ctx, request(&file, "pg14")).await.unwrap();
+    assert!(plan.blocked);
+    let finding =
+        plan.findings.iter().find(|f| f.code == FindingCode::ExtensionUnavailable).unwrap();
+    assert!(finding.message.contains("warp_drive"));
+    assert_eq!(plan.database, "needs-extension_restored_".to_owned() + &chrono_today());
+    let error = restore(&fx.ctx, request(&file, "pg14"), &NullSink, &CancellationToken::new())
+        .await
+        .unwrap_err();
+    assert_eq!(error.code(), ErrorCode::RestoreBlocked);
+    assert!(restored_from(&server, "needs-extension").await.is_empty());
+    let counts: BTreeMap<String, u64> = plan.entry_counts;
+    assert_eq!(counts["EXTENSION"], 1);
+}
