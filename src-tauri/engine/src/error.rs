@@ -145,6 +145,12 @@ pub enum Error {
     #[error("The restore cannot start: {}", blockers.iter().map(|b| b.message.as_str()).collect::<Vec<_>>().join(" "))]
     RestoreBlocked { blockers: Vec<Finding> },
 
+    #[error("The download of {url} failed: {detail}")]
+    DownloadFailed { url: String, detail: String },
+
+    #[error("Nothing was found at {url} (the server answered 404 Not Found).")]
+    NotFound { url: String },
+
     #[error("{action} failed for {path}: {source}")]
     Io {
         action: &'static str,
@@ -199,6 +205,8 @@ pub enum ErrorCode {
     ArchiveDamaged,
     ArchiveTooNew,
     RestoreBlocked,
+    DownloadFailed,
+    NotFound,
     Io,
 }
 
@@ -247,6 +255,8 @@ impl Error {
             Error::ArchiveDamaged { .. } => ErrorCode::ArchiveDamaged,
             Error::ArchiveTooNew { .. } => ErrorCode::ArchiveTooNew,
             Error::RestoreBlocked { .. } => ErrorCode::RestoreBlocked,
+            Error::DownloadFailed { .. } => ErrorCode::DownloadFailed,
+            Error::NotFound { .. } => ErrorCode::NotFound,
             Error::Io { .. } => ErrorCode::Io,
         }
     }
@@ -398,6 +408,17 @@ impl Error {
                 } else {
                     format!("Nothing was changed. {}", fixes.join(" "))
                 }
+            }
+            Error::DownloadFailed { .. } => {
+                "Check the address, that the web server is reachable from this computer and \
+                 that its certificate is valid, then try again: an interrupted download goes on \
+                 where it stopped. Nothing was restored."
+                    .to_owned()
+            }
+            Error::NotFound { .. } => {
+                "Check the address: the backup may have been moved or deleted, or a letter may \
+                 be wrong. Open the folder's address in a browser to see what it holds."
+                    .to_owned()
             }
             Error::Io { .. } => {
                 "Check that the path exists, that you may write there, and that the disk has \

@@ -13,6 +13,7 @@ pub mod ops;
 pub(crate) mod pgpass;
 pub mod profiles;
 pub mod progress;
+pub mod remote;
 pub mod restore;
 pub mod runner;
 pub mod secret;

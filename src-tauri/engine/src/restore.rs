@@ -37,6 +37,7 @@ use crate::context::Ctx;
 use crate::error::{Error, Result};
 use crate::profiles::{self, Profile};
 use crate::progress::{NullSink, ProgressEvent, ProgressSink};
+use crate::remote;
 use crate::runner::{self, ConnTarget, PipeSource, StdoutTo, ToolCommand};
 use crate::sql::{quote_ident, quote_literal};
 use crate::tools::{BundledMajor, ServerVersion, Tool};
@@ -199,7 +200,7 @@ pub struct RestoreOutcome {
 /// Checks a restore without changing anything on the server: the source, its checksums and a
 /// full read, the target's roles, extensions, encoding and database, and the tools to use.
 pub async fn preflight(ctx: &Ctx, request: RestoreRequest) -> Result<RestorePlan> {
-    Ok(prepare(ctx, &request, &CancellationToken::new()).await?.plan)
+    Ok(prepare(ctx, &request, &NullSink, &CancellationToken::new()).await?.plan)
 }
 
 /// Runs a restore. Progress goes to `sink`; `cancel` stops it and drops the database it created.
@@ -210,7 +211,7 @@ pub async fn restore(
     cancel: &CancellationToken,
 ) -> Result<RestoreOutcome> {
     let started = Instant::now();
-    let prepared = prepare(ctx, &request, cancel).await?;
+    let prepared = prepare(ctx, &request, sink, cancel).await?;
     let plan = &prepared.plan;
     let blockers: Vec<Finding> =
         plan.findings.iter().filter(|f| f.severity == Severity::Blocker).cloned().collect();
@@ -320,11 +321,13 @@ struct Target {
 async fn prepare(
     ctx: &Ctx,
     request: &RestoreRequest,
+    sink: &dyn ProgressSink,
     cancel: &CancellationToken,
 ) -> Result<Prepared> {
     // 1. The source, and its checksums before anything else.
     // A damaged header is reported as the checksum mismatch it is, not as "not a backup".
-    let source = resolve_source(&request.source)?;
+    // An http(s):// source is downloaded first; the local copy is then checked like any file.
+    let source = resolve_source(&remote::localize(ctx, &request.source, sink, cancel).await?)?;
     let manifest = archive::find_manifest(&source)?;
     let verified = match &manifest {
         Some(found) => archive::verify(found).await?,

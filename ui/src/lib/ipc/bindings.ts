@@ -160,7 +160,7 @@ export type DatabaseInfo = {
 };
 
 /**  The stable identity of an error. The UI branches on this, never on message text. */
-export type ErrorCode = "tools_not_found" | "server_too_new" | "server_too_old" | "tool_missing" | "tool_spawn" | "tool_failed" | "cancelled" | "data_dir" | "store" | "keychain_unavailable" | "keychain_locked" | "keychain" | "profile_not_found" | "profile_exists" | "invalid_input" | "host_not_found" | "connection_refused" | "connect_timeout" | "password_failed" | "password_missing" | "hba_rejected" | "ssl_required" | "ssl_not_offered" | "ssl_cert_untrusted" | "database_missing" | "connect_failed" | "query" | "not_a_backup" | "manifest_invalid" | "checksum_mismatch" | "backup_file_missing" | "archive_damaged" | "archive_too_new" | "restore_blocked" | "io";
+export type ErrorCode = "tools_not_found" | "server_too_new" | "server_too_old" | "tool_missing" | "tool_spawn" | "tool_failed" | "cancelled" | "data_dir" | "store" | "keychain_unavailable" | "keychain_locked" | "keychain" | "profile_not_found" | "profile_exists" | "invalid_input" | "host_not_found" | "connection_refused" | "connect_timeout" | "password_failed" | "password_missing" | "hba_rejected" | "ssl_required" | "ssl_not_offered" | "ssl_cert_untrusted" | "database_missing" | "connect_failed" | "query" | "not_a_backup" | "manifest_invalid" | "checksum_mismatch" | "backup_file_missing" | "archive_damaged" | "archive_too_new" | "restore_blocked" | "download_failed" | "not_found" | "io";
 
 /**  What crosses the IPC boundary or is printed by `lifeboat --json` when something fails. */
 export type ErrorPayload = {

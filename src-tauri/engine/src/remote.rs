@@ -1,0 +1,617 @@
+//! Restore sources on a web server: an `http://` or `https://` address is downloaded into the data
+//! folder (`downloads/<key>/`) before anything else, and the local copy goes through the same
+//! checks as a local file (manifest checksums, format detection).
+//!
+//! - The address of one file (a custom, tar or plain dump) downloads that file, and the manifest
+//!   `<stem>.lifeboat.json` next to it when the server has one (404: no manifest).
+//! - The address of a folder served as an index page (Apache/nginx autoindex, `python3 -m
+//!   http.server`): the newest Lifeboat manifest (by the timestamp in its name) and every file it
+//!   lists are downloaded; without manifests, the newest dump-looking file.
+//!
+//! Files are streamed to `<name>.partial` chunk by chunk and renamed when complete. A `.partial`
+//! left by an interrupted download is resumed with `Range: bytes=N-` when the server answers 206,
+//! otherwise downloaded again from zero. TLS is verified against the webpki roots.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use reqwest::header::{CONTENT_RANGE, CONTENT_TYPE, RANGE};
+use reqwest::{Client, StatusCode, Url};
+use sha2::{Digest, Sha256};
+use tokio::io::AsyncWriteExt;
+use tokio_util::sync::CancellationToken;
+
+use crate::backup::MANIFEST_SUFFIX;
+use crate::context::Ctx;
+use crate::error::{Error, Result};
+use crate::progress::{ProgressEvent, ProgressSink};
+
+/// Extensions of files that look like a dump, for a folder without manifests.
+const DUMP_EXTENSIONS: [&str; 4] = [".backup", ".dump", ".tar", ".sql"];
+
+/// Emit a progress event at most every this many bytes.
+const PROGRESS_EVERY: u64 = 1 << 20;
+
+/// Whether `source` is an address with a scheme (`x://…`), as opposed to a local path.
+fn scheme_of(source: &str) -> Option<String> {
+    let (scheme, _) = source.trim().split_once("://")?;
+    let valid = scheme.len() > 1
+        && scheme.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
+        && scheme.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'));
+    valid.then(|| scheme.to_ascii_lowercase())
+}
+
+/// Whether `source` is an `http://` or `https://` address.
+pub fn is_remote(source: &str) -> bool {
+    matches!(scheme_of(source).as_deref(), Some("http" | "https"))
+}
+
+/// The folder a download of `url` goes to: `downloads/<key>` in the data folder, the key derived
+/// from the address of the folder holding it, so that a retry finds its `.partial` files.
+pub fn download_dir(ctx: &Ctx, url: &str) -> Result<PathBuf> {
+    let url = parse(url)?;
+    let folder = url.join("./").map_err(|e| failed(url.as_str(), e.to_string()))?;
+    let digest = Sha256::digest(folder.as_str().as_bytes());
+    let key: String = digest.iter().take(8).map(|b| format!("{b:02x}")).collect();
+    Ok(ctx.data_dir.path().join("downloads").join(key))
+}
+
+/// The local source for `source`: unchanged for a local path, the downloaded copy for an
+/// `http(s)://` address (a manifest when one describes the backup, else the dump). Other schemes
+/// are refused.
+pub async fn localize(
+    ctx: &Ctx,
+    source: &str,
+    sink: &dyn ProgressSink,
+    cancel: &CancellationToken,
+) -> Result<String> {
+    match scheme_of(source).as_deref() {
+        None => Ok(source.to_owned()),
+        Some("http" | "https") => {
+            let path = download(ctx, source.trim(), sink, cancel).await?;
+            Ok(path.to_string_lossy().into_owned())
+        }
+        Some(other) => Err(Error::InvalidInput {
+            field: "source",
+            problem: format!(
+                "{other}:// addresses are not supported; use an http:// or https:// address or a \
+                 local file"
+            ),
+        }),
+    }
+}
+
+/// Downloads the backup at `url` (a file or a folder's index page) and returns the local path to
+/// restore from.
+pub async fn download(
+    ctx: &Ctx,
+    url: &str,
+    sink: &dyn ProgressSink,
+    cancel: &CancellationToken,
+) -> Result<PathBuf> {
+    let parsed = parse(url)?;
+    let dir = download_dir(ctx, url)?;
+    std::fs::create_dir_all(&dir).map_err(|source| Error::Io {
+        action: "Creating the download folder",
+        path: dir.clone(),
+        source,
+    })?;
+    let client = client(url)?;
+
+    let listing = parsed.path().ends_with('/');
+    if !listing {
+        let name = file_name(&parsed)?;
+        match fetch(&client, &parsed, &dir.join(&name), sink, cancel).await {
+            Ok(path) => {
+                fetch_manifest_beside(&client, &parsed, &name, &dir, sink, cancel).await?;
+                return Ok(path);
+            }
+            // The address of a folder without its slash: the server sent its index page.
+            Err(Fetched::Html(page)) => {
+                let folder = Url::parse(&format!("{}/", parsed.as_str()))
+                    .map_err(|e| failed(url, e.to_string()))?;
+                return from_listing(&client, &folder, &page, &dir, sink, cancel).await;
+            }
+            Err(Fetched::Error(error)) => return Err(error),
+        }
+    }
+    let page = get_page(&client, &parsed, cancel).await?;
+    from_listing(&client, &parsed, &page, &dir, sink, cancel).await
+}
+
+fn parse(url: &str) -> Result<Url> {
+    let parsed = Url::parse(url.trim()).map_err(|e| Error::InvalidInput {
+        field: "source",
+        problem: format!("{url} is not a valid address: {e}"),
+    })?;
+    if !matches!(parsed.scheme(), "http" | "https") {
+        return Err(Error::InvalidInput {
+            field: "source",
+            problem: format!("only http:// and https:// addresses can be downloaded, not {url}"),
+        });
+    }
+    Ok(parsed)
+}
+
+fn failed(url: &str, detail: String) -> Error {
+    Error::DownloadFailed { url: url.to_owned(), detail }
+}
+
+/// An HTTP client that verifies TLS certificates against the webpki roots (ring provider, as the
+/// PostgreSQL connections).
+fn client(url: &str) -> Result<Client> {
+    let roots = rustls::RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() };
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let tls = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| failed(url, e.to_string()))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Client::builder()
+        .tls_backend_preconfigured(tls)
+        .connect_timeout(Duration::from_secs(30))
+        .read_timeout(Duration::from_secs(120))
+        .user_agent(concat!("Lifeboat/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(|e| failed(url, e.to_string()))
+}
+
+/// The last segment of `url`'s path, decoded, when it is a safe local file name.
+fn file_name(url: &Url) -> Result<String> {
+    let segment = url.path_segments().and_then(|mut s| s.next_back()).unwrap_or_default();
+    let name = percent_decode(segment);
+    safe_name(&name).then_some(name).ok_or_else(|| Error::InvalidInput {
+        field: "source",
+        problem: format!("{url} does not name a file"),
+    })
+}
+
+fn safe_name(name: &str) -> bool {
+    !name.is_empty()
+        && name != "."
+        && name != ".."
+        && !name.contains(['/', '\\', '\0'])
+        && !name.starts_with('.')
+}
+
+/// A manifest's relative file name (`a.backup`, `dir/toc.dat`) as safe local path segments.
+fn safe_relative(name: &str) -> Option<Vec<&str>> {
+    let parts: Vec<&str> = name.split('/').collect();
+    parts.iter().all(|p| safe_name(p)).then_some(parts)
+}
+
+enum Fetched {
+    /// The server answered with an HTML page (an index page), not a file.
+    Html(String),
+    Error(Error),
+}
+
+impl From<Error> for Fetched {
+    fn from(error: Error) -> Self {
+        Fetched::Error(error)
+    }
+}
+
+async fn send(client: &Client, url: &Url, from: u64) -> Result<reqwest::Response> {
+    let mut request = client.get(url.clone());
+    if from > 0 {
+        request = request.header(RANGE, format!("bytes={from}-"));
+    }
+    let response = request.send().await.map_err(|e| failed(url.as_str(), error_chain(&e)))?;
+    match response.status() {
+        StatusCode::NOT_FOUND | StatusCode::GONE => {
+            Err(Error::NotFound { url: url.as_str().to_owned() })
+        }
+        status if status.is_success() || status == StatusCode::RANGE_NOT_SATISFIABLE => {
+            Ok(response)
+        }
+        status => Err(failed(url.as_str(), format!("the server answered HTTP {status}"))),
+    }
+}
+
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+/// Reads an index page (small) into memory.
+async fn get_page(client: &Client, url: &Url, cancel: &CancellationToken) -> Result<String> {
+    let response = send(client, url, 0).await?;
+    tokio::select! {
+        _ = cancel.cancelled() => Err(Error::Cancelled),
+        text = response.text() => text.map_err(|e| failed(url.as_str(), error_chain(&e))),
+    }
+}
+
+/// Downloads `url` to `target` through `target.partial`, resuming a partial download when the
+/// server supports ranges.
+async fn fetch(
+    client: &Client,
+    url: &Url,
+    target: &Path,
+    sink: &dyn ProgressSink,
+    cancel: &CancellationToken,
+) -> Result<PathBuf, Fetched> {
+    let shown = target.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let partial = target.with_file_name(format!("{shown}.partial"));
+    let io = |action: &'static str, path: &Path| {
+        let path = path.to_owned();
+        move |source| Error::Io { action, path, source }
+    };
+    if let Some(parent) = target.parent() {
+        std::fs::create_dir_all(parent).map_err(io("Creating the download folder", parent))?;
+    }
+    // A previous complete copy may be stale: always fetch again.
+    if target.exists() {
+        std::fs::remove_file(target).map_err(io("Removing an old download", target))?;
+    }
+    let have = std::fs::metadata(&partial).map(|m| m.len()).unwrap_or(0);
+    let mut response = send(client, url, have).await?;
+    let mut resume_from = 0;
+    if have > 0 {
+        match response.status() {
+            StatusCode::PARTIAL_CONTENT if content_range_start(&response) == Some(have) => {
+                resume_from = have;
+            }
+            StatusCode::OK => {}
+            // Not resumable (wrong range or 416): start again from zero without a range.
+            _ => response = send(client, url, 0).await?,
+        }
+    }
+    if !response.status().is_success()
+        || response.status() == StatusCode::PARTIAL_CONTENT && resume_from == 0
+    {
+        return Err(failed(
+            url.as_str(),
+            format!("the server answered HTTP {}", response.status()),
+        )
+        .into());
+    }
+    let html = response
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.to_ascii_lowercase().starts_with("text/html"));
+    if html && !DUMP_EXTENSIONS.iter().any(|e| shown.ends_with(e)) {
+        let page = tokio::select! {
+            _ = cancel.cancelled() => return Err(Error::Cancelled.into()),
+            text = response.text() => text.map_err(|e| failed(url.as_str(), error_chain(&e)))?,
+        };
+        return Err(Fetched::Html(page));
+    }
+    let total = response.content_length().map(|n| n + resume_from);
+    let mut file = tokio::fs::OpenOptions::new()
+        .create(true)
+        .write(true)
+        .append(resume_from > 0)
+        .truncate(resume_from == 0)
+        .open(&partial)
+        .await
+        .map_err(io("Writing the download", &partial))?;
+    let mut done = resume_from;
+    let mut reported = done;
+    sink.emit(ProgressEvent::Step { done, total: total.unwrap_or(0), current: shown.clone() });
+    loop {
+        let chunk = tokio::select! {
+            _ = cancel.cancelled() => {
+                let _ = file.flush().await;
+                return Err(Error::Cancelled.into());
+            }
+            chunk = response.chunk() => chunk,
+        };
+        let chunk = match chunk {
+            Ok(Some(chunk)) => chunk,
+            Ok(None) => break,
+            Err(e) => {
+                let _ = file.flush().await;
+                return Err(failed(
+                    url.as_str(),
+                    format!(
+                        "the download stopped after {done} bytes ({}); trying again resumes it",
+                        error_chain(&e)
+                    ),
+                )
+                .into());
+            }
+        };
+        file.write_all(&chunk).await.map_err(io("Writing the download", &partial))?;
+        done += chunk.len() as u64;
+        if done - reported >= PROGRESS_EVERY {
+            reported = done;
+            sink.emit(ProgressEvent::Step {
+                done,
+                total: total.unwrap_or(0),
+                current: shown.clone(),
+            });
+        }
+    }
+    file.flush().await.map_err(io("Writing the download", &partial))?;
+    file.sync_all().await.map_err(io("Writing the download", &partial))?;
+    drop(file);
+    if let Some(total) = total
+        && done != total
+    {
+        return Err(failed(
+            url.as_str(),
+            format!("the server sent {done} of {total} bytes; trying again resumes the download"),
+        )
+        .into());
+    }
+    sink.emit(ProgressEvent::Step { done, total: total.unwrap_or(done), current: shown });
+    std::fs::rename(&partial, target).map_err(io("Finishing the download", target))?;
+    Ok(target.to_owned())
+}
+
+/// The first byte of a 206 answer's `Content-Range: bytes N-M/T`.
+fn content_range_start(response: &reqwest::Response) -> Option<u64> {
+    let value = response.headers().get(CONTENT_RANGE)?.to_str().ok()?;
+    let range = value.trim().strip_prefix("bytes")?.trim_start();
+    range.split('-').next()?.trim().parse().ok()
+}
+
+async fn fetch_file(
+    client: &Client,
+    url: &Url,
+    target: &Path,
+    sink: &dyn ProgressSink,
+    cancel: &CancellationToken,
+) -> Result<PathBuf> {
+    match fetch(client, url, target, sink, cancel).await {
+        Ok(path) => Ok(path),
+        Err(Fetched::Error(error)) => Err(error),
+        Err(Fetched::Html(_)) => {
+            Err(failed(url.as_str(), "the server sent a web page instead of the file".into()))
+        }
+    }
+}
+
+/// Fetches `<stem>.lifeboat.json` beside a downloaded dump; a 404 means there is none (and an old
+/// local copy is removed).
+async fn fetch_manifest_beside(
+    client: &Client,
+    file_url: &Url,
+    name: &str,
+    dir: &Path,
+    sink: &dyn ProgressSink,
+    cancel: &CancellationToken,
+) -> Result<()> {
+    let stem = Path::new(name).file_stem().map(|s| s.to_string_lossy().into_owned());
+    let Some(stem) = stem else { return Ok(()) };
+    let manifest_name = format!("{stem}{MANIFEST_SUFFIX}");
+    let url = file_url
+        .join(&percent_encode(&manifest_name))
+        .map_err(|e| failed(file_url.as_str(), e.to_string()))?;
+    let target = dir.join(&manifest_name);
+    match fetch_file(client, &url, &target, sink, cancel).await {
+        Ok(_) => Ok(()),
+        Err(Error::NotFound { .. }) => {
+            let _ = std::fs::remove_file(&target);
+            Ok(())
+        }
+        Err(error) => Err(error),
+    }
+}
+
+/// Picks the backup in a folder's index page and downloads it.
+async fn from_listing(
+    client: &Client,
+    folder: &Url,
+    page: &str,
+    dir: &Path,
+    sink: &dyn ProgressSink,
+    cancel: &CancellationToken,
+) -> Result<PathBuf> {
+    let names = listed_files(folder, page);
+    let newest = |candidates: Vec<&String>| -> Option<String> {
+        candidates.into_iter().max_by_key(|n| (timestamp_in(n), n.to_string())).cloned()
+    };
+    let manifests: Vec<&String> = names.iter().filter(|n| n.ends_with(MANIFEST_SUFFIX)).collect();
+    if let Some(manifest_name) = newest(manifests) {
+        let url = join(folder, &manifest_name)?;
+        let manifest_path =
+            fetch_file(client, &url, &dir.join(&manifest_name), sink, cancel).await?;
+        let manifest = crate::archive::read_manifest(&manifest_path)?;
+        for file in &manifest.files {
+            let Some(parts) = safe_relative(&file.name) else {
+                return Err(Error::ManifestInvalid {
+                    path: manifest_path.clone(),
+                    detail: format!("the file name {:?} leaves the backup's folder", file.name),
+                });
+            };
+            let url = join(
+                folder,
+                &parts.iter().map(|p| percent_encode(p)).collect::<Vec<_>>().join("/"),
+            )?;
+            let target = parts.iter().fold(dir.to_owned(), |path, part| path.join(part));
+            fetch_file(client, &url, &target, sink, cancel).await?;
+        }
+        return Ok(manifest_path);
+    }
+    let dumps: Vec<&String> =
+        names.iter().filter(|n| DUMP_EXTENSIONS.iter().any(|e| n.ends_with(e))).collect();
+    let Some(dump) = newest(dumps) else {
+        return Err(Error::NotFound { url: folder.as_str().to_owned() });
+    };
+    let url = join(folder, &dump)?;
+    let path = fetch_file(client, &url, &dir.join(&dump), sink, cancel).await?;
+    fetch_manifest_beside(client, &url, &dump, dir, sink, cancel).await?;
+    Ok(path)
+}
+
+fn join(folder: &Url, relative: &str) -> Result<Url> {
+    folder.join(relative).map_err(|e| failed(folder.as_str(), e.to_string()))
+}
+
+/// The files an index page links to directly inside `folder`: no parent or sorting links, no
+/// subfolders, nothing on other hosts. Decoded names.
+pub fn listed_files(folder: &Url, page: &str) -> Vec<String> {
+    let mut names = Vec::new();
+    for href in hrefs(page) {
+        let href = unescape_html(&href);
+        if href.is_empty() || href.starts_with('?') || href.starts_with('#') {
+            continue;
+        }
+        let Ok(url) = folder.join(&href) else { continue };
+        if url.scheme() != folder.scheme()
+            || url.host_str() != folder.host_str()
+            || url.port_or_known_default() != folder.port_or_known_default()
+        {
+            continue;
+        }
+        let Some(rest) = url.path().strip_prefix(folder.path()) else { continue };
+        if rest.is_empty() || rest.contains('/') {
+            continue;
+        }
+        let name = percent_decode(rest);
+        if safe_name(&name) && !names.contains(&name) {
+            names.push(name);
+        }
+    }
+    names
+}
+
+/// The values of every `href="…"` (or `'…'`, or unquoted) in an HTML page.
+fn hrefs(page: &str) -> Vec<String> {
+    let lower = page.to_ascii_lowercase();
+    let mut found = Vec::new();
+    let mut at = 0;
+    while let Some(pos) = lower[at..].find("href") {
+        let start = at + pos + 4;
+        at = start;
+        let rest = page[start..].trim_start();
+        let Some(rest) = rest.strip_prefix('=') else { continue };
+        let rest = rest.trim_start();
+        let value = match rest.chars().next() {
+            Some(quote @ ('"' | '\'')) => rest[1..].split(quote).next().unwrap_or_default(),
+            Some(_) => {
+                rest.split(|c: char| c.is_whitespace() || c == '>').next().unwrap_or_default()
+            }
+            None => "",
+        };
+        found.push(value.to_owned());
+    }
+    found
+}
+
+fn unescape_html(text: &str) -> String {
+    text.replace("&quot;", "\"")
+        .replace("&#x27;", "'")
+        .replace("&#39;", "'")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&")
+}
+
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes.get(i + 1..i + 3).and_then(|h| std::str::from_utf8(h).ok());
+        if bytes[i] == b'%'
+            && let Some(Ok(byte)) = hex.map(|h| u8::from_str_radix(h, 16))
+        {
+            out.push(byte);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn percent_encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+/// The `YYYY-MM-DD-HHMMSS` timestamp in a Lifeboat file name, as a sortable number (0: none).
+fn timestamp_in(name: &str) -> u64 {
+    let bytes = name.as_bytes();
+    let shape = b"dddd-dd-dd-dddddd";
+    (0..bytes.len().saturating_sub(shape.len() - 1))
+        .rev()
+        .find_map(|start| {
+            let window = bytes.get(start..start + shape.len())?;
+            let fits = window
+                .iter()
+                .zip(shape)
+                .all(|(b, s)| if *s == b'd' { b.is_ascii_digit() } else { b == s });
+            fits.then(|| {
+                window
+                    .iter()
+                    .filter(|b| b.is_ascii_digit())
+                    .fold(0u64, |n, b| n * 10 + u64::from(b - b'0'))
+            })
+        })
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_http_and_https_are_remote() {
+        assert!(is_remote("http://example.com/a.backup"));
+        assert!(is_remote(" HTTPS://example.com/"));
+        assert!(!is_remote("ftp://example.com/a.backup"));
+        assert!(!is_remote("/tmp/a.backup"));
+        assert!(!is_remote(r"C:\backups\a.backup"));
+        assert_eq!(scheme_of("s3://bucket/a").as_deref(), Some("s3"));
+    }
+
+    #[test]
+    fn index_pages_give_the_folder_files_only() {
+        let folder = Url::parse("http://host:8080/backups/").unwrap();
+        let page = r#"<html><a href="../">Parent</a><a href="?C=M;O=A">Date</a>
+            <a href="shop-2026-01-02-030405.backup">x</a>
+            <A HREF='shop-2026-01-02-030405.lifeboat.json'>m</A>
+            <a href="sub/">sub</a><a href="http://other/x.backup">o</a>
+            <a href="/backups/a%20b.sql">ab</a><a href="http://host:8080/elsewhere/z.dump">z</a>
+            <a href="tom&amp;jerry.dump">tj</a>"#;
+        assert_eq!(
+            listed_files(&folder, page),
+            vec![
+                "shop-2026-01-02-030405.backup",
+                "shop-2026-01-02-030405.lifeboat.json",
+                "a b.sql",
+                "tom&jerry.dump"
+            ]
+        );
+    }
+
+    #[test]
+    fn timestamps_order_lifeboat_names() {
+        assert!(
+            timestamp_in("db-2026-01-02-030405.lifeboat.json")
+                > timestamp_in("db-2025-12-31-235959.lifeboat.json")
+        );
+        assert_eq!(timestamp_in("plain.sql"), 0);
+        assert_eq!(timestamp_in("db-2026-01-02-030405.backup"), 20260102030405);
+    }
+
+    #[test]
+    fn manifest_names_cannot_leave_the_folder() {
+        assert!(safe_relative("a.backup").is_some());
+        assert!(safe_relative("dir/toc.dat").is_some());
+        assert!(safe_relative("../etc/passwd").is_none());
+        assert!(safe_relative("/etc/passwd").is_none());
+        assert!(safe_relative("a\\..\\b").is_none());
+    }
+}
