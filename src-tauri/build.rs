@@ -17,6 +17,8 @@ fn main() {
         "list_backups",
         "default_backup_folder",
         "preview_backup_names",
+        "preflight_restore",
+        "start_restore",
     ]);
     tauri_build::try_build(tauri_build::Attributes::new().app_manifest(manifest))
         .expect("tauri-build failed");

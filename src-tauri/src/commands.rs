@@ -12,6 +12,7 @@ use lifeboat_engine::profiles::{
     self, AddProfile, ListProfiles, Profile, RemoveProfile, UpdateProfile,
 };
 use lifeboat_engine::progress::ProgressEvent;
+use lifeboat_engine::restore::{self, RestoreOutcome, RestorePlan, RestoreRequest};
 use tauri::State;
 use tauri::ipc::Channel;
 
@@ -135,4 +136,30 @@ pub async fn preview_backup_names(
     schema: Option<String>,
 ) -> Reply<BackupNames> {
     Ok(backup::preview_names(&database, format, schema.as_deref()))
+}
+
+/// What a restore would do, with its findings; changes nothing on the server.
+#[tauri::command]
+#[specta::specta]
+pub async fn preflight_restore(
+    state: State<'_, AppState>,
+    input: RestoreRequest,
+) -> Reply<RestorePlan> {
+    restore::preflight(state.ctx()?, input).await.map_err(|e| e.payload())
+}
+
+/// Runs a restore; progress streams through `on_event`; `cancel_operation(operation_id)` stops it.
+#[tauri::command]
+#[specta::specta]
+pub async fn start_restore(
+    state: State<'_, AppState>,
+    operation_id: String,
+    input: RestoreRequest,
+    on_event: Channel<ProgressEvent>,
+) -> Reply<RestoreOutcome> {
+    let ctx = state.ctx()?;
+    let cancel = state.operations.begin(&operation_id);
+    let outcome = restore::restore(ctx, input, &ChannelSink(on_event), &cancel).await;
+    state.operations.end(&operation_id);
+    outcome.map_err(|e| e.payload())
 }

@@ -29,6 +29,8 @@ pub fn specta_builder() -> Builder<tauri::Wry> {
             commands::list_backups,
             commands::default_backup_folder,
             commands::preview_backup_names,
+            commands::preflight_restore,
+            commands::start_restore,
         ])
         // Sizes and row counts are i64; JavaScript numbers hold them exactly up to 2^53.
         .dangerously_cast_bigints_to_number()

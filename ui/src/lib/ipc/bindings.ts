@@ -24,6 +24,10 @@ export const commands = {
 	defaultBackupFolder: () => typedError<string, ErrorPayload>(__TAURI_INVOKE("default_backup_folder")),
 	/**  The file names a backup started now would get, for the wizard's preview. */
 	previewBackupNames: (database: string, format: BackupFormat, schema: string | null) => typedError<BackupNames, ErrorPayload>(__TAURI_INVOKE("preview_backup_names", { database, format, schema })),
+	/**  What a restore would do, with its findings; changes nothing on the server. */
+	preflightRestore: (input: RestoreRequest) => typedError<RestorePlan, ErrorPayload>(__TAURI_INVOKE("preflight_restore", { input })),
+	/**  Runs a restore; progress streams through `on_event`; `cancel_operation(operation_id)` stops it. */
+	startRestore: (operationId: string, input: RestoreRequest, onEvent: Channel<ProgressEvent>) => typedError<RestoreOutcome, ErrorPayload>(__TAURI_INVOKE("start_restore", { operationId, input, onEvent })),
 };
 
 /* Types */
@@ -169,6 +173,17 @@ export type ErrorPayload = {
 	hint: string,
 };
 
+/**  Something the pre-flight found, with what Lifeboat does about it or what the user can do. */
+export type Finding = {
+	severity: Severity,
+	code: FindingCode,
+	message: string,
+	fix: string | null,
+};
+
+/**  The stable identity of a finding (the UI and `--json` consumers branch on it). */
+export type FindingCode = "checksums_verified" | "no_manifest" | "roles_missing" | "grants_skipped" | "owner_role_missing" | "owner_role_not_granted" | "extension_unavailable" | "encoding_differs" | "target_not_empty" | "cannot_create_database" | "newer_source" | "settings_dropped" | "jobs_ignored" | "dump_incomplete" | "dump_switches_database";
+
 export type ListBackups = {
 	/**  Only backups of this database (any server). */
 	database: string | null,
@@ -200,6 +215,14 @@ export type ManifestFile = {
 	bytes: number,
 	sha256: string,
 };
+
+export type MethodKind = 
+/**  pg_restore writes into the database itself. */
+"pg_restore" | 
+/**  A newer pg_restore writes SQL, filtered on its way into the target's psql. */
+"pipeline" | 
+/**  psql runs a plain SQL dump (filtered on the way). */
+"psql";
 
 /**  What to do with the stored password when a profile is edited. */
 export type PasswordChange = { kind: "keep" } | { kind: "set"; password: string } | { kind: "clear" };
@@ -249,11 +272,108 @@ export type RemoveProfile = {
 	name: string,
 };
 
+/**  How the restore runs. */
+export type RestoreMethod = {
+	kind: MethodKind,
+	/**  The major whose pg_restore reads the archive (absent for plain SQL). */
+	readerMajor: number | null,
+	/**  The major whose psql runs the SQL (absent when pg_restore writes directly). */
+	psqlMajor: number | null,
+	/**  Parallel pg_restore workers. */
+	jobs: number,
+	/**  All in one transaction (restoring into an existing database). */
+	singleTransaction: boolean,
+	/**  `SET` parameters the dump uses that the target server does not know; left out. */
+	droppedSettings: string[],
+};
+
+/**  What a finished restore did. */
+export type RestoreOutcome = {
+	database: string,
+	created: boolean,
+	profile: string,
+	method: RestoreMethod,
+	/**  The `--version` line of every tool used, e.g. "pg_restore (PostgreSQL) 18.6". */
+	toolVersions: string[],
+	warnings: string[],
+	durationMs: number,
+	/**  Entries of the backup restored. */
+	restoredEntries: number,
+	skippedEntries: number,
+	entryCounts: { [key in string]: number },
+};
+
+/**  What a restore will do, found out without changing anything. */
+export type RestorePlan = {
+	/**  The backup (file or folder) that will be restored. */
+	source: string,
+	format: BackupFormat,
+	/**  For archives, the version in the header, e.g. "1.16". */
+	archiveVersion: string | null,
+	/**  The database the backup was made from, when known. */
+	sourceDatabase: string | null,
+	dumpedFrom: string | null,
+	dumpedBy: string | null,
+	/**  The manifest whose checksums were verified. */
+	manifest: string | null,
+	verifiedFiles: number,
+	profile: string,
+	serverVersion: string,
+	/**  The database restored into. */
+	database: string,
+	/**  Whether the restore creates it (else it exists and is empty). */
+	createDatabase: boolean,
+	/**  The encoding the new database is created with. */
+	encoding: string | null,
+	method: RestoreMethod,
+	noOwner: boolean,
+	/**  The role that owns what is restored when the dump's owners are not used. */
+	ownedBy: string | null,
+	/**  Entries (objects, table data …) in the backup. */
+	entries: number,
+	/**  Entries left out because they grant privileges to roles missing on the target. */
+	skippedEntries: number,
+	entryCounts: { [key in string]: number },
+	findings: Finding[],
+	/**  What will happen, in plain words. */
+	summary: string,
+	/**  Whether a finding stops the restore. */
+	blocked: boolean,
+};
+
+export type RestoreRequest = {
+	/**
+	 *  A backup file, the folder of a directory backup, or a Lifeboat manifest
+	 *  (`….lifeboat.json`).
+	 */
+	source: string,
+	/**  The profile of the server to restore into. */
+	profile: string,
+	/**
+	 *  The database to restore into: created when it does not exist, used when it exists and is
+	 *  empty. Absent: a new database `<db>_restored_YYYYMMDD` (`_2`, `_3` … when taken).
+	 */
+	targetDatabase: string | null,
+	/**
+	 *  Ignore the dump's owners: what is restored belongs to the connecting user (or to
+	 *  `owner_role`). Chosen automatically when an owner role is missing on the target.
+	 */
+	noOwner: boolean,
+	/**  Restore as this role (`SET ROLE`), so that it owns what is restored. */
+	ownerRole: string | null,
+	/**  Parallel pg_restore workers (custom and directory archives restored directly). */
+	jobs: number | null,
+};
+
 export type SchemaInfo = {
 	name: string,
 	tableCount: number,
 	sizeBytes: number,
 };
+
+export type Severity = "info" | "warning" | 
+/**  The restore does not start. */
+"blocker";
 
 export type SslMode = "disable" | "allow" | "prefer" | "require" | "verify-ca" | "verify-full";
 
