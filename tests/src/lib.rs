@@ -1,6 +1,7 @@
 //! The system-test harness: real PostgreSQL servers of every bundled major, started on loopback
 //! from the bundled binaries. Test files live in `tests/tests/`.
 
+pub mod home;
 pub mod pg;
 
 pub use pg::{

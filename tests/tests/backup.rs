@@ -5,18 +5,14 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::Arc;
 
 use lifeboat_engine::backup::{
     BackupFormat, BackupOutcome, BackupScope, Manifest, StartBackup, backup,
 };
 use lifeboat_engine::catalog::{BackupStatus, ListBackups, list_backups};
-use lifeboat_engine::keychain::OsKeychain;
-use lifeboat_engine::profiles::{
-    AddProfile, PasswordSource, ProfileSettings, SslMode, add_profile,
-};
 use lifeboat_engine::progress::{NullSink, ProgressEvent, ProgressSink, Recorder};
-use lifeboat_engine::{Ctx, DataDir, Error, ErrorCode};
+use lifeboat_engine::{Error, ErrorCode};
+use lifeboat_system_tests::home::{TestHome, add_server_profile, test_home};
 use lifeboat_system_tests::{PgServer, processes_with_cmdline, quote_ident, toolbox};
 use tokio_util::sync::CancellationToken;
 
@@ -35,29 +31,21 @@ const DATA: &str = r#"
 "#;
 
 struct Fixture {
-    _home: tempfile::TempDir,
-    ctx: Ctx,
+    home: TestHome,
     out: tempfile::TempDir,
 }
 
+impl std::ops::Deref for Fixture {
+    type Target = TestHome;
+    fn deref(&self) -> &TestHome {
+        &self.home
+    }
+}
+
 async fn fixture(server: &PgServer) -> Fixture {
-    let home = tempfile::tempdir().unwrap();
-    let ctx =
-        Ctx::open(DataDir::at(home.path().to_owned()).unwrap(), toolbox(), Arc::new(OsKeychain))
-            .unwrap();
-    let settings = ProfileSettings {
-        name: "server".into(),
-        host: "127.0.0.1".into(),
-        port: server.port,
-        user: "postgres".into(),
-        maintenance_db: "postgres".into(),
-        sslmode: SslMode::Prefer,
-        root_cert: None,
-        // The test servers trust loopback; no password, so no keychain is involved here.
-        password_source: PasswordSource::Environment,
-    };
-    add_profile(&ctx, AddProfile { settings, password: None }).await.unwrap();
-    Fixture { _home: home, ctx, out: tempfile::tempdir().unwrap() }
+    let home = test_home();
+    add_server_profile(&home.ctx, "server", server).await;
+    Fixture { home, out: tempfile::tempdir().unwrap() }
 }
 
 async fn database_with_data(server: &PgServer, prefix: &str) -> String {

@@ -2,38 +2,31 @@
 //! and the server tree listings.
 
 use std::net::TcpListener;
-use std::sync::Arc;
 
 use lifeboat_engine::browse::{
     ListDatabases, ListSchemas, ListTables, list_databases, list_schemas, list_tables,
 };
 use lifeboat_engine::connect::{CheckReport, CheckSettings, check_settings};
-use lifeboat_engine::keychain::OsKeychain;
 use lifeboat_engine::profiles::{
     AddProfile, PasswordSource, ProfileSettings, SslMode, add_profile,
 };
 use lifeboat_engine::secret::Secret;
 use lifeboat_engine::tools::Toolbox;
-use lifeboat_engine::{Ctx, DataDir, Error, ErrorCode};
+use lifeboat_engine::{Error, ErrorCode};
+use lifeboat_system_tests::home::{TestHome, test_home, test_home_with};
 use lifeboat_system_tests::pg::ServerOptions;
 use lifeboat_system_tests::{PgServer, toolbox};
 
-struct Fixture {
-    _home: tempfile::TempDir,
-    ctx: Ctx,
-}
+// These tests never store a password, so the keychain is not touched; the keychain tests
+// (keychain.rs) use it for real.
+type Fixture = TestHome;
 
-/// A context on a fresh data folder. These tests never store a password, so the keychain is not
-/// touched; the keychain tests (keychain.rs) use it for real.
 fn fixture_with(tools: Toolbox) -> Fixture {
-    let home = tempfile::tempdir().unwrap();
-    let ctx = Ctx::open(DataDir::at(home.path().to_owned()).unwrap(), tools, Arc::new(OsKeychain))
-        .unwrap();
-    Fixture { _home: home, ctx }
+    test_home_with(tools)
 }
 
 fn fixture() -> Fixture {
-    fixture_with(toolbox())
+    test_home()
 }
 
 fn settings(host: &str, port: u16, user: &str) -> ProfileSettings {

@@ -6,21 +6,17 @@
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
 use std::time::Duration;
 
 use lifeboat_engine::archive;
 use lifeboat_engine::backup::{BackupFormat, BackupScope, Manifest, StartBackup, backup};
-use lifeboat_engine::keychain::OsKeychain;
-use lifeboat_engine::profiles::{
-    AddProfile, PasswordSource, ProfileSettings, SslMode, add_profile,
-};
 use lifeboat_engine::progress::{NullSink, ProgressEvent, Recorder};
 use lifeboat_engine::remote;
 use lifeboat_engine::restore::{FindingCode, RestoreRequest, preflight, restore};
-use lifeboat_engine::{Ctx, DataDir, ErrorCode};
+use lifeboat_engine::{Ctx, ErrorCode};
+use lifeboat_system_tests::home::{TestHome, add_server_profile, test_home};
 use lifeboat_system_tests::pg::wait_until;
-use lifeboat_system_tests::{PgServer, quote_ident, toolbox};
+use lifeboat_system_tests::{PgServer, quote_ident};
 use tokio_util::sync::CancellationToken;
 
 const DATA: &str = r#"
@@ -114,7 +110,7 @@ impl Drop for WebServer {
 }
 
 struct Fixture {
-    _home: tempfile::TempDir,
+    _home: TestHome,
     ctx: Ctx,
     out: tempfile::TempDir,
     db: String,
@@ -125,21 +121,9 @@ struct Fixture {
 /// A database with a small table on the shared 18 server, backed up (custom format) into a
 /// folder, and a profile "pg18" for that server.
 async fn fixture(server: &PgServer, prefix: &str) -> Fixture {
-    let home = tempfile::tempdir().unwrap();
-    let ctx =
-        Ctx::open(DataDir::at(home.path().to_owned()).unwrap(), toolbox(), Arc::new(OsKeychain))
-            .unwrap();
-    let settings = ProfileSettings {
-        name: "pg18".into(),
-        host: "127.0.0.1".into(),
-        port: server.port,
-        user: "postgres".into(),
-        maintenance_db: "postgres".into(),
-        sslmode: SslMode::Prefer,
-        root_cert: None,
-        password_source: PasswordSource::Environment,
-    };
-    add_profile(&ctx, AddProfile { settings, password: None }).await.unwrap();
+    let home = test_home();
+    add_server_profile(&home.ctx, "pg18", server).await;
+    let ctx = home.ctx.clone();
     let db = server.create_database(prefix).await;
     server.client(&db).await.batch_execute(DATA).await.unwrap();
     let out = tempfile::tempdir().unwrap();

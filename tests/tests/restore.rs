@@ -6,14 +6,10 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use lifeboat_engine::archive::{self, pg_restore_reads};
 use lifeboat_engine::backup::{BackupFormat, BackupScope, Manifest, StartBackup, backup};
-use lifeboat_engine::keychain::OsKeychain;
-use lifeboat_engine::profiles::{
-    AddProfile, PasswordSource, ProfileSettings, SslMode, add_profile,
-};
+use lifeboat_engine::profiles::{AddProfile, add_profile};
 use lifeboat_engine::progress::{NullSink, ProgressEvent, ProgressSink, Recorder};
 use lifeboat_engine::restore::{
     FindingCode, MethodKind, RestoreOutcome, RestorePlan, RestoreRequest, Severity, preflight,
@@ -21,7 +17,8 @@ use lifeboat_engine::restore::{
 };
 use lifeboat_engine::runner::{self, StdoutTo, ToolCommand};
 use lifeboat_engine::tools::Tool;
-use lifeboat_engine::{Ctx, DataDir, Error, ErrorCode};
+use lifeboat_engine::{Error, ErrorCode};
+use lifeboat_system_tests::home::{TestHome, add_server_profile, server_settings, test_home};
 use lifeboat_system_tests::{PgServer, processes_with_cmdline, quote_ident, toolbox};
 use tokio_util::sync::CancellationToken;
 
@@ -42,35 +39,23 @@ const DATA: &str = r#"
 
 /// A Lifeboat context with one profile per server, named "pg<major>".
 struct Fixture {
-    _home: tempfile::TempDir,
-    ctx: Ctx,
+    home: TestHome,
     out: tempfile::TempDir,
 }
 
-async fn fixture(servers: &[&PgServer]) -> Fixture {
-    let home = tempfile::tempdir().unwrap();
-    let ctx =
-        Ctx::open(DataDir::at(home.path().to_owned()).unwrap(), toolbox(), Arc::new(OsKeychain))
-            .unwrap();
-    for server in servers {
-        add(&ctx, &format!("pg{}", server.major), server.port).await;
+impl std::ops::Deref for Fixture {
+    type Target = TestHome;
+    fn deref(&self) -> &TestHome {
+        &self.home
     }
-    Fixture { _home: home, ctx, out: tempfile::tempdir().unwrap() }
 }
 
-async fn add(ctx: &Ctx, name: &str, port: u16) {
-    let settings = ProfileSettings {
-        name: name.into(),
-        host: "127.0.0.1".into(),
-        port,
-        user: "postgres".into(),
-        maintenance_db: "postgres".into(),
-        sslmode: SslMode::Prefer,
-        root_cert: None,
-        // Trusting test servers: no password, no keychain.
-        password_source: PasswordSource::Environment,
-    };
-    add_profile(ctx, AddProfile { settings, password: None }).await.unwrap();
+async fn fixture(servers: &[&PgServer]) -> Fixture {
+    let home = test_home();
+    for server in servers {
+        add_server_profile(&home.ctx, &format!("pg{}", server.major), server).await;
+    }
+    Fixture { home, out: tempfile::tempdir().unwrap() }
 }
 
 async fn database_with_data(server: &PgServer, prefix: &str) -> String {
@@ -588,7 +573,9 @@ async fn a_flipped_byte_is_caught_before_any_server_is_contacted() {
     // A profile whose server does not exist: the checksum fails first, so it is never tried.
     let dead_port =
         std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    add(&fx.ctx, "dead", dead_port).await;
+    let mut dead = server_settings("dead", &server);
+    dead.port = dead_port;
+    add_profile(&fx.ctx, AddProfile { settings: dead, password: None }).await.unwrap();
     let error = preflight(&fx.ctx, request(&file, "dead")).await.unwrap_err();
     assert_eq!(error.code(), ErrorCode::ChecksumMismatch, "{error}");
     assert!(error.to_string().contains(&file.file_name().unwrap().to_string_lossy().into_owned()));

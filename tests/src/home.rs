@@ -1,0 +1,53 @@
+//! A Lifeboat data folder for a test: the engine context on a fresh `LIFEBOAT_HOME`-like folder,
+//! with the real keychain, and profiles for harness servers.
+
+use std::sync::Arc;
+
+use lifeboat_engine::keychain::OsKeychain;
+use lifeboat_engine::profiles::{
+    AddProfile, PasswordSource, ProfileSettings, SslMode, add_profile,
+};
+use lifeboat_engine::tools::Toolbox;
+use lifeboat_engine::{Ctx, DataDir};
+
+use crate::pg::{PgServer, SUPERUSER, toolbox};
+
+pub struct TestHome {
+    /// Removed when the test ends.
+    pub dir: tempfile::TempDir,
+    pub ctx: Ctx,
+}
+
+/// A fresh data folder with every bundled major.
+pub fn test_home() -> TestHome {
+    test_home_with(toolbox())
+}
+
+pub fn test_home_with(tools: Toolbox) -> TestHome {
+    let dir = tempfile::tempdir().unwrap();
+    let ctx = Ctx::open(DataDir::at(dir.path().to_owned()).unwrap(), tools, Arc::new(OsKeychain))
+        .unwrap();
+    TestHome { dir, ctx }
+}
+
+/// Settings for `server` as the superuser. The password comes from the environment: trusting
+/// test servers need none, so the keychain is not involved (keychain.rs tests it on purpose).
+pub fn server_settings(name: &str, server: &PgServer) -> ProfileSettings {
+    ProfileSettings {
+        name: name.into(),
+        host: "127.0.0.1".into(),
+        port: server.port,
+        user: SUPERUSER.into(),
+        maintenance_db: "postgres".into(),
+        sslmode: SslMode::Prefer,
+        root_cert: None,
+        password_source: PasswordSource::Environment,
+    }
+}
+
+/// Adds the profile `name` for `server` (see [`server_settings`]).
+pub async fn add_server_profile(ctx: &Ctx, name: &str, server: &PgServer) {
+    add_profile(ctx, AddProfile { settings: server_settings(name, server), password: None })
+        .await
+        .unwrap();
+}
