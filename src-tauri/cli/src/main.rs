@@ -294,7 +294,7 @@ fn print_plan(plan: &RestorePlan) {
     println!("{source})");
     println!(
         "Target: {} database {} on \"{}\" (PostgreSQL {})",
-        if plan.create_database { "new" } else { "existing empty" },
+        if plan.create_database { "new" } else { "existing" },
         plan.database,
         plan.profile,
         plan.server_version
