@@ -2,7 +2,7 @@
 // Debian's WebKitWebDriver, driven by WebdriverIO. Run under a display (the Makefile uses
 // xvfb-run). Every run saves screenshots to tests/e2e/screenshots/ (ignored by git).
 
-import { spawn } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { connect, createServer } from "node:net";
@@ -453,5 +453,72 @@ describe("backup wizard", () => {
     assert.equal(await row.getAttribute("data-status"), "finished");
     assert.match(await textOf(row), /untested/);
     await screenshot(browser, "backup-history");
+  });
+
+  // Nested, so that it runs after the backup above, with its server, app and backup.
+  describe("restore wizard", () => {
+    it("restores the backup from the history into a new dated database with all its rows", async () => {
+      const { browser } = session;
+      const restore = await browser.$(byTestId("history-restore"));
+      await restore.waitForDisplayed({ timeout: 15000 });
+      await restore.click();
+      const wizard = await browser.$(byTestId("restore-wizard"));
+      await wizard.waitForDisplayed({ timeout: 10000 });
+      assert.match(await browser.$(byTestId("restore-source")).getValue(), /\.lifeboat\.json$/);
+      assert.equal(await browser.$(byTestId("restore-profile")).getValue(), "Local 18");
+
+      // Pre-flight: the plan in plain words, nothing blocks.
+      await browser.$(byTestId("restore-check")).click();
+      const summary = await browser.$(byTestId("restore-summary"));
+      await browser.waitUntil(
+        async () => (await summary.isExisting()) || (await browser.$(byTestId("restore-check-error")).isExisting()),
+        { timeout: 60000, timeoutMsg: "the pre-flight check neither finished nor failed" },
+      );
+      if (!(await summary.isExisting())) {
+        assert.fail(`the check failed: ${await textOf(browser.$(byTestId("restore-check-error")))}`);
+      }
+      assert.match(await textOf(summary), /shop_restored_\d{8}/);
+      assert.equal(await summary.getAttribute("data-blocked"), "false");
+      for (const finding of await browser.$$(byTestId("restore-finding"))) {
+        assert.notEqual(await finding.getAttribute("data-severity"), "blocker", await textOf(finding));
+      }
+      assert.equal(await browser.$(byTestId("restore-target")).getValue(), "");
+      await screenshot(browser, "restore-preflight");
+
+      // Run, then the result.
+      const start = await browser.$(byTestId("restore-start"));
+      assert.equal(await start.isEnabled(), true);
+      await start.click();
+      const result = await browser.$(byTestId("restore-result"));
+      await browser.waitUntil(
+        async () => (await result.isExisting()) || (await browser.$(byTestId("restore-error")).isExisting()),
+        { timeout: 180000, timeoutMsg: "the restore neither finished nor failed" },
+      );
+      if (!(await result.isExisting())) assert.fail(`the restore failed: ${await textOf(browser.$(byTestId("restore-error")))}`);
+      const database = await result.getAttribute("data-database");
+      assert.match(database, /^shop_restored_\d{8}(_\d+)?$/);
+      assert.equal(await textOf(browser.$(byTestId("restore-result-database"))), database);
+      await screenshot(browser, "restore-result");
+
+      // The new database really holds the data.
+      const psql = join(bundle, "18/bin/psql");
+      const count = execFileSync(
+        psql,
+        ["-h", "127.0.0.1", "-p", String(server.port), "-U", "postgres", "-d", database, "-Atc", "select count(*) from sales.orders"],
+        { encoding: "utf8", env: { ...process.env, PGCONNECT_TIMEOUT: "10" } },
+      ).trim();
+      assert.equal(count, "500");
+
+      // Open in tree: the wizard closes and the new database is selected.
+      await browser.$(byTestId("restore-open-in-tree")).click();
+      await wizard.waitForExist({ reverse: true, timeout: 10000 });
+      const node = await browser.$(byTestId("database-node", database));
+      await node.waitForDisplayed({ timeout: 30000 });
+      const details = await browser.$(byTestId("database-details"));
+      await browser.waitUntil(async () => (await textOf(details.$("h1"))) === database, {
+        timeout: 15000,
+        timeoutMsg: `${database} was not selected`,
+      });
+    });
   });
 });

@@ -182,7 +182,7 @@ describe("backing up from the app", () => {
       record(4, "running", { sizeBytes: null, durationMs: null }),
       record(3, "failed", { errorMessage: "pg_dump failed: disk full", sizeBytes: null }),
       record(2, "cancelled", { sizeBytes: null }),
-      record(1, "finished", { profile: "Shop copy" }),
+      record(1, "finished", { profile: "Shop copy", manifestPath: "/b/shop-1.lifeboat.json" }),
     ]);
     const db = await openShop();
     await fireEvent.click(within(db).getByText("shop"));
@@ -196,7 +196,14 @@ describe("backing up from the app", () => {
     expect(rows[3].textContent).toContain("untested");
     expect(rows[3].textContent).toContain("Shop copy");
     expect(rows[0].textContent).toContain("—");
-    expect(screen.getByTestId("backup-history").querySelectorAll("th").length).toBe(5);
+    expect(screen.getByTestId("backup-history").querySelectorAll("th").length).toBe(6);
+
+    // Only a finished backup can be restored; Restore… opens the wizard with its manifest.
+    expect(rows.map((r) => within(r).queryByTestId("history-restore") !== null)).toEqual([false, false, false, true]);
+    await fireEvent.click(within(rows[3]).getByTestId("history-restore"));
+    await screen.findByTestId("restore-wizard");
+    expect((screen.getByTestId("restore-source") as HTMLInputElement).value).toBe("/b/shop-1.lifeboat.json");
+    expect((screen.getByTestId("restore-profile") as HTMLSelectElement).value).toBe("Shop");
   });
 
   it("the top bar button opens the wizard for the selected database", async () => {

@@ -269,7 +269,8 @@ export type Dialog =
   | { kind: "add" }
   | { kind: "edit"; node: ProfileNode }
   | { kind: "remove"; node: ProfileNode }
-  | { kind: "backup"; profile: string | null; database: string | null };
+  | { kind: "backup"; profile: string | null; database: string | null }
+  | { kind: "restore"; profile: string | null; source: string | null };
 
 /** Everything the server tree and the details pane share. */
 export class Connections {
@@ -324,6 +325,38 @@ export class Connections {
     if (selected?.kind === "database") this.openBackup(null, selected.node);
     else if (selected?.kind === "profile") this.openBackup(selected.node);
     else this.openBackup();
+  }
+
+  /** Opens the Restore wizard, with the target profile and the source preselected when given. */
+  openRestore(profile: string | null = null, source: string | null = null): void {
+    this.dialog = { kind: "restore", profile, source };
+  }
+
+  /** Opens the Restore wizard for the server of what is selected in the tree, if anything. */
+  openRestoreForSelection(): void {
+    const selected = this.selection;
+    if (selected?.kind === "database") this.openRestore(selected.node.profile.name);
+    else if (selected?.kind === "profile") this.openRestore(selected.node.name);
+    else this.openRestore();
+  }
+
+  /** A restore finished: the profile's databases show the new one. */
+  async restored(profile: string): Promise<void> {
+    await this.nodes.find((n) => n.name === profile)?.reloadFacts();
+  }
+
+  /** Closes the dialog, reloads the profile's databases and selects `database` in the tree. */
+  async reveal(profile: string, database: string): Promise<void> {
+    this.dialog = null;
+    const node = this.nodes.find((n) => n.name === profile);
+    if (!node) return;
+    await node.refresh();
+    if (node.databases.state !== "ready") {
+      this.select({ kind: "profile", node });
+      return;
+    }
+    const found = node.databases.items.find((d) => d.key === database);
+    this.select(found ? { kind: "database", node: found } : { kind: "profile", node });
   }
 
   /** A backup finished: lists of backups reload and the profile's databases show the new date. */

@@ -22,18 +22,26 @@ import type {
   DatabaseInfo,
   ErrorCode,
   ErrorPayload,
+  Finding,
+  FindingCode,
   ListBackups,
   ListDatabases,
   ListSchemas,
   ListTables,
   ManifestFile,
+  MethodKind,
   PasswordChange,
   PasswordSource,
   Profile,
   ProfileSettings,
   ProgressEvent,
   RemoveProfile,
+  RestoreMethod,
+  RestoreOutcome,
+  RestorePlan,
+  RestoreRequest,
   SchemaInfo,
+  Severity,
   SslMode,
   StartBackup,
   TableInfo,
@@ -59,18 +67,26 @@ export type {
   DatabaseInfo,
   ErrorCode,
   ErrorPayload,
+  Finding,
+  FindingCode,
   ListBackups,
   ListDatabases,
   ListSchemas,
   ListTables,
   ManifestFile,
+  MethodKind,
   PasswordChange,
   PasswordSource,
   Profile,
   ProfileSettings,
   ProgressEvent,
   RemoveProfile,
+  RestoreMethod,
+  RestoreOutcome,
+  RestorePlan,
+  RestoreRequest,
   SchemaInfo,
+  Severity,
   SslMode,
   StartBackup,
   TableInfo,
@@ -216,6 +232,47 @@ export async function previewBackupNames(
 ): Promise<BackupNames> {
   requireBackend();
   return unwrap(await commands.previewBackupNames(database, format, schema));
+}
+
+/** What a restore of `input` would do, with its findings; changes nothing on the server. */
+export async function preflightRestore(input: RestoreRequest): Promise<RestorePlan> {
+  requireBackend();
+  return unwrap(await commands.preflightRestore(input));
+}
+
+/**
+ * Runs a restore. Progress events arrive through `onEvent` while it runs; the promise settles
+ * with the outcome, or rejects with an IpcError (code `cancelled` after `cancelOperation`).
+ */
+export async function startRestore(
+  operationId: string,
+  input: RestoreRequest,
+  onEvent: (event: ProgressEvent) => void,
+): Promise<RestoreOutcome> {
+  requireBackend();
+  const channel = new Channel<ProgressEvent>();
+  channel.onmessage = onEvent;
+  return unwrap(await commands.startRestore(operationId, input, channel));
+}
+
+/** The system's file picker for a backup file; null when the user closes it without choosing. */
+export async function pickFile(defaultPath?: string): Promise<string | null> {
+  requireBackend();
+  try {
+    const chosen = await open({
+      directory: false,
+      multiple: false,
+      defaultPath,
+      filters: [{ name: "Backups", extensions: ["backup", "tar", "sql", "json", "dump"] }],
+    });
+    return typeof chosen === "string" ? chosen : null;
+  } catch (error) {
+    throw new IpcError({
+      code: "ipc",
+      message: typeof error === "string" ? error : "The file picker could not be opened.",
+      hint: "Type the backup's path into the field instead.",
+    });
+  }
 }
 
 /** The system's folder picker; null when the user closes it without choosing. */

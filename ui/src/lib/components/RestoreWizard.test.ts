@@ -1,0 +1,283 @@
+import { fireEvent, render, screen, waitFor } from "@testing-library/svelte";
+import { beforeEach, describe, expect, it, vi } from "vitest";
+import {
+  cancelOperation,
+  IpcError,
+  pickFile,
+  preflightRestore,
+  startRestore,
+  type Finding,
+  type ProgressEvent,
+  type RestoreOutcome,
+  type RestorePlan,
+  type RestoreRequest,
+} from "$lib/ipc";
+import RestoreWizard from "./RestoreWizard.svelte";
+
+vi.mock("$lib/ipc", async (importOriginal) => {
+  const actual = await importOriginal<typeof import("$lib/ipc")>();
+  return {
+    ...actual,
+    preflightRestore: vi.fn(),
+    startRestore: vi.fn(),
+    cancelOperation: vi.fn(),
+    pickFile: vi.fn(),
+  };
+});
+
+const MANIFEST = "/home/ada/backups/shop-2026-11-21-134501.lifeboat.json";
+
+/** What the Rust side answers for a pre-flight; its rules are tested in Rust. */
+function planFor(input: RestoreRequest, findings: Finding[] = []): RestorePlan {
+  const database = input.targetDatabase ?? "shop_restored_20261121";
+  return {
+    source: "/home/ada/backups/shop-2026-11-21-134501.backup",
+    format: "custom",
+    archiveVersion: "1.16",
+    sourceDatabase: "shop",
+    dumpedFrom: "18.1",
+    dumpedBy: "18.1",
+    manifest: input.source.endsWith(".json") ? input.source : null,
+    verifiedFiles: 1,
+    profile: input.profile,
+    serverVersion: "18.1",
+    database,
+    createDatabase: true,
+    encoding: "UTF8",
+    method: { kind: "pg_restore", readerMajor: 18, psqlMajor: null, jobs: 1, singleTransaction: false, droppedSettings: [] },
+    noOwner: input.noOwner,
+    ownedBy: input.ownerRole,
+    entries: 42,
+    skippedEntries: 0,
+    entryCounts: {},
+    findings,
+    summary: `Restores shop (custom, 42 entries) into a new database ${database} on ${input.profile}.`,
+    blocked: findings.some((f) => f.severity === "blocker"),
+  };
+}
+
+const outcome: RestoreOutcome = {
+  database: "shop_restored_20261121",
+  created: true,
+  profile: "Shop",
+  method: { kind: "pg_restore", readerMajor: 18, psqlMajor: null, jobs: 1, singleTransaction: false, droppedSettings: [] },
+  toolVersions: ["pg_restore (PostgreSQL) 18.1"],
+  warnings: ["Role ada does not exist; its objects belong to postgres."],
+  durationMs: 2345,
+  restoredEntries: 40,
+  skippedEntries: 2,
+  entryCounts: {},
+};
+
+function deferred<T>() {
+  let resolve!: (value: T) => void;
+  let reject!: (error: unknown) => void;
+  const promise = new Promise<T>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  return { promise, resolve, reject };
+}
+
+/** Holds startRestore open; gives access to its progress callback and its result. */
+function holdRestore() {
+  const run = deferred<RestoreOutcome>();
+  const calls: { id: string; input: RestoreRequest; emit: (e: ProgressEvent) => void }[] = [];
+  vi.mocked(startRestore).mockImplementation((id, input, onEvent) => {
+    calls.push({ id, input, emit: onEvent });
+    return run.promise;
+  });
+  return { run, calls };
+}
+
+const byId = (id: string) => screen.getByTestId(id);
+
+function renderWizard(props: Partial<{ profile: string | null; source: string | null }> = {}) {
+  const onclose = vi.fn();
+  const onfinished = vi.fn();
+  const onreveal = vi.fn();
+  render(RestoreWizard, {
+    profiles: ["Accounting", "Shop"],
+    profile: "Shop",
+    source: MANIFEST,
+    onclose,
+    onfinished,
+    onreveal,
+    ...props,
+  });
+  return { onclose, onfinished, onreveal };
+}
+
+/** Step 1 → step 2. */
+async function check() {
+  await fireEvent.click(byId("restore-check"));
+  await screen.findByTestId("restore-summary");
+}
+
+/** Step 2 → step 3: Start, and return what startRestore got. */
+async function start(hold = holdRestore()) {
+  await waitFor(() => expect((byId("restore-start") as HTMLButtonElement).disabled).toBe(false));
+  await fireEvent.click(byId("restore-start"));
+  await waitFor(() => expect(hold.calls).toHaveLength(1));
+  return hold;
+}
+
+describe("RestoreWizard", () => {
+  beforeEach(() => {
+    vi.mocked(preflightRestore)
+      .mockReset()
+      .mockImplementation(async (input) => planFor(input));
+    vi.mocked(startRestore).mockReset();
+    vi.mocked(cancelOperation).mockReset().mockResolvedValue(true);
+    vi.mocked(pickFile).mockReset();
+  });
+
+  it("prefills the source and profile, and checks with the defaults", async () => {
+    renderWizard();
+    expect((byId("restore-source") as HTMLInputElement).value).toBe(MANIFEST);
+    expect((byId("restore-profile") as HTMLSelectElement).value).toBe("Shop");
+    await check();
+    expect(preflightRestore).toHaveBeenCalledWith({
+      source: MANIFEST,
+      profile: "Shop",
+      targetDatabase: null,
+      noOwner: false,
+      ownerRole: null,
+      jobs: null,
+    });
+    expect(byId("restore-summary").textContent).toContain("into a new database shop_restored_20261121");
+    const target = byId("restore-target") as HTMLInputElement;
+    expect(target.value).toBe("");
+    expect(target.placeholder).toBe("shop_restored_20261121");
+  });
+
+  it("needs a source and a profile before Check, and takes a picked file", async () => {
+    renderWizard({ profile: null, source: null });
+    const checkButton = byId("restore-check") as HTMLButtonElement;
+    expect(checkButton.disabled).toBe(true);
+    vi.mocked(pickFile).mockResolvedValue("/tmp/crm.sql");
+    await fireEvent.click(byId("restore-choose"));
+    await waitFor(() => expect((byId("restore-source") as HTMLInputElement).value).toBe("/tmp/crm.sql"));
+    expect(checkButton.disabled).toBe(true);
+    await fireEvent.change(byId("restore-profile"), { target: { value: "Accounting" } });
+    expect(checkButton.disabled).toBe(false);
+    await check();
+    expect(vi.mocked(preflightRestore).mock.calls[0][0]).toMatchObject({ source: "/tmp/crm.sql", profile: "Accounting" });
+  });
+
+  it("shows a failed check in step 1", async () => {
+    vi.mocked(preflightRestore).mockRejectedValue(
+      new IpcError({ code: "not_a_backup", message: "This is not a backup.", hint: "Choose a .backup file." }),
+    );
+    renderWizard();
+    await fireEvent.click(byId("restore-check"));
+    const error = await screen.findByTestId("restore-check-error");
+    expect(error.getAttribute("data-code")).toBe("not_a_backup");
+    expect(error.textContent).toContain("Choose a .backup file.");
+    expect(screen.queryByTestId("restore-summary")).toBeNull();
+  });
+
+  it("renders findings with their severity and disables Start on a blocker", async () => {
+    vi.mocked(preflightRestore).mockImplementation(async (input) =>
+      planFor(input, [
+        { severity: "blocker", code: "target_not_empty", message: "shop is not empty.", fix: "Choose another name." },
+        { severity: "warning", code: "roles_missing", message: "Role ada is missing.", fix: "Restore without owners." },
+        { severity: "info", code: "checksums_verified", message: "1 file verified.", fix: null },
+      ]),
+    );
+    renderWizard();
+    await check();
+    const findings = screen.getAllByTestId("restore-finding");
+    expect(findings.map((f) => [f.getAttribute("data-severity"), f.getAttribute("data-code")])).toEqual([
+      ["blocker", "target_not_empty"],
+      ["warning", "roles_missing"],
+      ["info", "checksums_verified"],
+    ]);
+    expect(findings[0].textContent).toContain("Blocker");
+    expect(findings[0].textContent).toContain("Choose another name.");
+    expect(byId("restore-summary").getAttribute("data-blocked")).toBe("true");
+    expect((byId("restore-start") as HTMLButtonElement).disabled).toBe(true);
+  });
+
+  it("re-checks with a typed target and the owner choice, and starts with what was checked", async () => {
+    renderWizard();
+    await check();
+    await fireEvent.input(byId("restore-target"), { target: { value: "shop_copy" } });
+    await fireEvent.click(byId("restore-owner-role"));
+    await fireEvent.input(byId("restore-owner-role-name"), { target: { value: "app_owner" } });
+    // Changed since the check: Start waits for Check again.
+    expect(byId("restore-stale")).toBeTruthy();
+    expect((byId("restore-start") as HTMLButtonElement).disabled).toBe(true);
+    await fireEvent.click(byId("restore-recheck"));
+    await waitFor(() => expect(preflightRestore).toHaveBeenCalledTimes(2));
+    const wanted = {
+      source: MANIFEST,
+      profile: "Shop",
+      targetDatabase: "shop_copy",
+      noOwner: false,
+      ownerRole: "app_owner",
+      jobs: null,
+    };
+    expect(vi.mocked(preflightRestore).mock.calls[1][0]).toEqual(wanted);
+    await waitFor(() => expect(screen.queryByTestId("restore-stale")).toBeNull());
+    const hold = await start();
+    expect(hold.calls[0].input).toEqual(wanted);
+  });
+
+  it("sends noOwner for “no owners”", async () => {
+    renderWizard();
+    await check();
+    await fireEvent.click(byId("restore-owner-none"));
+    await fireEvent.click(byId("restore-recheck"));
+    await waitFor(() => expect(preflightRestore).toHaveBeenCalledTimes(2));
+    const hold = await start();
+    expect(hold.calls[0].input).toMatchObject({ targetDatabase: null, noOwner: true, ownerRole: null });
+  });
+
+  it("shows progress, then the result, and opens the database in the tree", async () => {
+    const { onfinished, onreveal } = renderWizard();
+    await check();
+    const hold = await start();
+    hold.calls[0].emit({ kind: "step", done: 0, total: 40, current: "" });
+    hold.calls[0].emit({ kind: "step", done: 10, total: 40, current: "TABLE DATA sales orders" });
+    await waitFor(() => expect(byId("restore-progress").getAttribute("data-done")).toBe("10"));
+    expect(byId("restore-progress").textContent).toContain("10 of 40 items (25%)");
+    expect(byId("restore-progress").textContent).toContain("TABLE DATA sales orders");
+
+    hold.run.resolve(outcome);
+    const result = await screen.findByTestId("restore-result");
+    expect(result.getAttribute("data-database")).toBe("shop_restored_20261121");
+    expect(result.textContent).toContain("40 entries");
+    expect(result.textContent).toContain("2 skipped");
+    expect(byId("restore-warnings").textContent).toContain("Role ada does not exist");
+    expect(onfinished).toHaveBeenCalledWith("Shop", "shop_restored_20261121");
+    await fireEvent.click(byId("restore-open-in-tree"));
+    expect(onreveal).toHaveBeenCalledWith("Shop", "shop_restored_20261121");
+  });
+
+  it("cancels through cancelOperation and says the new database was removed", async () => {
+    renderWizard();
+    await check();
+    const hold = await start();
+    await fireEvent.click(byId("restore-cancel"));
+    await waitFor(() => expect(cancelOperation).toHaveBeenCalledWith(hold.calls[0].id));
+    hold.run.reject(new IpcError({ code: "cancelled", message: "Cancelled.", hint: "" }));
+    const error = await screen.findByTestId("restore-error");
+    expect(error.getAttribute("data-code")).toBe("cancelled");
+    expect(error.textContent).toContain("Restore cancelled. The new database was removed.");
+  });
+
+  it("shows an error's message and hint", async () => {
+    const { onfinished } = renderWizard();
+    await check();
+    const hold = await start();
+    hold.run.reject(
+      new IpcError({ code: "tool_failed", message: "pg_restore failed.", hint: "See the program output." }),
+    );
+    const error = await screen.findByTestId("restore-error");
+    expect(error.getAttribute("data-code")).toBe("tool_failed");
+    expect(error.textContent).toContain("pg_restore failed.");
+    expect(error.textContent).toContain("See the program output.");
+    expect(onfinished).not.toHaveBeenCalled();
+  });
+});
