@@ -710,3 +710,163 @@ async fn findings_name_extensions_the_target_cannot_provide() {
     let counts: BTreeMap<String, u64> = plan.entry_counts;
     assert_eq!(counts["EXTENSION"], 1);
 }
+
+/// Databases on the server named `<db>_before_…` (the kept old versions of a replace).
+async fn kept_versions(server: &PgServer, db: &str) -> Vec<String> {
+    let prefix = format!("{db}_before_");
+    databases(server).await.into_iter().filter(|n| n.starts_with(&prefix)).collect()
+}
+
+/// Marks `db` as the old version: a table the backup does not have, and one more customer.
+async fn mark_as_old(server: &PgServer, db: &str) {
+    server
+        .client(db)
+        .await
+        .batch_execute(
+            "CREATE TABLE old_marker (x int); INSERT INTO old_marker VALUES (7); \
+             INSERT INTO sales.customers (name) VALUES ('only in the old one')",
+        )
+        .await
+        .unwrap();
+}
+
+async fn assert_is_old(server: &PgServer, db: &str) {
+    let client = server.client(db).await;
+    let marker: i32 = client.query_one("SELECT x FROM old_marker", &[]).await.unwrap().get(0);
+    assert_eq!(marker, 7);
+    let customers: i64 =
+        client.query_one("SELECT count(*) FROM sales.customers", &[]).await.unwrap().get(0);
+    assert_eq!(customers, 121, "the old rows of {db}");
+}
+
+fn replacing(file: &Path, db: &str) -> RestoreRequest {
+    let mut input = request(file, "pg18");
+    input.replace = Some(db.to_owned());
+    input
+}
+
+#[tokio::test]
+async fn replace_keeps_the_old_database_under_a_before_name() {
+    let server = PgServer::shared(18);
+    let db = database_with_data(&server, "repl").await;
+    let fx = fixture(&[&server]).await;
+    let (file, manifest) = make_backup(&fx, &server, &db, BackupFormat::Custom).await;
+    mark_as_old(&server, &db).await;
+
+    let plan = preflight(&fx.ctx, replacing(&file, &db)).await.unwrap();
+    assert!(!plan.blocked, "{:?}", plan.findings);
+    assert!(plan.create_database);
+    assert_eq!(plan.replace.as_deref(), Some(db.as_str()));
+    let kept = plan.kept_as.clone().unwrap();
+    assert!(kept.starts_with(&format!("{db}_before_{}-", chrono_today())), "{kept}");
+    assert_ne!(plan.database, db);
+    assert!(
+        plan.summary.contains(&format!("renames {db} to {kept} and {} to {db}", plan.database))
+            && plan.summary.contains("nothing is dropped"),
+        "{}",
+        plan.summary
+    );
+    assert!(kept_versions(&server, &db).await.is_empty(), "pre-flight changes nothing");
+
+    let outcome = restore(&fx.ctx, replacing(&file, &db), &NullSink, &CancellationToken::new())
+        .await
+        .unwrap();
+    assert_eq!(outcome.database, db);
+    let kept = outcome.kept_as.clone().unwrap();
+    assert!(kept.starts_with(&format!("{db}_before_{}-", chrono_today())), "{kept}");
+    assert_eq!(kept_versions(&server, &db).await, vec![kept.clone()]);
+    assert!(restored_from(&server, &db).await.is_empty(), "no temporary database is left");
+    assert_is_old(&server, &kept).await;
+    assert_matches_manifest(&server, &db, &manifest).await;
+    let marker: i64 = server
+        .client(&db)
+        .await
+        .query_one("SELECT count(*) FROM pg_tables WHERE tablename = 'old_marker'", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(marker, 0, "the new {db} holds only the backup");
+}
+
+#[tokio::test]
+async fn replace_is_refused_while_connected_and_ends_the_sessions_when_asked() {
+    let server = PgServer::shared(18);
+    let db = database_with_data(&server, "inuse").await;
+    let fx = fixture(&[&server]).await;
+    let (file, manifest) = make_backup(&fx, &server, &db, BackupFormat::Custom).await;
+    mark_as_old(&server, &db).await;
+    let open = server.client(&db).await;
+    open.batch_execute("SET application_name = 'the_report_tool'").await.unwrap();
+
+    let plan = preflight(&fx.ctx, replacing(&file, &db)).await.unwrap();
+    assert!(plan.blocked);
+    let in_use = plan.findings.iter().find(|f| f.code == FindingCode::DatabaseInUse).unwrap();
+    assert_eq!(in_use.severity, Severity::Blocker);
+    assert!(in_use.message.contains("1 session") && in_use.message.contains("the_report_tool"));
+    assert!(in_use.fix.as_deref().unwrap().contains("--terminate-connections"));
+    let error = restore(&fx.ctx, replacing(&file, &db), &NullSink, &CancellationToken::new()).await;
+    let error = error.unwrap_err();
+    assert_eq!(error.code(), ErrorCode::RestoreBlocked, "{error}");
+    assert!(kept_versions(&server, &db).await.is_empty());
+    assert!(restored_from(&server, &db).await.is_empty());
+    assert_is_old(&server, &db).await;
+    open.query_one("SELECT 1", &[]).await.expect("the session was left alone");
+
+    let mut input = replacing(&file, &db);
+    input.terminate_connections = true;
+    let plan = preflight(&fx.ctx, input.clone()).await.unwrap();
+    assert!(!plan.blocked, "{:?}", plan.findings);
+    let in_use = plan.findings.iter().find(|f| f.code == FindingCode::DatabaseInUse).unwrap();
+    assert_eq!(in_use.severity, Severity::Warning);
+    let outcome = restore(&fx.ctx, input, &NullSink, &CancellationToken::new()).await.unwrap();
+    let kept = outcome.kept_as.unwrap();
+    assert!(open.query_one("SELECT 1", &[]).await.is_err(), "the session was ended");
+    assert_is_old(&server, &kept).await;
+    assert_matches_manifest(&server, &db, &manifest).await;
+    assert!(restored_from(&server, &db).await.is_empty());
+}
+
+#[tokio::test]
+async fn replacing_a_missing_database_is_blocked() {
+    let server = PgServer::shared(18);
+    let db = database_with_data(&server, "gone").await;
+    let fx = fixture(&[&server]).await;
+    let (file, _) = make_backup(&fx, &server, &db, BackupFormat::Custom).await;
+    let missing = format!("{db}_nowhere");
+    let plan = preflight(&fx.ctx, replacing(&file, &missing)).await.unwrap();
+    assert!(plan.blocked);
+    assert_eq!(codes(&plan)[0], FindingCode::ReplaceTargetMissing);
+    let error = restore(&fx.ctx, replacing(&file, &missing), &NullSink, &CancellationToken::new())
+        .await
+        .unwrap_err();
+    assert_eq!(error.code(), ErrorCode::RestoreBlocked);
+    assert!(restored_from(&server, &missing).await.is_empty());
+    assert!(!databases(&server).await.contains(&missing));
+
+    let mut both = replacing(&file, &db);
+    both.target_database = Some("elsewhere".into());
+    let error = preflight(&fx.ctx, both).await.unwrap_err();
+    assert_eq!(error.code(), ErrorCode::InvalidInput, "{error}");
+}
+
+#[tokio::test]
+async fn a_failing_restore_in_replace_mode_leaves_the_old_database_untouched() {
+    let server = PgServer::shared(18);
+    let db = database_with_data(&server, "failrepl").await;
+    let fx = fixture(&[&server]).await;
+    let (file, _) = make_backup(&fx, &server, &db, BackupFormat::Plain).await;
+    mark_as_old(&server, &db).await;
+    let elsewhere = tempfile::tempdir().unwrap();
+    let broken = elsewhere.path().join(format!("{db}.sql"));
+    std::fs::write(&broken, with_error_in_the_middle(&std::fs::read_to_string(&file).unwrap()))
+        .unwrap();
+    let plan = preflight(&fx.ctx, replacing(&broken, &db)).await.unwrap();
+    assert!(!plan.blocked, "{:?}", plan.findings);
+    let error = restore(&fx.ctx, replacing(&broken, &db), &NullSink, &CancellationToken::new())
+        .await
+        .unwrap_err();
+    assert!(matches!(error, Error::ToolFailed { tool: Tool::Psql, .. }), "{error}");
+    assert!(restored_from(&server, &db).await.is_empty(), "the temporary database was dropped");
+    assert!(kept_versions(&server, &db).await.is_empty(), "nothing was renamed");
+    assert_is_old(&server, &db).await;
+}

@@ -67,6 +67,8 @@ const plan: RestorePlan = {
   findings: [],
   summary: "Creates database shop_restored_20261121 on Shop.",
   blocked: false,
+  replace: null,
+  keptAs: null,
 };
 
 const outcome: RestoreOutcome = {
@@ -80,6 +82,7 @@ const outcome: RestoreOutcome = {
   restoredEntries: 19,
   skippedEntries: 0,
   entryCounts: {},
+  keptAs: null,
 };
 
 describe("restoring from the app", () => {

@@ -114,6 +114,17 @@ struct RestoreArgs {
     /// Parallel pg_restore workers (custom and directory archives).
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
     jobs: Option<u32>,
+    /// Replace this existing database: restore into a new database first and, only after that
+    /// succeeded, rename DB to DB_before_YYYYMMDD-HHMMSS (kept, never dropped) and the new
+    /// database to DB. Needs --yes (without it: usage error, exit code 2), except with --dry-run.
+    #[arg(long, value_name = "DB", conflicts_with = "target_db")]
+    replace: Option<String>,
+    /// With --replace: end the other sessions connected to DB (else they block the restore).
+    #[arg(long, requires = "replace")]
+    terminate_connections: bool,
+    /// Confirm --replace.
+    #[arg(long)]
+    yes: bool,
     /// Only run the pre-flight and print the plan and its findings; change nothing.
     #[arg(long)]
     dry_run: bool,
@@ -216,12 +227,22 @@ fn restore_request(args: &RestoreArgs) -> RestoreRequest {
         no_owner: args.no_owner,
         owner_role: args.owner.clone(),
         jobs: args.jobs,
+        replace: args.replace.clone(),
+        terminate_connections: args.terminate_connections,
     }
 }
 
 /// `lifeboat restore`: the plan with `--dry-run` (exit 1 when blocked), else the restore.
 async fn run_restore(ctx: Result<Ctx, Error>, args: RestoreArgs) -> ExitCode {
     let json = args.json.json;
+    if args.replace.is_some() && !args.yes && !args.dry_run {
+        clap::Error::raw(
+            clap::error::ErrorKind::MissingRequiredArgument,
+            "--replace renames an existing database: confirm with --yes (or look first with \
+             --dry-run)\n",
+        )
+        .exit();
+    }
     let ctx = match ctx {
         Ok(ctx) => ctx,
         Err(error) => return finish(json, Err::<(), _>(error), |_| {}),
@@ -267,10 +288,19 @@ async fn run_restore(ctx: Result<Ctx, Error>, args: RestoreArgs) -> ExitCode {
                 "Restored {} entries into {}{} in {:.1} s ({}).",
                 outcome.restored_entries,
                 outcome.database,
-                if outcome.created { " (new database)" } else { "" },
+                if outcome.kept_as.is_some() {
+                    " (replaced)"
+                } else if outcome.created {
+                    " (new database)"
+                } else {
+                    ""
+                },
                 outcome.duration_ms as f64 / 1000.0,
                 outcome.tool_versions.join(", ")
             );
+            if let Some(kept) = &outcome.kept_as {
+                println!("The previous {} is kept as {kept}.", outcome.database);
+            }
             for warning in &outcome.warnings {
                 println!("warning: {warning}");
             }

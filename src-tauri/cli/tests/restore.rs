@@ -148,3 +148,27 @@ async fn dry_run_restore_and_blocker_from_the_command_line() {
     let zero_jobs = lifeboat(home.path(), &["restore", &file, "--profile", "local", "--jobs", "0"]);
     assert_eq!(zero_jobs.status.code(), Some(2));
 }
+
+#[test]
+fn replacing_needs_yes_and_excludes_a_target_name() {
+    let home = tempfile::tempdir().unwrap();
+    let without_yes =
+        lifeboat(home.path(), &["restore", "x.backup", "--profile", "p", "--replace", "shop"]);
+    assert_eq!(without_yes.status.code(), Some(2), "{}", text(&without_yes));
+    assert!(text(&without_yes).contains("--yes"), "{}", text(&without_yes));
+    let both = lifeboat(
+        home.path(),
+        &[
+            "restore",
+            "x.backup",
+            "--profile",
+            "p",
+            "--replace",
+            "shop",
+            "--yes",
+            "--target-db",
+            "other",
+        ],
+    );
+    assert_eq!(both.status.code(), Some(2), "{}", text(&both));
+}

@@ -145,6 +145,9 @@ pub enum Error {
     #[error("The restore cannot start: {}", blockers.iter().map(|b| b.message.as_str()).collect::<Vec<_>>().join(" "))]
     RestoreBlocked { blockers: Vec<Finding> },
 
+    #[error("The restored copy could not take the place of the database {database}: {detail}.")]
+    ReplaceFailed { database: String, detail: String },
+
     #[error("The download of {url} failed: {detail}")]
     DownloadFailed { url: String, detail: String },
 
@@ -205,6 +208,7 @@ pub enum ErrorCode {
     ArchiveDamaged,
     ArchiveTooNew,
     RestoreBlocked,
+    ReplaceFailed,
     DownloadFailed,
     NotFound,
     Io,
@@ -255,6 +259,7 @@ impl Error {
             Error::ArchiveDamaged { .. } => ErrorCode::ArchiveDamaged,
             Error::ArchiveTooNew { .. } => ErrorCode::ArchiveTooNew,
             Error::RestoreBlocked { .. } => ErrorCode::RestoreBlocked,
+            Error::ReplaceFailed { .. } => ErrorCode::ReplaceFailed,
             Error::DownloadFailed { .. } => ErrorCode::DownloadFailed,
             Error::NotFound { .. } => ErrorCode::NotFound,
             Error::Io { .. } => ErrorCode::Io,
@@ -409,6 +414,10 @@ impl Error {
                     format!("Nothing was changed. {}", fixes.join(" "))
                 }
             }
+            Error::ReplaceFailed { database, .. } => format!(
+                "The restored copy was removed; {database} keeps its data. Close the sessions \
+                 connected to {database} (or let Lifeboat end them) and restore again."
+            ),
             Error::DownloadFailed { .. } => {
                 "Check the address, that the web server is reachable from this computer and \
                  that its certificate is valid, then try again: an interrupted download goes on \

@@ -1,5 +1,7 @@
-//! Restores a backup into a new database, or into an existing empty one, never touching anything
-//! that holds data.
+//! Restores a backup into a new database or an existing empty one, or replaces a database: the
+//! backup goes into a new database first, and only after that succeeded the old one is renamed to
+//! `<db>_before_YYYYMMDD-HHMMSS` (kept, never dropped) and the new one takes its name. Nothing
+//! that holds data is ever written into or dropped.
 //!
 //! 1. The source is recognised by its content ([`archive::detect`]); a Lifeboat manifest next to
 //!    it has every file's sha256 checked before any server is contacted.
@@ -63,6 +65,13 @@ pub struct RestoreRequest {
     pub owner_role: Option<String>,
     /// Parallel pg_restore workers (custom and directory archives restored directly).
     pub jobs: Option<u32>,
+    /// Replace this existing database: the backup is restored into a new database first, and
+    /// only after that succeeded the old one is renamed to `<db>_before_YYYYMMDD-HHMMSS` (kept,
+    /// never dropped) and the new one takes its name. Excludes `target_database`.
+    pub replace: Option<String>,
+    /// With `replace`: end the other sessions connected to the database being replaced (else
+    /// they block the restore).
+    pub terminate_connections: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, specta::Type)]
@@ -93,6 +102,12 @@ pub enum FindingCode {
     JobsIgnored,
     DumpIncomplete,
     DumpSwitchesDatabase,
+    /// The database to replace does not exist.
+    ReplaceTargetMissing,
+    /// Other sessions are connected to the database to replace.
+    DatabaseInUse,
+    /// The user may not rename the database to replace.
+    CannotRenameDatabase,
 }
 
 /// Something the pre-flight found, with what Lifeboat does about it or what the user can do.
@@ -177,6 +192,11 @@ pub struct RestorePlan {
     pub summary: String,
     /// Whether a finding stops the restore.
     pub blocked: bool,
+    /// The existing database the restore replaces (then `database` is the new database restored
+    /// into first, which takes this name afterwards).
+    pub replace: Option<String>,
+    /// The name the replaced database is kept under, `<db>_before_YYYYMMDD-HHMMSS`.
+    pub kept_as: Option<String>,
 }
 
 /// What a finished restore did.
@@ -195,6 +215,8 @@ pub struct RestoreOutcome {
     pub restored_entries: u64,
     pub skipped_entries: u64,
     pub entry_counts: BTreeMap<String, u64>,
+    /// When a database was replaced: the name its old version is kept under.
+    pub kept_as: Option<String>,
 }
 
 /// Checks a restore without changing anything on the server: the source, its checksums and a
@@ -238,7 +260,23 @@ pub async fn restore(
     } else {
         plan.database.clone()
     };
-    let result = run(ctx, &prepared, &database, sink, cancel).await;
+    let mut result = run(ctx, &prepared, &database, sink, cancel).await;
+    let mut final_database = database.clone();
+    if result.is_ok()
+        && let (Some(old), Some(kept)) = (&plan.replace, &plan.kept_as)
+    {
+        result = if cancel.is_cancelled() {
+            Err(Error::Cancelled)
+        } else {
+            match swap(ctx, &prepared, &database, old, kept, request.terminate_connections).await {
+                Ok(()) => {
+                    final_database = old.clone();
+                    result
+                }
+                Err(error) => Err(error),
+            }
+        };
+    }
     match result {
         Ok(tool_versions) => {
             let mut entry_counts = plan.entry_counts.clone();
@@ -249,7 +287,7 @@ pub async fn restore(
             }
             entry_counts.retain(|_, n| *n > 0);
             Ok(RestoreOutcome {
-                database,
+                database: final_database,
                 created: plan.create_database,
                 profile: prepared.profile.settings.name.clone(),
                 method: plan.method.clone(),
@@ -259,6 +297,7 @@ pub async fn restore(
                 restored_entries: plan.entries - plan.skipped_entries,
                 skipped_entries: plan.skipped_entries,
                 entry_counts,
+                kept_as: plan.kept_as.clone(),
             })
         }
         Err(error) => {
@@ -349,6 +388,24 @@ async fn prepare(
         }
         Some(name) => Some(name.to_owned()),
     };
+    let replace = match request.replace.as_deref().map(str::trim) {
+        Some("") | None => None,
+        Some(_) if explicit_target.is_some() => {
+            return Err(Error::InvalidInput {
+                field: "replace",
+                problem: "cannot be combined with a target database: a replace restores into a \
+                          new database and then gives it the replaced database's name"
+                    .into(),
+            });
+        }
+        Some(name) if name.len() > MAX_IDENTIFIER_BYTES => {
+            return Err(Error::InvalidInput {
+                field: "replace",
+                problem: format!("is longer than {MAX_IDENTIFIER_BYTES} bytes"),
+            });
+        }
+        Some(name) => Some(name.to_owned()),
+    };
 
     // 2. The target server.
     let profile = profiles::find_profile(ctx, &request.profile)?;
@@ -427,9 +484,26 @@ async fn prepare(
     }
 
     // 4. The target database.
-    let today = chrono::Local::now().date_naive();
-    let base_db = source_database.clone().unwrap_or_else(|| "restored".to_owned());
+    let now = chrono::Local::now();
+    let today = now.date_naive();
+    let base_db = match &replace {
+        Some(old) => old.clone(),
+        None => source_database.clone().unwrap_or_else(|| "restored".to_owned()),
+    };
     let name_base = default_base(&base_db, today);
+    let mut kept_as = None;
+    if let Some(old) = &replace {
+        check_replace(
+            &client,
+            &target,
+            &profile,
+            old,
+            request.terminate_connections,
+            &mut findings,
+        )
+        .await?;
+        kept_as = Some(free_name(&kept_name(old, now.naive_local()), &target.databases));
+    }
     let (database, create_database, auto_named) = match explicit_target {
         Some(name) => {
             let exists = target.databases.contains(&name);
@@ -750,6 +824,8 @@ async fn prepare(
         findings,
         summary: String::new(),
         blocked,
+        replace,
+        kept_as,
     };
     plan.summary = summarize(&plan, &source, missing_owners.len());
     Ok(Prepared {
@@ -812,7 +888,13 @@ fn summarize(plan: &RestorePlan, source: &Path, missing_owners: usize) -> String
         MethodKind::Psql => format!("psql {}", m.psql_major.unwrap_or(0)),
     };
     let server = format!("\"{}\" (PostgreSQL {})", plan.profile, plan.server_version);
-    parts.push(if plan.create_database {
+    parts.push(if let (Some(old), Some(kept)) = (&plan.replace, &plan.kept_as) {
+        format!(
+            "Restores {} entries from {name} into a new database {} on {server} with {how}, then \
+             renames {old} to {kept} and {} to {old}",
+            plan.entries, plan.database, plan.database
+        )
+    } else if plan.create_database {
         format!(
             "Creates database {} on {server} and restores {} entries from {name} with {how}",
             plan.database, plan.entries
@@ -845,7 +927,9 @@ fn summarize(plan: &RestorePlan, source: &Path, missing_owners: usize) -> String
         ));
     }
     parts.push(
-        if plan.create_database {
+        if plan.replace.is_some() {
+            "nothing is dropped"
+        } else if plan.create_database {
             "nothing existing is changed"
         } else {
             "nothing else is changed"
@@ -1155,6 +1239,180 @@ fn default_base(database: &str, date: chrono::NaiveDate) -> String {
         db = &db[..cut];
     }
     format!("{db}{suffix}")
+}
+
+/// `<db>_before_YYYYMMDD-HHMMSS`, the database part cut (on a character boundary) so that a
+/// `_NN` suffix still fits PostgreSQL's 63 bytes.
+fn kept_name(database: &str, at: chrono::NaiveDateTime) -> String {
+    let suffix = format!("_before_{}", at.format("%Y%m%d-%H%M%S"));
+    let room = MAX_IDENTIFIER_BYTES - suffix.len() - 4;
+    let mut cut = room.min(database.len());
+    while !database.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    format!("{}{suffix}", &database[..cut])
+}
+
+/// The findings about the database a replace renames: that it exists, who is connected to it,
+/// and whether the user may rename it.
+async fn check_replace(
+    client: &Client,
+    target: &Target,
+    profile: &Profile,
+    old: &str,
+    terminate: bool,
+    findings: &mut Vec<Finding>,
+) -> Result<()> {
+    let q = |e: tokio_postgres::Error| query_error(&e);
+    let profile_name = &profile.settings.name;
+    if !target.databases.contains(old) {
+        findings.push(Finding::new(
+            Severity::Blocker,
+            FindingCode::ReplaceTargetMissing,
+            format!("There is no database {old} on \"{profile_name}\" to replace."),
+            Some("Check the name, or restore into a new database instead of replacing one.".into()),
+        ));
+        return Ok(());
+    }
+    if old == profile.settings.maintenance_db {
+        findings.push(Finding::new(
+            Severity::Blocker,
+            FindingCode::CannotRenameDatabase,
+            format!(
+                "{old} is the maintenance database of the profile \"{profile_name}\"; Lifeboat \
+                 renames databases from it, so it cannot rename {old} itself."
+            ),
+            Some("Set another maintenance database in the profile (e.g. postgres).".into()),
+        ));
+    }
+    let owner: String = client
+        .query_one(
+            "SELECT pg_get_userbyid(datdba)::text FROM pg_database WHERE datname = $1::text",
+            &[&old],
+        )
+        .await
+        .map_err(q)?
+        .get(0);
+    if !target.superuser
+        && (!target.createdb
+            || (owner != target.user && !is_member(client, &target.user, &owner).await?))
+    {
+        findings.push(Finding::new(
+            Severity::Blocker,
+            FindingCode::CannotRenameDatabase,
+            format!(
+                "The user {} may not rename the database {old} (owned by {owner}): renaming \
+                 takes its owner with CREATEDB, or a superuser.",
+                target.user
+            ),
+            Some(format!(
+                "Use a profile connecting as {owner} or as a superuser, or grant {owner} to {}.",
+                target.user
+            )),
+        ));
+    }
+    let rows = client
+        .query(
+            "SELECT coalesce(usename::text, ''), coalesce(application_name, '') \
+             FROM pg_stat_activity WHERE datname = $1::text AND pid <> pg_backend_pid()",
+            &[&old],
+        )
+        .await
+        .map_err(q)?;
+    if !rows.is_empty() {
+        let mut who = BTreeSet::new();
+        for row in &rows {
+            let user: String = row.get(0);
+            let app: String = row.get(1);
+            let app = if app.is_empty() { "an unnamed application".to_owned() } else { app };
+            who.insert(if user.is_empty() { app } else { format!("{app} ({user})") });
+        }
+        let n = rows.len();
+        let message = format!(
+            "{n} session{} {} connected to {old}: {}.",
+            plural(n),
+            if n == 1 { "is" } else { "are" },
+            list_names(&who)
+        );
+        findings.push(if terminate {
+            Finding::new(
+                Severity::Warning,
+                FindingCode::DatabaseInUse,
+                message,
+                Some(format!(
+                    "Lifeboat ends {} after the restore succeeded, just before renaming {old}.",
+                    if n == 1 { "it" } else { "them" }
+                )),
+            )
+        } else {
+            Finding::new(
+                Severity::Blocker,
+                FindingCode::DatabaseInUse,
+                message,
+                Some(
+                    "Close them, or let Lifeboat end them (--terminate-connections / the \
+                     checkbox)."
+                        .into(),
+                ),
+            )
+        });
+    }
+    Ok(())
+}
+
+/// Gives the restored database `new` the name `old`, which is kept as `kept`: both renames from
+/// the maintenance database; when the second fails, the first is undone. Sessions on `old` are
+/// ended first when `terminate`; sessions of the finished restore on `new` always.
+async fn swap(
+    ctx: &Ctx,
+    prepared: &Prepared,
+    new: &str,
+    old: &str,
+    kept: &str,
+    terminate: bool,
+) -> Result<()> {
+    let profile = &prepared.profile;
+    let spec = ConnectSpec::for_profile(ctx, profile, &profile.settings.maintenance_db)?;
+    let client = connect(&spec).await?;
+    let failed = |detail: String| Error::ReplaceFailed { database: old.to_owned(), detail };
+    let rename = async |from: &str, to: &str, end_sessions: bool| {
+        let sql = format!("ALTER DATABASE {} RENAME TO {}", quote_ident(from), quote_ident(to));
+        let mut tries = 0;
+        loop {
+            if end_sessions {
+                let _ = client
+                    .execute(
+                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+                         WHERE datname = $1::text AND pid <> pg_backend_pid()",
+                        &[&from],
+                    )
+                    .await;
+            }
+            match client.batch_execute(&sql).await {
+                Ok(()) => return Ok(()),
+                Err(error)
+                    if end_sessions
+                        && error.code() == Some(&SqlState::OBJECT_IN_USE)
+                        && tries < 40 =>
+                {
+                    tries += 1;
+                    tokio::time::sleep(Duration::from_millis(250)).await;
+                }
+                Err(error) => return Err(query_error(&error).to_string()),
+            }
+        }
+    };
+    rename(old, kept, terminate).await.map_err(|detail| {
+        failed(format!("renaming {old} to {kept} failed ({detail}); {old} was not changed"))
+    })?;
+    if let Err(detail) = rename(new, old, true).await {
+        let undo = match rename(kept, old, false).await {
+            Ok(()) => format!("{old} has its name back"),
+            Err(undo) => format!("{old} could not get its name back ({undo}): it is now {kept}"),
+        };
+        return Err(failed(format!("renaming {new} to {old} failed ({detail}); {undo}")));
+    }
+    Ok(())
 }
 
 /// `base`, else `base_2`, `base_3` … the first not in `taken`.

@@ -53,6 +53,8 @@ function planFor(input: RestoreRequest, findings: Finding[] = []): RestorePlan {
     findings,
     summary: `Restores shop (custom, 42 entries) into a new database ${database} on ${input.profile}.`,
     blocked: findings.some((f) => f.severity === "blocker"),
+    replace: null,
+    keptAs: null,
   };
 }
 
@@ -67,6 +69,7 @@ const outcome: RestoreOutcome = {
   restoredEntries: 40,
   skippedEntries: 2,
   entryCounts: {},
+  keptAs: null,
 };
 
 function deferred<T>() {
@@ -144,6 +147,8 @@ describe("RestoreWizard", () => {
       noOwner: false,
       ownerRole: null,
       jobs: null,
+      replace: null,
+      terminateConnections: false,
     });
     expect(byId("restore-summary").textContent).toContain("into a new database shop_restored_20261121");
     const target = byId("restore-target") as HTMLInputElement;
@@ -217,6 +222,8 @@ describe("RestoreWizard", () => {
       noOwner: false,
       ownerRole: "app_owner",
       jobs: null,
+      replace: null,
+      terminateConnections: false,
     };
     expect(vi.mocked(preflightRestore).mock.calls[1][0]).toEqual(wanted);
     await waitFor(() => expect(screen.queryByTestId("restore-stale")).toBeNull());

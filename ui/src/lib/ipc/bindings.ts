@@ -164,7 +164,7 @@ export type DatabaseInfo = {
 };
 
 /**  The stable identity of an error. The UI branches on this, never on message text. */
-export type ErrorCode = "tools_not_found" | "server_too_new" | "server_too_old" | "tool_missing" | "tool_spawn" | "tool_failed" | "cancelled" | "data_dir" | "store" | "keychain_unavailable" | "keychain_locked" | "keychain" | "profile_not_found" | "profile_exists" | "invalid_input" | "host_not_found" | "connection_refused" | "connect_timeout" | "password_failed" | "password_missing" | "hba_rejected" | "ssl_required" | "ssl_not_offered" | "ssl_cert_untrusted" | "database_missing" | "connect_failed" | "query" | "not_a_backup" | "manifest_invalid" | "checksum_mismatch" | "backup_file_missing" | "archive_damaged" | "archive_too_new" | "restore_blocked" | "download_failed" | "not_found" | "io";
+export type ErrorCode = "tools_not_found" | "server_too_new" | "server_too_old" | "tool_missing" | "tool_spawn" | "tool_failed" | "cancelled" | "data_dir" | "store" | "keychain_unavailable" | "keychain_locked" | "keychain" | "profile_not_found" | "profile_exists" | "invalid_input" | "host_not_found" | "connection_refused" | "connect_timeout" | "password_failed" | "password_missing" | "hba_rejected" | "ssl_required" | "ssl_not_offered" | "ssl_cert_untrusted" | "database_missing" | "connect_failed" | "query" | "not_a_backup" | "manifest_invalid" | "checksum_mismatch" | "backup_file_missing" | "archive_damaged" | "archive_too_new" | "restore_blocked" | "replace_failed" | "download_failed" | "not_found" | "io";
 
 /**  What crosses the IPC boundary or is printed by `lifeboat --json` when something fails. */
 export type ErrorPayload = {
@@ -182,7 +182,13 @@ export type Finding = {
 };
 
 /**  The stable identity of a finding (the UI and `--json` consumers branch on it). */
-export type FindingCode = "checksums_verified" | "no_manifest" | "roles_missing" | "grants_skipped" | "owner_role_missing" | "owner_role_not_granted" | "extension_unavailable" | "encoding_differs" | "target_not_empty" | "cannot_create_database" | "newer_source" | "settings_dropped" | "jobs_ignored" | "dump_incomplete" | "dump_switches_database";
+export type FindingCode = "checksums_verified" | "no_manifest" | "roles_missing" | "grants_skipped" | "owner_role_missing" | "owner_role_not_granted" | "extension_unavailable" | "encoding_differs" | "target_not_empty" | "cannot_create_database" | "newer_source" | "settings_dropped" | "jobs_ignored" | "dump_incomplete" | "dump_switches_database" | 
+/**  The database to replace does not exist. */
+"replace_target_missing" | 
+/**  Other sessions are connected to the database to replace. */
+"database_in_use" | 
+/**  The user may not rename the database to replace. */
+"cannot_rename_database";
 
 export type ListBackups = {
 	/**  Only backups of this database (any server). */
@@ -301,6 +307,8 @@ export type RestoreOutcome = {
 	restoredEntries: number,
 	skippedEntries: number,
 	entryCounts: { [key in string]: number },
+	/**  When a database was replaced: the name its old version is kept under. */
+	keptAs: string | null,
 };
 
 /**  What a restore will do, found out without changing anything. */
@@ -339,6 +347,13 @@ export type RestorePlan = {
 	summary: string,
 	/**  Whether a finding stops the restore. */
 	blocked: boolean,
+	/**
+	 *  The existing database the restore replaces (then `database` is the new database restored
+	 *  into first, which takes this name afterwards).
+	 */
+	replace: string | null,
+	/**  The name the replaced database is kept under, `<db>_before_YYYYMMDD-HHMMSS`. */
+	keptAs: string | null,
 };
 
 export type RestoreRequest = {
@@ -363,6 +378,17 @@ export type RestoreRequest = {
 	ownerRole: string | null,
 	/**  Parallel pg_restore workers (custom and directory archives restored directly). */
 	jobs: number | null,
+	/**
+	 *  Replace this existing database: the backup is restored into a new database first, and
+	 *  only after that succeeded the old one is renamed to `<db>_before_YYYYMMDD-HHMMSS` (kept,
+	 *  never dropped) and the new one takes its name. Excludes `target_database`.
+	 */
+	replace: string | null,
+	/**
+	 *  With `replace`: end the other sessions connected to the database being replaced (else
+	 *  they block the restore).
+	 */
+	terminateConnections: boolean,
 };
 
 export type SchemaInfo = {
