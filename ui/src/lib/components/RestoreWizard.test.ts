@@ -29,7 +29,7 @@ const MANIFEST = "/home/ada/backups/shop-2026-11-21-134501.lifeboat.json";
 
 /** What the Rust side answers for a pre-flight; its rules are tested in Rust. */
 function planFor(input: RestoreRequest, findings: Finding[] = []): RestorePlan {
-  const database = input.targetDatabase ?? "shop_restored_20261121";
+  const database = input.targetDatabase ?? (input.replace ? `${input.replace}_restoring` : "shop_restored_20261121");
   return {
     source: "/home/ada/backups/shop-2026-11-21-134501.backup",
     format: "custom",
@@ -53,8 +53,8 @@ function planFor(input: RestoreRequest, findings: Finding[] = []): RestorePlan {
     findings,
     summary: `Restores shop (custom, 42 entries) into a new database ${database} on ${input.profile}.`,
     blocked: findings.some((f) => f.severity === "blocker"),
-    replace: null,
-    keptAs: null,
+    replace: input.replace,
+    keptAs: input.replace ? `${input.replace}_before_20261121-134501` : null,
   };
 }
 
@@ -286,5 +286,121 @@ describe("RestoreWizard", () => {
     expect(error.textContent).toContain("pg_restore failed.");
     expect(error.textContent).toContain("See the program output.");
     expect(onfinished).not.toHaveBeenCalled();
+  });
+  it("replaces an existing database: sends replace + terminateConnections, Start waits for the confirmation", async () => {
+    renderWizard();
+    await check();
+    await fireEvent.click(byId("restore-mode-replace"));
+    expect(screen.queryByTestId("restore-target")).toBeNull();
+    await fireEvent.input(byId("restore-replace"), { target: { value: "shop" } });
+    await fireEvent.click(byId("restore-terminate"));
+    const startButton = byId("restore-start") as HTMLButtonElement;
+    // Not checked with these values yet.
+    expect(byId("restore-stale")).toBeTruthy();
+    expect(startButton.disabled).toBe(true);
+    await fireEvent.click(byId("restore-recheck"));
+    await waitFor(() => expect(preflightRestore).toHaveBeenCalledTimes(2));
+    const wanted = {
+      source: MANIFEST,
+      profile: "Shop",
+      targetDatabase: null,
+      noOwner: false,
+      ownerRole: null,
+      jobs: null,
+      replace: "shop",
+      terminateConnections: true,
+    };
+    expect(vi.mocked(preflightRestore).mock.calls[1][0]).toEqual(wanted);
+    await waitFor(() => expect(screen.queryByTestId("restore-stale")).toBeNull());
+    expect(byId("restore-replace-note").textContent).toContain("The current shop is kept as");
+    expect(byId("restore-replace-note").textContent).toContain("shop_before_20261121-134501");
+    expect(byId("restore-replace-note").textContent).toContain("nothing is dropped");
+    // Checked, but the name is not confirmed yet.
+    expect(startButton.disabled).toBe(true);
+    await fireEvent.input(byId("restore-replace-confirm"), { target: { value: "Shop" } });
+    expect(startButton.disabled).toBe(true);
+    await fireEvent.input(byId("restore-replace-confirm"), { target: { value: "shop " } });
+    expect(startButton.disabled).toBe(true);
+    await fireEvent.input(byId("restore-replace-confirm"), { target: { value: "shop" } });
+    expect(startButton.disabled).toBe(false);
+    // Changing the name again needs another check (and another confirmation).
+    await fireEvent.input(byId("restore-replace"), { target: { value: "shop2" } });
+    expect(startButton.disabled).toBe(true);
+    await fireEvent.input(byId("restore-replace"), { target: { value: "shop" } });
+    const hold = await start();
+    expect(hold.calls[0].input).toEqual(wanted);
+  });
+
+  it("sends no replace fields after switching back to a new database", async () => {
+    renderWizard();
+    await check();
+    await fireEvent.click(byId("restore-mode-replace"));
+    await fireEvent.input(byId("restore-replace"), { target: { value: "shop" } });
+    await fireEvent.click(byId("restore-terminate"));
+    await fireEvent.click(byId("restore-mode-new"));
+    await fireEvent.input(byId("restore-target"), { target: { value: "shop_copy" } });
+    await fireEvent.click(byId("restore-recheck"));
+    await waitFor(() => expect(preflightRestore).toHaveBeenCalledTimes(2));
+    expect(vi.mocked(preflightRestore).mock.calls[1][0]).toMatchObject({
+      targetDatabase: "shop_copy",
+      replace: null,
+      terminateConnections: false,
+    });
+  });
+
+  it("shows the database_in_use blocker and keeps Start disabled", async () => {
+    vi.mocked(preflightRestore).mockImplementation(async (input) =>
+      planFor(
+        input,
+        input.replace
+          ? [
+              {
+                severity: "blocker",
+                code: "database_in_use",
+                message: "2 other sessions are connected to shop.",
+                fix: "Close them, or choose “End other sessions on it”.",
+              },
+            ]
+          : [],
+      ),
+    );
+    renderWizard();
+    await check();
+    await fireEvent.click(byId("restore-mode-replace"));
+    await fireEvent.input(byId("restore-replace"), { target: { value: "shop" } });
+    await fireEvent.click(byId("restore-recheck"));
+    await waitFor(() => expect(byId("restore-summary").getAttribute("data-blocked")).toBe("true"));
+    const finding = screen.getByTestId("restore-finding");
+    expect(finding.getAttribute("data-severity")).toBe("blocker");
+    expect(finding.getAttribute("data-code")).toBe("database_in_use");
+    expect(finding.textContent).toContain("2 other sessions are connected to shop.");
+    await fireEvent.input(byId("restore-replace-confirm"), { target: { value: "shop" } });
+    expect((byId("restore-start") as HTMLButtonElement).disabled).toBe(true);
+  });
+
+  it("says under which name the replaced database is kept", async () => {
+    const { onfinished } = renderWizard();
+    await check();
+    await fireEvent.click(byId("restore-mode-replace"));
+    await fireEvent.input(byId("restore-replace"), { target: { value: "shop" } });
+    await fireEvent.click(byId("restore-recheck"));
+    await waitFor(() => expect(screen.queryByTestId("restore-stale")).toBeNull());
+    await fireEvent.input(byId("restore-replace-confirm"), { target: { value: "shop" } });
+    const hold = await start();
+    hold.run.resolve({ ...outcome, database: "shop", keptAs: "shop_before_20261121-134501" });
+    const keptAs = await screen.findByTestId("restore-kept-as");
+    expect(keptAs.textContent?.replace(/\s+/g, " ").trim()).toBe(
+      "The previous shop is kept as shop_before_20261121-134501.",
+    );
+    expect(onfinished).toHaveBeenCalledWith("Shop", "shop");
+  });
+
+  it("shows no kept-as line for a new database", async () => {
+    renderWizard();
+    await check();
+    const hold = await start();
+    hold.run.resolve(outcome);
+    await screen.findByTestId("restore-result");
+    expect(screen.queryByTestId("restore-kept-as")).toBeNull();
   });
 });
