@@ -69,7 +69,8 @@ pub fn toolbox() -> Toolbox {
     })
 }
 
-fn running_as_root() -> bool {
+/// Whether the tests run as root (then servers run as TEST_USER, and tmpfs can be mounted).
+pub fn running_as_root() -> bool {
     static ROOT: OnceLock<bool> = OnceLock::new();
     *ROOT.get_or_init(|| {
         let out = Command::new("id").arg("-u").output().expect("run id -u");

@@ -483,19 +483,12 @@ impl Drop for Mount {
     }
 }
 
-fn running_as_root() -> bool {
-    Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
-}
-
 #[tokio::test]
 async fn a_read_only_destination_is_refused_cleanly() {
     let server = PgServer::shared(18);
     let db = database_with_data(&server, "readonly").await;
     let fx = fixture(&server).await;
-    let folder = if running_as_root() {
+    let folder = if lifeboat_system_tests::pg::running_as_root() {
         Mount::tmpfs("ro,size=1m").expect("mount a read-only tmpfs")
     } else {
         let dir = tempfile::tempdir().unwrap().keep();
@@ -519,7 +512,7 @@ async fn a_read_only_destination_is_refused_cleanly() {
 
 #[tokio::test]
 async fn a_full_disk_fails_cleanly_and_keeps_earlier_backups() {
-    if !running_as_root() {
+    if !lifeboat_system_tests::pg::running_as_root() {
         eprintln!("this test mounts a 2 MiB tmpfs and needs root; CI runs it as root");
         return;
     }

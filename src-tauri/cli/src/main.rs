@@ -462,15 +462,7 @@ fn finish<T: Serialize>(json: bool, result: Result<T, Error>, text: impl FnOnce(
 }
 
 fn human_size(bytes: Option<i64>) -> String {
-    let Some(bytes) = bytes else { return "-".to_owned() };
-    let mut value = bytes as f64;
-    for unit in ["B", "kB", "MB", "GB"] {
-        if value < 1024.0 {
-            return format!("{value:.0} {unit}");
-        }
-        value /= 1024.0;
-    }
-    format!("{value:.1} TB")
+    bytes.map_or_else(|| "-".to_owned(), |b| lifeboat_engine::human_bytes(b.max(0) as u64))
 }
 
 #[tokio::main(flavor = "current_thread")]

@@ -26,7 +26,7 @@ use crate::profiles::{self, Profile};
 use crate::progress::{ProgressEvent, ProgressSink};
 use crate::runner::{self, ConnTarget, StdoutTo, ToolCommand, Written};
 use crate::sql::quote_ident;
-use crate::tools::{BundledMajor, ServerVersion, Tool};
+use crate::tools::{ServerVersion, Tool};
 
 /// The manifest's own format; bump when its meaning changes.
 pub const MANIFEST_VERSION: u32 = 1;
@@ -422,16 +422,16 @@ async fn run_backup(
     {
         warnings.push(format!(
             "Only {} free in {}, and the database is {} before compression; the backup may not fit.",
-            human(free),
+            crate::human_bytes(free),
             destination.display(),
-            human(facts.size_bytes.max(0) as u64)
+            crate::human_bytes(facts.size_bytes.max(0) as u64)
         ));
         sink.emit(ProgressEvent::Warning { message: warnings.last().cloned().unwrap_or_default() });
     }
 
     let stem = unique_stem(destination, &input.database, started_at.naive_local(), input.format);
     let target = ConnTarget::for_profile(ctx, profile, &input.database)?;
-    let pg_dump_version = tool_version(&tools, Tool::PgDump, cancel).await?;
+    let pg_dump_version = runner::version_line(&tools, Tool::PgDump, cancel).await?;
     let units: Vec<Option<&str>> = if input.per_schema {
         facts.schemas.iter().map(|s| Some(s.as_str())).collect()
     } else {
@@ -830,16 +830,6 @@ async fn read_facts(tx: &tokio_postgres::Transaction<'_>, scope: &BackupScope) -
     })
 }
 
-async fn tool_version(
-    tools: &BundledMajor,
-    tool: Tool,
-    cancel: &CancellationToken,
-) -> Result<String> {
-    let command = ToolCommand::new(tools, tool)?.arg("--version").stdout(StdoutTo::Capture);
-    let run = runner::run(command, &crate::progress::NullSink, cancel).await?;
-    Ok(String::from_utf8_lossy(&run.stdout).trim().to_owned())
-}
-
 fn dump_file(name: &str, role: &str, schema: Option<&str>, written: &Written) -> ManifestFile {
     ManifestFile {
         name: name.to_owned(),
@@ -915,17 +905,6 @@ fn sync_dir(dir: &Path) {
     if let Ok(handle) = std::fs::File::open(dir) {
         let _ = handle.sync_all();
     }
-}
-
-fn human(bytes: u64) -> String {
-    let mut value = bytes as f64;
-    for unit in ["B", "kB", "MB", "GB"] {
-        if value < 1024.0 {
-            return format!("{value:.0} {unit}");
-        }
-        value /= 1024.0;
-    }
-    format!("{value:.1} TB")
 }
 
 /// Turns pg_dump's verbose lines into "table n of m" progress.

@@ -24,5 +24,17 @@ pub mod tools;
 pub use context::{Ctx, DataDir};
 pub use error::{Error, ErrorCode, ErrorPayload, Result};
 
+/// A byte count for people: "512 B", "7 kB", "1.5 GB" (powers of 1024).
+pub fn human_bytes(bytes: u64) -> String {
+    let mut value = bytes as f64;
+    for unit in ["B", "kB", "MB", "GB"] {
+        if value < 1024.0 {
+            return format!("{value:.0} {unit}");
+        }
+        value /= 1024.0;
+    }
+    format!("{value:.1} TB")
+}
+
 /// The version of Lifeboat (all crates of the workspace share it).
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

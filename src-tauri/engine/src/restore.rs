@@ -1519,16 +1519,6 @@ impl Drop for ListFile {
     }
 }
 
-async fn tool_version(
-    tools: &BundledMajor,
-    tool: Tool,
-    cancel: &CancellationToken,
-) -> Result<String> {
-    let command = ToolCommand::new(tools, tool)?.arg("--version").stdout(StdoutTo::Capture);
-    let run = runner::run(command, &NullSink, cancel).await?;
-    Ok(String::from_utf8_lossy(&run.stdout).trim().to_owned())
-}
-
 /// Runs the restore into `database`; returns the versions of the tools used.
 async fn run(
     ctx: &Ctx,
@@ -1564,7 +1554,7 @@ async fn run(
     match plan.method.kind {
         MethodKind::PgRestore => {
             let reader = prepared.reader.as_ref().expect("an archive has a reader");
-            versions.push(tool_version(reader, Tool::PgRestore, cancel).await?);
+            versions.push(runner::version_line(reader, Tool::PgRestore, cancel).await?);
             let mut command = ToolCommand::new(reader, Tool::PgRestore)?
                 .args(["--exit-on-error", "--no-password", "--verbose"])
                 .conn(target);
@@ -1591,7 +1581,7 @@ async fn run(
             }
             let source = match &prepared.reader {
                 Some(reader) => {
-                    versions.push(tool_version(reader, Tool::PgRestore, cancel).await?);
+                    versions.push(runner::version_line(reader, Tool::PgRestore, cancel).await?);
                     let command =
                         ToolCommand::new(reader, Tool::PgRestore)?.args(["--verbose", "--file=-"]);
                     PipeSource::Tool(restore_options(command).arg(prepared.source.as_os_str()))
@@ -1603,7 +1593,7 @@ async fn run(
                     PipeSource::File(prepared.source.clone())
                 }
             };
-            versions.push(tool_version(psql_major, Tool::Psql, cancel).await?);
+            versions.push(runner::version_line(psql_major, Tool::Psql, cancel).await?);
             psql = psql.args(["-f", "-"]);
             // pg_restore already left out owners and skipped entries; a plain dump is filtered.
             let plain = prepared.reader.is_none();

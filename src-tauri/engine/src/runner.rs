@@ -579,6 +579,17 @@ pub async fn run_pipeline(
     Ok(PipelineRun { lines_read: read, lines_dropped: dropped, duration: started.elapsed() })
 }
 
+/// The `--version` line of a bundled program, e.g. "pg_dump (PostgreSQL) 18.6".
+pub async fn version_line(
+    bundle: &BundledMajor,
+    tool: Tool,
+    cancel: &CancellationToken,
+) -> Result<String> {
+    let command = ToolCommand::new(bundle, tool)?.arg("--version").stdout(StdoutTo::Capture);
+    let run = run(command, &crate::progress::NullSink, cancel).await?;
+    Ok(String::from_utf8_lossy(&run.stdout).trim().to_owned())
+}
+
 /// The lines that say what went wrong: PostgreSQL tools prefix them with "error:" or "FATAL:".
 fn summarize(lines: &[String]) -> String {
     let important: Vec<&str> = lines
