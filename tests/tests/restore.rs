@@ -870,3 +870,197 @@ async fn a_failing_restore_in_replace_mode_leaves_the_old_database_untouched() {
     assert!(kept_versions(&server, &db).await.is_empty(), "nothing was renamed");
     assert_is_old(&server, &db).await;
 }
+
+/// A schema `audit` that others depend on: a trigger on sales.orders calls its function, a
+/// table in public has a column of its type, and a view in public reads its table.
+const AUDIT: &str = r#"
+    CREATE SCHEMA audit;
+    CREATE TABLE audit.log (id serial PRIMARY KEY, tbl text, at timestamptz DEFAULT now());
+    CREATE FUNCTION audit.log_change() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN INSERT INTO audit.log (tbl) VALUES (TG_TABLE_NAME); RETURN NEW; END
+    $$;
+    CREATE TRIGGER orders_audit AFTER INSERT ON sales.orders
+        FOR EACH ROW EXECUTE PROCEDURE audit.log_change();
+    CREATE TYPE audit.level AS ENUM ('low', 'high');
+    CREATE TABLE public.alerts (id int PRIMARY KEY, level audit.level);
+    INSERT INTO public.alerts VALUES (1, 'high');
+    CREATE VIEW public.recent_log AS SELECT * FROM audit.log;
+"#;
+
+async fn relations(server: &PgServer, db: &str) -> Vec<String> {
+    server
+        .client(db)
+        .await
+        .query(
+            "SELECT n.nspname || '.' || c.relname FROM pg_class c \
+             JOIN pg_namespace n ON n.oid = c.relnamespace \
+             WHERE c.relkind IN ('r', 'v') AND n.nspname NOT IN ('pg_catalog', 'information_schema') \
+             ORDER BY 1",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect()
+}
+
+async fn count(server: &PgServer, db: &str, sql: &str) -> i64 {
+    server.client(db).await.query_one(sql, &[]).await.unwrap().get(0)
+}
+
+#[tokio::test]
+async fn a_schema_excluded_with_a_trigger_depending_on_it_restores_cleanly() {
+    for major in [14, 18] {
+        let server = PgServer::shared(major);
+        let db = database_with_data(&server, "audited").await;
+        server.client(&db).await.batch_execute(AUDIT).await.unwrap();
+        let fx = fixture(&[&server]).await;
+        let (file, manifest) = make_backup(&fx, &server, &db, BackupFormat::Custom).await;
+
+        // What pg_restore --exclude-schema alone does: the trigger still calls audit.log_change().
+        let plain_target = server.create_database("plain_exclude").await;
+        let tools = toolbox();
+        let bundled = tools.majors().iter().find(|m| m.major == major).unwrap();
+        let command = ToolCommand::new(bundled, Tool::PgRestore)
+            .unwrap()
+            .args(["--exit-on-error", "--exclude-schema=audit"])
+            .arg(format!("--dbname={plain_target}"))
+            .conn(server.target(&plain_target))
+            .arg(file.as_os_str());
+        let error = runner::run(command, &NullSink, &CancellationToken::new()).await.unwrap_err();
+        assert!(error.to_string().contains("audit"), "{major}: {error}");
+
+        let mut input = request(&file, &format!("pg{major}"));
+        input.selection.exclude_schemas = vec!["audit".into()];
+        let plan = preflight(&fx.ctx, input.clone()).await.unwrap();
+        assert!(!plan.blocked, "{:?}", plan.findings);
+        assert!(codes(&plan).contains(&FindingCode::DependentsLeftOut));
+        let needs = |name: &str| {
+            plan.left_out.iter().find(|l| l.name == name).and_then(|l| l.because.clone())
+        };
+        assert_eq!(needs("orders orders_audit").as_deref(), Some("FUNCTION audit.log_change()"));
+        assert_eq!(needs("alerts").as_deref(), Some("TYPE audit.level"));
+        assert_eq!(needs("recent_log").as_deref(), Some("TABLE audit.log"));
+        assert!(plan.summary.contains("that need them"), "{}", plan.summary);
+
+        let recorder = Recorder::default();
+        let outcome = restore(&fx.ctx, input, &recorder, &CancellationToken::new()).await.unwrap();
+        assert_no_error_lines(&recorder);
+        assert!(outcome.errors.is_empty());
+        assert_progress_completed(&recorder, &outcome);
+        let restored = &outcome.database;
+        assert_eq!(
+            relations(&server, restored).await,
+            ["public.Odd \"Table\" ü", "sales.big_orders", "sales.customers", "sales.orders"]
+        );
+        let orders = manifest.tables.iter().find(|t| t.table == "orders").unwrap().rows.unwrap();
+        assert_eq!(count(&server, restored, "SELECT count(*) FROM sales.orders").await, orders);
+        let triggers = "SELECT count(*) FROM pg_trigger WHERE NOT tgisinternal";
+        assert_eq!(count(&server, restored, triggers).await, 0);
+        let keys = "SELECT count(*) FROM pg_constraint WHERE contype = 'f'";
+        assert_eq!(count(&server, restored, keys).await, 1, "the foreign key in sales stays");
+    }
+}
+
+#[tokio::test]
+async fn a_table_restores_with_its_key_and_sequence_without_the_trigger_of_another_schema() {
+    let server = PgServer::shared(18);
+    let db = database_with_data(&server, "one_table").await;
+    server.client(&db).await.batch_execute(AUDIT).await.unwrap();
+    let fx = fixture(&[&server]).await;
+    let (file, _) = make_backup(&fx, &server, &db, BackupFormat::Directory).await;
+    let mut input = request(&file, "pg18");
+    input.selection.tables = vec!["sales.orders".into()];
+    let plan = preflight(&fx.ctx, input.clone()).await.unwrap();
+    let trigger = plan.left_out.iter().find(|l| l.kind == "TRIGGER").unwrap();
+    assert_eq!(trigger.because.as_deref(), Some("FUNCTION audit.log_change()"));
+    let outcome = restore(&fx.ctx, input, &NullSink, &CancellationToken::new()).await.unwrap();
+    let restored = &outcome.database;
+    assert_eq!(relations(&server, restored).await, ["sales.orders"]);
+    assert_eq!(count(&server, restored, "SELECT count(*) FROM sales.orders").await, 777);
+    // The trigger writes to audit.log, which is not restored: it is left out, so writes work,
+    // and the serial sequence goes on from its value.
+    let client = server.client(restored).await;
+    client.batch_execute("INSERT INTO sales.orders (total) VALUES (1)").await.unwrap();
+    let id: i64 = client.query_one("SELECT max(id) FROM sales.orders", &[]).await.unwrap().get(0);
+    assert_eq!(id, 778);
+    let keys = "SELECT count(*) FROM pg_constraint \
+                WHERE contype IN ('p', 'f') AND connamespace = 'sales'::regnamespace";
+    assert_eq!(count(&server, restored, keys).await, 1, "the primary key, not the foreign key");
+
+    let mut wrong = request(&file, "pg18");
+    wrong.selection.tables = vec!["sales.ordres".into()];
+    let error = preflight(&fx.ctx, wrong).await.unwrap_err();
+    assert_eq!(error.code(), ErrorCode::InvalidInput);
+    assert!(error.to_string().contains("sales.ordres"), "{error}");
+}
+
+#[tokio::test]
+async fn one_schema_of_a_schema_wise_backup_restores_into_another_database() {
+    let server = PgServer::shared(16);
+    let db = database_with_data(&server, "schemawise").await;
+    let fx = fixture(&[&server]).await;
+    let input = StartBackup {
+        profile: "pg16".into(),
+        database: db.clone(),
+        destination: fx.out.path().display().to_string(),
+        format: BackupFormat::Custom,
+        compression: None,
+        scope: BackupScope::default(),
+        per_schema: true,
+        jobs: None,
+        globals: false,
+        role_passwords: false,
+    };
+    let backup = backup(&fx.ctx, input, &NullSink, &CancellationToken::new()).await.unwrap();
+    let manifest = Path::new(&backup.manifest_path);
+
+    // The manifest alone names two files; one schema picks its file.
+    let error = preflight(&fx.ctx, request(manifest, "pg16")).await.unwrap_err();
+    assert!(error.to_string().contains("--schema"), "{error}");
+    let other = server.create_database("other_db").await;
+    let mut input = request(manifest, "pg16");
+    input.selection.schemas = vec!["sales".into()];
+    input.target_database = Some(other.clone());
+    let plan = preflight(&fx.ctx, input.clone()).await.unwrap();
+    assert!(plan.source.contains(".sales."), "{}", plan.source);
+    let outcome = restore(&fx.ctx, input, &NullSink, &CancellationToken::new()).await.unwrap();
+    assert_eq!(outcome.database, other);
+    assert_eq!(
+        relations(&server, &other).await,
+        ["sales.big_orders", "sales.customers", "sales.orders"]
+    );
+    assert_eq!(count(&server, &other, "SELECT count(*) FROM sales.customers").await, 120);
+
+    let mut missing = request(manifest, "pg16");
+    missing.selection.schemas = vec!["nope".into()];
+    let error = preflight(&fx.ctx, missing).await.unwrap_err();
+    assert!(error.to_string().contains("no file for the schema nope"), "{error}");
+}
+
+#[tokio::test]
+async fn continuing_on_errors_reports_every_error_and_keeps_the_database() {
+    let server = PgServer::shared(18);
+    let db = database_with_data(&server, "goes_on").await;
+    let fx = fixture(&[&server]).await;
+    let (file, _) = make_backup(&fx, &server, &db, BackupFormat::Plain).await;
+    let elsewhere = tempfile::tempdir().unwrap();
+    let broken = elsewhere.path().join(format!("{db}.sql"));
+    std::fs::write(&broken, with_error_in_the_middle(&std::fs::read_to_string(&file).unwrap()))
+        .unwrap();
+    let mut input = request(&broken, "pg18");
+    input.continue_on_errors = true;
+    let plan = preflight(&fx.ctx, input.clone()).await.unwrap();
+    assert!(codes(&plan).contains(&FindingCode::ContinueOnErrors));
+    let outcome = restore(&fx.ctx, input, &NullSink, &CancellationToken::new()).await.unwrap();
+    assert_eq!(outcome.errors.len(), 1, "{:?}", outcome.errors);
+    assert!(outcome.errors[0].contains("no_such_table"), "{:?}", outcome.errors);
+    // Everything else restored, past the error.
+    assert_eq!(count(&server, &outcome.database, "SELECT count(*) FROM sales.orders").await, 777);
+
+    let mut archive = request(&file, "pg18");
+    archive.selection.schemas = vec!["sales".into()];
+    let error = preflight(&fx.ctx, archive).await.unwrap_err();
+    assert!(error.to_string().contains("plain SQL"), "{error}");
+}

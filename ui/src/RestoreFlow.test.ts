@@ -41,6 +41,7 @@ const method: RestoreMethod = {
   psqlMajor: null,
   jobs: 1,
   singleTransaction: false,
+  continueOnErrors: false,
   droppedSettings: [],
 };
 
@@ -69,6 +70,8 @@ const plan: RestorePlan = {
   blocked: false,
   replace: null,
   keptAs: null,
+  contents: [],
+  leftOut: [],
 };
 
 const outcome: RestoreOutcome = {
@@ -83,6 +86,7 @@ const outcome: RestoreOutcome = {
   skippedEntries: 0,
   entryCounts: {},
   keptAs: null,
+  errors: [],
 };
 
 describe("restoring from the app", () => {

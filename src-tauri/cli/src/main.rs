@@ -20,6 +20,7 @@ use lifeboat_engine::profiles::{
 use lifeboat_engine::progress::{ProgressEvent, ProgressSink};
 use lifeboat_engine::restore::{RestorePlan, RestoreRequest, preflight, restore};
 use lifeboat_engine::secret::Secret;
+use lifeboat_engine::selection::{self, Selection};
 use lifeboat_engine::tools::Toolbox;
 use lifeboat_engine::{Ctx, DataDir, Error};
 use serde::Serialize;
@@ -122,6 +123,21 @@ struct RestoreArgs {
     /// With --replace: end the other sessions connected to DB (else they block the restore).
     #[arg(long, requires = "replace")]
     terminate_connections: bool,
+    /// Restore only this schema (repeatable). With the manifest of a one-file-per-schema backup,
+    /// one --schema picks that schema's file.
+    #[arg(long, value_name = "SCHEMA")]
+    schema: Vec<String>,
+    /// Leave this schema out (repeatable); what elsewhere depends on it is left out too.
+    #[arg(long, value_name = "SCHEMA")]
+    exclude_schema: Vec<String>,
+    /// Restore only this table, view or sequence (repeatable; schema.table or table), with its
+    /// data, indexes, constraints, defaults and triggers.
+    #[arg(long, value_name = "TABLE")]
+    table: Vec<String>,
+    /// Go on after errors: every error is reported, the database keeps what restored, and the
+    /// exit code is 1.
+    #[arg(long)]
+    continue_on_errors: bool,
     /// Confirm --replace.
     #[arg(long)]
     yes: bool,
@@ -229,6 +245,13 @@ fn restore_request(args: &RestoreArgs) -> RestoreRequest {
         jobs: args.jobs,
         replace: args.replace.clone(),
         terminate_connections: args.terminate_connections,
+        selection: Selection {
+            schemas: args.schema.clone(),
+            exclude_schemas: args.exclude_schema.clone(),
+            tables: args.table.clone(),
+            exclude_entries: Vec::new(),
+        },
+        continue_on_errors: args.continue_on_errors,
     }
 }
 
@@ -283,6 +306,23 @@ async fn run_restore(ctx: Result<Ctx, Error>, args: RestoreArgs) -> ExitCode {
             println!("{}", serde_json::json!({ "error": error.payload(), "findings": blockers }));
             ExitCode::FAILURE
         }
+        // Errors gone past are never a success.
+        Ok(outcome) if !outcome.errors.is_empty() => {
+            if json {
+                println!("{}", serde_json::to_string_pretty(&outcome).expect("serializable"));
+            } else {
+                println!(
+                    "Restored into {} with {} error{}: what failed is missing there.",
+                    outcome.database,
+                    outcome.errors.len(),
+                    if outcome.errors.len() == 1 { "" } else { "s" }
+                );
+                for error in &outcome.errors {
+                    println!("error: {error}");
+                }
+            }
+            ExitCode::FAILURE
+        }
         outcome => finish(json, outcome, |outcome| {
             println!(
                 "Restored {} entries into {}{} in {:.1} s ({}).",
@@ -329,6 +369,16 @@ fn print_plan(plan: &RestorePlan) {
         plan.profile,
         plan.server_version
     );
+    if !plan.left_out.is_empty() {
+        println!("Left out:");
+        for entry in &plan.left_out {
+            let what = selection::describe(&entry.kind, entry.schema.as_deref(), &entry.name);
+            match &entry.because {
+                Some(needs) => println!("  {what} (needs {needs})"),
+                None => println!("  {what}"),
+            }
+        }
+    }
     if plan.findings.is_empty() {
         return;
     }

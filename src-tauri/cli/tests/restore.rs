@@ -113,6 +113,47 @@ async fn dry_run_restore_and_blocker_from_the_command_line() {
         .get(0);
     assert_eq!(rows, 64);
 
+    // Only what is chosen: --exclude-schema and --table, with what was left out in the plan.
+    let only_public = lifeboat(
+        home.path(),
+        &[
+            "restore",
+            &file,
+            "--profile",
+            "local",
+            "--exclude-schema",
+            "shop",
+            "--dry-run",
+            "--json",
+        ],
+    );
+    assert_eq!(only_public.status.code(), Some(0), "{}", text(&only_public));
+    let left_out: Vec<String> = json(&only_public)["leftOut"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| format!("{} {}", l["kind"].as_str().unwrap(), l["name"].as_str().unwrap()))
+        .collect();
+    assert!(left_out.contains(&"SCHEMA shop".to_owned()), "{left_out:?}");
+    assert!(left_out.contains(&"TABLE DATA items".to_owned()), "{left_out:?}");
+    let one_table = lifeboat(
+        home.path(),
+        &["restore", &file, "--profile", "local", "--table", "shop.items", "--target-db", "one_t"],
+    );
+    assert_eq!(one_table.status.code(), Some(0), "{}", text(&one_table));
+    let rows: i64 = server
+        .client("one_t")
+        .await
+        .query_one("SELECT count(*) FROM shop.items", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(rows, 64);
+    let typo =
+        lifeboat(home.path(), &["restore", &file, "--profile", "local", "--schema", "shopp"]);
+    assert_eq!(typo.status.code(), Some(1));
+    assert!(text(&typo).contains("no schema shopp"), "{}", text(&typo));
+
     // Into the now non-empty database: blocked, exit 1, the finding's code in the JSON.
     let blocked =
         lifeboat(home.path(), &["restore", &file, "--profile", "local", "--target-db", &restored]);

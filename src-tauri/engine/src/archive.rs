@@ -529,6 +529,8 @@ pub struct DumpEntry {
     pub owner: Option<String>,
     /// Roles the entry's statements name (grantees, grantors, default-privilege roles).
     pub roles: BTreeSet<String>,
+    /// TOC ids of the entries this one needs (`-- Dependencies: …` of `pg_restore --verbose`).
+    pub deps: Vec<u32>,
 }
 
 fn parse_header(comment: &str) -> Option<(String, String, Option<String>, Option<String>)> {
@@ -538,7 +540,9 @@ fn parse_header(comment: &str) -> Option<(String, String, Option<String>, Option
         Some(at) => &rest[..at],
         None => rest,
     };
-    let (rest, owner) = rest.rsplit_once("; Owner: ")?;
+    // An entry without owner (a comment on an extension) ends in "Owner: ", trimmed to "Owner:".
+    let (rest, owner) =
+        rest.rsplit_once("; Owner: ").or_else(|| Some((rest.strip_suffix("; Owner:")?, "")))?;
     let (rest, schema) = rest.rsplit_once("; Schema: ")?;
     let (name, kind) = rest.rsplit_once("; Type: ")?;
     let some = |s: &str| {
@@ -601,6 +605,7 @@ pub struct DumpScanner {
     lexer: SqlLexer,
     facts: DumpFacts,
     pending_toc_id: Option<u32>,
+    pending_deps: Vec<u32>,
     statement: Option<String>,
 }
 
@@ -659,6 +664,9 @@ impl DumpScanner {
     fn comment(&mut self, text: &str) {
         if let Some(rest) = text.strip_prefix("-- TOC entry ") {
             self.pending_toc_id = rest.split_whitespace().next().and_then(|id| id.parse().ok());
+            self.pending_deps.clear();
+        } else if let Some(rest) = text.strip_prefix("-- Dependencies: ") {
+            self.pending_deps = rest.split_whitespace().filter_map(|id| id.parse().ok()).collect();
         } else if let Some((name, kind, schema, owner)) = parse_header(text) {
             self.facts.entries.push(DumpEntry {
                 ordinal: self.facts.entries.len() + 1,
@@ -668,6 +676,7 @@ impl DumpScanner {
                 schema,
                 owner,
                 roles: BTreeSet::new(),
+                deps: std::mem::take(&mut self.pending_deps),
             });
         } else if let Some(version) = text.strip_prefix("-- Dumped by pg_dump version ") {
             self.facts.dumped_by = Some(version.trim().to_owned());
@@ -982,6 +991,9 @@ mod tests {
                    --\n-- TOC entry 2 (class 3079 OID 16494)\n\
                    -- Name: hstore; Type: EXTENSION; Schema: -; Owner: -\n--\n\n\
                    CREATE EXTENSION IF NOT EXISTS hstore WITH SCHEMA public;\n\n\
+                   --\n-- TOC entry 2717 (class 0 OID 0)\n-- Dependencies: 2\n\
+                   -- Name: EXTENSION hstore; Type: COMMENT; Schema: -; Owner: \n--\n\n\
+                   COMMENT ON EXTENSION hstore IS 'data type for storing sets of (key, value) pairs';\n\n\
                    --\n-- Name: Odd; Name; Type: TABLE; Schema: public; Owner: Odd Role\n--\n\n\
                    CREATE TABLE public.\"Odd; Name\" (a int);\n\
                    COMMENT ON TABLE public.x IS '\n-- Name: fake; Type: ACL; Schema: -; Owner: x\n';\n\
@@ -1008,6 +1020,7 @@ mod tests {
             names,
             [
                 ("hstore", "EXTENSION"),
+                ("EXTENSION hstore", "COMMENT"),
                 ("Odd; Name", "TABLE"),
                 ("TABLE orders", "ACL"),
                 ("DEFAULT PRIVILEGES FOR TABLES", "DEFAULT ACL"),
@@ -1016,11 +1029,16 @@ mod tests {
         );
         assert_eq!(facts.entries[0].toc_id, Some(2));
         assert_eq!(facts.entries[0].owner, None);
-        assert_eq!(facts.entries[1].owner.as_deref(), Some("Odd Role"));
-        assert_eq!(facts.entries[2].toc_id, Some(2709));
-        let acl: Vec<&str> = facts.entries[2].roles.iter().map(String::as_str).collect();
+        assert_eq!(
+            (facts.entries[1].toc_id, facts.entries[1].owner.as_deref()),
+            (Some(2717), None)
+        );
+        assert_eq!(facts.entries[1].deps, [2]);
+        assert_eq!(facts.entries[2].owner.as_deref(), Some("Odd Role"));
+        assert_eq!(facts.entries[3].toc_id, Some(2709));
+        let acl: Vec<&str> = facts.entries[3].roles.iter().map(String::as_str).collect();
         assert_eq!(acl, ["Odd Role", "old_team", "rep"]);
-        let default_acl: Vec<&str> = facts.entries[3].roles.iter().map(String::as_str).collect();
+        let default_acl: Vec<&str> = facts.entries[4].roles.iter().map(String::as_str).collect();
         assert_eq!(default_acl, ["owner1", "rep2"]);
         assert_eq!(facts.extensions(), ["hstore"]);
         assert_eq!(facts.encoding.as_deref(), Some("LATIN1"));

@@ -17,6 +17,7 @@ pub mod remote;
 pub mod restore;
 pub mod runner;
 pub mod secret;
+pub mod selection;
 pub mod sql;
 pub mod store;
 pub mod tools;

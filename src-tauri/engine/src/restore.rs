@@ -24,6 +24,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
@@ -41,6 +42,7 @@ use crate::profiles::{self, Profile};
 use crate::progress::{NullSink, ProgressEvent, ProgressSink};
 use crate::remote;
 use crate::runner::{self, ConnTarget, PipeSource, StdoutTo, ToolCommand};
+use crate::selection::{self, ArchiveItem, LeftOut, Selection};
 use crate::sql::{quote_ident, quote_literal};
 use crate::tools::{BundledMajor, ServerVersion, Tool};
 
@@ -72,6 +74,14 @@ pub struct RestoreRequest {
     /// With `replace`: end the other sessions connected to the database being replaced (else
     /// they block the restore).
     pub terminate_connections: bool,
+    /// What of the backup to restore (archives only); empty: everything. With a one-file-per-
+    /// schema backup's manifest as the source, one schema picks that schema's file.
+    #[serde(default)]
+    pub selection: Selection,
+    /// Go on after an error instead of stopping at the first one: every error is reported, the
+    /// restored database is kept with what did restore, and the result is never "success".
+    #[serde(default)]
+    pub continue_on_errors: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, specta::Type)]
@@ -108,6 +118,10 @@ pub enum FindingCode {
     DatabaseInUse,
     /// The user may not rename the database to replace.
     CannotRenameDatabase,
+    /// Entries are left out because they need entries the selection leaves out.
+    DependentsLeftOut,
+    /// The restore goes on after errors.
+    ContinueOnErrors,
 }
 
 /// Something the pre-flight found, with what Lifeboat does about it or what the user can do.
@@ -150,6 +164,8 @@ pub struct RestoreMethod {
     pub jobs: u32,
     /// All in one transaction (restoring into an existing database).
     pub single_transaction: bool,
+    /// Errors do not stop the restore; they are collected and reported.
+    pub continue_on_errors: bool,
     /// `SET` parameters the dump uses that the target server does not know; left out.
     pub dropped_settings: Vec<String>,
 }
@@ -197,6 +213,11 @@ pub struct RestorePlan {
     pub replace: Option<String>,
     /// The name the replaced database is kept under, `<db>_before_YYYYMMDD-HHMMSS`.
     pub kept_as: Option<String>,
+    /// What the archive holds, for choosing what to restore (empty for plain SQL).
+    pub contents: Vec<ArchiveItem>,
+    /// Entries the selection leaves out, with the entry each needs when it is left out only
+    /// because of that.
+    pub left_out: Vec<LeftOut>,
 }
 
 /// What a finished restore did.
@@ -217,6 +238,9 @@ pub struct RestoreOutcome {
     pub entry_counts: BTreeMap<String, u64>,
     /// When a database was replaced: the name its old version is kept under.
     pub kept_as: Option<String>,
+    /// With continue-on-errors: every error the restore went past. Not empty means the
+    /// database lacks what failed.
+    pub errors: Vec<String>,
 }
 
 /// Checks a restore without changing anything on the server: the source, its checksums and a
@@ -278,7 +302,7 @@ pub async fn restore(
         };
     }
     match result {
-        Ok(tool_versions) => {
+        Ok((tool_versions, errors)) => {
             let mut entry_counts = plan.entry_counts.clone();
             for entry in &prepared.skipped {
                 if let Some(count) = entry_counts.get_mut(entry) {
@@ -298,6 +322,7 @@ pub async fn restore(
                 skipped_entries: plan.skipped_entries,
                 entry_counts,
                 kept_as: plan.kept_as.clone(),
+                errors,
             })
         }
         Err(error) => {
@@ -366,7 +391,8 @@ async fn prepare(
     // 1. The source, and its checksums before anything else.
     // A damaged header is reported as the checksum mismatch it is, not as "not a backup".
     // An http(s):// source is downloaded first; the local copy is then checked like any file.
-    let source = resolve_source(&remote::localize(ctx, &request.source, sink, cancel).await?)?;
+    let local = remote::localize(ctx, &request.source, sink, cancel).await?;
+    let source = resolve_source(&local, &request.selection.schemas)?;
     let manifest = archive::find_manifest(&source)?;
     let verified = match &manifest {
         Some(found) => archive::verify(found).await?,
@@ -418,8 +444,24 @@ async fn prepare(
         None => None,
     };
 
-    // 3. One full read of the backup: the integrity check, and what it needs.
-    let facts = scan(&source, reader.as_ref(), cancel).await?;
+    // 3. One full read of the backup: the integrity check, and what it needs; then what of it
+    // is restored.
+    let mut facts = scan(&source, reader.as_ref(), cancel).await?;
+    let contents = if reader.is_some() { selection::items(&facts.entries) } else { Vec::new() };
+    let left_out = if request.selection.is_empty() {
+        Vec::new()
+    } else if reader.is_none() {
+        return Err(Error::InvalidInput {
+            field: "selection",
+            problem: "a plain SQL backup is restored whole; choosing what to restore needs a \
+                      custom, directory or tar backup"
+                .into(),
+        });
+    } else {
+        let chosen = selection::choose(&facts.entries, &request.selection)?;
+        facts.entries.retain(|e| e.toc_id.is_none_or(|id| chosen.keep.contains(&id)));
+        chosen.left_out
+    };
     let list = match &reader {
         Some(reader) => Some(pg_restore_list(reader, &source, cancel).await?),
         None => None,
@@ -724,7 +766,22 @@ async fn prepare(
             )),
         ));
     }
-    let single_transaction = !create_database;
+    // Going on after errors in one transaction would only roll everything back at the end.
+    let single_transaction = !create_database && !request.continue_on_errors;
+    if request.continue_on_errors {
+        findings.push(Finding::new(
+            Severity::Warning,
+            FindingCode::ContinueOnErrors,
+            "Errors do not stop this restore: what fails to restore is missing afterwards, and \
+             the database is kept as it is."
+                .into(),
+            Some(
+                "Every error is listed in the result. Restore without this option to get all \
+                 or nothing."
+                    .into(),
+            ),
+        ));
+    }
     let kind = match &reader {
         None => MethodKind::Psql,
         Some(reader) if reader.major == writer.major => MethodKind::PgRestore,
@@ -781,11 +838,42 @@ async fn prepare(
         psql_major: (kind != MethodKind::PgRestore).then_some(writer.major),
         jobs,
         single_transaction,
+        continue_on_errors: request.continue_on_errors,
         dropped_settings,
     };
 
     // 9. What is left out, and the list pg_restore follows.
-    let skip_ids: HashSet<u32> = skipped_entries.iter().filter_map(|e| e.toc_id).collect();
+    let dependents: Vec<&LeftOut> = left_out.iter().filter(|l| l.because.is_some()).collect();
+    if !dependents.is_empty() {
+        let shown: Vec<String> = dependents
+            .iter()
+            .take(8)
+            .map(|l| {
+                format!(
+                    "{} (needs {})",
+                    selection::describe(&l.kind, l.schema.as_deref(), &l.name),
+                    l.because.as_deref().unwrap_or_default()
+                )
+            })
+            .collect();
+        let more = dependents.len().saturating_sub(shown.len());
+        findings.push(Finding::new(
+            Severity::Info,
+            FindingCode::DependentsLeftOut,
+            format!(
+                "{} entr{} depend{} on what is left out and {} left out too: {}{}.",
+                dependents.len(),
+                if dependents.len() == 1 { "y" } else { "ies" },
+                if dependents.len() == 1 { "s" } else { "" },
+                if dependents.len() == 1 { "is" } else { "are" },
+                shown.join(", "),
+                if more > 0 { format!(" and {more} more") } else { String::new() }
+            ),
+            Some("Include what they need to restore them as well.".into()),
+        ));
+    }
+    let mut skip_ids: HashSet<u32> = skipped_entries.iter().filter_map(|e| e.toc_id).collect();
+    skip_ids.extend(left_out.iter().map(|l| l.id));
     let no_privileges = reader.is_some() && skipped_entries.iter().any(|e| e.toc_id.is_none());
     let use_list = match (&list, skip_ids.is_empty()) {
         (Some(list), false) => Some(comment_out(list, &skip_ids)),
@@ -826,6 +914,8 @@ async fn prepare(
         blocked,
         replace,
         kept_as,
+        contents,
+        left_out,
     };
     plan.summary = summarize(&plan, &source, missing_owners.len());
     Ok(Prepared {
@@ -919,6 +1009,19 @@ fn summarize(plan: &RestorePlan, source: &Path, missing_owners: usize) -> String
             parts.push(format!("owned by {owner}"));
         }
     }
+    if !plan.left_out.is_empty() {
+        let chosen = plan.left_out.iter().filter(|l| l.because.is_none()).count();
+        let followed = plan.left_out.len() - chosen;
+        let mut text =
+            format!("leaving out {chosen} entr{} by choice", if chosen == 1 { "y" } else { "ies" });
+        if followed > 0 {
+            text.push_str(&format!(
+                " and {followed} that need{} them",
+                if followed == 1 { "s" } else { "" }
+            ));
+        }
+        parts.push(text);
+    }
     if plan.skipped_entries > 0 {
         parts.push(format!(
             "{} grant entr{} naming missing roles left out",
@@ -939,8 +1042,9 @@ fn summarize(plan: &RestorePlan, source: &Path, missing_owners: usize) -> String
     format!("{}.", parts.join("; "))
 }
 
-/// The path to restore from. A manifest stands for the dump it describes.
-fn resolve_source(text: &str) -> Result<PathBuf> {
+/// The path to restore from. A manifest stands for the dump it describes; of a one-file-per-schema
+/// backup, for the file of the one schema in `schemas`.
+fn resolve_source(text: &str, schemas: &[String]) -> Result<PathBuf> {
     let invalid = |problem: String| Error::InvalidInput { field: "source", problem };
     let text = text.trim();
     if text.is_empty() {
@@ -952,10 +1056,24 @@ fn resolve_source(text: &str) -> Result<PathBuf> {
     }
     if path.is_file() && text.ends_with(MANIFEST_SUFFIX) {
         let manifest = archive::read_manifest(&path)?;
-        let mut dumps: Vec<String> = manifest
-            .files
-            .iter()
-            .filter(|f| f.role == "dump")
+        let dump_files = manifest.files.iter().filter(|f| f.role == "dump");
+        let per_schema: Vec<&str> =
+            dump_files.clone().filter_map(|f| f.schema.as_deref()).collect();
+        let picked = |f: &&crate::backup::ManifestFile| match (&f.schema, schemas) {
+            (Some(schema), [one]) => schema == one,
+            _ => true,
+        };
+        if let [one] = schemas
+            && !per_schema.is_empty()
+            && !per_schema.contains(&one.as_str())
+        {
+            return Err(invalid(format!(
+                "the backup has no file for the schema {one}; it has files for {}",
+                per_schema.join(", ")
+            )));
+        }
+        let mut dumps: Vec<String> = dump_files
+            .filter(picked)
             .map(|f| f.name.split('/').next().unwrap_or_default().to_owned())
             .collect();
         dumps.dedup();
@@ -964,9 +1082,10 @@ fn resolve_source(text: &str) -> Result<PathBuf> {
             [one] => Ok(folder.join(one)),
             [] => Err(invalid(format!("the manifest {} lists no dump", path.display()))),
             many => Err(invalid(format!(
-                "the manifest lists {} dumps (one per schema); choose one of them: {}",
+                "the manifest lists {} dumps, one per schema ({}); choose one schema to restore \
+                 (--schema), or one of the files",
                 many.len(),
-                many.join(", ")
+                per_schema.join(", ")
             ))),
         };
     }
@@ -1526,8 +1645,11 @@ async fn run(
     database: &str,
     sink: &dyn ProgressSink,
     cancel: &CancellationToken,
-) -> Result<Vec<String>> {
+) -> Result<(Vec<String>, Vec<String>)> {
     let plan = &prepared.plan;
+    let going_on = plan.method.continue_on_errors;
+    let collector = ErrorCollector { inner: sink, errors: Mutex::new(Vec::new()) };
+    let sink: &dyn ProgressSink = &collector;
     let target = ConnTarget::for_profile(ctx, &prepared.profile, database)?;
     let total = plan.entries;
     let list = match &prepared.use_list {
@@ -1556,8 +1678,11 @@ async fn run(
             let reader = prepared.reader.as_ref().expect("an archive has a reader");
             versions.push(runner::version_line(reader, Tool::PgRestore, cancel).await?);
             let mut command = ToolCommand::new(reader, Tool::PgRestore)?
-                .args(["--exit-on-error", "--no-password", "--verbose"])
+                .args(["--no-password", "--verbose"])
                 .conn(target);
+            if !going_on {
+                command = command.arg("--exit-on-error");
+            }
             command = restore_options(command);
             if plan.method.jobs > 1 {
                 command = command.arg(format!("--jobs={}", plan.method.jobs));
@@ -1569,13 +1694,22 @@ async fn run(
                 .arg(format!("--dbname={}", conninfo_dbname(database)))
                 .arg(prepared.source.as_os_str());
             let counter = EntryCounter::new(sink, total);
-            runner::run(command, &counter, cancel).await?;
+            match runner::run(command, &counter, cancel).await {
+                Ok(_) => {}
+                // pg_restore ends with 1 after going past errors ("errors ignored on restore").
+                Err(Error::ToolFailed { exit_code: Some(1), .. })
+                    if going_on && !collector.errors.lock().expect("errors").is_empty() => {}
+                Err(error) => return Err(error),
+            }
         }
         MethodKind::Pipeline | MethodKind::Psql => {
             let psql_major = &prepared.writer;
             let mut psql = ToolCommand::new(psql_major, Tool::Psql)?
-                .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "--no-password"])
+                .args(["-X", "-q", "--no-password"])
                 .conn(target);
+            if !going_on {
+                psql = psql.args(["-v", "ON_ERROR_STOP=1"]);
+            }
             if plan.method.single_transaction {
                 psql = psql.arg("--single-transaction");
             }
@@ -1621,7 +1755,29 @@ async fn run(
         }
     }
     sink.emit(ProgressEvent::Step { done: total, total, current: String::new() });
-    Ok(versions)
+    let errors = collector.errors.into_inner().expect("errors");
+    Ok((versions, errors))
+}
+
+/// Keeps the errors pg_restore and psql report, for a restore that goes on after them.
+struct ErrorCollector<'a> {
+    inner: &'a dyn ProgressSink,
+    errors: Mutex<Vec<String>>,
+}
+
+impl ProgressSink for ErrorCollector<'_> {
+    fn emit(&self, event: ProgressEvent) {
+        if let ProgressEvent::ToolOutput { line, .. } = &event {
+            let error = line
+                .strip_prefix("pg_restore: error: ")
+                .map(str::to_owned)
+                .or_else(|| line.split_once(": ERROR:  ").map(|(_, e)| format!("ERROR: {e}")));
+            if let Some(error) = error {
+                self.errors.lock().expect("errors").push(error);
+            }
+        }
+        self.inner.emit(event);
+    }
 }
 
 /// Turns `pg_restore --verbose` lines into "entry n of m" progress.

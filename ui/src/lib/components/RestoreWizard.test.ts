@@ -6,7 +6,9 @@ import {
   pickFile,
   preflightRestore,
   startRestore,
+  type ArchiveItem,
   type Finding,
+  type LeftOut,
   type ProgressEvent,
   type RestoreOutcome,
   type RestorePlan,
@@ -27,8 +29,26 @@ vi.mock("$lib/ipc", async (importOriginal) => {
 
 const MANIFEST = "/home/ada/backups/shop-2026-11-21-134501.lifeboat.json";
 
+/** The archive's tree: schemas audit and sales, a trigger on sales.orders calls an audit function. */
+const CONTENTS: ArchiveItem[] = [
+  { id: 8, kind: "SCHEMA", schema: null, name: "audit", dataOf: null },
+  { id: 7, kind: "SCHEMA", schema: null, name: "sales", dataOf: null },
+  { id: 2, kind: "EXTENSION", schema: null, name: "hstore", dataOf: null },
+  { id: 231, kind: "FUNCTION", schema: "audit", name: "log_change()", dataOf: null },
+  { id: 228, kind: "TABLE", schema: "audit", name: "log", dataOf: null },
+  { id: 225, kind: "TABLE", schema: "sales", name: "orders", dataOf: null },
+  { id: 2709, kind: "TABLE DATA", schema: "audit", name: "log", dataOf: 228 },
+  { id: 2706, kind: "TABLE DATA", schema: "sales", name: "orders", dataOf: 225 },
+];
+
 /** What the Rust side answers for a pre-flight; its rules are tested in Rust. */
 function planFor(input: RestoreRequest, findings: Finding[] = []): RestorePlan {
+  const leftOut: LeftOut[] = input.selection?.excludeSchemas?.includes("audit")
+    ? [
+        { id: 231, kind: "FUNCTION", schema: "audit", name: "log_change()", because: null },
+        { id: 2554, kind: "TRIGGER", schema: "sales", name: "orders orders_audit", because: "FUNCTION audit.log_change()" },
+      ]
+    : [];
   const database = input.targetDatabase ?? (input.replace ? `${input.replace}_restoring` : "shop_restored_20261121");
   return {
     source: "/home/ada/backups/shop-2026-11-21-134501.backup",
@@ -44,7 +64,7 @@ function planFor(input: RestoreRequest, findings: Finding[] = []): RestorePlan {
     database,
     createDatabase: true,
     encoding: "UTF8",
-    method: { kind: "pg_restore", readerMajor: 18, psqlMajor: null, jobs: 1, singleTransaction: false, droppedSettings: [] },
+    method: { kind: "pg_restore", readerMajor: 18, psqlMajor: null, jobs: 1, singleTransaction: false, continueOnErrors: false, droppedSettings: [] },
     noOwner: input.noOwner,
     ownedBy: input.ownerRole,
     entries: 42,
@@ -55,6 +75,8 @@ function planFor(input: RestoreRequest, findings: Finding[] = []): RestorePlan {
     blocked: findings.some((f) => f.severity === "blocker"),
     replace: input.replace,
     keptAs: input.replace ? `${input.replace}_before_20261121-134501` : null,
+    contents: CONTENTS,
+    leftOut,
   };
 }
 
@@ -62,7 +84,7 @@ const outcome: RestoreOutcome = {
   database: "shop_restored_20261121",
   created: true,
   profile: "Shop",
-  method: { kind: "pg_restore", readerMajor: 18, psqlMajor: null, jobs: 1, singleTransaction: false, droppedSettings: [] },
+  method: { kind: "pg_restore", readerMajor: 18, psqlMajor: null, jobs: 1, singleTransaction: false, continueOnErrors: false, droppedSettings: [] },
   toolVersions: ["pg_restore (PostgreSQL) 18.1"],
   warnings: ["Role ada does not exist; its objects belong to postgres."],
   durationMs: 2345,
@@ -70,6 +92,7 @@ const outcome: RestoreOutcome = {
   skippedEntries: 2,
   entryCounts: {},
   keptAs: null,
+  errors: [],
 };
 
 function deferred<T>() {
@@ -149,6 +172,8 @@ describe("RestoreWizard", () => {
       jobs: null,
       replace: null,
       terminateConnections: false,
+      selection: { schemas: [], excludeSchemas: [], tables: [], excludeEntries: [] },
+      continueOnErrors: false,
     });
     expect(byId("restore-summary").textContent).toContain("into a new database shop_restored_20261121");
     const target = byId("restore-target") as HTMLInputElement;
@@ -224,6 +249,8 @@ describe("RestoreWizard", () => {
       jobs: null,
       replace: null,
       terminateConnections: false,
+      selection: { schemas: [], excludeSchemas: [], tables: [], excludeEntries: [] },
+      continueOnErrors: false,
     };
     expect(vi.mocked(preflightRestore).mock.calls[1][0]).toEqual(wanted);
     await waitFor(() => expect(screen.queryByTestId("restore-stale")).toBeNull());
@@ -309,6 +336,8 @@ describe("RestoreWizard", () => {
       jobs: null,
       replace: "shop",
       terminateConnections: true,
+      selection: { schemas: [], excludeSchemas: [], tables: [], excludeEntries: [] },
+      continueOnErrors: false,
     };
     expect(vi.mocked(preflightRestore).mock.calls[1][0]).toEqual(wanted);
     await waitFor(() => expect(screen.queryByTestId("restore-stale")).toBeNull());
@@ -402,5 +431,53 @@ describe("RestoreWizard", () => {
     hold.run.resolve(outcome);
     await screen.findByTestId("restore-result");
     expect(screen.queryByTestId("restore-kept-as")).toBeNull();
+  });
+
+  it("leaves out an unticked schema or a table's data, and shows what goes with them", async () => {
+    renderWizard();
+    await check();
+    const schemas = screen.getAllByTestId("restore-contents-schema");
+    expect(schemas.map((s) => s.getAttribute("data-schema"))).toEqual(["audit", "sales", ""]);
+    expect(schemas[2].textContent).toContain("Database-wide");
+    const toggles = screen.getAllByTestId("restore-contents-schema-toggle") as HTMLInputElement[];
+    await fireEvent.click(toggles[0]);
+    expect(toggles[0].checked).toBe(false);
+    expect(byId("restore-stale")).toBeTruthy();
+    expect((byId("restore-start") as HTMLButtonElement).disabled).toBe(true);
+    await fireEvent.click(byId("restore-recheck"));
+    await waitFor(() => expect(preflightRestore).toHaveBeenCalledTimes(2));
+    expect(vi.mocked(preflightRestore).mock.calls[1][0].selection).toEqual({
+      schemas: [],
+      excludeSchemas: ["audit"],
+      tables: [],
+      excludeEntries: [],
+    });
+    await waitFor(() => expect(screen.queryByTestId("restore-stale")).toBeNull());
+    expect(byId("restore-contents-dependents").textContent).toContain("sales.orders orders_audit");
+    expect(byId("restore-contents-dependents").textContent).toContain("needs FUNCTION audit.log_change()");
+
+    // Ticking the schema again and unticking only the data of sales.orders.
+    await fireEvent.click(toggles[0]);
+    const orders = screen.getAllByTestId("restore-contents-object").find((r) => r.getAttribute("data-id") === "225")!;
+    await fireEvent.click(orders.querySelector('[data-testid="restore-contents-data"]')!);
+    expect(toggles[1].indeterminate).toBe(true);
+    await fireEvent.click(byId("restore-recheck"));
+    await waitFor(() => expect(preflightRestore).toHaveBeenCalledTimes(3));
+    expect(vi.mocked(preflightRestore).mock.calls[2][0].selection?.excludeEntries).toEqual([2706]);
+  });
+
+  it("reports a restore that went past errors as failed, listing every error", async () => {
+    renderWizard();
+    await check();
+    await fireEvent.click(byId("restore-continue-on-errors"));
+    await fireEvent.click(byId("restore-recheck"));
+    await waitFor(() => expect(vi.mocked(preflightRestore).mock.calls[1]?.[0].continueOnErrors).toBe(true));
+    vi.mocked(startRestore).mockResolvedValue({ ...outcome, errors: ['ERROR: relation "no_such_table" does not exist'] });
+    await waitFor(() => expect((byId("restore-start") as HTMLButtonElement).disabled).toBe(false));
+    await fireEvent.click(byId("restore-start"));
+    const errors = await screen.findByTestId("restore-errors");
+    expect(errors.textContent).toContain("with 1 error");
+    expect(errors.textContent).toContain("no_such_table");
+    expect(screen.queryByText(/Restore finished/)?.closest("[hidden]")).toBeTruthy();
   });
 });

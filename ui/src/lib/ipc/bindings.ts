@@ -44,6 +44,16 @@ export type AppInfo = {
 	practiceServerMajor: number | null,
 };
 
+/**  An entry of the archive the wizard shows in its tree. */
+export type ArchiveItem = {
+	id: number,
+	kind: string,
+	schema: string | null,
+	name: string,
+	/**  For a data entry (TABLE DATA, SEQUENCE SET …): the id of the relation it fills. */
+	dataOf: number | null,
+};
+
 export type BackupFormat = 
 /**  pg_dump -Fc: one compressed file, restorable selectively and in parallel. */
 "custom" | 
@@ -188,7 +198,24 @@ export type FindingCode = "checksums_verified" | "no_manifest" | "roles_missing"
 /**  Other sessions are connected to the database to replace. */
 "database_in_use" | 
 /**  The user may not rename the database to replace. */
-"cannot_rename_database";
+"cannot_rename_database" | 
+/**  Entries are left out because they need entries the selection leaves out. */
+"dependents_left_out" | 
+/**  The restore goes on after errors. */
+"continue_on_errors";
+
+/**  An entry the restore leaves out. */
+export type LeftOut = {
+	id: number,
+	kind: string,
+	schema: string | null,
+	name: string,
+	/**
+	 *  When it is left out only because it needs another left-out entry: that entry, e.g.
+	 *  "FUNCTION audit.log_change()".
+	 */
+	because: string | null,
+};
 
 export type ListBackups = {
 	/**  Only backups of this database (any server). */
@@ -289,6 +316,8 @@ export type RestoreMethod = {
 	jobs: number,
 	/**  All in one transaction (restoring into an existing database). */
 	singleTransaction: boolean,
+	/**  Errors do not stop the restore; they are collected and reported. */
+	continueOnErrors: boolean,
 	/**  `SET` parameters the dump uses that the target server does not know; left out. */
 	droppedSettings: string[],
 };
@@ -309,6 +338,11 @@ export type RestoreOutcome = {
 	entryCounts: { [key in string]: number },
 	/**  When a database was replaced: the name its old version is kept under. */
 	keptAs: string | null,
+	/**
+	 *  With continue-on-errors: every error the restore went past. Not empty means the
+	 *  database lacks what failed.
+	 */
+	errors: string[],
 };
 
 /**  What a restore will do, found out without changing anything. */
@@ -354,6 +388,13 @@ export type RestorePlan = {
 	replace: string | null,
 	/**  The name the replaced database is kept under, `<db>_before_YYYYMMDD-HHMMSS`. */
 	keptAs: string | null,
+	/**  What the archive holds, for choosing what to restore (empty for plain SQL). */
+	contents: ArchiveItem[],
+	/**
+	 *  Entries the selection leaves out, with the entry each needs when it is left out only
+	 *  because of that.
+	 */
+	leftOut: LeftOut[],
 };
 
 export type RestoreRequest = {
@@ -389,12 +430,37 @@ export type RestoreRequest = {
 	 *  they block the restore).
 	 */
 	terminateConnections: boolean,
+	/**
+	 *  What of the backup to restore (archives only); empty: everything. With a one-file-per-
+	 *  schema backup's manifest as the source, one schema picks that schema's file.
+	 */
+	selection?: Selection,
+	/**
+	 *  Go on after an error instead of stopping at the first one: every error is reported, the
+	 *  restored database is kept with what did restore, and the result is never "success".
+	 */
+	continueOnErrors?: boolean,
 };
 
 export type SchemaInfo = {
 	name: string,
 	tableCount: number,
 	sizeBytes: number,
+};
+
+/**  What of an archive to restore. Empty: everything. */
+export type Selection = {
+	/**  Restore only these schemas. */
+	schemas?: string[],
+	/**  Leave these schemas out. */
+	excludeSchemas?: string[],
+	/**
+	 *  Restore only these tables (`schema.table`, or `table` in any schema), with their data,
+	 *  indexes, constraints, defaults and triggers.
+	 */
+	tables?: string[],
+	/**  Entries left out by their archive id (the wizard's definition and data toggles). */
+	excludeEntries?: number[],
 };
 
 export type Severity = "info" | "warning" | 

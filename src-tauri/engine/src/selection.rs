@@ -1,0 +1,561 @@
+//! Selective restore: which entries of an archive to restore, following the dependencies
+//! `pg_restore --verbose` reports for each entry.
+//!
+//! pg_restore's own `--schema`, `--exclude-schema` and `--table` select entries by name only: an
+//! excluded schema's function is left out, but the trigger in another schema that calls it is
+//! not, and the restore fails on it. Here every entry that needs a left-out entry is left out too
+//! (and said so), so the restore of what remains is clean.
+//!
+//! The rules, in order:
+//! 1. `--schema S` keeps only what lives in S (plus S's own SCHEMA entry and database-wide
+//!    entries such as extensions); `--exclude-schema S` and the wizard's unticked entries leave
+//!    those out.
+//! 2. `--table T` keeps the named relations and their data, pulls in the definitions they need
+//!    (schemas, types, functions, extensions — never other tables or their data) and attaches
+//!    what belongs to them (indexes, constraints, defaults, owned sequences, comments, grants)
+//!    when everything that attachment needs is kept. A trigger comes only when its function is
+//!    restored anyway: the function may write to tables that are not.
+//! 3. Then, until nothing changes: an entry that depends on a left-out entry is left out.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+
+use serde::{Deserialize, Serialize};
+
+use crate::archive::DumpEntry;
+use crate::error::{Error, Result};
+
+/// What of an archive to restore. Empty: everything.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
+#[serde(rename_all = "camelCase", default)]
+pub struct Selection {
+    /// Restore only these schemas.
+    pub schemas: Vec<String>,
+    /// Leave these schemas out.
+    pub exclude_schemas: Vec<String>,
+    /// Restore only these tables (`schema.table`, or `table` in any schema), with their data,
+    /// indexes, constraints, defaults and triggers.
+    pub tables: Vec<String>,
+    /// Entries left out by their archive id (the wizard's definition and data toggles).
+    pub exclude_entries: Vec<u32>,
+}
+
+impl Selection {
+    pub fn is_empty(&self) -> bool {
+        self.schemas.is_empty()
+            && self.exclude_schemas.is_empty()
+            && self.tables.is_empty()
+            && self.exclude_entries.is_empty()
+    }
+}
+
+/// An entry of the archive the wizard shows in its tree.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct ArchiveItem {
+    pub id: u32,
+    pub kind: String,
+    pub schema: Option<String>,
+    pub name: String,
+    /// For a data entry (TABLE DATA, SEQUENCE SET …): the id of the relation it fills.
+    pub data_of: Option<u32>,
+}
+
+/// An entry the restore leaves out.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct LeftOut {
+    pub id: u32,
+    pub kind: String,
+    pub schema: Option<String>,
+    pub name: String,
+    /// When it is left out only because it needs another left-out entry: that entry, e.g.
+    /// "FUNCTION audit.log_change()".
+    pub because: Option<String>,
+}
+
+/// The outcome of a selection.
+#[derive(Debug, Clone, Default)]
+pub struct Chosen {
+    /// Ids of the entries restored.
+    pub keep: HashSet<u32>,
+    /// The entries left out, in archive order.
+    pub left_out: Vec<LeftOut>,
+}
+
+const RELATIONS: &[&str] = &["TABLE", "VIEW", "MATERIALIZED VIEW", "SEQUENCE", "FOREIGN TABLE"];
+const DATA: &[&str] = &["TABLE DATA", "SEQUENCE SET", "MATERIALIZED VIEW DATA"];
+/// Definitions a selected table may need, restored along with it.
+const SUPPORT: &[&str] = &[
+    "SCHEMA",
+    "EXTENSION",
+    "TYPE",
+    "SHELL TYPE",
+    "DOMAIN",
+    "FUNCTION",
+    "PROCEDURE",
+    "AGGREGATE",
+    "COLLATION",
+    "CONVERSION",
+    "OPERATOR",
+    "OPERATOR CLASS",
+    "OPERATOR FAMILY",
+    "TEXT SEARCH CONFIGURATION",
+    "TEXT SEARCH DICTIONARY",
+    "TEXT SEARCH PARSER",
+    "TEXT SEARCH TEMPLATE",
+    "PROCEDURAL LANGUAGE",
+];
+/// Entries that belong to a relation and come with it when everything they need is restored.
+const ATTACHED: &[&str] = &[
+    "TABLE DATA",
+    "SEQUENCE SET",
+    "MATERIALIZED VIEW DATA",
+    "SEQUENCE",
+    "SEQUENCE OWNED BY",
+    "DEFAULT",
+    "INDEX",
+    "INDEX ATTACH",
+    "TABLE ATTACH",
+    "CONSTRAINT",
+    "CHECK CONSTRAINT",
+    "FK CONSTRAINT",
+    "TRIGGER",
+    "RULE",
+    "POLICY",
+    "ROW SECURITY",
+    "STATISTICS",
+    "COMMENT",
+    "ACL",
+    "SECURITY LABEL",
+];
+/// What the wizard's tree lists; everything else follows by dependency.
+const SHOWN: &[&str] = &[
+    "SCHEMA",
+    "EXTENSION",
+    "TABLE",
+    "VIEW",
+    "MATERIALIZED VIEW",
+    "SEQUENCE",
+    "FOREIGN TABLE",
+    "TABLE DATA",
+    "SEQUENCE SET",
+    "MATERIALIZED VIEW DATA",
+    "TYPE",
+    "DOMAIN",
+    "FUNCTION",
+    "PROCEDURE",
+    "AGGREGATE",
+];
+
+/// The schema an entry lives in; a SCHEMA entry lives in itself.
+fn home(entry: &DumpEntry) -> Option<&str> {
+    if entry.kind == "SCHEMA" { Some(entry.name.as_str()) } else { entry.schema.as_deref() }
+}
+
+/// "FUNCTION audit.log_change()", "SCHEMA audit".
+pub fn describe(kind: &str, schema: Option<&str>, name: &str) -> String {
+    match schema {
+        Some(schema) => format!("{kind} {schema}.{name}"),
+        None => format!("{kind} {name}"),
+    }
+}
+
+/// The entries of an archive the wizard's tree shows, in archive order.
+pub fn items(entries: &[DumpEntry]) -> Vec<ArchiveItem> {
+    let kinds: HashMap<u32, &str> =
+        entries.iter().filter_map(|e| Some((e.toc_id?, e.kind.as_str()))).collect();
+    entries
+        .iter()
+        .filter(|e| SHOWN.contains(&e.kind.as_str()))
+        .filter_map(|e| {
+            let data_of = DATA
+                .contains(&e.kind.as_str())
+                .then(|| {
+                    e.deps
+                        .iter()
+                        .copied()
+                        .find(|d| kinds.get(d).is_some_and(|k| RELATIONS.contains(k)))
+                })
+                .flatten();
+            Some(ArchiveItem {
+                id: e.toc_id?,
+                kind: e.kind.clone(),
+                schema: e.schema.clone(),
+                name: e.name.clone(),
+                data_of,
+            })
+        })
+        .collect()
+}
+
+/// Applies `selection` to the entries of an archive. Names that match nothing are an error, so
+/// that a typo does not restore nothing (or everything) quietly.
+pub fn choose(entries: &[DumpEntry], selection: &Selection) -> Result<Chosen> {
+    let by_id: HashMap<u32, &DumpEntry> =
+        entries.iter().filter_map(|e| Some((e.toc_id?, e))).collect();
+    let schemas_in_archive: BTreeSet<&str> = entries.iter().filter_map(home).collect();
+    for (field, names) in
+        [("schema", &selection.schemas), ("exclude-schema", &selection.exclude_schemas)]
+    {
+        let unknown: Vec<&str> =
+            names.iter().map(String::as_str).filter(|s| !schemas_in_archive.contains(s)).collect();
+        if !unknown.is_empty() {
+            return Err(Error::InvalidInput {
+                field,
+                problem: format!(
+                    "the backup has no schema {}; it has {}",
+                    unknown.join(", "),
+                    schemas_in_archive.iter().copied().collect::<Vec<_>>().join(", ")
+                ),
+            });
+        }
+    }
+    let known_ids: Vec<u32> =
+        selection.exclude_entries.iter().copied().filter(|id| !by_id.contains_key(id)).collect();
+    if !known_ids.is_empty() {
+        return Err(Error::InvalidInput {
+            field: "exclude entries",
+            problem: format!("the backup has no entries with the ids {known_ids:?}"),
+        });
+    }
+
+    // Why each entry is left out: None = chosen by the user, Some(dep) = needs `dep`.
+    let mut out: BTreeMap<u32, Option<u32>> = BTreeMap::new();
+    let excluded_ids: HashSet<u32> = selection.exclude_entries.iter().copied().collect();
+    for (id, entry) in &by_id {
+        let home = home(entry);
+        let wanted = !excluded_ids.contains(id)
+            && !home.is_some_and(|s| selection.exclude_schemas.iter().any(|x| x == s))
+            && (selection.schemas.is_empty()
+                || home.is_none_or(|s| selection.schemas.iter().any(|x| x == s)));
+        if !wanted {
+            out.insert(*id, None);
+        }
+    }
+
+    if !selection.tables.is_empty() {
+        keep_tables(entries, &by_id, &selection.tables, &mut out)?;
+    }
+
+    // Follow dependencies until nothing changes.
+    loop {
+        let mut changed = false;
+        for entry in entries {
+            let Some(id) = entry.toc_id else { continue };
+            if out.contains_key(&id) {
+                continue;
+            }
+            if let Some(dep) = entry.deps.iter().find(|d| out.contains_key(d)) {
+                out.insert(id, Some(*dep));
+                changed = true;
+            }
+        }
+        if !changed {
+            break;
+        }
+    }
+
+    let describe_id = |id: u32| {
+        by_id
+            .get(&id)
+            .map(|e| describe(&e.kind, e.schema.as_deref(), &e.name))
+            .unwrap_or_else(|| format!("entry {id}"))
+    };
+    let mut chosen = Chosen::default();
+    for entry in entries {
+        let Some(id) = entry.toc_id else { continue };
+        match out.get(&id) {
+            None => {
+                chosen.keep.insert(id);
+            }
+            Some(because) => chosen.left_out.push(LeftOut {
+                id,
+                kind: entry.kind.clone(),
+                schema: entry.schema.clone(),
+                name: entry.name.clone(),
+                because: because.map(describe_id),
+            }),
+        }
+    }
+    Ok(chosen)
+}
+
+/// Rule 2: with `--table`, everything not reached from the named relations is left out.
+fn keep_tables(
+    entries: &[DumpEntry],
+    by_id: &HashMap<u32, &DumpEntry>,
+    tables: &[String],
+    out: &mut BTreeMap<u32, Option<u32>>,
+) -> Result<()> {
+    let matches = |e: &DumpEntry, pattern: &str| {
+        e.name == pattern
+            || e.schema.as_deref().is_some_and(|s| format!("{s}.{}", e.name) == pattern)
+    };
+    let mut core: HashSet<u32> = HashSet::new();
+    for pattern in tables {
+        let found: Vec<u32> = entries
+            .iter()
+            .filter(|e| RELATIONS.contains(&e.kind.as_str()) && matches(e, pattern))
+            .filter_map(|e| e.toc_id)
+            .filter(|id| !out.contains_key(id))
+            .collect();
+        if found.is_empty() {
+            return Err(Error::InvalidInput {
+                field: "table",
+                problem: format!(
+                    "the backup has no table, view or sequence {pattern} (among the schemas \
+                     chosen); write it as schema.table to be exact"
+                ),
+            });
+        }
+        core.extend(found);
+    }
+    let mut support: HashSet<u32> = HashSet::new();
+    // The definitions `id` needs, transitively; None when it needs something that cannot come
+    // along (another table, a left-out schema).
+    let needs = |id: u32, kept: &HashSet<u32>| -> Option<HashSet<u32>> {
+        let mut pulled = HashSet::new();
+        let mut todo = vec![id];
+        while let Some(next) = todo.pop() {
+            for dep in by_id.get(&next).map(|e| e.deps.as_slice()).unwrap_or_default() {
+                if kept.contains(dep) || pulled.contains(dep) {
+                    continue;
+                }
+                // Ids outside the archive (objects pg_dump did not dump) need nothing.
+                let Some(entry) = by_id.get(dep) else { continue };
+                if out.contains_key(dep) || !SUPPORT.contains(&entry.kind.as_str()) {
+                    return None;
+                }
+                pulled.insert(*dep);
+                todo.push(*dep);
+            }
+        }
+        Some(pulled)
+    };
+    // A seed that needs another table pulls nothing; rule 3 then leaves it out, naming what it
+    // needs.
+    let seeds: Vec<u32> = core.iter().copied().collect();
+    for seed in seeds {
+        let kept: HashSet<u32> = core.union(&support).copied().collect();
+        if let Some(pulled) = needs(seed, &kept) {
+            support.extend(pulled);
+        }
+    }
+    loop {
+        let mut changed = false;
+        for entry in entries {
+            let Some(id) = entry.toc_id else { continue };
+            if core.contains(&id)
+                || support.contains(&id)
+                || out.contains_key(&id)
+                || !ATTACHED.contains(&entry.kind.as_str())
+                || !entry.deps.iter().any(|d| core.contains(d))
+            {
+                continue;
+            }
+            let kept: HashSet<u32> = core.union(&support).copied().collect();
+            if let Some(pulled) = needs(id, &kept)
+                // A trigger's function may work on tables not restored (an audit log); without
+                // them every write to the table would fail, so it comes only with its function.
+                && (entry.kind != "TRIGGER" || pulled.is_empty())
+            {
+                support.extend(pulled);
+                core.insert(id);
+                changed = true;
+            }
+        }
+        if !changed {
+            break;
+        }
+    }
+    // What belongs to a kept relation but needs something else (a foreign key to a table not
+    // chosen) is left to rule 3, which names what it needs.
+    for entry in entries {
+        if let Some(id) = entry.toc_id
+            && !core.contains(&id)
+            && !support.contains(&id)
+            && !(ATTACHED.contains(&entry.kind.as_str())
+                && entry.deps.iter().any(|d| core.contains(d)))
+        {
+            out.entry(id).or_insert(None);
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The archive of a real dump (`pg_restore --list --verbose`, PostgreSQL 18): schemas audit
+    /// and sales, a trigger on sales.orders calling audit.log_change(), a table in public whose
+    /// column has the type audit.level, a view in public on audit.log, and hstore.
+    fn shop() -> Vec<DumpEntry> {
+        let rows: &[(u32, &str, &str, &str, &[u32])] = &[
+            (8, "SCHEMA", "-", "audit", &[]),
+            (7, "SCHEMA", "-", "sales", &[]),
+            (2, "EXTENSION", "-", "hstore", &[]),
+            (2717, "COMMENT", "-", "EXTENSION hstore", &[2]),
+            (936, "TYPE", "audit", "level", &[8]),
+            (231, "FUNCTION", "audit", "log_change()", &[8]),
+            (228, "TABLE", "audit", "log", &[8]),
+            (227, "SEQUENCE", "audit", "log_id_seq", &[228, 8]),
+            (2718, "SEQUENCE OWNED BY", "audit", "log_id_seq", &[227]),
+            (226, "TABLE", "public", "settings", &[936]),
+            (229, "VIEW", "public", "v", &[228, 228]),
+            (223, "TABLE", "sales", "customers", &[7]),
+            (222, "SEQUENCE", "sales", "customers_id_seq", &[7, 223]),
+            (2719, "SEQUENCE OWNED BY", "sales", "customers_id_seq", &[222]),
+            (225, "TABLE", "sales", "orders", &[7]),
+            (224, "SEQUENCE", "sales", "orders_id_seq", &[225, 7]),
+            (2720, "SEQUENCE OWNED BY", "sales", "orders_id_seq", &[224]),
+            (230, "TABLE", "sales", "x", &[7, 2]),
+            (2543, "DEFAULT", "audit", "log id", &[227, 228]),
+            (2541, "DEFAULT", "sales", "customers id", &[223, 222]),
+            (2542, "DEFAULT", "sales", "orders id", &[225, 224]),
+            (2709, "TABLE DATA", "audit", "log", &[228]),
+            (2707, "TABLE DATA", "public", "settings", &[226]),
+            (2704, "TABLE DATA", "sales", "customers", &[223]),
+            (2706, "TABLE DATA", "sales", "orders", &[225]),
+            (2710, "TABLE DATA", "sales", "x", &[230]),
+            (2721, "SEQUENCE SET", "audit", "log_id_seq", &[227]),
+            (2722, "SEQUENCE SET", "sales", "customers_id_seq", &[222]),
+            (2723, "SEQUENCE SET", "sales", "orders_id_seq", &[224]),
+            (2552, "CONSTRAINT", "audit", "log log_pkey", &[228]),
+            (2550, "CONSTRAINT", "public", "settings settings_pkey", &[226]),
+            (2546, "CONSTRAINT", "sales", "customers customers_pkey", &[223]),
+            (2548, "CONSTRAINT", "sales", "orders orders_pkey", &[225]),
+            (2554, "TRIGGER", "sales", "orders orders_audit", &[225, 231]),
+            (2553, "FK CONSTRAINT", "sales", "orders orders_customer_id_fkey", &[223, 225, 2546]),
+        ];
+        rows.iter()
+            .enumerate()
+            .map(|(i, (id, kind, schema, name, deps))| DumpEntry {
+                ordinal: i + 1,
+                toc_id: Some(*id),
+                name: (*name).to_owned(),
+                kind: (*kind).to_owned(),
+                schema: (*schema != "-").then(|| (*schema).to_owned()),
+                owner: Some("postgres".into()),
+                roles: BTreeSet::new(),
+                deps: deps.to_vec(),
+            })
+            .collect()
+    }
+
+    fn out_ids(chosen: &Chosen) -> BTreeSet<u32> {
+        chosen.left_out.iter().map(|l| l.id).collect()
+    }
+
+    fn because(chosen: &Chosen, id: u32) -> Option<String> {
+        chosen.left_out.iter().find(|l| l.id == id).and_then(|l| l.because.clone())
+    }
+
+    #[test]
+    fn an_empty_selection_keeps_everything() {
+        let chosen = choose(&shop(), &Selection::default()).unwrap();
+        assert_eq!(chosen.keep.len(), shop().len());
+        assert!(chosen.left_out.is_empty());
+    }
+
+    #[test]
+    fn excluding_a_schema_leaves_out_what_depends_on_it_elsewhere() {
+        let selection = Selection { exclude_schemas: vec!["audit".into()], ..Default::default() };
+        let chosen = choose(&shop(), &selection).unwrap();
+        // The trigger on sales.orders calls audit.log_change(): it goes, the table stays.
+        assert_eq!(because(&chosen, 2554).as_deref(), Some("FUNCTION audit.log_change()"));
+        assert!(chosen.keep.contains(&225) && chosen.keep.contains(&2706));
+        // public.settings uses the type audit.level, and its data and key go with it.
+        assert_eq!(because(&chosen, 226).as_deref(), Some("TYPE audit.level"));
+        assert_eq!(because(&chosen, 2707).as_deref(), Some("TABLE public.settings"));
+        assert!(out_ids(&chosen).contains(&2550));
+        assert_eq!(because(&chosen, 229).as_deref(), Some("TABLE audit.log"));
+        // The schema's own entries are left out by choice.
+        assert_eq!(because(&chosen, 231), None);
+        assert!(out_ids(&chosen).contains(&8));
+        // Nothing of sales beyond the trigger, and hstore stays.
+        for id in [7, 2, 2717, 223, 222, 2541, 2542, 2553, 2546, 230, 2710, 2723] {
+            assert!(chosen.keep.contains(&id), "{id} should be kept");
+        }
+    }
+
+    #[test]
+    fn one_schema_keeps_database_wide_entries_and_drops_dependents_of_others() {
+        let selection = Selection { schemas: vec!["sales".into()], ..Default::default() };
+        let chosen = choose(&shop(), &selection).unwrap();
+        assert_eq!(because(&chosen, 2554).as_deref(), Some("FUNCTION audit.log_change()"));
+        assert!(chosen.keep.contains(&7) && chosen.keep.contains(&2) && chosen.keep.contains(&230));
+        assert!(!chosen.keep.contains(&8) && !chosen.keep.contains(&226));
+        assert_eq!(chosen.keep.iter().filter(|id| [225, 2706, 2553].contains(*id)).count(), 3);
+    }
+
+    #[test]
+    fn a_table_comes_with_its_data_sequence_default_and_key() {
+        let selection = Selection { tables: vec!["sales.orders".into()], ..Default::default() };
+        let chosen = choose(&shop(), &selection).unwrap();
+        let keep: BTreeSet<u32> = chosen.keep.iter().copied().collect();
+        // The table, its data, its serial sequence (value too), default, key and schema. Not
+        // customers, so not the foreign key; not the trigger, whose function writes to audit.log.
+        let expected: BTreeSet<u32> =
+            [225, 2706, 224, 2720, 2723, 2542, 2548, 7].into_iter().collect();
+        assert_eq!(keep, expected);
+        assert_eq!(because(&chosen, 2553).as_deref(), Some("TABLE sales.customers"));
+        assert_eq!(because(&chosen, 2554).as_deref(), Some("FUNCTION audit.log_change()"));
+    }
+
+    #[test]
+    fn two_tables_keep_the_foreign_key_between_them_and_a_table_name_alone_matches() {
+        let selection =
+            Selection { tables: vec!["orders".into(), "customers".into()], ..Default::default() };
+        let chosen = choose(&shop(), &selection).unwrap();
+        assert!(chosen.keep.contains(&2553) && chosen.keep.contains(&2546));
+        assert!(!chosen.keep.contains(&228));
+    }
+
+    #[test]
+    fn a_view_on_an_unselected_table_is_left_out_naming_the_table() {
+        let selection = Selection { tables: vec!["public.v".into()], ..Default::default() };
+        let chosen = choose(&shop(), &selection).unwrap();
+        assert!(chosen.keep.is_empty(), "{:?}", chosen.keep);
+        assert_eq!(because(&chosen, 229).as_deref(), Some("TABLE audit.log"));
+    }
+
+    #[test]
+    fn unticking_a_tables_data_keeps_its_definition() {
+        let selection = Selection { exclude_entries: vec![2706], ..Default::default() };
+        let chosen = choose(&shop(), &selection).unwrap();
+        assert_eq!(out_ids(&chosen), BTreeSet::from([2706]));
+        let selection = Selection { exclude_entries: vec![223], ..Default::default() };
+        let chosen = choose(&shop(), &selection).unwrap();
+        // customers without its definition: data, sequence, default, key and the foreign key go.
+        for id in [2704, 222, 2719, 2722, 2541, 2546, 2553] {
+            assert!(out_ids(&chosen).contains(&id), "{id} should be left out");
+        }
+        assert!(chosen.keep.contains(&225));
+    }
+
+    #[test]
+    fn unknown_names_are_refused_with_what_exists() {
+        let error =
+            choose(&shop(), &Selection { schemas: vec!["sale".into()], ..Default::default() })
+                .unwrap_err();
+        assert!(error.to_string().contains("audit, public, sales"), "{error}");
+        let error =
+            choose(&shop(), &Selection { tables: vec!["nope".into()], ..Default::default() })
+                .unwrap_err();
+        assert!(error.to_string().contains("nope"), "{error}");
+        assert!(
+            choose(&shop(), &Selection { exclude_entries: vec![1], ..Default::default() }).is_err()
+        );
+    }
+
+    #[test]
+    fn the_tree_lists_objects_and_ties_data_to_its_relation() {
+        let items = items(&shop());
+        let data = items.iter().find(|i| i.id == 2706).unwrap();
+        assert_eq!(data.data_of, Some(225));
+        let sequence_value = items.iter().find(|i| i.id == 2723).unwrap();
+        assert_eq!(sequence_value.data_of, Some(224));
+        assert!(items.iter().all(|i| i.kind != "CONSTRAINT" && i.kind != "DEFAULT"));
+    }
+}
