@@ -236,6 +236,11 @@ async fn a_14_backup_restores_into_18_with_pg_restore_18() {
     assert!(plan.create_database && plan.summary.starts_with("Creates database"));
     assert!(codes(&plan).contains(&FindingCode::ChecksumsVerified));
     assert!(!databases(&target).await.contains(&plan.database), "pre-flight changes nothing");
+    // The server runs here: its disk's free space is compared with the database's size.
+    let disk = plan.findings.iter().find(|f| f.code == FindingCode::DiskSpace).unwrap();
+    assert_eq!(disk.severity, Severity::Info, "{}", disk.message);
+    assert!(disk.message.contains(" free") && !disk.message.contains("about 0 B"), "{disk:?}");
+    assert!(manifest.database_bytes.is_some_and(|b| b > 0));
 
     let recorder = Recorder::default();
     let outcome = restore(&fx.ctx, request(&file, "pg18"), &recorder, &CancellationToken::new())

@@ -567,6 +567,8 @@ pub struct DumpFacts {
     pub complete: bool,
     /// `\connect` lines: the dump switches databases (pg_dump --create).
     pub connects: bool,
+    /// Bytes of SQL text read: about the size of the data once restored, before indexes.
+    pub sql_bytes: u64,
 }
 
 impl DumpFacts {
@@ -611,6 +613,7 @@ pub struct DumpScanner {
 
 impl DumpScanner {
     pub fn line(&mut self, line: &[u8]) {
+        self.facts.sql_bytes += line.len() as u64;
         let kind = self.lexer.line(line);
         if matches!(kind, LineKind::Blank | LineKind::CopyData) {
             // Most of a dump is table data: nothing to learn there.

@@ -235,6 +235,10 @@ pub struct Manifest {
     pub finished_at: String,
     pub duration_ms: u64,
     pub size_bytes: u64,
+    /// The database's size on the server when it was backed up (`pg_database_size`), for the
+    /// disk space a restore needs. Absent in manifests of earlier versions.
+    #[serde(default)]
+    pub database_bytes: Option<u64>,
     pub files: Vec<ManifestFile>,
     pub extensions: Vec<ExtensionInfo>,
     pub roles_referenced: Vec<String>,
@@ -518,6 +522,7 @@ async fn run_backup(
         finished_at: chrono::Local::now().to_rfc3339(),
         duration_ms: started.elapsed().as_millis() as u64,
         size_bytes,
+        database_bytes: Some(facts.size_bytes.max(0) as u64),
         files: files.clone(),
         extensions: facts.extensions,
         roles_referenced: facts.roles,

@@ -116,6 +116,8 @@ pub enum FindingCode {
     ReplaceTargetMissing,
     /// Other sessions are connected to the database to replace.
     DatabaseInUse,
+    /// The server's disk: enough free space, too little, or not visible from here.
+    DiskSpace,
     /// The user may not rename the database to replace.
     CannotRenameDatabase,
     /// Entries are left out because they need entries the selection leaves out.
@@ -725,6 +727,11 @@ async fn prepare(
             ),
         ));
     }
+
+    // 6b. Disk space on the server, when Lifeboat can see its disk.
+    let needed =
+        facts.sql_bytes.max(manifest.as_ref().and_then(|m| m.manifest.database_bytes).unwrap_or(0));
+    findings.push(disk_space_finding(&client, &profile, needed).await);
 
     // 7. Extensions.
     let unavailable: Vec<String> =
@@ -1534,6 +1541,73 @@ async fn swap(
     Ok(())
 }
 
+/// Whether the server runs on this machine (so its data directory is on a disk Lifeboat sees).
+fn is_local(host: &str) -> bool {
+    host.is_empty()
+        || host.starts_with('/')
+        || matches!(host, "localhost" | "127.0.0.1" | "::1" | "[::1]")
+        || host.starts_with("127.")
+}
+
+/// How the free space on the server's disk compares with `needed` bytes: a blocker when the
+/// restore cannot fit, a warning with less than twice the room (indexes and temporary files come
+/// on top of the data), else an info. For a server on another machine, or a data directory the
+/// user may not read, an info that it was not checked.
+async fn disk_space_finding(client: &Client, profile: &Profile, needed: u64) -> Finding {
+    let need = crate::human_bytes(needed);
+    let unknown = |why: &str| {
+        Finding::new(
+            Severity::Info,
+            FindingCode::DiskSpace,
+            format!("The restore needs about {need} on the server; {why}."),
+            Some("Make sure the server's disk has at least twice that free.".into()),
+        )
+    };
+    if !is_local(&profile.settings.host) {
+        return unknown("its disk is on another machine, so Lifeboat cannot check the free space");
+    }
+    let Ok(row) = client.query_one("SELECT current_setting('data_directory')", &[]).await else {
+        return unknown("the connecting user may not see where the server keeps its data");
+    };
+    let data_directory: String = row.get(0);
+    let Ok(free) = fs4::available_space(&data_directory) else {
+        return unknown("the free space of the server's data directory could not be read");
+    };
+    let free_text = crate::human_bytes(free);
+    let severity = disk_severity(needed, free);
+    let fix = if severity == Severity::Blocker {
+        Some(format!(
+            "Free at least {} on the disk of {data_directory}, or restore onto another server.",
+            crate::human_bytes(needed.saturating_mul(2).saturating_sub(free))
+        ))
+    } else if severity == Severity::Warning {
+        Some(
+            "Indexes and temporary files need more than the data; free more space to be safe."
+                .into(),
+        )
+    } else {
+        None
+    };
+    Finding::new(
+        severity,
+        FindingCode::DiskSpace,
+        format!(
+            "The restore needs about {need}; the server's disk ({data_directory}) has {free_text} free."
+        ),
+        fix,
+    )
+}
+
+fn disk_severity(needed: u64, free: u64) -> Severity {
+    if free < needed {
+        Severity::Blocker
+    } else if free < needed.saturating_mul(2) {
+        Severity::Warning
+    } else {
+        Severity::Info
+    }
+}
+
 /// `base`, else `base_2`, `base_3` … the first not in `taken`.
 fn free_name(base: &str, taken: &HashSet<String>) -> String {
     if !taken.contains(base) {
@@ -1837,6 +1911,17 @@ mod tests {
         let base = default_base(&long, date);
         assert!(base.len() + 4 <= MAX_IDENTIFIER_BYTES, "{}", base.len());
         assert!(base.ends_with("_restored_20261121"));
+    }
+
+    #[test]
+    fn disk_space_blocks_when_the_data_cannot_fit_and_warns_below_twice() {
+        assert_eq!(disk_severity(100, 99), Severity::Blocker);
+        assert_eq!(disk_severity(100, 150), Severity::Warning);
+        assert_eq!(disk_severity(100, 200), Severity::Info);
+        assert_eq!(disk_severity(0, 0), Severity::Info);
+        assert!(is_local("") && is_local("/var/run/postgresql") && is_local("127.0.0.2"));
+        assert!(is_local("localhost") && is_local("::1"));
+        assert!(!is_local("db.example.com") && !is_local("10.0.0.5"));
     }
 
     #[test]

@@ -197,6 +197,8 @@ export type FindingCode = "checksums_verified" | "no_manifest" | "roles_missing"
 "replace_target_missing" | 
 /**  Other sessions are connected to the database to replace. */
 "database_in_use" | 
+/**  The server's disk: enough free space, too little, or not visible from here. */
+"disk_space" | 
 /**  The user may not rename the database to replace. */
 "cannot_rename_database" | 
 /**  Entries are left out because they need entries the selection leaves out. */
