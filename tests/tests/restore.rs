@@ -1069,3 +1069,107 @@ async fn continuing_on_errors_reports_every_error_and_keeps_the_database() {
     let error = preflight(&fx.ctx, archive).await.unwrap_err();
     assert!(error.to_string().contains("plain SQL"), "{error}");
 }
+
+async fn role_names(server: &PgServer) -> Vec<String> {
+    let rows = server
+        .client("postgres")
+        .await
+        .query("SELECT rolname::text FROM pg_roles ORDER BY 1", &[])
+        .await
+        .unwrap();
+    rows.iter().map(|r| r.get(0)).collect()
+}
+
+#[tokio::test]
+async fn missing_roles_are_created_from_the_saved_globals_keeping_owners_and_grants() {
+    // 18 → 14: pg_dumpall 18 writes `GRANT … WITH INHERIT TRUE`, which 14 rejects.
+    let (source, target) = (PgServer::shared(18), PgServer::shared(14));
+    let pid = std::process::id();
+    let owner = format!("Globals Owner {pid}");
+    let reader = format!("globals_reader_{pid}");
+    let admin = format!("globals_admin_{pid}");
+    source.create_role(&owner, None, "CREATEDB CONNECTION LIMIT 7").await;
+    source.create_role(&reader, None, "").await;
+    source.create_role(&admin, None, "SUPERUSER").await;
+    let db = database_with_data(&source, "with_roles").await;
+    source
+        .client(&db)
+        .await
+        .batch_execute(&format!(
+            "ALTER TABLE sales.orders OWNER TO {o}; GRANT SELECT ON sales.orders TO {r}; \
+             GRANT {r} TO {o}; ALTER TABLE sales.customers OWNER TO {a};",
+            o = quote_ident(&owner),
+            r = quote_ident(&reader),
+            a = quote_ident(&admin),
+        ))
+        .await
+        .unwrap();
+    let fx = fixture(&[&source, &target]).await;
+    let input = StartBackup {
+        profile: "pg18".into(),
+        database: db.clone(),
+        destination: fx.out.path().display().to_string(),
+        format: BackupFormat::Custom,
+        compression: None,
+        scope: BackupScope::default(),
+        per_schema: false,
+        jobs: None,
+        globals: true,
+        role_passwords: false,
+    };
+    let made = backup(&fx.ctx, input, &NullSink, &CancellationToken::new()).await.unwrap();
+    let manifest = Path::new(&made.manifest_path);
+
+    // Without the option, the fix offers it.
+    let plan = preflight(&fx.ctx, request(manifest, "pg14")).await.unwrap();
+    let missing = plan.findings.iter().find(|f| f.code == FindingCode::RolesMissing).unwrap();
+    assert!(missing.fix.as_deref().unwrap().contains("--create-roles"), "{missing:?}");
+    assert!(plan.no_owner);
+
+    let mut input = request(manifest, "pg14");
+    input.create_roles = true;
+    let plan = preflight(&fx.ctx, input.clone()).await.unwrap();
+    assert!(!plan.blocked, "{:?}", plan.findings);
+    assert!(!plan.no_owner, "the owners exist once created");
+    let mut expected = vec![admin.clone(), owner.clone(), reader.clone()];
+    expected.sort();
+    assert_eq!(plan.create_roles, expected);
+    let created = plan.findings.iter().find(|f| f.code == FindingCode::RolesCreated).unwrap();
+    assert!(created.message.contains(&format!("{admin} (without SUPERUSER)")), "{created:?}");
+    assert!(!role_names(&target).await.contains(&owner), "the pre-flight creates nothing");
+
+    let outcome = restore(&fx.ctx, input, &NullSink, &CancellationToken::new()).await.unwrap();
+    assert_eq!(outcome.created_roles, expected);
+    let client = target.client(&outcome.database).await;
+    let owner_of = |table: &'static str| {
+        let client = &client;
+        async move {
+            client
+                .query_one("SELECT tableowner::text FROM pg_tables WHERE tablename = $1", &[&table])
+                .await
+                .unwrap()
+                .get::<_, String>(0)
+        }
+    };
+    assert_eq!(owner_of("orders").await, owner);
+    assert_eq!(owner_of("customers").await, admin);
+    let can_read: bool = client
+        .query_one("SELECT has_table_privilege($1::text, 'sales.orders', 'SELECT')", &[&reader])
+        .await
+        .unwrap()
+        .get(0);
+    assert!(can_read, "the grant to the recreated reader was restored");
+    let row = client
+        .query_one(
+            "SELECT r.rolsuper, o.rolcreatedb, o.rolconnlimit, pg_has_role(o.oid, r2.oid, 'MEMBER') \
+             FROM pg_roles r, pg_roles o, pg_roles r2 \
+             WHERE r.rolname = $1 AND o.rolname = $2 AND r2.rolname = $3",
+            &[&admin, &owner, &reader],
+        )
+        .await
+        .unwrap();
+    assert!(!row.get::<_, bool>(0), "no superuser is recreated");
+    assert!(row.get::<_, bool>(1));
+    assert_eq!(row.get::<_, i32>(2), 7);
+    assert!(row.get::<_, bool>(3), "the membership was recreated");
+}

@@ -72,6 +72,8 @@ const plan: RestorePlan = {
   keptAs: null,
   contents: [],
   leftOut: [],
+  createRoles: [],
+  recreatableRoles: [],
 };
 
 const outcome: RestoreOutcome = {
@@ -87,6 +89,7 @@ const outcome: RestoreOutcome = {
   entryCounts: {},
   keptAs: null,
   errors: [],
+  createdRoles: [],
 };
 
 describe("restoring from the app", () => {

@@ -112,6 +112,10 @@ struct RestoreArgs {
     /// Restore as this role, which then owns what is restored.
     #[arg(long, value_name = "ROLE")]
     owner: Option<String>,
+    /// Create the roles the server lacks from the roles saved with the backup (made with
+    /// --globals), without passwords or superuser rights, so owners and grants stay as they were.
+    #[arg(long)]
+    create_roles: bool,
     /// Parallel pg_restore workers (custom and directory archives).
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
     jobs: Option<u32>,
@@ -252,6 +256,7 @@ fn restore_request(args: &RestoreArgs) -> RestoreRequest {
             exclude_entries: Vec::new(),
         },
         continue_on_errors: args.continue_on_errors,
+        create_roles: args.create_roles,
     }
 }
 
@@ -340,6 +345,12 @@ async fn run_restore(ctx: Result<Ctx, Error>, args: RestoreArgs) -> ExitCode {
             );
             if let Some(kept) = &outcome.kept_as {
                 println!("The previous {} is kept as {kept}.", outcome.database);
+            }
+            if !outcome.created_roles.is_empty() {
+                println!(
+                    "Created the roles {} (no passwords yet).",
+                    outcome.created_roles.join(", ")
+                );
             }
             for warning in &outcome.warnings {
                 println!("warning: {warning}");

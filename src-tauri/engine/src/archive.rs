@@ -316,6 +316,28 @@ pub async fn verify(found: &FoundManifest) -> Result<usize> {
     })?
 }
 
+/// The roles saved with a backup (its globals file), checked against the manifest's sha256.
+/// None when the backup saved no globals.
+pub fn saved_roles(found: &FoundManifest) -> Result<Option<crate::globals::SavedRoles>> {
+    let Some(file) = found.manifest.files.iter().find(|f| f.role == "globals") else {
+        return Ok(None);
+    };
+    let path = found.folder.join(file.name.replace('/', std::path::MAIN_SEPARATOR_STR));
+    if !path.is_file() {
+        return Err(Error::BackupFileMissing { file: path, manifest: found.path.clone() });
+    }
+    let actual = sha256_file(&path)?;
+    if actual != file.sha256 {
+        return Err(Error::ChecksumMismatch { file: path, expected: file.sha256.clone(), actual });
+    }
+    let text = std::fs::read_to_string(&path).map_err(|source| Error::Io {
+        action: "Reading the saved roles",
+        path: path.clone(),
+        source,
+    })?;
+    Ok(Some(crate::globals::parse(&text)))
+}
+
 fn sha256_file(path: &Path) -> Result<String> {
     use sha2::Digest;
     let io = |source| Error::Io { action: "Reading the backup", path: path.to_owned(), source };
@@ -716,14 +738,14 @@ fn set_value(statement: &str) -> Option<String> {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-enum Token {
+pub(crate) enum Token {
     /// An unquoted word, uppercased for keyword checks, with its original text.
     Word(String, String),
     Quoted(String),
     Punct(char),
 }
 
-fn tokenize(sql: &str) -> Vec<Token> {
+pub(crate) fn tokenize(sql: &str) -> Vec<Token> {
     let mut tokens = Vec::new();
     let mut chars = sql.chars().peekable();
     while let Some(c) = chars.next() {

@@ -7,6 +7,7 @@ pub mod catalog;
 pub mod connect;
 pub mod context;
 pub mod error;
+pub mod globals;
 pub mod keychain;
 pub mod naming;
 pub mod ops;

@@ -82,6 +82,11 @@ pub struct RestoreRequest {
     /// restored database is kept with what did restore, and the result is never "success".
     #[serde(default)]
     pub continue_on_errors: bool,
+    /// Create the roles the target lacks from the roles saved with the backup (its globals
+    /// file), without passwords and without superuser-like attributes, so that owners and
+    /// grants are restored as they were.
+    #[serde(default)]
+    pub create_roles: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, specta::Type)]
@@ -124,6 +129,10 @@ pub enum FindingCode {
     DependentsLeftOut,
     /// The restore goes on after errors.
     ContinueOnErrors,
+    /// Missing roles are created from the roles saved with the backup.
+    RolesCreated,
+    /// Roles were to be created, but the backup saved none, or the user may not create roles.
+    CannotCreateRoles,
 }
 
 /// Something the pre-flight found, with what Lifeboat does about it or what the user can do.
@@ -215,6 +224,10 @@ pub struct RestorePlan {
     pub replace: Option<String>,
     /// The name the replaced database is kept under, `<db>_before_YYYYMMDD-HHMMSS`.
     pub kept_as: Option<String>,
+    /// Roles the restore creates from the roles saved with the backup.
+    pub create_roles: Vec<String>,
+    /// Missing roles the backup saved, which `create_roles` in the request would create.
+    pub recreatable_roles: Vec<String>,
     /// What the archive holds, for choosing what to restore (empty for plain SQL).
     pub contents: Vec<ArchiveItem>,
     /// Entries the selection leaves out, with the entry each needs when it is left out only
@@ -243,6 +256,8 @@ pub struct RestoreOutcome {
     /// With continue-on-errors: every error the restore went past. Not empty means the
     /// database lacks what failed.
     pub errors: Vec<String>,
+    /// Roles created from the roles saved with the backup.
+    pub created_roles: Vec<String>,
 }
 
 /// Checks a restore without changing anything on the server: the source, its checksums and a
@@ -281,8 +296,15 @@ pub async fn restore(
     if cancel.is_cancelled() {
         return Err(Error::Cancelled);
     }
+    let created_roles = create_roles(ctx, &prepared).await?;
     let database = if plan.create_database {
-        create_database(ctx, &prepared).await?
+        match create_database(ctx, &prepared).await {
+            Ok(name) => name,
+            Err(error) => {
+                drop_roles(ctx, &prepared, &created_roles, sink).await;
+                return Err(error);
+            }
+        }
     } else {
         plan.database.clone()
     };
@@ -325,6 +347,7 @@ pub async fn restore(
                 entry_counts,
                 kept_as: plan.kept_as.clone(),
                 errors,
+                created_roles,
             })
         }
         Err(error) => {
@@ -338,6 +361,7 @@ pub async fn restore(
                     ),
                 });
             }
+            drop_roles(ctx, &prepared, &created_roles, sink).await;
             Err(error)
         }
     }
@@ -366,6 +390,9 @@ struct Prepared {
     auto_named: bool,
     name_base: String,
     role: Option<String>,
+    /// `CREATE ROLE` statements, then `GRANT role TO member` ones, for the roles to create.
+    role_statements: Vec<(String, String)>,
+    membership_statements: Vec<String>,
 }
 
 /// What the pre-flight reads from the target server.
@@ -375,6 +402,7 @@ struct Target {
     user: String,
     superuser: bool,
     createdb: bool,
+    createrole: bool,
     roles: HashSet<String>,
     settings: HashSet<String>,
     extensions: HashSet<String>,
@@ -634,7 +662,7 @@ async fn prepare(
 
     // 6. Roles: owners, and the roles grants name.
     let owners: BTreeSet<String> = facts.entries.iter().filter_map(|e| e.owner.clone()).collect();
-    let missing_owners: Vec<String> =
+    let mut missing_owners: Vec<String> =
         owners.iter().filter(|r| !target.roles.contains(*r)).cloned().collect();
     let mut foreign_owners = Vec::new();
     if !target.superuser {
@@ -644,8 +672,90 @@ async fn prepare(
             }
         }
     }
-    let missing_roles: BTreeSet<String> =
+    let mut missing_roles: BTreeSet<String> =
         facts.roles().into_iter().filter(|r| !target.roles.contains(r)).collect();
+    let saved = match &manifest {
+        Some(found) if !missing_roles.is_empty() => archive::saved_roles(found)?,
+        _ => None,
+    };
+    let recreatable: BTreeSet<String> = missing_roles
+        .iter()
+        .filter(|r| saved.as_ref().is_some_and(|s| s.roles.contains_key(*r)))
+        .cloned()
+        .collect();
+    let mut role_statements = Vec::new();
+    let mut membership_statements = Vec::new();
+    if request.create_roles && !missing_roles.is_empty() {
+        if recreatable.is_empty() {
+            findings.push(Finding::new(
+                Severity::Warning,
+                FindingCode::CannotCreateRoles,
+                "The backup saved no roles to create the missing ones from (it was made without \
+                 globals)."
+                    .into(),
+                Some("Objects are restored without their owners instead.".into()),
+            ));
+        } else if !target.superuser && !target.createrole {
+            findings.push(Finding::new(
+                Severity::Blocker,
+                FindingCode::CannotCreateRoles,
+                format!("The user {} may not create roles on \"{profile_name}\".", target.user),
+                Some(
+                    "Give the user CREATEROLE, use a profile with more rights, or restore \
+                     without creating roles (owners are then mapped)."
+                        .into(),
+                ),
+            ));
+        } else {
+            let saved = saved.as_ref().expect("recreatable roles are saved");
+            let mut weakened = Vec::new();
+            for name in &recreatable {
+                let (sql, dropped) =
+                    crate::globals::create_statement(name, &saved.roles[name], target.superuser);
+                if !dropped.is_empty() {
+                    weakened.push(format!("{name} (without {})", dropped.join(", ")));
+                }
+                role_statements.push((name.clone(), sql));
+            }
+            for (role, member) in &saved.memberships {
+                let exists = |r: &String| target.roles.contains(r) || recreatable.contains(r);
+                if (recreatable.contains(role) || recreatable.contains(member))
+                    && exists(role)
+                    && exists(member)
+                {
+                    membership_statements.push(format!(
+                        "GRANT {} TO {}",
+                        quote_ident(role),
+                        quote_ident(member)
+                    ));
+                }
+            }
+            let mut message = format!(
+                "Creates {} role{} from the roles saved with the backup: {}.",
+                recreatable.len(),
+                plural(recreatable.len()),
+                list_names(&recreatable)
+            );
+            if !weakened.is_empty() {
+                message.push_str(&format!(
+                    " Server-wide powers are not given again: {}.",
+                    weakened.join(", ")
+                ));
+            }
+            findings.push(Finding::new(
+                Severity::Warning,
+                FindingCode::RolesCreated,
+                message,
+                Some(
+                    "Roles are shared by every database of the server. They get no password: \
+                     set one (ALTER ROLE … PASSWORD) before they need to log in."
+                        .into(),
+                ),
+            ));
+            missing_owners.retain(|r| !recreatable.contains(r));
+            missing_roles.retain(|r| !recreatable.contains(r));
+        }
+    }
     if let Some(role) = &role {
         if !target.roles.contains(role) {
             findings.push(Finding::new(
@@ -692,6 +802,14 @@ async fn prepare(
                 format!("Restored with --no-owner (objects owned by the connecting user, {user}).")
             }
             (None, _) => "The owners are kept; only grants to missing roles are left out.".into(),
+        };
+        let fix = if !request.create_roles && !recreatable.is_empty() {
+            format!(
+                "{fix} Or create {} from the roles saved with the backup (--create-roles).",
+                list_names(&recreatable)
+            )
+        } else {
+            fix
         };
         findings.push(Finding::new(
             Severity::Warning,
@@ -921,6 +1039,8 @@ async fn prepare(
         blocked,
         replace,
         kept_as,
+        create_roles: role_statements.iter().map(|(name, _)| name.clone()).collect(),
+        recreatable_roles: recreatable.iter().cloned().collect(),
         contents,
         left_out,
     };
@@ -941,6 +1061,8 @@ async fn prepare(
         auto_named,
         name_base,
         role,
+        role_statements,
+        membership_statements,
     })
 }
 
@@ -1015,6 +1137,13 @@ fn summarize(plan: &RestorePlan, source: &Path, missing_owners: usize) -> String
         } else {
             parts.push(format!("owned by {owner}"));
         }
+    }
+    if !plan.create_roles.is_empty() {
+        parts.push(format!(
+            "creates role{} {} from the saved roles",
+            plural(plan.create_roles.len()),
+            plan.create_roles.join(", ")
+        ));
     }
     if !plan.left_out.is_empty() {
         let chosen = plan.left_out.iter().filter(|l| l.because.is_none()).count();
@@ -1126,7 +1255,8 @@ async fn read_target(client: &Client) -> Result<Target> {
     let row = client
         .query_one(
             "SELECT current_setting('server_version_num')::int, current_setting('server_version'), \
-             current_user::text, r.rolsuper, r.rolcreatedb FROM pg_roles r WHERE r.rolname = current_user",
+             current_user::text, r.rolsuper, r.rolcreatedb, r.rolcreaterole \
+             FROM pg_roles r WHERE r.rolname = current_user",
             &[],
         )
         .await
@@ -1159,6 +1289,7 @@ async fn read_target(client: &Client) -> Result<Target> {
         user: row.get(2),
         superuser: row.get(3),
         createdb: row.get(4),
+        createrole: row.get(5),
         roles,
         settings,
         extensions,
@@ -1650,6 +1781,59 @@ async fn create_database(ctx: &Ctx, prepared: &Prepared) -> Result<String> {
                 name = free_name(&prepared.name_base, &taken);
             }
             Err(error) => return Err(query_error(&error)),
+        }
+    }
+}
+
+/// Creates the roles the plan recreates from the saved globals, then their memberships; returns
+/// the roles created. When one fails, those created before are dropped again.
+async fn create_roles(ctx: &Ctx, prepared: &Prepared) -> Result<Vec<String>> {
+    if prepared.role_statements.is_empty() {
+        return Ok(Vec::new());
+    }
+    let profile = &prepared.profile;
+    let spec = ConnectSpec::for_profile(ctx, profile, &profile.settings.maintenance_db)?;
+    let client = connect(&spec).await?;
+    let mut created = Vec::new();
+    let statements = prepared.role_statements.iter().map(|(name, sql)| (Some(name), sql));
+    let grants = prepared.membership_statements.iter().map(|sql| (None, sql));
+    for (name, sql) in statements.chain(grants) {
+        if let Err(error) = client.batch_execute(sql).await {
+            drop_roles(ctx, prepared, &created, &NullSink).await;
+            return Err(query_error(&error));
+        }
+        if let Some(name) = name {
+            created.push(name.clone());
+        }
+    }
+    Ok(created)
+}
+
+/// Drops roles this restore created (after a failure), warning about those that remain.
+async fn drop_roles(ctx: &Ctx, prepared: &Prepared, roles: &[String], sink: &dyn ProgressSink) {
+    if roles.is_empty() {
+        return;
+    }
+    let profile = &prepared.profile;
+    let client = match ConnectSpec::for_profile(ctx, profile, &profile.settings.maintenance_db) {
+        Ok(spec) => connect(&spec).await,
+        Err(error) => Err(error),
+    };
+    for role in roles {
+        let result = match &client {
+            Ok(client) => client
+                .batch_execute(&format!("DROP ROLE IF EXISTS {}", quote_ident(role)))
+                .await
+                .map_err(|e| query_error(&e).to_string()),
+            Err(error) => Err(error.to_string()),
+        };
+        if let Err(detail) = result {
+            sink.emit(ProgressEvent::Warning {
+                message: format!(
+                    "The role {role}, created for this restore, could not be removed: {detail}. \
+                     Drop it by hand."
+                ),
+            });
         }
     }
 }

@@ -77,6 +77,8 @@ function planFor(input: RestoreRequest, findings: Finding[] = []): RestorePlan {
     keptAs: input.replace ? `${input.replace}_before_20261121-134501` : null,
     contents: CONTENTS,
     leftOut,
+    createRoles: [],
+    recreatableRoles: input.selection ? ["ada"] : [],
   };
 }
 
@@ -93,6 +95,7 @@ const outcome: RestoreOutcome = {
   entryCounts: {},
   keptAs: null,
   errors: [],
+  createdRoles: [],
 };
 
 function deferred<T>() {
@@ -174,6 +177,7 @@ describe("RestoreWizard", () => {
       terminateConnections: false,
       selection: { schemas: [], excludeSchemas: [], tables: [], excludeEntries: [] },
       continueOnErrors: false,
+      createRoles: false,
     });
     expect(byId("restore-summary").textContent).toContain("into a new database shop_restored_20261121");
     const target = byId("restore-target") as HTMLInputElement;
@@ -251,6 +255,7 @@ describe("RestoreWizard", () => {
       terminateConnections: false,
       selection: { schemas: [], excludeSchemas: [], tables: [], excludeEntries: [] },
       continueOnErrors: false,
+      createRoles: false,
     };
     expect(vi.mocked(preflightRestore).mock.calls[1][0]).toEqual(wanted);
     await waitFor(() => expect(screen.queryByTestId("restore-stale")).toBeNull());
@@ -338,6 +343,7 @@ describe("RestoreWizard", () => {
       terminateConnections: true,
       selection: { schemas: [], excludeSchemas: [], tables: [], excludeEntries: [] },
       continueOnErrors: false,
+      createRoles: false,
     };
     expect(vi.mocked(preflightRestore).mock.calls[1][0]).toEqual(wanted);
     await waitFor(() => expect(screen.queryByTestId("restore-stale")).toBeNull());
@@ -479,5 +485,15 @@ describe("RestoreWizard", () => {
     expect(errors.textContent).toContain("with 1 error");
     expect(errors.textContent).toContain("no_such_table");
     expect(screen.queryByText(/Restore finished/)?.closest("[hidden]")).toBeTruthy();
+  });
+
+  it("offers to create the missing roles the backup saved, and sends createRoles", async () => {
+    renderWizard();
+    await check();
+    const box = byId("restore-create-roles") as HTMLInputElement;
+    expect(box.closest("label")!.textContent).toContain("(ada)");
+    await fireEvent.click(box);
+    await fireEvent.click(byId("restore-recheck"));
+    await waitFor(() => expect(vi.mocked(preflightRestore).mock.calls[1]?.[0].createRoles).toBe(true));
   });
 });

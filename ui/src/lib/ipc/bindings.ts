@@ -204,7 +204,11 @@ export type FindingCode = "checksums_verified" | "no_manifest" | "roles_missing"
 /**  Entries are left out because they need entries the selection leaves out. */
 "dependents_left_out" | 
 /**  The restore goes on after errors. */
-"continue_on_errors";
+"continue_on_errors" | 
+/**  Missing roles are created from the roles saved with the backup. */
+"roles_created" | 
+/**  Roles were to be created, but the backup saved none, or the user may not create roles. */
+"cannot_create_roles";
 
 /**  An entry the restore leaves out. */
 export type LeftOut = {
@@ -345,6 +349,8 @@ export type RestoreOutcome = {
 	 *  database lacks what failed.
 	 */
 	errors: string[],
+	/**  Roles created from the roles saved with the backup. */
+	createdRoles: string[],
 };
 
 /**  What a restore will do, found out without changing anything. */
@@ -390,6 +396,10 @@ export type RestorePlan = {
 	replace: string | null,
 	/**  The name the replaced database is kept under, `<db>_before_YYYYMMDD-HHMMSS`. */
 	keptAs: string | null,
+	/**  Roles the restore creates from the roles saved with the backup. */
+	createRoles: string[],
+	/**  Missing roles the backup saved, which `create_roles` in the request would create. */
+	recreatableRoles: string[],
 	/**  What the archive holds, for choosing what to restore (empty for plain SQL). */
 	contents: ArchiveItem[],
 	/**
@@ -442,6 +452,12 @@ export type RestoreRequest = {
 	 *  restored database is kept with what did restore, and the result is never "success".
 	 */
 	continueOnErrors?: boolean,
+	/**
+	 *  Create the roles the target lacks from the roles saved with the backup (its globals
+	 *  file), without passwords and without superuser-like attributes, so that owners and
+	 *  grants are restored as they were.
+	 */
+	createRoles?: boolean,
 };
 
 export type SchemaInfo = {
