@@ -520,5 +520,50 @@ describe("backup wizard", () => {
         timeoutMsg: `${database} was not selected`,
       });
     });
+
+    it("restores only what is ticked: the public schema left out", async () => {
+      const { browser } = session;
+      // Back to shop, whose details list its backups.
+      await browser.$(`${byTestId("database-node", "shop")} .tree-row`).click();
+      const restore = await browser.$(byTestId("history-restore"));
+      await restore.waitForDisplayed({ timeout: 15000 });
+      await restore.click();
+      const wizard = await browser.$(byTestId("restore-wizard"));
+      await wizard.waitForDisplayed({ timeout: 10000 });
+      await browser.$(byTestId("restore-check")).click();
+      const contents = await browser.$(byTestId("restore-contents"));
+      await contents.waitForDisplayed({ timeout: 60000 });
+      const publicSchema = await browser.$('[data-testid="restore-contents-schema"][data-schema="public"]');
+      await publicSchema.$(byTestId("restore-contents-schema-toggle")).click();
+      // Typed without shifted characters: WebKitWebDriver drops Shift after a right-click.
+      await browser.$(byTestId("restore-target")).setValue("salesonly");
+      await browser.$(byTestId("restore-recheck")).click();
+      await browser.waitUntil(async () => !(await browser.$(byTestId("restore-stale")).isExisting()), {
+        timeout: 60000,
+        timeoutMsg: "the second check did not finish",
+      });
+      assert.match(await textOf(browser.$(byTestId("restore-summary"))), /leaving out \d+ entr/);
+      await screenshot(browser, "restore-selective");
+      await browser.$(byTestId("restore-start")).click();
+      const result = await browser.$(byTestId("restore-result"));
+      await browser.waitUntil(
+        async () => (await result.isExisting()) || (await browser.$(byTestId("restore-error")).isExisting()),
+        { timeout: 180000, timeoutMsg: "the restore neither finished nor failed" },
+      );
+      if (!(await result.isExisting())) assert.fail(`the restore failed: ${await textOf(browser.$(byTestId("restore-error")))}`);
+      assert.equal(await result.getAttribute("data-database"), "salesonly");
+      const psql = join(bundle, "18/bin/psql");
+      const tables = execFileSync(
+        psql,
+        [
+          "-h", "127.0.0.1", "-p", String(server.port), "-U", "postgres", "-d", "salesonly", "-Atc",
+          "select string_agg(schemaname || '.' || tablename, ',' order by 1) from pg_tables where schemaname in ('public', 'sales')",
+        ],
+        { encoding: "utf8", env: { ...process.env, PGCONNECT_TIMEOUT: "10" } },
+      ).trim();
+      assert.equal(tables, "sales.customers,sales.orders");
+      await browser.$(byTestId("restore-close")).click();
+      await wizard.waitForExist({ reverse: true, timeout: 10000 });
+    });
   });
 });
