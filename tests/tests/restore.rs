@@ -1173,3 +1173,27 @@ async fn missing_roles_are_created_from_the_saved_globals_keeping_owners_and_gra
     assert_eq!(row.get::<_, i32>(2), 7);
     assert!(row.get::<_, bool>(3), "the membership was recreated");
 }
+
+#[tokio::test]
+async fn a_database_sorted_by_another_locale_is_reported() {
+    let server = PgServer::shared(17);
+    let db = format!("sorted_c_{}", std::process::id());
+    server
+        .client("postgres")
+        .await
+        .batch_execute(&format!(
+            "CREATE DATABASE {} TEMPLATE template0 ENCODING 'UTF8' LC_COLLATE 'C' LC_CTYPE 'C'",
+            quote_ident(&db)
+        ))
+        .await
+        .unwrap();
+    server.client(&db).await.batch_execute(DATA).await.unwrap();
+    let fx = fixture(&[&server]).await;
+    let (file, manifest) = make_backup(&fx, &server, &db, BackupFormat::Custom).await;
+    assert_eq!(manifest.collate, "C");
+    let plan = preflight(&fx.ctx, request(&file, "pg17")).await.unwrap();
+    let locale = plan.findings.iter().find(|f| f.code == FindingCode::LocaleDiffers).unwrap();
+    assert_eq!(locale.severity, Severity::Info);
+    assert!(locale.message.contains("locale C;"), "{}", locale.message);
+    assert!(!plan.blocked);
+}

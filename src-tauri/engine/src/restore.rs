@@ -110,6 +110,8 @@ pub enum FindingCode {
     OwnerRoleNotGranted,
     ExtensionUnavailable,
     EncodingDiffers,
+    /// The new database sorts text by another locale than the backed-up one.
+    LocaleDiffers,
     TargetNotEmpty,
     CannotCreateDatabase,
     NewerSource,
@@ -409,6 +411,7 @@ struct Target {
     databases: HashSet<String>,
     template_encoding: String,
     template_ctype: String,
+    template_collate: String,
     template_libc: bool,
 }
 
@@ -658,6 +661,29 @@ async fn prepare(
                 )),
             ));
         }
+    }
+
+    // 5b. Locale: how text sorts in the new database.
+    if create_database
+        && target.template_libc
+        && let Some(found) = &manifest
+        && !found.manifest.collate.is_empty()
+        && found.manifest.collate != target.template_collate
+    {
+        findings.push(Finding::new(
+            Severity::Info,
+            FindingCode::LocaleDiffers,
+            format!(
+                "The backed-up database sorted text by the locale {}; new databases on \
+                 \"{profile_name}\" use {}.",
+                found.manifest.collate, target.template_collate
+            ),
+            Some(
+                "Data and indexes restore the same, but ORDER BY on text may list rows in \
+                 another order."
+                    .into(),
+            ),
+        ));
     }
 
     // 6. Roles: owners, and the roles grants name.
@@ -1276,7 +1302,8 @@ async fn read_target(client: &Client) -> Result<Target> {
     let template = client
         .query_one(
             &format!(
-                "SELECT pg_encoding_to_char(encoding)::text, datctype::text, {provider} \
+                "SELECT pg_encoding_to_char(encoding)::text, datctype::text, {provider}, \
+                 datcollate::text \
                  FROM pg_database WHERE datname = 'template0'"
             ),
             &[],
@@ -1296,6 +1323,7 @@ async fn read_target(client: &Client) -> Result<Target> {
         databases,
         template_encoding: template.get(0),
         template_ctype: template.get(1),
+        template_collate: template.get(3),
         template_libc: template.get::<_, String>(2) == "c",
     })
 }

@@ -192,7 +192,9 @@ export type Finding = {
 };
 
 /**  The stable identity of a finding (the UI and `--json` consumers branch on it). */
-export type FindingCode = "checksums_verified" | "no_manifest" | "roles_missing" | "grants_skipped" | "owner_role_missing" | "owner_role_not_granted" | "extension_unavailable" | "encoding_differs" | "target_not_empty" | "cannot_create_database" | "newer_source" | "settings_dropped" | "jobs_ignored" | "dump_incomplete" | "dump_switches_database" | 
+export type FindingCode = "checksums_verified" | "no_manifest" | "roles_missing" | "grants_skipped" | "owner_role_missing" | "owner_role_not_granted" | "extension_unavailable" | "encoding_differs" | 
+/**  The new database sorts text by another locale than the backed-up one. */
+"locale_differs" | "target_not_empty" | "cannot_create_database" | "newer_source" | "settings_dropped" | "jobs_ignored" | "dump_incomplete" | "dump_switches_database" | 
 /**  The database to replace does not exist. */
 "replace_target_missing" | 
 /**  Other sessions are connected to the database to replace. */
