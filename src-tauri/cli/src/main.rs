@@ -2,6 +2,8 @@
 //! 2 usage error (clap's own). With `--json` a command prints exactly one JSON document: its
 //! result, or `{"error": {code, message, hint}}`.
 
+mod drill;
+
 use std::io::Read;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -48,6 +50,16 @@ enum Command {
     /// Restore a backup into a new database (or an existing empty one), after a pre-flight check
     /// that changes nothing. Exit code 1 when a finding blocks the restore.
     Restore(RestoreArgs),
+    /// Test a backup (restore drill): checksums and a full read, a restore into a scratch
+    /// database on the practice server (or --profile), comparison with the manifest, pg_amcheck,
+    /// the smoke checks; then the scratch database is dropped and a certificate written next to
+    /// the backup. Exit code 0 only when every check passed.
+    Test(drill::TestArgs),
+    /// Check a backup's integrity without any server: checksums and a full read.
+    Verify(drill::VerifyArgs),
+    /// The smoke checks a drill runs, saved per database name.
+    #[command(subcommand)]
+    Checks(drill::ChecksCommand),
     /// List the databases of a profile's server.
     Databases {
         profile: String,
@@ -652,6 +664,9 @@ async fn main() -> ExitCode {
             })
         }
         Command::Restore(args) => run_restore(ctx, args).await,
+        Command::Test(args) => drill::run_test(ctx, args).await,
+        Command::Verify(args) => drill::run_verify(ctx, args).await,
+        Command::Checks(command) => drill::run_checks(ctx, command),
         Command::Databases { profile, json } => {
             let result = async { list_databases(&ctx?, ListDatabases { profile }).await }.await;
             finish(json.json, result, |databases| {

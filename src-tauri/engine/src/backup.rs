@@ -152,6 +152,17 @@ pub struct BackupScope {
     pub schema_only: bool,
 }
 
+impl BackupScope {
+    /// Every object of the database (data or not): its object counts describe the backup.
+    pub fn is_whole(&self) -> bool {
+        self.schemas.is_empty()
+            && self.exclude_schemas.is_empty()
+            && self.tables.is_empty()
+            && self.exclude_tables.is_empty()
+            && !self.data_only
+    }
+}
+
 #[derive(Debug, Clone, Deserialize, specta::Type)]
 #[serde(rename_all = "camelCase")]
 pub struct StartBackup {
@@ -665,6 +676,11 @@ fn in_scope(scope: &BackupScope, schema: &str, table: Option<&str>) -> bool {
         && !scope.exclude_tables.iter().any(matches)
 }
 
+/// SQL condition on `pg_namespace n`: a user schema, not one that belongs to an extension.
+pub(crate) const USER_NS: &str = "n.nspname <> 'information_schema' AND n.nspname NOT LIKE 'pg\\_%' \
+    AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_namespace'::regclass \
+    AND d.objid = n.oid AND d.deptype = 'e')";
+
 async fn read_facts(tx: &tokio_postgres::Transaction<'_>, scope: &BackupScope) -> Result<Facts> {
     let q = |e: tokio_postgres::Error| query_error(&e);
     let db = tx
@@ -675,10 +691,6 @@ async fn read_facts(tx: &tokio_postgres::Transaction<'_>, scope: &BackupScope) -
         )
         .await
         .map_err(q)?;
-    // User schemas, without those that belong to extensions.
-    const USER_NS: &str = "n.nspname <> 'information_schema' AND n.nspname NOT LIKE 'pg\\_%' \
-        AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_namespace'::regclass \
-        AND d.objid = n.oid AND d.deptype = 'e')";
     let schemas: Vec<String> = tx
         .query(
             &format!("SELECT n.nspname::text FROM pg_namespace n WHERE {USER_NS} ORDER BY 1"),
@@ -753,7 +765,28 @@ async fn read_facts(tx: &tokio_postgres::Transaction<'_>, scope: &BackupScope) -
         .iter()
         .map(|r| r.get::<_, String>(0))
         .collect();
-    let mut object_counts = BTreeMap::new();
+    let object_counts = object_counts(tx).await?;
+    Ok(Facts {
+        encoding: db.get(0),
+        collate: db.get(1),
+        ctype: db.get(2),
+        size_bytes: db.get(3),
+        schemas,
+        tables,
+        sequences,
+        extensions,
+        roles,
+        object_counts,
+    })
+}
+
+/// Objects of the database by kind (user schemas only, nothing that belongs to an extension):
+/// the manifest's baseline, and what a restore drill compares with it. NOT NULL constraints are
+/// not counted: PostgreSQL 18 lists them as constraints, older servers do not.
+pub(crate) async fn object_counts(
+    client: &impl tokio_postgres::GenericClient,
+) -> Result<BTreeMap<String, i64>> {
+    let q = |e: tokio_postgres::Error| query_error(&e);
     let not_extension = |class: &str, alias: &str| {
         format!(
             "NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = '{class}'::regclass \
@@ -811,28 +844,18 @@ async fn read_facts(tx: &tokio_postgres::Transaction<'_>, scope: &BackupScope) -
         (
             "constraints",
             format!(
-                "SELECT count(*) FROM pg_constraint k JOIN pg_namespace n ON n.oid = k.connamespace WHERE {USER_NS} AND {}",
+                "SELECT count(*) FROM pg_constraint k JOIN pg_namespace n ON n.oid = k.connamespace WHERE k.contype <> 'n' AND {USER_NS} AND {}",
                 not_extension("pg_constraint", "k")
             ),
         ),
         ("schemas", format!("SELECT count(*) FROM pg_namespace n WHERE {USER_NS}")),
     ];
+    let mut counts = BTreeMap::new();
     for (kind, sql) in kinds {
-        let count: i64 = tx.query_one(&sql, &[]).await.map_err(q)?.get(0);
-        object_counts.insert(kind.to_owned(), count);
+        let count: i64 = client.query_one(&sql, &[]).await.map_err(q)?.get(0);
+        counts.insert(kind.to_owned(), count);
     }
-    Ok(Facts {
-        encoding: db.get(0),
-        collate: db.get(1),
-        ctype: db.get(2),
-        size_bytes: db.get(3),
-        schemas,
-        tables,
-        sequences,
-        extensions,
-        roles,
-        object_counts,
-    })
+    Ok(counts)
 }
 
 fn dump_file(name: &str, role: &str, schema: Option<&str>, written: &Written) -> ManifestFile {

@@ -154,6 +154,18 @@ pub enum Error {
     #[error("Nothing was found at {url} (the server answered 404 Not Found).")]
     NotFound { url: String },
 
+    #[error(
+        "The practice server cannot run while Lifeboat runs as root: PostgreSQL refuses to run \
+         with administrator rights."
+    )]
+    PracticeServerAsRoot,
+
+    #[error("This installation of Lifeboat carries no PostgreSQL server for a practice server.")]
+    PracticeServerUnavailable,
+
+    #[error("The practice server did not start: {detail}")]
+    PracticeServerFailed { detail: String },
+
     #[error("{action} failed for {path}: {source}")]
     Io {
         action: &'static str,
@@ -211,6 +223,9 @@ pub enum ErrorCode {
     ReplaceFailed,
     DownloadFailed,
     NotFound,
+    PracticeServerAsRoot,
+    PracticeServerUnavailable,
+    PracticeServerFailed,
     Io,
 }
 
@@ -262,6 +277,9 @@ impl Error {
             Error::ReplaceFailed { .. } => ErrorCode::ReplaceFailed,
             Error::DownloadFailed { .. } => ErrorCode::DownloadFailed,
             Error::NotFound { .. } => ErrorCode::NotFound,
+            Error::PracticeServerAsRoot => ErrorCode::PracticeServerAsRoot,
+            Error::PracticeServerUnavailable => ErrorCode::PracticeServerUnavailable,
+            Error::PracticeServerFailed { .. } => ErrorCode::PracticeServerFailed,
             Error::Io { .. } => ErrorCode::Io,
         }
     }
@@ -295,6 +313,21 @@ impl Error {
             Error::ToolFailed { .. } => {
                 "Read the message above from PostgreSQL; it names the problem. Fix it and run \
                  the step again."
+                    .to_owned()
+            }
+            Error::PracticeServerAsRoot => {
+                "Start Lifeboat as your normal user, or test the backup on one of your own \
+                 servers (choose a profile instead of the practice server)."
+                    .to_owned()
+            }
+            Error::PracticeServerUnavailable => {
+                "Test the backup on one of your own servers (choose a profile), or reinstall \
+                 Lifeboat from a package that includes the practice server."
+                    .to_owned()
+            }
+            Error::PracticeServerFailed { .. } => {
+                "Check that the disk holding Lifeboat's data folder is not full; the server's own \
+                 message is above. Testing on one of your own servers works too."
                     .to_owned()
             }
             Error::Cancelled => {

@@ -14,6 +14,8 @@ pub enum ProgressEvent {
     ToolStarted { tool: Tool, major: u32 },
     /// One line the program wrote to its diagnostic output (e.g. `pg_dump --verbose`).
     ToolOutput { tool: Tool, line: String },
+    /// A multi-step operation (a restore drill) entered step `index` (1-based) of `total`.
+    Stage { index: u32, total: u32, name: String },
     /// An operation's own progress: `done` of `total` units (e.g. tables), working on `current`.
     Step { done: u64, total: u64, current: String },
     /// How many bytes the data to write amounts to, before compression (e.g. the database size).

@@ -47,7 +47,7 @@ use crate::sql::{quote_ident, quote_literal};
 use crate::tools::{BundledMajor, ServerVersion, Tool};
 
 /// PostgreSQL's longest identifier, in bytes (NAMEDATALEN - 1).
-const MAX_IDENTIFIER_BYTES: usize = 63;
+pub(crate) const MAX_IDENTIFIER_BYTES: usize = 63;
 
 #[derive(Debug, Clone, Default, Deserialize, specta::Type)]
 #[serde(rename_all = "camelCase")]
@@ -265,7 +265,8 @@ pub struct RestoreOutcome {
 /// Checks a restore without changing anything on the server: the source, its checksums and a
 /// full read, the target's roles, extensions, encoding and database, and the tools to use.
 pub async fn preflight(ctx: &Ctx, request: RestoreRequest) -> Result<RestorePlan> {
-    Ok(prepare(ctx, &request, &NullSink, &CancellationToken::new()).await?.plan)
+    let profile = profiles::find_profile(ctx, &request.profile)?;
+    Ok(prepare(ctx, profile, &request, &NullSink, &CancellationToken::new()).await?.plan)
 }
 
 /// Runs a restore. Progress goes to `sink`; `cancel` stops it and drops the database it created.
@@ -275,8 +276,21 @@ pub async fn restore(
     sink: &dyn ProgressSink,
     cancel: &CancellationToken,
 ) -> Result<RestoreOutcome> {
+    let profile = profiles::find_profile(ctx, &request.profile)?;
+    restore_on(ctx, profile, request, sink, cancel).await
+}
+
+/// [`restore`] onto a server given by a profile that need not be stored (the practice server);
+/// `request.profile` is ignored.
+pub async fn restore_on(
+    ctx: &Ctx,
+    profile: Profile,
+    request: RestoreRequest,
+    sink: &dyn ProgressSink,
+    cancel: &CancellationToken,
+) -> Result<RestoreOutcome> {
     let started = Instant::now();
-    let prepared = prepare(ctx, &request, sink, cancel).await?;
+    let prepared = prepare(ctx, profile, &request, sink, cancel).await?;
     let plan = &prepared.plan;
     let blockers: Vec<Finding> =
         plan.findings.iter().filter(|f| f.severity == Severity::Blocker).cloned().collect();
@@ -369,6 +383,73 @@ pub async fn restore(
     }
 }
 
+/// What [`verify`] found: the backup is complete and readable.
+#[derive(Debug, Clone, Serialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct Verified {
+    /// The backup file or folder read.
+    pub source: String,
+    pub format: BackupFormat,
+    pub archive_version: Option<String>,
+    /// The manifest whose checksums matched.
+    pub manifest: Option<String>,
+    pub verified_files: u32,
+    /// Entries (objects, table data …) read.
+    pub entries: u64,
+    /// Bytes of SQL the backup turns into.
+    pub sql_bytes: u64,
+    pub source_database: Option<String>,
+    pub dumped_by: Option<String>,
+    pub duration_ms: u64,
+}
+
+/// The integrity check of a backup, without any server: every file's sha256 against the manifest
+/// (when there is one), then a full read — `pg_restore` writing the whole archive as SQL that is
+/// thrown away (`--list` alone does not notice a truncated archive), or a plain SQL file read to
+/// pg_dump's closing line.
+pub async fn verify(
+    ctx: &Ctx,
+    source: &str,
+    sink: &dyn ProgressSink,
+    cancel: &CancellationToken,
+) -> Result<Verified> {
+    let started = Instant::now();
+    let local = remote::localize(ctx, source, sink, cancel).await?;
+    let source = resolve_source(&local, &[])?;
+    let manifest = archive::find_manifest(&source)?;
+    let verified = match &manifest {
+        Some(found) => archive::verify(found).await?,
+        None => 0,
+    };
+    let detected = archive::detect(&source)?;
+    // The newest bundled pg_restore reads every archive version the others do.
+    let reader = detected.archive_version.map(|_| ctx.tools.newest().clone());
+    let facts = scan(&source, reader.as_ref(), cancel).await?;
+    if detected.format == BackupFormat::Plain && !facts.complete {
+        return Err(Error::ArchiveDamaged {
+            path: source.clone(),
+            detail: "the SQL file does not end with pg_dump's \"dump complete\" line: it was cut \
+                     short or edited"
+                .into(),
+        });
+    }
+    Ok(Verified {
+        source: source.display().to_string(),
+        format: detected.format,
+        archive_version: detected.archive_version.map(|v| v.to_string()),
+        manifest: manifest.as_ref().map(|m| m.path.display().to_string()),
+        verified_files: verified as u32,
+        entries: facts.entries.len() as u64,
+        sql_bytes: facts.sql_bytes,
+        source_database: manifest
+            .as_ref()
+            .map(|m| m.manifest.database.clone())
+            .or_else(|| source.file_stem().map(|s| database_from_stem(&s.to_string_lossy()))),
+        dumped_by: facts.dumped_by,
+        duration_ms: started.elapsed().as_millis() as u64,
+    })
+}
+
 /// Everything the pre-flight decided, for the run.
 struct Prepared {
     plan: RestorePlan,
@@ -417,6 +498,7 @@ struct Target {
 
 async fn prepare(
     ctx: &Ctx,
+    profile: Profile,
     request: &RestoreRequest,
     sink: &dyn ProgressSink,
     cancel: &CancellationToken,
@@ -467,7 +549,6 @@ async fn prepare(
     };
 
     // 2. The target server.
-    let profile = profiles::find_profile(ctx, &request.profile)?;
     let spec = ConnectSpec::for_profile(ctx, &profile, &profile.settings.maintenance_db)?;
     let client = connect(&spec).await?;
     let target = read_target(&client).await?;
@@ -1371,9 +1452,7 @@ impl Contents {
 }
 
 async fn read_contents(client: &Client) -> Result<Contents> {
-    const USER_NS: &str = "n.nspname <> 'information_schema' AND n.nspname NOT LIKE 'pg\\_%' \
-        AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_namespace'::regclass \
-        AND d.objid = n.oid AND d.deptype = 'e')";
+    use crate::backup::USER_NS;
     let not_extension = |class: &str, alias: &str| {
         format!(
             "NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = '{class}'::regclass \
@@ -1777,7 +1856,7 @@ fn free_name(base: &str, taken: &HashSet<String>) -> String {
 
 /// A libpq connection string naming only the database, so that no database name is ever taken
 /// for a connection string or URI by pg_restore's `--dbname`.
-fn conninfo_dbname(name: &str) -> String {
+pub(crate) fn conninfo_dbname(name: &str) -> String {
     format!("dbname='{}'", name.replace('\\', "\\\\").replace('\'', "\\'"))
 }
 

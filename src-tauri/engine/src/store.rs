@@ -53,6 +53,33 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX backups_by_database ON backups (host, port, database, started_at);
     "#,
+    // 3: restore drills (one row per drill, with its certificate) and the user's smoke checks,
+    // saved per database name.
+    r#"
+    CREATE TABLE drills (
+        id               INTEGER PRIMARY KEY AUTOINCREMENT,
+        source           TEXT    NOT NULL,
+        manifest_path    TEXT,
+        database         TEXT,
+        target           TEXT    NOT NULL,
+        started_at       TEXT    NOT NULL,
+        duration_ms      INTEGER NOT NULL,
+        passed           INTEGER NOT NULL,
+        summary          TEXT    NOT NULL,
+        certificate_json TEXT,
+        certificate_html TEXT
+    );
+    CREATE INDEX drills_by_manifest ON drills (manifest_path, started_at);
+    CREATE TABLE smoke_checks (
+        id          INTEGER PRIMARY KEY AUTOINCREMENT,
+        database    TEXT    NOT NULL,
+        position    INTEGER NOT NULL,
+        label       TEXT    NOT NULL,
+        sql         TEXT    NOT NULL,
+        expectation TEXT    NOT NULL
+    );
+    CREATE INDEX smoke_checks_by_database ON smoke_checks (database, position);
+    "#,
 ];
 
 pub struct Store {

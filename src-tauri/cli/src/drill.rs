@@ -1,0 +1,212 @@
+//! `lifeboat test`, `lifeboat verify` and `lifeboat checks`: restore drills from the command
+//! line, over the same engine functions as the app.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Subcommand};
+use lifeboat_engine::drill::{DrillReport, DrillRequest, DrillTarget, StepStatus, drill};
+use lifeboat_engine::progress::{ProgressEvent, ProgressSink};
+use lifeboat_engine::restore::verify;
+use lifeboat_engine::smoke::{self, Expectation, SmokeCheck};
+use lifeboat_engine::{Ctx, Error};
+
+use super::{JsonFlag, finish};
+
+#[derive(Args)]
+pub struct TestArgs {
+    /// The backup: a file, the folder of a directory backup, or its manifest (….lifeboat.json).
+    backup: PathBuf,
+    /// Restore on this profile's server instead of the local practice server.
+    #[arg(long, conflicts_with = "practice")]
+    profile: Option<String>,
+    /// Restore on the local practice server (the default).
+    #[arg(long)]
+    practice: bool,
+    /// Keep the scratch database afterwards.
+    #[arg(long)]
+    keep: bool,
+    #[command(flatten)]
+    json: JsonFlag,
+}
+
+#[derive(Args)]
+pub struct VerifyArgs {
+    /// The backup: a file, the folder of a directory backup, or its manifest.
+    backup: PathBuf,
+    #[command(flatten)]
+    json: JsonFlag,
+}
+
+#[derive(Subcommand)]
+pub enum ChecksCommand {
+    /// List the smoke checks saved for a database name.
+    List {
+        database: String,
+        #[command(flatten)]
+        json: JsonFlag,
+    },
+    /// Add a smoke check: a query and what it must give.
+    Add {
+        database: String,
+        #[arg(long)]
+        sql: String,
+        /// rows | no-rows | at-least:N | equals:TEXT (the first value of the first row).
+        #[arg(long, value_parser = parse_expectation)]
+        expect: Expectation,
+        /// A name for it (default: the SQL).
+        #[arg(long)]
+        label: Option<String>,
+    },
+    /// Remove every smoke check of a database name.
+    Clear { database: String },
+}
+
+fn parse_expectation(text: &str) -> Result<Expectation, String> {
+    Expectation::parse(text)
+        .ok_or_else(|| "expected rows, no-rows, at-least:N or equals:TEXT".to_owned())
+}
+
+/// Prints the step that starts, on the terminal.
+struct StageProgress {
+    terminal: bool,
+}
+
+impl ProgressSink for StageProgress {
+    fn emit(&self, event: ProgressEvent) {
+        match event {
+            ProgressEvent::Stage { index, total, name } if self.terminal => {
+                eprintln!("[{index}/{total}] {name}…");
+            }
+            ProgressEvent::Warning { message } => eprintln!("warning: {message}"),
+            _ => {}
+        }
+    }
+}
+
+fn cancel_on_interrupt() -> tokio_util::sync::CancellationToken {
+    let cancel = tokio_util::sync::CancellationToken::new();
+    let on_interrupt = cancel.clone();
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            on_interrupt.cancel();
+        }
+    });
+    cancel
+}
+
+/// `lifeboat test`: exit 0 only when every check passed, 1 otherwise.
+pub async fn run_test(ctx: Result<Ctx, Error>, args: TestArgs) -> ExitCode {
+    let json = args.json.json;
+    let ctx = match ctx {
+        Ok(ctx) => ctx,
+        Err(error) => return finish(json, Err::<(), _>(error), |_| {}),
+    };
+    let request = DrillRequest {
+        source: args.backup.display().to_string(),
+        target: match args.profile {
+            Some(name) => DrillTarget::Profile { name },
+            None => DrillTarget::Practice,
+        },
+        keep: args.keep,
+        ..DrillRequest::default()
+    };
+    use std::io::IsTerminal;
+    let progress = StageProgress { terminal: std::io::stderr().is_terminal() && !json };
+    let cancel = cancel_on_interrupt();
+    match drill(&ctx, request, &progress, &cancel).await {
+        Ok(report) => {
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report).expect("serializable"));
+            } else {
+                print_report(&report);
+            }
+            if report.passed { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+        }
+        Err(error) => finish(json, Err::<(), _>(error), |_| {}),
+    }
+}
+
+fn print_report(report: &DrillReport) {
+    for step in &report.steps {
+        let mark = match step.status {
+            StepStatus::Passed => "ok  ",
+            StepStatus::Failed => "FAIL",
+            StepStatus::Skipped => "skip",
+        };
+        println!("{mark} {}: {}", step.kind.title(), step.summary);
+        for check in step.checks.iter().filter(|c| !c.passed) {
+            println!("       {}: expected {}, found {}", check.name, check.expected, check.actual);
+        }
+    }
+    match &report.failure {
+        None => println!(
+            "PASSED: the backup restores ({:.1} s).",
+            report.duration_ms as f64 / 1000.0
+        ),
+        Some(failure) => println!("FAILED: {failure}"),
+    }
+    if let Some(html) = &report.certificate_html {
+        println!("Certificate: {html}");
+    }
+}
+
+/// `lifeboat verify`: checksums and a full read, no server.
+pub async fn run_verify(ctx: Result<Ctx, Error>, args: VerifyArgs) -> ExitCode {
+    let json = args.json.json;
+    let result = async {
+        let ctx = ctx?;
+        let cancel = cancel_on_interrupt();
+        let progress = StageProgress { terminal: false };
+        verify(&ctx, &args.backup.display().to_string(), &progress, &cancel).await
+    }
+    .await;
+    finish(json, result, |v| {
+        match &v.manifest {
+            Some(manifest) => println!(
+                "{} the checksums in {manifest}.",
+                if v.verified_files == 1 {
+                    "1 file matches".to_owned()
+                } else {
+                    format!("{} files match", v.verified_files)
+                }
+            ),
+            None => println!("No manifest: no checksums to compare."),
+        }
+        println!(
+            "Read completely: {} entries, {} of SQL ({:.1} s). The backup is intact.",
+            v.entries,
+            lifeboat_engine::human_bytes(v.sql_bytes),
+            v.duration_ms as f64 / 1000.0
+        );
+    })
+}
+
+pub fn run_checks(ctx: Result<Ctx, Error>, command: ChecksCommand) -> ExitCode {
+    match command {
+        ChecksCommand::List { database, json } => {
+            let result = ctx.and_then(|ctx| smoke::list(&ctx, &database));
+            finish(json.json, result, |checks| {
+                if checks.is_empty() {
+                    println!("No smoke checks for {database}.");
+                }
+                for check in checks {
+                    println!("{}: {} → {}", check.label, check.sql, check.expect.describe());
+                }
+            })
+        }
+        ChecksCommand::Add { database, sql, expect, label } => {
+            let result = ctx.and_then(|ctx| {
+                let mut checks = smoke::list(&ctx, &database)?;
+                checks.push(SmokeCheck { label: label.unwrap_or_default(), sql, expect });
+                smoke::save(&ctx, &database, &checks)?;
+                Ok(checks.len())
+            });
+            finish(false, result, |n| println!("{database} has {n} smoke check(s)."))
+        }
+        ChecksCommand::Clear { database } => {
+            let result = ctx.and_then(|ctx| smoke::save(&ctx, &database, &[]));
+            finish(false, result, |()| println!("Removed the smoke checks of {database}."))
+        }
+    }
+}

@@ -1,0 +1,228 @@
+//! The local practice server: a PostgreSQL server Lifeboat runs itself, from the bundled
+//! binaries of the newest major, so that a backup can be test-restored without touching any
+//! server of the user's.
+//!
+//! Its cluster lives in the data folder (`practice/<major>/data`, created with initdb on first
+//! use), listens on a free loopback port with trust authentication for the user `lifeboat`, has
+//! no Unix socket (no path-length limits, nothing in /tmp) and no durability (fsync off: it only
+//! ever holds scratch databases). It runs for one drill: started by [`PracticeServer::start`],
+//! stopped by [`PracticeServer::stop`] — or, when the drill ends any other way (an error, a
+//! cancel, a panic), by the drop guard. A file lock lets only one drill use it at a time.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+
+use tokio_util::sync::CancellationToken;
+
+use crate::context::Ctx;
+use crate::error::{Error, Result};
+use crate::profiles::{PasswordSource, Profile, ProfileSettings, SslMode};
+use crate::progress::{NullSink, ProgressSink};
+use crate::runner::{self, ToolCommand};
+use crate::tools::{BundledMajor, Tool};
+
+/// The superuser of the practice cluster.
+pub const PRACTICE_USER: &str = "lifeboat";
+
+/// A running practice server.
+#[derive(Debug)]
+pub struct PracticeServer {
+    pub major: u32,
+    pub version: String,
+    pub port: u16,
+    data: PathBuf,
+    bundle: BundledMajor,
+    stopped: bool,
+    _lock: std::fs::File,
+}
+
+/// Whether this process runs as root (PostgreSQL refuses to).
+pub fn running_as_root() -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        // The owner of a file just created is the effective user.
+        let probe = std::env::temp_dir().join(format!("lifeboat-uid-{}", std::process::id()));
+        let uid = std::fs::write(&probe, b"")
+            .and_then(|()| std::fs::metadata(&probe))
+            .map(|m| m.uid())
+            .ok();
+        let _ = std::fs::remove_file(&probe);
+        uid == Some(0)
+    }
+    #[cfg(not(unix))]
+    {
+        false
+    }
+}
+
+fn free_port() -> Result<u16> {
+    let listener = std::net::TcpListener::bind(("127.0.0.1", 0)).map_err(|source| Error::Io {
+        action: "Finding a free port for the practice server",
+        path: PathBuf::new(),
+        source,
+    })?;
+    Ok(listener.local_addr().map(|a| a.port()).unwrap_or(0))
+}
+
+impl PracticeServer {
+    /// Starts the practice server (creating its cluster on first use). Waits while another
+    /// drill uses it.
+    pub async fn start(
+        ctx: &Ctx,
+        sink: &dyn ProgressSink,
+        cancel: &CancellationToken,
+    ) -> Result<PracticeServer> {
+        let bundle = ctx.tools.practice_server().ok_or(Error::PracticeServerUnavailable)?.clone();
+        if running_as_root() {
+            return Err(Error::PracticeServerAsRoot);
+        }
+        let home = ctx.data_dir.path().join("practice").join(bundle.major.to_string());
+        let io = |path: &Path, source| Error::Io {
+            action: "Preparing the practice server's folder",
+            path: path.to_owned(),
+            source,
+        };
+        std::fs::create_dir_all(&home).map_err(|e| io(&home, e))?;
+        let lock_path = home.join("in-use.lock");
+        let lock = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(|e| io(&lock_path, e))?;
+        let lock = tokio::task::spawn_blocking(move || lock.lock().map(|()| lock))
+            .await
+            .map_err(|e| io(&lock_path, std::io::Error::other(e.to_string())))?
+            .map_err(|e| io(&lock_path, e))?;
+
+        let data = home.join("data");
+        let failed = |error: Error| match error {
+            Error::ToolFailed { detail, .. } => Error::PracticeServerFailed { detail },
+            other => other,
+        };
+        if !data.join("PG_VERSION").is_file() {
+            // A cluster half-created by an interrupted initdb is started over.
+            if data.exists() {
+                std::fs::remove_dir_all(&data).map_err(|e| io(&data, e))?;
+            }
+            let initdb = ToolCommand::new(&bundle, Tool::Initdb)?
+                .arg("-D")
+                .arg(data.as_os_str())
+                .args(["-U", PRACTICE_USER, "--auth=trust", "-E", "UTF8", "--no-locale"])
+                .args(["--no-sync", "--no-instructions"]);
+            if let Err(error) = runner::run(initdb, sink, cancel).await {
+                let _ = std::fs::remove_dir_all(&data);
+                return Err(failed(error));
+            }
+        }
+        let mut server = PracticeServer {
+            major: bundle.major,
+            version: bundle.version.clone(),
+            port: 0,
+            data,
+            bundle,
+            stopped: true,
+            _lock: lock,
+        };
+        // A server left running by a Lifeboat that crashed is ours (we hold the lock): stop it.
+        if server.data.join("postmaster.pid").exists() {
+            server.pg_ctl_stop("immediate");
+        }
+        let mut last = None;
+        for _ in 0..3 {
+            let port = free_port()?;
+            // pg_ctl hands -o to a shell: the values are plain words and one quoted empty string.
+            let options = format!(
+                "-p {port} -c listen_addresses=127.0.0.1 -c unix_socket_directories='' \
+                 -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+            );
+            let start = ToolCommand::new(&server.bundle, Tool::PgCtl)?
+                .arg("-D")
+                .arg(server.data.as_os_str())
+                .arg("-l")
+                .arg(server.data.join("server.log").as_os_str())
+                .args(["-w", "-t", "60", "-o", &options, "start"]);
+            match runner::run(start, sink, cancel).await {
+                Ok(_) => {
+                    server.port = port;
+                    server.stopped = false;
+                    return Ok(server);
+                }
+                Err(Error::Cancelled) => {
+                    server.stopped = false;
+                    return Err(Error::Cancelled);
+                }
+                // Another program may have taken the port meanwhile: try another.
+                Err(error) => last = Some(error),
+            }
+        }
+        let log = std::fs::read_to_string(server.data.join("server.log")).unwrap_or_default();
+        let tail: Vec<&str> = log.lines().rev().take(5).collect();
+        Err(match last {
+            Some(Error::ToolFailed { detail, .. }) if !tail.is_empty() => {
+                Error::PracticeServerFailed {
+                    detail: format!(
+                        "{detail}; {}",
+                        tail.into_iter().rev().collect::<Vec<_>>().join(" ")
+                    ),
+                }
+            }
+            Some(error) => failed(error),
+            None => Error::PracticeServerFailed { detail: "no attempt was made".into() },
+        })
+    }
+
+    /// A profile for connecting to it (not stored).
+    pub fn profile(&self) -> Profile {
+        Profile {
+            settings: ProfileSettings {
+                name: format!("Practice server (PostgreSQL {})", self.major),
+                host: "127.0.0.1".into(),
+                port: self.port,
+                user: PRACTICE_USER.into(),
+                maintenance_db: "postgres".into(),
+                sslmode: SslMode::Disable,
+                root_cert: None,
+                password_source: PasswordSource::Environment,
+            },
+            keychain_account: String::new(),
+        }
+    }
+
+    /// Stops the server and waits until it is gone.
+    pub async fn stop(mut self) -> Result<()> {
+        let stop = ToolCommand::new(&self.bundle, Tool::PgCtl)?
+            .arg("-D")
+            .arg(self.data.as_os_str())
+            .args(["-w", "-t", "60", "-m", "fast", "stop"]);
+        let result = runner::run(stop, &NullSink, &CancellationToken::new()).await;
+        self.stopped = result.is_ok();
+        result.map(|_| ()).map_err(|error| match error {
+            Error::ToolFailed { detail, .. } => Error::PracticeServerFailed { detail },
+            other => other,
+        })
+    }
+
+    /// Stops the server without waiting for the runtime (the drop guard).
+    fn pg_ctl_stop(&self, mode: &str) {
+        if let Ok(program) = self.bundle.program(Tool::PgCtl) {
+            let _ = std::process::Command::new(program)
+                .arg("-D")
+                .arg(&self.data)
+                .args(["-w", "-t", "30", "-m", mode, "stop"])
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status();
+        }
+    }
+}
+
+impl Drop for PracticeServer {
+    fn drop(&mut self) {
+        if !self.stopped {
+            self.pg_ctl_stop("immediate");
+        }
+    }
+}
