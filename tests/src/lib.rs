@@ -5,6 +5,6 @@ pub mod home;
 pub mod pg;
 
 pub use pg::{
-    PgServer, SUPERUSER, SUPERUSER_PASSWORD, ServerOptions, processes_with_cmdline, quote_ident,
-    quote_literal, toolbox,
+    PgServer, SUPERUSER, SUPERUSER_PASSWORD, ServerOptions, as_test_user, give_to_test_user,
+    processes_with_cmdline, quote_ident, quote_literal, reachable_bundle, toolbox,
 };

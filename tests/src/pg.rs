@@ -152,6 +152,68 @@ fn reachable_install(bundle: &BundledMajor) -> PathBuf {
     copy
 }
 
+/// A bundle folder (`<major>/bin/…` for every major) the unprivileged user can run, for
+/// `LIFEBOAT_PG_BUNDLE` of programs run with [`as_test_user`].
+pub fn reachable_bundle() -> PathBuf {
+    let root = fs::canonicalize(bundle_root()).expect("bundle folder");
+    if !running_as_root() || traversable_by_others(&root) {
+        return root;
+    }
+    let links = state_root().join("bundle-links");
+    fs::create_dir_all(&links).unwrap();
+    for bundle in toolbox().majors() {
+        let link = links.join(bundle.major.to_string());
+        if !link.exists() {
+            let _ = std::os::unix::fs::symlink(reachable_install(bundle), &link);
+        }
+    }
+    links
+}
+
+/// A command running `program` as the unprivileged test user when the tests run as root (the
+/// practice server, like PostgreSQL, refuses root), else as the current user. A program inside
+/// a private folder is copied where that user can run it first.
+pub fn as_test_user(program: &Path) -> Command {
+    if !running_as_root() {
+        return Command::new(program);
+    }
+    ensure_test_user();
+    let program = fs::canonicalize(program).expect("program");
+    let reachable = if traversable_by_others(&program) {
+        program
+    } else {
+        fs::create_dir_all(state_root()).unwrap();
+        let name = program.file_name().unwrap().to_string_lossy().into_owned();
+        let copy = state_root().join(format!("{name}-{}", std::process::id()));
+        if !copy.exists() {
+            let staging = copy.with_extension("partial");
+            fs::copy(&program, &staging).unwrap();
+            fs::rename(&staging, &copy).unwrap();
+        }
+        copy
+    };
+    as_owner(&reachable)
+}
+
+/// Hands `path` (recursively) to the test user, so that programs run with [`as_test_user`] may
+/// read and write it.
+pub fn give_to_test_user(path: &Path) {
+    if running_as_root() {
+        ensure_test_user();
+        let mut chown = Command::new("chown");
+        chown.args(["-R", &format!("{TEST_USER}:")]).arg(path);
+        run_checked(chown, "chown to the test user");
+        // Its parents must let the user through (a tempdir is 0700).
+        for parent in path.ancestors().skip(1) {
+            if parent == Path::new("/") || traversable_by_others(parent) {
+                break;
+            }
+            let mode = fs::metadata(parent).unwrap().permissions().mode();
+            fs::set_permissions(parent, fs::Permissions::from_mode(mode | 0o711)).unwrap();
+        }
+    }
+}
+
 fn free_port() -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
     listener.local_addr().unwrap().port()

@@ -140,10 +140,9 @@ fn print_report(report: &DrillReport) {
         }
     }
     match &report.failure {
-        None => println!(
-            "PASSED: the backup restores ({:.1} s).",
-            report.duration_ms as f64 / 1000.0
-        ),
+        None => {
+            println!("PASSED: the backup restores ({:.1} s).", report.duration_ms as f64 / 1000.0)
+        }
         Some(failure) => println!("FAILED: {failure}"),
     }
     if let Some(html) = &report.certificate_html {

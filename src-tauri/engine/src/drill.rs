@@ -412,6 +412,9 @@ async fn on_server(
         source: request.source.clone(),
         profile: profile.settings.name.clone(),
         target_database: Some(scratch.to_owned()),
+        // The practice server is Lifeboat's own: roles saved with the backup are recreated
+        // there, so owners and grants are tested too. A user's server is left as it is.
+        create_roles: matches!(request.target, DrillTarget::Practice),
         ..RestoreRequest::default()
     };
     let outcome =

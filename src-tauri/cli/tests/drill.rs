@@ -1,0 +1,190 @@
+//! `lifeboat verify` and `lifeboat test` on the local practice server, run as an unprivileged
+//! user like a desktop user (PostgreSQL, and so the practice server, refuses root): a good backup
+//! passes and no server process is left; a failing smoke check fails with exit 1; an interrupt
+//! stops the drill and the practice server; as root the practice server is refused clearly.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+use lifeboat_system_tests::pg::{running_as_root, wait_until};
+use lifeboat_system_tests::{
+    PgServer, as_test_user, give_to_test_user, processes_with_cmdline, reachable_bundle,
+};
+use serde_json::Value;
+
+fn bundle() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../resources/postgres")
+}
+
+/// `lifeboat` as the current user (root in CI): for the backup and the root refusal.
+fn lifeboat(home: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_lifeboat"))
+        .args(args)
+        .env("LIFEBOAT_HOME", home)
+        .env("LIFEBOAT_PG_BUNDLE", bundle())
+        .stdin(Stdio::null())
+        .output()
+        .unwrap()
+}
+
+/// `lifeboat` as the unprivileged test user.
+fn lifeboat_as_user(home: &Path) -> Command {
+    let mut command = as_test_user(Path::new(env!("CARGO_BIN_EXE_lifeboat")));
+    command
+        .env("LIFEBOAT_HOME", home)
+        .env("LIFEBOAT_PG_BUNDLE", reachable_bundle())
+        .stdin(Stdio::null());
+    command
+}
+
+fn text(output: &Output) -> String {
+    format!(
+        "{}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+/// A backup of a fresh database (made by root through a profile) in a folder the test user owns,
+/// and a data folder for the test user. Returns (manifest, backups folder, user's home).
+async fn backup_for_the_user(
+    server: &PgServer,
+    prefix: &str,
+    setup: &str,
+) -> (PathBuf, tempfile::TempDir, tempfile::TempDir) {
+    let db = server.create_database(prefix).await;
+    server.client(&db).await.batch_execute(setup).await.unwrap();
+    let admin_home = tempfile::tempdir().unwrap();
+    let port = server.port.to_string();
+    let add = lifeboat(
+        admin_home.path(),
+        &[
+            "profile",
+            "add",
+            "local",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            &port,
+            "--user",
+            "postgres",
+            "--use-pgpass",
+        ],
+    );
+    assert!(add.status.success(), "{}", text(&add));
+    let out = tempfile::tempdir().unwrap();
+    let out_dir = out.path().display().to_string();
+    let made = lifeboat(
+        admin_home.path(),
+        &["backup", "--profile", "local", "--database", &db, "--out", &out_dir, "--json"],
+    );
+    assert!(made.status.success(), "{}", text(&made));
+    let outcome: Value = serde_json::from_slice(&made.stdout).unwrap();
+    let manifest = PathBuf::from(outcome["manifestPath"].as_str().unwrap());
+    let user_home = tempfile::tempdir().unwrap();
+    give_to_test_user(out.path());
+    give_to_test_user(user_home.path());
+    (manifest, out, user_home)
+}
+
+/// Processes of a practice server kept in `home`.
+fn practice_processes(home: &Path) -> Vec<u32> {
+    processes_with_cmdline(&home.join("practice").display().to_string())
+}
+
+const SHOP: &str = "CREATE TABLE items (id int PRIMARY KEY, name text); \
+                    INSERT INTO items SELECT g, 'item ' || g FROM generate_series(1, 250) g;";
+
+#[tokio::test]
+async fn verify_and_a_drill_on_the_practice_server_from_the_command_line() {
+    let server = PgServer::shared(16);
+    let (manifest, _out, home) = backup_for_the_user(&server, "practice_ok", SHOP).await;
+    let manifest_arg = manifest.display().to_string();
+
+    let verify = lifeboat_as_user(home.path()).args(["verify", &manifest_arg]).output().unwrap();
+    assert_eq!(verify.status.code(), Some(0), "{}", text(&verify));
+    assert!(text(&verify).contains("1 file matches the checksums"), "{}", text(&verify));
+
+    let run =
+        lifeboat_as_user(home.path()).args(["test", &manifest_arg, "--json"]).output().unwrap();
+    assert_eq!(run.status.code(), Some(0), "{}", text(&run));
+    let report: Value = serde_json::from_slice(&run.stdout).unwrap();
+    assert_eq!(report["passed"], true, "{report:#}");
+    assert_eq!(report["target"], "practice server");
+    let newest = lifeboat_system_tests::toolbox().practice_server().unwrap().major;
+    assert!(report["serverVersion"].as_str().unwrap().starts_with(&format!("{newest}.")));
+    let html = report["certificateHtml"].as_str().unwrap();
+    assert!(std::fs::read_to_string(html).unwrap().contains("PASSED"));
+    assert!(practice_processes(home.path()).is_empty(), "the practice server was stopped");
+
+    // A smoke check that fails: exit 1, the query and what it gave; still nothing left running.
+    let add = lifeboat_as_user(home.path())
+        .args(["checks", "add", report["database"].as_str().unwrap()])
+        .args(["--sql", "SELECT name FROM items WHERE id > 1000", "--expect", "rows"])
+        .output()
+        .unwrap();
+    assert!(add.status.success(), "{}", text(&add));
+    let failed = lifeboat_as_user(home.path()).args(["test", &manifest_arg]).output().unwrap();
+    assert_eq!(failed.status.code(), Some(1), "{}", text(&failed));
+    let printed = text(&failed);
+    assert!(printed.contains("FAILED: Your smoke checks"), "{printed}");
+    assert!(printed.contains("SELECT name FROM items WHERE id > 1000"), "{printed}");
+    assert!(practice_processes(home.path()).is_empty());
+}
+
+#[tokio::test]
+async fn an_interrupted_drill_stops_the_practice_server() {
+    let server = PgServer::shared(18);
+    let big = "CREATE TABLE big (id int PRIMARY KEY, noise text); \
+               INSERT INTO big SELECT g, md5(g::text) || md5((g * 7)::text) \
+               FROM generate_series(1, 400000) g;";
+    let (manifest, _out, home) = backup_for_the_user(&server, "practice_stop", big).await;
+    let child = lifeboat_as_user(home.path())
+        .args(["test", &manifest.display().to_string(), "--json"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Once pg_restore loads the scratch database, interrupt lifeboat (not runuser around it).
+    // (pg_restore's arguments name the scratch database `…_drill_…`.)
+    let loading =
+        wait_until(Duration::from_secs(60), || !processes_with_cmdline("_drill_").is_empty());
+    assert!(loading, "the drill never started restoring");
+    let manifest_text = manifest.display().to_string();
+    for pid in processes_with_cmdline(&manifest_text) {
+        let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+        if comm.trim() != "runuser" {
+            let _ = Command::new("kill").args(["-INT", &pid.to_string()]).status();
+        }
+    }
+    let output =
+        tokio::task::spawn_blocking(move || child.wait_with_output()).await.unwrap().unwrap();
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+    let error: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(error["error"]["code"], "cancelled", "{error:#}");
+    assert!(
+        wait_until(Duration::from_secs(10), || practice_processes(home.path()).is_empty()),
+        "a practice server process is left: {:?}",
+        practice_processes(home.path())
+    );
+}
+
+#[test]
+fn as_root_the_practice_server_is_refused_with_a_way_out() {
+    if !running_as_root() {
+        return;
+    }
+    let home = tempfile::tempdir().unwrap();
+    let backup = home.path().join("x.sql");
+    std::fs::write(
+        &backup,
+        "--\n-- PostgreSQL database dump\n--\nSELECT 1;\n--\n-- PostgreSQL database dump complete\n--\n",
+    )
+    .unwrap();
+    let run = lifeboat(home.path(), &["test", &backup.display().to_string(), "--json"]);
+    assert_eq!(run.status.code(), Some(1), "{}", text(&run));
+    let error: Value = serde_json::from_slice(&run.stdout).unwrap();
+    assert_eq!(error["error"]["code"], "practice_server_as_root");
+    assert!(error["error"]["hint"].as_str().unwrap().contains("profile"));
+}
