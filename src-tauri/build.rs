@@ -19,6 +19,10 @@ fn main() {
         "preview_backup_names",
         "preflight_restore",
         "start_restore",
+        "start_drill",
+        "pick_untested_backup",
+        "list_smoke_checks",
+        "save_smoke_checks",
     ]);
     tauri_build::try_build(tauri_build::Attributes::new().app_manifest(manifest))
         .expect("tauri-build failed");

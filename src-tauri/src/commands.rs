@@ -5,14 +5,16 @@ use lifeboat_engine::backup::{self, BackupFormat, BackupNames, BackupOutcome, St
 use lifeboat_engine::browse::{
     self, DatabaseInfo, ListDatabases, ListSchemas, ListTables, SchemaInfo, TableInfo,
 };
-use lifeboat_engine::catalog::{self, BackupRecord, ListBackups};
+use lifeboat_engine::catalog::{self, BackupRecord, ListBackups, PickUntested};
 use lifeboat_engine::connect::{self, CheckProfile, CheckReport, CheckSettings};
+use lifeboat_engine::drill::{self, DrillReport, DrillRequest};
 use lifeboat_engine::ops::app_info::{self, AppInfo, AppInfoInput};
 use lifeboat_engine::profiles::{
     self, AddProfile, ListProfiles, Profile, RemoveProfile, UpdateProfile,
 };
 use lifeboat_engine::progress::ProgressEvent;
 use lifeboat_engine::restore::{self, RestoreOutcome, RestorePlan, RestoreRequest};
+use lifeboat_engine::smoke::{self, ListSmokeChecks, SaveSmokeChecks, SmokeCheck};
 use tauri::State;
 use tauri::ipc::Channel;
 
@@ -162,4 +164,49 @@ pub async fn start_restore(
     let outcome = restore::restore(ctx, input, &ChannelSink(on_event), &cancel).await;
     state.operations.end(&operation_id);
     outcome.map_err(|e| e.payload())
+}
+
+/// Runs a restore drill; progress streams through `on_event`; `cancel_operation(operation_id)`
+/// stops it (the scratch database is dropped, the practice server stopped).
+#[tauri::command]
+#[specta::specta]
+pub async fn start_drill(
+    state: State<'_, AppState>,
+    operation_id: String,
+    input: DrillRequest,
+    on_event: Channel<ProgressEvent>,
+) -> Reply<DrillReport> {
+    let ctx = state.ctx()?;
+    let cancel = state.operations.begin(&operation_id);
+    let report = drill::drill(ctx, input, &ChannelSink(on_event), &cancel).await;
+    state.operations.end(&operation_id);
+    report.map_err(|e| e.payload())
+}
+
+/// A finished, never tested backup chosen at random.
+#[tauri::command]
+#[specta::specta]
+pub async fn pick_untested_backup(
+    state: State<'_, AppState>,
+    input: PickUntested,
+) -> Reply<Option<BackupRecord>> {
+    catalog::pick_untested(state.ctx()?, input).await.map_err(|e| e.payload())
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn list_smoke_checks(
+    state: State<'_, AppState>,
+    input: ListSmokeChecks,
+) -> Reply<Vec<SmokeCheck>> {
+    smoke::list_checks(state.ctx()?, input).await.map_err(|e| e.payload())
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn save_smoke_checks(
+    state: State<'_, AppState>,
+    input: SaveSmokeChecks,
+) -> Reply<Vec<SmokeCheck>> {
+    smoke::save_checks(state.ctx()?, input).await.map_err(|e| e.payload())
 }

@@ -31,6 +31,10 @@ pub fn specta_builder() -> Builder<tauri::Wry> {
             commands::preview_backup_names,
             commands::preflight_restore,
             commands::start_restore,
+            commands::start_drill,
+            commands::pick_untested_backup,
+            commands::list_smoke_checks,
+            commands::save_smoke_checks,
         ])
         // Sizes and row counts are i64; JavaScript numbers hold them exactly up to 2^53.
         .dangerously_cast_bigints_to_number()

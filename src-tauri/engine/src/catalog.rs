@@ -165,3 +165,35 @@ pub(crate) fn history(ctx: &Ctx, host: &str, port: u16, database: &str) -> Resul
         )
         .map_err(|e| ctx.store.error(e))
 }
+
+#[derive(Debug, Clone, Default, Deserialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct PickUntested {
+    /// Only backups of this database.
+    pub database: Option<String>,
+}
+
+/// A finished backup never tested whose manifest is still there, chosen at random ("pick one
+/// for me"); None when every backup has been tested.
+pub async fn pick_untested(ctx: &Ctx, input: PickUntested) -> Result<Option<BackupRecord>> {
+    let candidates: Vec<BackupRecord> =
+        list_backups(ctx, ListBackups { database: input.database, limit: Some(10_000) })
+            .await?
+            .into_iter()
+            .filter(|b| {
+                b.status == BackupStatus::Finished
+                    && b.test_status == "untested"
+                    && b.manifest_path.as_deref().is_some_and(|m| std::path::Path::new(m).is_file())
+            })
+            .collect();
+    if candidates.is_empty() {
+        return Ok(None);
+    }
+    // Good enough randomness for picking a backup, without another dependency.
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos() as usize)
+        .unwrap_or(0);
+    let index = nanos % candidates.len();
+    Ok(candidates.into_iter().nth(index))
+}

@@ -126,6 +126,30 @@ pub fn save(ctx: &Ctx, database: &str, checks: &[SmokeCheck]) -> Result<()> {
     tx.commit().map_err(|e| ctx.store.error(e))
 }
 
+#[derive(Debug, Clone, Deserialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct ListSmokeChecks {
+    pub database: String,
+}
+
+/// The smoke checks saved for a database name (the wizard's editor).
+pub async fn list_checks(ctx: &Ctx, input: ListSmokeChecks) -> Result<Vec<SmokeCheck>> {
+    list(ctx, &input.database)
+}
+
+#[derive(Debug, Clone, Deserialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct SaveSmokeChecks {
+    pub database: String,
+    pub checks: Vec<SmokeCheck>,
+}
+
+/// Replaces the smoke checks saved for a database name.
+pub async fn save_checks(ctx: &Ctx, input: SaveSmokeChecks) -> Result<Vec<SmokeCheck>> {
+    save(ctx, &input.database, &input.checks)?;
+    list(ctx, &input.database)
+}
+
 /// Runs one check in a read-only transaction with a time limit, so that a check can neither
 /// change the scratch database nor hang the drill.
 pub async fn run(client: &Client, check: &SmokeCheck) -> SmokeResult {

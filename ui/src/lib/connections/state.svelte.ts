@@ -270,7 +270,8 @@ export type Dialog =
   | { kind: "edit"; node: ProfileNode }
   | { kind: "remove"; node: ProfileNode }
   | { kind: "backup"; profile: string | null; database: string | null }
-  | { kind: "restore"; profile: string | null; source: string | null };
+  | { kind: "restore"; profile: string | null; source: string | null }
+  | { kind: "drill"; source: string | null };
 
 /** Everything the server tree and the details pane share. */
 export class Connections {
@@ -338,6 +339,17 @@ export class Connections {
     if (selected?.kind === "database") this.openRestore(selected.node.profile.name);
     else if (selected?.kind === "profile") this.openRestore(selected.node.name);
     else this.openRestore();
+  }
+
+  /** Opens the backup test (restore drill) wizard, with the backup preselected when given. */
+  openDrill(source: string | null = null): void {
+    this.dialog = { kind: "drill", source };
+  }
+
+  /** A drill ended: backup lists show the new test status, the tree the last test date. */
+  async drilled(): Promise<void> {
+    this.backupsRevision++;
+    await Promise.all(this.nodes.map((n) => n.reloadFacts()));
   }
 
   /** A restore finished: the profile's databases show the new one. */

@@ -28,6 +28,15 @@ export const commands = {
 	preflightRestore: (input: RestoreRequest) => typedError<RestorePlan, ErrorPayload>(__TAURI_INVOKE("preflight_restore", { input })),
 	/**  Runs a restore; progress streams through `on_event`; `cancel_operation(operation_id)` stops it. */
 	startRestore: (operationId: string, input: RestoreRequest, onEvent: Channel<ProgressEvent>) => typedError<RestoreOutcome, ErrorPayload>(__TAURI_INVOKE("start_restore", { operationId, input, onEvent })),
+	/**
+	 *  Runs a restore drill; progress streams through `on_event`; `cancel_operation(operation_id)`
+	 *  stops it (the scratch database is dropped, the practice server stopped).
+	 */
+	startDrill: (operationId: string, input: DrillRequest, onEvent: Channel<ProgressEvent>) => typedError<DrillReport, ErrorPayload>(__TAURI_INVOKE("start_drill", { operationId, input, onEvent })),
+	/**  A finished, never tested backup chosen at random. */
+	pickUntestedBackup: (input: PickUntested) => typedError<BackupRecord | null, ErrorPayload>(__TAURI_INVOKE("pick_untested_backup", { input })),
+	listSmokeChecks: (input: ListSmokeChecks) => typedError<SmokeCheck[], ErrorPayload>(__TAURI_INVOKE("list_smoke_checks", { input })),
+	saveSmokeChecks: (input: SaveSmokeChecks) => typedError<SmokeCheck[], ErrorPayload>(__TAURI_INVOKE("save_smoke_checks", { input })),
 };
 
 /* Types */
@@ -173,8 +182,73 @@ export type DatabaseInfo = {
 	lastSuccessfulTest: string | null,
 };
 
+/**  One comparison or check inside a step. */
+export type DrillCheck = {
+	name: string,
+	passed: boolean,
+	expected: string,
+	actual: string,
+};
+
+/**  The result of a drill; also the JSON certificate. */
+export type DrillReport = {
+	passed: boolean,
+	/**  Why it failed, in one sentence. */
+	failure: string | null,
+	/**  The backup tested. */
+	source: string,
+	manifest: string | null,
+	/**  The database the backup was made from. */
+	database: string | null,
+	/**  When the backup was made (from its manifest). */
+	backedUpAt: string | null,
+	startedAt: string,
+	finishedAt: string,
+	durationMs: number,
+	/**  Where it was restored: "practice server" or the profile's name. */
+	target: string,
+	serverVersion: string | null,
+	scratchDatabase: string | null,
+	/**  Whether the scratch database was kept. */
+	kept: boolean,
+	toolVersions: string[],
+	appVersion: string,
+	steps: DrillStep[],
+	/**  Where the certificate was written (HTML and JSON). */
+	certificateHtml: string | null,
+	certificateJson: string | null,
+};
+
+export type DrillRequest = {
+	/**  A backup file, the folder of a directory backup, or its manifest. */
+	source: string,
+	target?: DrillTarget,
+	/**  Keep the scratch database afterwards (to look at it). */
+	keep?: boolean,
+	/**  The smoke checks to run; absent: those saved for the backup's database. */
+	smokeChecks?: SmokeCheck[] | null,
+};
+
+export type DrillStep = {
+	kind: DrillStepKind,
+	status: StepStatus,
+	durationMs: number,
+	/**  What happened, in plain words. */
+	summary: string,
+	checks: DrillCheck[],
+};
+
+export type DrillStepKind = "integrity" | "restore" | "compare" | "amcheck" | "smoke_checks" | "cleanup";
+
+/**  Where the scratch database is restored. */
+export type DrillTarget = 
+/**  The local practice server Lifeboat runs itself. */
+{ kind: "practice" } | 
+/**  A server of the user's, by profile name. */
+{ kind: "profile"; name: string };
+
 /**  The stable identity of an error. The UI branches on this, never on message text. */
-export type ErrorCode = "tools_not_found" | "server_too_new" | "server_too_old" | "tool_missing" | "tool_spawn" | "tool_failed" | "cancelled" | "data_dir" | "store" | "keychain_unavailable" | "keychain_locked" | "keychain" | "profile_not_found" | "profile_exists" | "invalid_input" | "host_not_found" | "connection_refused" | "connect_timeout" | "password_failed" | "password_missing" | "hba_rejected" | "ssl_required" | "ssl_not_offered" | "ssl_cert_untrusted" | "database_missing" | "connect_failed" | "query" | "not_a_backup" | "manifest_invalid" | "checksum_mismatch" | "backup_file_missing" | "archive_damaged" | "archive_too_new" | "restore_blocked" | "replace_failed" | "download_failed" | "not_found" | "io";
+export type ErrorCode = "tools_not_found" | "server_too_new" | "server_too_old" | "tool_missing" | "tool_spawn" | "tool_failed" | "cancelled" | "data_dir" | "store" | "keychain_unavailable" | "keychain_locked" | "keychain" | "profile_not_found" | "profile_exists" | "invalid_input" | "host_not_found" | "connection_refused" | "connect_timeout" | "password_failed" | "password_missing" | "hba_rejected" | "ssl_required" | "ssl_not_offered" | "ssl_cert_untrusted" | "database_missing" | "connect_failed" | "query" | "not_a_backup" | "manifest_invalid" | "checksum_mismatch" | "backup_file_missing" | "archive_damaged" | "archive_too_new" | "restore_blocked" | "replace_failed" | "download_failed" | "not_found" | "practice_server_as_root" | "practice_server_unavailable" | "practice_server_failed" | "io";
 
 /**  What crosses the IPC boundary or is printed by `lifeboat --json` when something fails. */
 export type ErrorPayload = {
@@ -182,6 +256,17 @@ export type ErrorPayload = {
 	message: string,
 	hint: string,
 };
+
+/**  What a smoke check's query must give. */
+export type Expectation = 
+/**  At least one row. */
+{ kind: "rows" } | 
+/**  No row at all. */
+{ kind: "no_rows" } | 
+/**  The first column of the first row is a number of at least `value`. */
+{ kind: "at_least"; value: number } | 
+/**  The first column of the first row is exactly `value` (as text). */
+{ kind: "equals"; value: string };
 
 /**  Something the pre-flight found, with what Lifeboat does about it or what the user can do. */
 export type Finding = {
@@ -240,6 +325,10 @@ export type ListSchemas = {
 	database: string,
 };
 
+export type ListSmokeChecks = {
+	database: string,
+};
+
 export type ListTables = {
 	profile: string,
 	database: string,
@@ -275,6 +364,11 @@ export type PasswordSource =
 /**  `PGPASSWORD` in Lifeboat's environment, else the `.pgpass` file. */
 "environment";
 
+export type PickUntested = {
+	/**  Only backups of this database. */
+	database: string | null,
+};
+
 export type Profile = {
 	settings: ProfileSettings,
 };
@@ -298,6 +392,8 @@ export type ProgressEvent =
 { kind: "tool_started"; tool: Tool; major: number } | 
 /**  One line the program wrote to its diagnostic output (e.g. `pg_dump --verbose`). */
 { kind: "tool_output"; tool: Tool; line: string } | 
+/**  A multi-step operation (a restore drill) entered step `index` (1-based) of `total`. */
+{ kind: "stage"; index: number; total: number; name: string } | 
 /**  An operation's own progress: `done` of `total` units (e.g. tables), working on `current`. */
 { kind: "step"; done: number; total: number; current: string } | 
 /**  How many bytes the data to write amounts to, before compression (e.g. the database size). */
@@ -462,6 +558,11 @@ export type RestoreRequest = {
 	createRoles?: boolean,
 };
 
+export type SaveSmokeChecks = {
+	database: string,
+	checks: SmokeCheck[],
+};
+
 export type SchemaInfo = {
 	name: string,
 	tableCount: number,
@@ -487,6 +588,13 @@ export type Severity = "info" | "warning" |
 /**  The restore does not start. */
 "blocker";
 
+export type SmokeCheck = {
+	/**  A name for people, e.g. "there are users". */
+	label: string,
+	sql: string,
+	expect: Expectation,
+};
+
 export type SslMode = "disable" | "allow" | "prefer" | "require" | "verify-ca" | "verify-full";
 
 export type StartBackup = {
@@ -507,6 +615,10 @@ export type StartBackup = {
 	/**  With globals: include the roles' password hashes. */
 	rolePasswords: boolean,
 };
+
+export type StepStatus = "passed" | "failed" | 
+/**  Not run: an earlier step failed, or there was nothing to check. */
+"skipped";
 
 export type TableInfo = {
 	name: string,

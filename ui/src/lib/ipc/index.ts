@@ -15,19 +15,25 @@ import type {
   CheckReport,
   CheckSettings,
   DatabaseInfo,
+  DrillReport,
+  DrillRequest,
   ErrorCode,
   ErrorPayload,
   ListBackups,
   ListDatabases,
   ListSchemas,
+  ListSmokeChecks,
   ListTables,
+  PickUntested,
   Profile,
   ProgressEvent,
   RemoveProfile,
   RestoreOutcome,
   RestorePlan,
   RestoreRequest,
+  SaveSmokeChecks,
   SchemaInfo,
+  SmokeCheck,
   StartBackup,
   TableInfo,
   UpdateProfile,
@@ -195,6 +201,40 @@ export async function startRestore(
   const channel = new Channel<ProgressEvent>();
   channel.onmessage = onEvent;
   return unwrap(await commands.startRestore(operationId, input, channel));
+}
+
+/**
+ * Runs a restore drill (backup test). Step and restore progress arrive through `onEvent`; the
+ * promise settles with the report (passed or failed), or rejects with an IpcError when the drill
+ * could not run (code `cancelled` after `cancelOperation`).
+ */
+export async function startDrill(
+  operationId: string,
+  input: DrillRequest,
+  onEvent: (event: ProgressEvent) => void,
+): Promise<DrillReport> {
+  requireBackend();
+  const channel = new Channel<ProgressEvent>();
+  channel.onmessage = onEvent;
+  return unwrap(await commands.startDrill(operationId, input, channel));
+}
+
+/** A finished backup never tested, chosen at random; null when there is none. */
+export async function pickUntestedBackup(input: PickUntested): Promise<BackupRecord | null> {
+  requireBackend();
+  return unwrap(await commands.pickUntestedBackup(input));
+}
+
+/** The smoke checks saved for a database name. */
+export async function listSmokeChecks(input: ListSmokeChecks): Promise<SmokeCheck[]> {
+  requireBackend();
+  return unwrap(await commands.listSmokeChecks(input));
+}
+
+/** Replaces the smoke checks saved for a database name; returns them as saved. */
+export async function saveSmokeChecks(input: SaveSmokeChecks): Promise<SmokeCheck[]> {
+  requireBackend();
+  return unwrap(await commands.saveSmokeChecks(input));
 }
 
 /** The system's file picker for a backup file; null when the user closes it without choosing. */

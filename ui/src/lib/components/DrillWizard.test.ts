@@ -1,0 +1,184 @@
+import { fireEvent, render, screen, waitFor } from "@testing-library/svelte";
+import { beforeEach, describe, expect, it, vi } from "vitest";
+import {
+  appInfo,
+  listSmokeChecks,
+  pickUntestedBackup,
+  saveSmokeChecks,
+  startDrill,
+  type DrillReport,
+  type DrillStep,
+  type ProgressEvent,
+} from "$lib/ipc";
+import DrillWizard, { databaseOf, toChecks } from "./DrillWizard.svelte";
+
+vi.mock("$lib/ipc", async (importOriginal) => {
+  const actual = await importOriginal<typeof import("$lib/ipc")>();
+  return {
+    ...actual,
+    appInfo: vi.fn(),
+    listSmokeChecks: vi.fn(),
+    saveSmokeChecks: vi.fn(),
+    pickUntestedBackup: vi.fn(),
+    startDrill: vi.fn(),
+    cancelOperation: vi.fn(),
+    pickFile: vi.fn(),
+  };
+});
+
+const MANIFEST = "/home/ada/backups/shop-2026-11-21-134501.lifeboat.json";
+const byId = (id: string) => screen.getByTestId(id);
+
+function step(kind: DrillStep["kind"], status: DrillStep["status"], summary = "ok", checks: DrillStep["checks"] = []): DrillStep {
+  return { kind, status, durationMs: 120, summary, checks };
+}
+
+function report(passed: boolean): DrillReport {
+  return {
+    passed,
+    failure: passed ? null : "Compare with the backup's baseline: 1 of 9 checks differ",
+    source: "/home/ada/backups/shop-2026-11-21-134501.backup",
+    manifest: MANIFEST,
+    database: "shop",
+    backedUpAt: "2026-11-21T13:45:01+00:00",
+    startedAt: "2026-11-21T14:00:00+00:00",
+    finishedAt: "2026-11-21T14:00:02+00:00",
+    durationMs: 2100,
+    target: "practice server",
+    serverVersion: "18.6",
+    scratchDatabase: "shop_drill_20261121_140000",
+    kept: false,
+    toolVersions: ["pg_restore (PostgreSQL) 18.6"],
+    appVersion: "0.1.0",
+    steps: [
+      step("integrity", "passed"),
+      step("restore", "passed"),
+      passed
+        ? step("compare", "passed", "All 9 checks match.", [{ name: "table sales.orders", passed: true, expected: "3 rows", actual: "3 rows" }])
+        : step("compare", "failed", "1 of 9 checks differ", [{ name: "table sales.orders", passed: false, expected: "321 rows", actual: "318 rows" }]),
+      step("amcheck", "passed"),
+      step("smoke_checks", "passed"),
+      step("cleanup", "passed"),
+    ],
+    certificateHtml: "/home/ada/backups/shop-2026-11-21-134501.drill-20261121-140000.html",
+    certificateJson: "/home/ada/backups/shop-2026-11-21-134501.drill-20261121-140000.json",
+  };
+}
+
+describe("DrillWizard", () => {
+  beforeEach(() => {
+    vi.mocked(appInfo).mockReset().mockResolvedValue({ version: "0.1.0", dataDir: "/d", bundled: [], practiceServerMajor: 18 });
+    vi.mocked(listSmokeChecks).mockReset().mockResolvedValue([
+      { label: "customers", sql: "SELECT count(*) FROM sales.customers", expect: { kind: "at_least", value: 1 } },
+    ]);
+    vi.mocked(saveSmokeChecks).mockReset().mockImplementation(async (input) => input.checks);
+    vi.mocked(pickUntestedBackup).mockReset();
+    vi.mocked(startDrill).mockReset();
+  });
+
+  it("tests on the practice server with the saved and added smoke checks, and shows the certificate", async () => {
+    render(DrillWizard, { profiles: ["Shop"], source: MANIFEST, onclose: vi.fn() });
+    await waitFor(() => expect((byId("drill-next") as HTMLButtonElement).disabled).toBe(false));
+    expect((byId("drill-where-practice") as HTMLInputElement).checked).toBe(true);
+    await fireEvent.click(byId("drill-next"));
+    await waitFor(() => expect(screen.getAllByTestId("drill-check")).toHaveLength(1));
+    expect(listSmokeChecks).toHaveBeenCalledWith({ database: "shop" });
+    await fireEvent.click(byId("drill-add-check"));
+    const sql = screen.getAllByTestId("drill-check-sql")[1];
+    await fireEvent.input(sql, { target: { value: "SELECT 1 FROM sales.orders LIMIT 1" } });
+
+    let emit: (event: ProgressEvent) => void = () => {};
+    let finish: (report: DrillReport) => void = () => {};
+    vi.mocked(startDrill).mockImplementation((_id, _input, onEvent) => {
+      emit = onEvent;
+      return new Promise((resolve) => (finish = resolve));
+    });
+    await fireEvent.click(byId("drill-start"));
+    await waitFor(() => expect(startDrill).toHaveBeenCalled());
+    const [, input] = vi.mocked(startDrill).mock.calls[0];
+    expect(input.target).toEqual({ kind: "practice" });
+    expect(input.source).toBe(MANIFEST);
+    expect(input.smokeChecks).toEqual([
+      { label: "customers", sql: "SELECT count(*) FROM sales.customers", expect: { kind: "at_least", value: 1 } },
+      { label: "", sql: "SELECT 1 FROM sales.orders LIMIT 1", expect: { kind: "rows" } },
+    ]);
+    expect(saveSmokeChecks).toHaveBeenCalledWith({ database: "shop", checks: input.smokeChecks });
+
+    emit({ kind: "stage", index: 2, total: 6, name: "Restore into a scratch database" });
+    await waitFor(() => expect(screen.getAllByTestId("drill-stage")[1].className).toContain("now"));
+    finish(report(true));
+    const result = await screen.findByTestId("drill-result");
+    expect(result.getAttribute("data-passed")).toBe("true");
+    expect(result.textContent).toContain("Passed");
+    expect(byId("drill-certificate").textContent).toContain("drill-20261121-140000.html");
+    expect(screen.getAllByTestId("drill-step")).toHaveLength(6);
+  });
+
+  it("shows a failed drill with the differing check, and a chosen server", async () => {
+    render(DrillWizard, { profiles: ["Shop", "Lab"], source: MANIFEST, onclose: vi.fn() });
+    await waitFor(() => expect((byId("drill-next") as HTMLButtonElement).disabled).toBe(false));
+    await fireEvent.click(byId("drill-where-profile"));
+    await fireEvent.change(byId("drill-profile"), { target: { value: "Lab" } });
+    await fireEvent.click(byId("drill-next"));
+    vi.mocked(startDrill).mockResolvedValue(report(false));
+    await fireEvent.click(byId("drill-start"));
+    const result = await screen.findByTestId("drill-result");
+    expect(vi.mocked(startDrill).mock.calls[0][1].target).toEqual({ kind: "profile", name: "Lab" });
+    expect(result.getAttribute("data-passed")).toBe("false");
+    expect(result.textContent).toContain("Failed: Compare");
+    const compare = screen.getAllByTestId("drill-step").find((s) => s.getAttribute("data-kind") === "compare")!;
+    expect(compare.getAttribute("data-status")).toBe("failed");
+    expect(compare.textContent).toContain("table sales.orders: expected 321 rows, found 318 rows");
+  });
+
+  it("picks an untested backup, and says when there is none", async () => {
+    render(DrillWizard, { profiles: ["Shop"], onclose: vi.fn() });
+    vi.mocked(pickUntestedBackup).mockResolvedValueOnce({
+      id: 7,
+      profile: "Shop",
+      host: "h",
+      port: 5432,
+      database: "lab",
+      format: "custom",
+      status: "finished",
+      startedAt: "2026-11-20T10:00:00+00:00",
+      durationMs: 100,
+      manifestPath: "/b/lab-2026-11-20-100000.lifeboat.json",
+      sizeBytes: 10,
+      sha256: null,
+      errorCode: null,
+      errorMessage: null,
+      testStatus: "untested",
+    });
+    await fireEvent.click(byId("drill-pick"));
+    await waitFor(() => expect((byId("drill-source") as HTMLInputElement).value).toBe("/b/lab-2026-11-20-100000.lifeboat.json"));
+    expect(byId("drill-note").textContent).toContain("untested backup of lab");
+    vi.mocked(pickUntestedBackup).mockResolvedValueOnce(null);
+    await fireEvent.click(byId("drill-pick"));
+    await waitFor(() => expect(byId("drill-note").textContent).toContain("Every backup in the catalog has been tested"));
+  });
+
+  it("offers only servers when there is no practice server", async () => {
+    vi.mocked(appInfo).mockResolvedValue({ version: "0.1.0", dataDir: "/d", bundled: [], practiceServerMajor: null });
+    render(DrillWizard, { profiles: ["Shop"], source: MANIFEST, onclose: vi.fn() });
+    await waitFor(() => expect((byId("drill-where-profile") as HTMLInputElement).checked).toBe(true));
+    expect((byId("drill-where-practice") as HTMLInputElement).disabled).toBe(true);
+    expect(screen.getByText(/has no practice server/)).toBeTruthy();
+  });
+});
+
+describe("drill helpers", () => {
+  it("finds the database in Lifeboat's file names", () => {
+    expect(databaseOf(MANIFEST)).toBe("shop");
+    expect(databaseOf("/x/my-db-2026-11-21-134501.backup")).toBe("my-db");
+    expect(databaseOf("C:\\b\\crm.sql")).toBe("crm");
+  });
+
+  it("turns editor rows into checks, refusing a value that is not a whole number", () => {
+    expect(toChecks([{ label: "", sql: " ", kind: "rows", value: "" }])).toEqual([]);
+    expect(toChecks([{ label: "n", sql: "SELECT 1", kind: "at_least", value: "x" }])).toBe('"n" needs a whole number.');
+    expect(toChecks([{ label: "", sql: "SELECT 'a'", kind: "equals", value: "a" }])).toEqual([
+      { label: "", sql: "SELECT 'a'", expect: { kind: "equals", value: "a" } },
+    ]);
+  });
+});
