@@ -566,4 +566,58 @@ describe("backup wizard", () => {
       await wizard.waitForExist({ reverse: true, timeout: 10000 });
     });
   });
+
+  // Also after the backup: test it (restore drill) from the backups list, on the same server
+  // (the app runs as root here, so the practice server is refused and says why).
+  describe("backup test wizard", () => {
+    it("tests the backup from the history and shows the certificate", async () => {
+      const { browser } = session;
+      await browser.$(`${byTestId("database-node", "shop")} .tree-row`).click();
+      const test = await browser.$(byTestId("history-test"));
+      await test.waitForDisplayed({ timeout: 15000 });
+      await test.click();
+      const wizard = await browser.$(byTestId("drill-wizard"));
+      await wizard.waitForDisplayed({ timeout: 10000 });
+      assert.match(await browser.$(byTestId("drill-source")).getValue(), /\.lifeboat\.json$/);
+      const server = await browser.$(byTestId("drill-where-profile"));
+      await browser.waitUntil(async () => await server.isSelected(), {
+        timeout: 10000,
+        timeoutMsg: "the wizard did not fall back to one of my servers",
+      });
+      assert.match(await textOf(browser.$(byTestId("drill-practice-problem"))), /root/);
+      assert.equal(await browser.$(byTestId("drill-profile")).getValue(), "Local 18");
+      await browser.$(byTestId("drill-next")).click();
+      await browser.$(byTestId("drill-checks")).waitForDisplayed({ timeout: 10000 });
+      await browser.$(byTestId("drill-add-check")).click();
+      await browser.$(byTestId("drill-check-sql")).setValue("select id from sales.orders limit 1");
+      await screenshot(browser, "drill-checks");
+      await browser.$(byTestId("drill-start")).click();
+      const result = await browser.$(byTestId("drill-result"));
+      await browser.waitUntil(
+        async () => (await result.isExisting()) || (await browser.$(byTestId("drill-error")).isExisting()),
+        { timeout: 180000, timeoutMsg: "the drill neither finished nor failed" },
+      );
+      if (!(await result.isExisting())) assert.fail(`the drill failed to run: ${await textOf(browser.$(byTestId("drill-error")))}`);
+      await screenshot(browser, "drill-result");
+      assert.equal(await result.getAttribute("data-passed"), "true", await textOf(result));
+      const steps = await browser.$$(byTestId("drill-step"));
+      assert.equal(steps.length, 6);
+      const smoke = await browser.$('[data-testid="drill-step"][data-kind="smoke_checks"]');
+      assert.equal(await smoke.getAttribute("data-status"), "passed");
+
+      // The certificate is on disk next to the backup, readable offline.
+      const certificate = (await textOf(browser.$(byTestId("drill-certificate")))).match(/(\/\S+\.html)/)[1];
+      const html = readFileSync(certificate, "utf8");
+      assert.match(html, /PASSED/);
+      assert.match(html, /select id from sales\.orders limit 1/);
+
+      // Closed: the backups list shows the backup as tested.
+      await browser.$(byTestId("drill-close")).click();
+      await wizard.waitForExist({ reverse: true, timeout: 10000 });
+      await browser.waitUntil(
+        async () => (await browser.$('[data-test="tested-ok"]').isExisting()),
+        { timeout: 15000, timeoutMsg: "the backups list does not show the test" },
+      );
+    });
+  });
 });

@@ -21,6 +21,7 @@ describe("App", () => {
       dataDir: "/d",
       bundled: [],
       practiceServerMajor: null,
+      practiceServerProblem: null,
     });
     vi.mocked(listProfiles)
       .mockReset()

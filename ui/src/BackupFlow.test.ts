@@ -79,7 +79,7 @@ async function openShop() {
 
 describe("backing up from the app", () => {
   beforeEach(() => {
-    vi.mocked(appInfo).mockReset().mockResolvedValue({ version: "0.1.0", dataDir: "/d", bundled: [], practiceServerMajor: null });
+    vi.mocked(appInfo).mockReset().mockResolvedValue({ version: "0.1.0", dataDir: "/d", bundled: [], practiceServerMajor: null, practiceServerProblem: null });
     vi.mocked(listProfiles)
       .mockReset()
       .mockResolvedValue([

@@ -94,7 +94,7 @@ const outcome: RestoreOutcome = {
 
 describe("restoring from the app", () => {
   beforeEach(() => {
-    vi.mocked(appInfo).mockReset().mockResolvedValue({ version: "0.1.0", dataDir: "/d", bundled: [], practiceServerMajor: null });
+    vi.mocked(appInfo).mockReset().mockResolvedValue({ version: "0.1.0", dataDir: "/d", bundled: [], practiceServerMajor: null, practiceServerProblem: null });
     vi.mocked(listProfiles)
       .mockReset()
       .mockResolvedValue([

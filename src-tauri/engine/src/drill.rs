@@ -576,7 +576,11 @@ async fn on_server(
         }
         let failed = results.iter().filter(|r| !r.passed).count();
         let (status, summary) = if failed == 0 {
-            (StepStatus::Passed, format!("All {} smoke checks passed.", results.len()))
+            let text = match results.len() {
+                1 => "The smoke check passed.".to_owned(),
+                n => format!("All {n} smoke checks passed."),
+            };
+            (StepStatus::Passed, text)
         } else {
             let first = results.iter().find(|r| !r.passed).expect("a failed check");
             (

@@ -16,6 +16,9 @@ pub struct AppInfo {
     pub bundled: Vec<BundledTools>,
     /// The major the local practice server would run, when the bundle carries a server.
     pub practice_server_major: Option<u32>,
+    /// Why the practice server cannot run here even though it is bundled (Lifeboat runs as
+    /// root, which PostgreSQL refuses), with what to do instead.
+    pub practice_server_problem: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, specta::Type)]
@@ -41,5 +44,9 @@ pub async fn app_info(ctx: &Ctx, _input: AppInfoInput) -> Result<AppInfo> {
             })
             .collect(),
         practice_server_major: ctx.tools.practice_server().map(|m| m.major),
+        practice_server_problem: crate::practice::running_as_root().then(|| {
+            let error = crate::error::Error::PracticeServerAsRoot;
+            format!("{error} {}", error.hint())
+        }),
     })
 }

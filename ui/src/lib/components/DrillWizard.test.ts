@@ -67,7 +67,7 @@ function report(passed: boolean): DrillReport {
 
 describe("DrillWizard", () => {
   beforeEach(() => {
-    vi.mocked(appInfo).mockReset().mockResolvedValue({ version: "0.1.0", dataDir: "/d", bundled: [], practiceServerMajor: 18 });
+    vi.mocked(appInfo).mockReset().mockResolvedValue({ version: "0.1.0", dataDir: "/d", bundled: [], practiceServerMajor: 18, practiceServerProblem: null });
     vi.mocked(listSmokeChecks).mockReset().mockResolvedValue([
       { label: "customers", sql: "SELECT count(*) FROM sales.customers", expect: { kind: "at_least", value: 1 } },
     ]);
@@ -159,11 +159,25 @@ describe("DrillWizard", () => {
   });
 
   it("offers only servers when there is no practice server", async () => {
-    vi.mocked(appInfo).mockResolvedValue({ version: "0.1.0", dataDir: "/d", bundled: [], practiceServerMajor: null });
+    vi.mocked(appInfo).mockResolvedValue({ version: "0.1.0", dataDir: "/d", bundled: [], practiceServerMajor: null, practiceServerProblem: null });
     render(DrillWizard, { profiles: ["Shop"], source: MANIFEST, onclose: vi.fn() });
     await waitFor(() => expect((byId("drill-where-profile") as HTMLInputElement).checked).toBe(true));
     expect((byId("drill-where-practice") as HTMLInputElement).disabled).toBe(true);
     expect(screen.getByText(/has no practice server/)).toBeTruthy();
+  });
+
+  it("says why the practice server cannot run when Lifeboat runs as root", async () => {
+    vi.mocked(appInfo).mockResolvedValue({
+      version: "0.1.0",
+      dataDir: "/d",
+      bundled: [],
+      practiceServerMajor: 18,
+      practiceServerProblem: "The practice server cannot run while Lifeboat runs as root. Start Lifeboat as your normal user.",
+    });
+    render(DrillWizard, { profiles: ["Shop"], source: MANIFEST, onclose: vi.fn() });
+    await waitFor(() => expect((byId("drill-where-profile") as HTMLInputElement).checked).toBe(true));
+    expect((byId("drill-where-practice") as HTMLInputElement).disabled).toBe(true);
+    expect(byId("drill-practice-problem").textContent).toContain("runs as root");
   });
 });
 

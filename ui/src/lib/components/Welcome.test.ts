@@ -18,6 +18,7 @@ const info: AppInfo = {
     { major: 17, version: "17.2", hasServer: false },
   ],
   practiceServerMajor: 16,
+  practiceServerProblem: null,
 };
 
 describe("Welcome", () => {

@@ -51,6 +51,11 @@ export type AppInfo = {
 	bundled: BundledTools[],
 	/**  The major the local practice server would run, when the bundle carries a server. */
 	practiceServerMajor: number | null,
+	/**
+	 *  Why the practice server cannot run here even though it is bundled (Lifeboat runs as
+	 *  root, which PostgreSQL refuses), with what to do instead.
+	 */
+	practiceServerProblem: string | null,
 };
 
 /**  An entry of the archive the wizard shows in its tree. */

@@ -43,7 +43,7 @@ describe("appInfo", () => {
   });
 
   it("returns the data of an ok result", async () => {
-    const data = { version: "0.1.0", dataDir: "/d", bundled: [], practiceServerMajor: null };
+    const data = { version: "0.1.0", dataDir: "/d", bundled: [], practiceServerMajor: null, practiceServerProblem: null };
     mockedCommand.mockResolvedValue({ status: "ok", data });
     await expect(appInfo()).resolves.toEqual(data);
   });
