@@ -162,6 +162,14 @@ async fn tampered_data_fails_the_comparison_naming_the_table() {
     assert!(compare.summary.contains("sales.orders: 318 rows instead of 321 rows"), "{compare:?}");
     assert!(report.failure.as_deref().unwrap().contains("sales.orders"));
     assert_eq!(test_status(&fx).await, "tested-failed");
+    let listed = lifeboat_engine::browse::list_databases(
+        &fx.home.ctx,
+        lifeboat_engine::browse::ListDatabases { profile: "prod".into() },
+    )
+    .await
+    .unwrap();
+    let info = listed.iter().find(|d| d.name == fx.db).unwrap();
+    assert!(info.last_test_failed && info.last_successful_test.is_none(), "{info:?}");
     assert!(scratch_databases(&fx.server, &fx.db).await.is_empty(), "dropped after a failure");
     let html = std::fs::read_to_string(report.certificate_html.unwrap()).unwrap();
     assert!(html.contains("FAILED") && html.contains("318 rows"));

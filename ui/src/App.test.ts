@@ -91,7 +91,7 @@ describe("App", () => {
 
   it("shows a selected database's facts, with never for no backup yet", async () => {
     vi.mocked(listDatabases).mockResolvedValue([
-      { name: "shop", owner: "ada", encoding: "UTF8", sizeBytes: 1536, lastBackup: null, lastSuccessfulTest: null },
+      { name: "shop", owner: "ada", encoding: "UTF8", sizeBytes: 1536, lastBackup: null, lastSuccessfulTest: null, lastTestFailed: false },
     ]);
     render(App);
     await fireEvent.click(await screen.findByRole("button", { name: "Expand Shop" }));

@@ -38,6 +38,7 @@ const shop: DatabaseInfo = {
   sizeBytes: 1536,
   lastBackup: null,
   lastSuccessfulTest: null,
+    lastTestFailed: false,
 };
 
 function record(id: number, status: BackupRecord["status"], extra: Partial<BackupRecord> = {}): BackupRecord {
@@ -57,6 +58,7 @@ function record(id: number, status: BackupRecord["status"], extra: Partial<Backu
     errorCode: null,
     errorMessage: null,
     testStatus: "untested",
+      testedAt: null,
     ...extra,
   };
 }

@@ -32,7 +32,7 @@ vi.mock("$lib/ipc", async (importOriginal) => {
 });
 
 function db(name: string): DatabaseInfo {
-  return { name, owner: "ada", encoding: "UTF8", sizeBytes: 1536, lastBackup: null, lastSuccessfulTest: null };
+  return { name, owner: "ada", encoding: "UTF8", sizeBytes: 1536, lastBackup: null, lastSuccessfulTest: null, lastTestFailed: false };
 }
 
 const method: RestoreMethod = {

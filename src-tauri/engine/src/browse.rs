@@ -26,6 +26,8 @@ pub struct DatabaseInfo {
     pub last_backup: Option<String>,
     /// When a backup of this database last passed a restore test (RFC 3339).
     pub last_successful_test: Option<String>,
+    /// Whether the most recent restore test of a backup of this database failed.
+    pub last_test_failed: bool,
 }
 
 #[derive(Debug, Clone, Deserialize, specta::Type)]
@@ -91,6 +93,7 @@ pub async fn list_databases(ctx: &Ctx, input: ListDatabases) -> Result<Vec<Datab
             size_bytes: row.get(3),
             last_backup: history.last_backup,
             last_successful_test: history.last_successful_test,
+            last_test_failed: history.last_test_failed,
         });
     }
     Ok(databases)

@@ -49,6 +49,8 @@ pub struct BackupRecord {
     pub error_message: Option<String>,
     /// "untested", "tested-ok" or "tested-failed".
     pub test_status: String,
+    /// When it was last tested.
+    pub tested_at: Option<String>,
 }
 
 pub(crate) fn start_backup(
@@ -118,7 +120,7 @@ pub async fn list_backups(ctx: &Ctx, input: ListBackups) -> Result<Vec<BackupRec
     let mut statement = conn
         .prepare(
             "SELECT id, profile_name, host, port, database, format, status, started_at, duration_ms, \
-             manifest_path, size_bytes, sha256, error_code, error_message, test_status FROM backups \
+             manifest_path, size_bytes, sha256, error_code, error_message, test_status, tested_at FROM backups \
              WHERE (?1 IS NULL OR database = ?1) ORDER BY id DESC LIMIT ?2",
         )
         .map_err(|e| ctx.store.error(e))?;
@@ -140,6 +142,7 @@ pub async fn list_backups(ctx: &Ctx, input: ListBackups) -> Result<Vec<BackupRec
                 error_code: r.get(12)?,
                 error_message: r.get(13)?,
                 test_status: r.get(14)?,
+                tested_at: r.get(15)?,
             })
         })
         .map_err(|e| ctx.store.error(e))?;
@@ -151,6 +154,8 @@ pub async fn list_backups(ctx: &Ctx, input: ListBackups) -> Result<Vec<BackupRec
 pub(crate) struct History {
     pub last_backup: Option<String>,
     pub last_successful_test: Option<String>,
+    /// Whether the most recent test of any backup of the database failed.
+    pub last_test_failed: bool,
 }
 
 pub(crate) fn history(ctx: &Ctx, host: &str, port: u16, database: &str) -> Result<History> {
@@ -158,10 +163,19 @@ pub(crate) fn history(ctx: &Ctx, host: &str, port: u16, database: &str) -> Resul
         .conn()
         .query_row(
             "SELECT max(CASE WHEN status = 'finished' THEN started_at END), \
-             max(CASE WHEN test_status = 'tested-ok' THEN tested_at END) \
+             max(CASE WHEN test_status = 'tested-ok' THEN tested_at END), \
+             coalesce((SELECT test_status = 'tested-failed' FROM backups \
+                       WHERE host = ?1 AND port = ?2 AND database = ?3 AND tested_at IS NOT NULL \
+                       ORDER BY tested_at DESC LIMIT 1), 0) \
              FROM backups WHERE host = ?1 AND port = ?2 AND database = ?3",
             params![host, port, database],
-            |r| Ok(History { last_backup: r.get(0)?, last_successful_test: r.get(1)? }),
+            |r| {
+                Ok(History {
+                    last_backup: r.get(0)?,
+                    last_successful_test: r.get(1)?,
+                    last_test_failed: r.get(2)?,
+                })
+            },
         )
         .map_err(|e| ctx.store.error(e))
 }

@@ -45,7 +45,7 @@ function namesFor(database: string, format: string, schema: string | null): Back
 }
 
 function db(name: string, sizeBytes: number | null = 8 * 1024 * 1024): DatabaseInfo {
-  return { name, owner: "ada", encoding: "UTF8", sizeBytes, lastBackup: null, lastSuccessfulTest: null };
+  return { name, owner: "ada", encoding: "UTF8", sizeBytes, lastBackup: null, lastSuccessfulTest: null, lastTestFailed: false };
 }
 
 const outcome: BackupOutcome = {

@@ -149,6 +149,7 @@ describe("DrillWizard", () => {
       errorCode: null,
       errorMessage: null,
       testStatus: "untested",
+      testedAt: null,
     });
     await fireEvent.click(byId("drill-pick"));
     await waitFor(() => expect((byId("drill-source") as HTMLInputElement).value).toBe("/b/lab-2026-11-20-100000.lifeboat.json"));

@@ -52,6 +52,7 @@ const shop: DatabaseInfo = {
   sizeBytes: 8 * 1024 * 1024,
   lastBackup: null,
   lastSuccessfulTest: null,
+    lastTestFailed: false,
 };
 
 const refused = new IpcError({
@@ -283,6 +284,18 @@ describe("ServerTree", () => {
     expect(error.textContent).toContain("The system keychain is locked");
     expect(error.textContent).toContain("Unlock it.");
     expect(screen.getAllByTestId("profile-node")).toHaveLength(1);
+  });
+
+  it("says when the latest restore test of a database failed", async () => {
+    await renderTree([profile("Shop")]);
+    vi.mocked(listDatabases).mockResolvedValue([
+      { ...shop, lastSuccessfulTest: "2026-11-01T10:00:00Z", lastTestFailed: true },
+      { ...shop, name: "wiki", lastSuccessfulTest: null, lastTestFailed: false },
+    ]);
+    await fireEvent.click(toggler(node("profile-node", "Shop")));
+    const failed = await waitFor(() => node("database-node", "shop"));
+    expect(within(failed).getByTestId("database-test-failed").textContent).toBe("last test failed");
+    expect(node("database-node", "wiki").textContent).toContain("last test: never");
   });
 
   it("shows why the profiles could not be listed", async () => {

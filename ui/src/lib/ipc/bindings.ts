@@ -116,6 +116,8 @@ export type BackupRecord = {
 	errorMessage: string | null,
 	/**  "untested", "tested-ok" or "tested-failed". */
 	testStatus: string,
+	/**  When it was last tested. */
+	testedAt: string | null,
 };
 
 /**  What part of the database a backup holds. */
@@ -185,6 +187,8 @@ export type DatabaseInfo = {
 	lastBackup: string | null,
 	/**  When a backup of this database last passed a restore test (RFC 3339). */
 	lastSuccessfulTest: string | null,
+	/**  Whether the most recent restore test of a backup of this database failed. */
+	lastTestFailed: boolean,
 };
 
 /**  One comparison or check inside a step. */
