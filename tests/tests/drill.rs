@@ -61,6 +61,15 @@ async fn make_backup(fx: &Fixture, format: BackupFormat) -> PathBuf {
     PathBuf::from(outcome.manifest_path)
 }
 
+/// The fixture's custom-format dump file.
+fn dump_file(fx: &Fixture) -> PathBuf {
+    std::fs::read_dir(fx.out.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|e| e == "backup"))
+        .unwrap()
+}
+
 fn on_prod(source: &Path) -> DrillRequest {
     DrillRequest {
         source: source.display().to_string(),
@@ -179,11 +188,7 @@ async fn tampered_data_fails_the_comparison_naming_the_table() {
 async fn a_flipped_byte_fails_integrity_before_any_restore() {
     let fx = fixture(18, "drill_flip").await;
     let manifest = make_backup(&fx, BackupFormat::Custom).await;
-    let dump = std::fs::read_dir(fx.out.path())
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .find(|p| p.extension().is_some_and(|e| e == "backup"))
-        .unwrap();
+    let dump = dump_file(&fx);
     let mut bytes = std::fs::read(&dump).unwrap();
     let middle = bytes.len() / 2;
     bytes[middle] ^= 0x01;
@@ -208,11 +213,7 @@ async fn a_truncated_archive_fails_the_full_read() {
     let fx = fixture(17, "drill_cut").await;
     let manifest = make_backup(&fx, BackupFormat::Custom).await;
     // Without its manifest the checksum cannot catch it; the full read must.
-    let dump = std::fs::read_dir(fx.out.path())
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .find(|p| p.extension().is_some_and(|e| e == "backup"))
-        .unwrap();
+    let dump = dump_file(&fx);
     std::fs::remove_file(&manifest).unwrap();
     let bytes = std::fs::read(&dump).unwrap();
     std::fs::write(&dump, &bytes[..bytes.len() * 2 / 3]).unwrap();

@@ -71,7 +71,23 @@ async fn make_backup(
     db: &str,
     format: BackupFormat,
 ) -> (PathBuf, Manifest) {
-    let input = StartBackup {
+    let outcome = backup_to_out(fx, server, db, format, |_| {}).await;
+    let manifest: Manifest =
+        serde_json::from_slice(&std::fs::read(&outcome.manifest_path).unwrap()).unwrap();
+    let first = manifest.files[0].name.split('/').next().unwrap().to_owned();
+    (fx.out.path().join(first), manifest)
+}
+
+/// Backs `db` up from the fixture's profile for `server` into the fixture's folder; `adjust`
+/// changes the request (one file per schema, globals …).
+async fn backup_to_out(
+    fx: &Fixture,
+    server: &PgServer,
+    db: &str,
+    format: BackupFormat,
+    adjust: impl FnOnce(&mut StartBackup),
+) -> lifeboat_engine::backup::BackupOutcome {
+    let mut input = StartBackup {
         profile: format!("pg{}", server.major),
         database: db.into(),
         destination: fx.out.path().display().to_string(),
@@ -83,11 +99,8 @@ async fn make_backup(
         globals: false,
         role_passwords: false,
     };
-    let outcome = backup(&fx.ctx, input, &NullSink, &CancellationToken::new()).await.unwrap();
-    let manifest: Manifest =
-        serde_json::from_slice(&std::fs::read(&outcome.manifest_path).unwrap()).unwrap();
-    let first = manifest.files[0].name.split('/').next().unwrap().to_owned();
-    (fx.out.path().join(first), manifest)
+    adjust(&mut input);
+    backup(&fx.ctx, input, &NullSink, &CancellationToken::new()).await.unwrap()
 }
 
 fn request(source: &Path, profile: &str) -> RestoreRequest {
@@ -1006,19 +1019,8 @@ async fn one_schema_of_a_schema_wise_backup_restores_into_another_database() {
     let server = PgServer::shared(16);
     let db = database_with_data(&server, "schemawise").await;
     let fx = fixture(&[&server]).await;
-    let input = StartBackup {
-        profile: "pg16".into(),
-        database: db.clone(),
-        destination: fx.out.path().display().to_string(),
-        format: BackupFormat::Custom,
-        compression: None,
-        scope: BackupScope::default(),
-        per_schema: true,
-        jobs: None,
-        globals: false,
-        role_passwords: false,
-    };
-    let backup = backup(&fx.ctx, input, &NullSink, &CancellationToken::new()).await.unwrap();
+    let backup =
+        backup_to_out(&fx, &server, &db, BackupFormat::Custom, |b| b.per_schema = true).await;
     let manifest = Path::new(&backup.manifest_path);
 
     // The manifest alone names two files; one schema picks its file.
@@ -1105,19 +1107,7 @@ async fn missing_roles_are_created_from_the_saved_globals_keeping_owners_and_gra
         .await
         .unwrap();
     let fx = fixture(&[&source, &target]).await;
-    let input = StartBackup {
-        profile: "pg18".into(),
-        database: db.clone(),
-        destination: fx.out.path().display().to_string(),
-        format: BackupFormat::Custom,
-        compression: None,
-        scope: BackupScope::default(),
-        per_schema: false,
-        jobs: None,
-        globals: true,
-        role_passwords: false,
-    };
-    let made = backup(&fx.ctx, input, &NullSink, &CancellationToken::new()).await.unwrap();
+    let made = backup_to_out(&fx, &source, &db, BackupFormat::Custom, |b| b.globals = true).await;
     let manifest = Path::new(&made.manifest_path);
 
     // Without the option, the fix offers it.

@@ -688,17 +688,13 @@ fn rows_text(rows: i64) -> String {
 
 async fn drop_scratch(ctx: &Ctx, profile: &Profile, scratch: &str) -> Result<()> {
     let spec = ConnectSpec::for_profile(ctx, profile, &profile.settings.maintenance_db)?;
-    let client = connect(&spec).await?;
-    let version: i32 = client
+    let version: i32 = connect(&spec)
+        .await?
         .query_one("SELECT current_setting('server_version_num')::int", &[])
         .await
         .map_err(|e| query_error(&e))?
         .get(0);
-    let force = if version >= 130_000 { " WITH (FORCE)" } else { "" };
-    client
-        .batch_execute(&format!("DROP DATABASE IF EXISTS {}{force}", quote_ident(scratch)))
-        .await
-        .map_err(|e| query_error(&e))
+    restore::drop_database(ctx, profile, ServerVersion(version.max(0) as u32), scratch).await
 }
 
 /// Writes the certificate (JSON and HTML) next to the backup; when that folder is not writable,

@@ -368,7 +368,8 @@ pub async fn restore_on(
         }
         Err(error) => {
             if plan.create_database
-                && let Err(drop_error) = drop_database(ctx, &prepared, &database).await
+                && let Err(drop_error) =
+                    drop_database(ctx, &prepared.profile, prepared.server, &database).await
             {
                 sink.emit(ProgressEvent::Warning {
                     message: format!(
@@ -1947,12 +1948,16 @@ async fn drop_roles(ctx: &Ctx, prepared: &Prepared, roles: &[String], sink: &dyn
 
 /// Drops a database this restore created, even while the killed tools' sessions are still
 /// ending (`WITH (FORCE)` from PostgreSQL 13; before that, their sessions are ended first).
-async fn drop_database(ctx: &Ctx, prepared: &Prepared, name: &str) -> Result<()> {
-    let profile = &prepared.profile;
+pub(crate) async fn drop_database(
+    ctx: &Ctx,
+    profile: &Profile,
+    server: ServerVersion,
+    name: &str,
+) -> Result<()> {
     let spec = ConnectSpec::for_profile(ctx, profile, &profile.settings.maintenance_db)?;
     let client = connect(&spec).await?;
     let quoted = quote_ident(name);
-    if prepared.server.0 >= 130_000 {
+    if server.0 >= 130_000 {
         return client
             .batch_execute(&format!("DROP DATABASE IF EXISTS {quoted} WITH (FORCE)"))
             .await
