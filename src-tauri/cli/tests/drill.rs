@@ -3,30 +3,18 @@
 //! passes and no server process is left; a failing smoke check fails with exit 1; an interrupt
 //! stops the drill and the practice server; as root the practice server is refused clearly.
 
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
+use common::{add_local_profile, lifeboat, text};
 use lifeboat_system_tests::pg::{running_as_root, wait_until};
 use lifeboat_system_tests::{
     PgServer, as_test_user, give_to_test_user, processes_with_cmdline, reachable_bundle,
 };
 use serde_json::Value;
-
-fn bundle() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../resources/postgres")
-}
-
-/// `lifeboat` as the current user (root in CI): for the backup and the root refusal.
-fn lifeboat(home: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_lifeboat"))
-        .args(args)
-        .env("LIFEBOAT_HOME", home)
-        .env("LIFEBOAT_PG_BUNDLE", bundle())
-        .stdin(Stdio::null())
-        .output()
-        .unwrap()
-}
 
 /// `lifeboat` as the unprivileged test user.
 fn lifeboat_as_user(home: &Path) -> Command {
@@ -36,14 +24,6 @@ fn lifeboat_as_user(home: &Path) -> Command {
         .env("LIFEBOAT_PG_BUNDLE", reachable_bundle())
         .stdin(Stdio::null());
     command
-}
-
-fn text(output: &Output) -> String {
-    format!(
-        "{}\n{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
 }
 
 /// A backup of a fresh database (made by root through a profile) in a folder the test user owns,
@@ -56,23 +36,7 @@ async fn backup_for_the_user(
     let db = server.create_database(prefix).await;
     server.client(&db).await.batch_execute(setup).await.unwrap();
     let admin_home = tempfile::tempdir().unwrap();
-    let port = server.port.to_string();
-    let add = lifeboat(
-        admin_home.path(),
-        &[
-            "profile",
-            "add",
-            "local",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            &port,
-            "--user",
-            "postgres",
-            "--use-pgpass",
-        ],
-    );
-    assert!(add.status.success(), "{}", text(&add));
+    add_local_profile(admin_home.path(), server);
     let out = tempfile::tempdir().unwrap();
     let out_dir = out.path().display().to_string();
     let made = lifeboat(
@@ -140,6 +104,10 @@ async fn an_interrupted_drill_stops_the_practice_server() {
                INSERT INTO big SELECT g, md5(g::text) || md5((g * 7)::text) \
                FROM generate_series(1, 400000) g;";
     let (manifest, _out, home) = backup_for_the_user(&server, "practice_stop", big).await;
+    // The database's name, as the manifest's file name starts with it; other tests' drills run
+    // at the same time, so only this one's scratch database counts.
+    let name = manifest.file_name().unwrap().to_string_lossy().into_owned();
+    let scratch = format!("{}_drill_", &name[..name.find("-20").unwrap()]);
     let child = lifeboat_as_user(home.path())
         .args(["test", &manifest.display().to_string(), "--json"])
         .stdout(Stdio::piped())
@@ -147,9 +115,9 @@ async fn an_interrupted_drill_stops_the_practice_server() {
         .spawn()
         .unwrap();
     // Once pg_restore loads the scratch database, interrupt lifeboat (not runuser around it).
-    // (pg_restore's arguments name the scratch database `…_drill_…`.)
+    // (pg_restore's arguments name the scratch database.)
     let loading =
-        wait_until(Duration::from_secs(60), || !processes_with_cmdline("_drill_").is_empty());
+        wait_until(Duration::from_secs(60), || !processes_with_cmdline(&scratch).is_empty());
     assert!(loading, "the drill never started restoring");
     let manifest_text = manifest.display().to_string();
     for pid in processes_with_cmdline(&manifest_text) {

@@ -1,36 +1,10 @@
 //! `lifeboat restore` against a real server: the dry run prints the plan and changes nothing, a
 //! restore creates the database with the rows, a blocker exits 1 with its code in `--json`.
 
-use std::path::Path;
-use std::process::{Command, Output, Stdio};
+mod common;
 
+use common::{add_local_profile, json, lifeboat, text};
 use lifeboat_system_tests::PgServer;
-use serde_json::Value;
-
-fn lifeboat(home: &Path, args: &[&str]) -> Output {
-    let bundle = Path::new(env!("CARGO_MANIFEST_DIR")).join("../resources/postgres");
-    Command::new(env!("CARGO_BIN_EXE_lifeboat"))
-        .args(args)
-        .env("LIFEBOAT_HOME", home)
-        .env("LIFEBOAT_PG_BUNDLE", bundle)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap()
-}
-
-fn json(output: &Output) -> Value {
-    serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
-        panic!("not one JSON document ({e}): {}", String::from_utf8_lossy(&output.stdout))
-    })
-}
-
-fn text(output: &Output) -> String {
-    format!(
-        "{}\n{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
-}
 
 async fn databases(server: &PgServer) -> Vec<String> {
     server
@@ -59,20 +33,7 @@ async fn dry_run_restore_and_blocker_from_the_command_line() {
         .unwrap();
     let home = tempfile::tempdir().unwrap();
     let out = tempfile::tempdir().unwrap();
-    let port = server.port.to_string();
-    let add = [
-        "profile",
-        "add",
-        "local",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        &port,
-        "--user",
-        "postgres",
-        "--use-pgpass",
-    ];
-    assert!(lifeboat(home.path(), &add).status.success());
+    add_local_profile(home.path(), &server);
     let out_dir = out.path().display().to_string();
     let made = lifeboat(
         home.path(),

@@ -546,6 +546,10 @@ async fn on_server(
         );
     }
 
+    if cancel.is_cancelled() {
+        return Err(Error::Cancelled);
+    }
+
     // 5. Smoke checks.
     run.stage(DrillStepKind::SmokeChecks);
     let clock = Instant::now();
@@ -595,6 +599,9 @@ async fn on_server(
             )
         };
         run.done_with(DrillStepKind::SmokeChecks, clock, status, summary, results);
+    }
+    if cancel.is_cancelled() {
+        return Err(Error::Cancelled);
     }
     Ok(Some(version))
 }

@@ -1,0 +1,59 @@
+//! What the CLI tests share: running the real `lifeboat` binary with its own data folder and the
+//! bundled PostgreSQL tools, and reading what it printed.
+
+#![allow(dead_code)] // Each test file uses its own part of this.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use lifeboat_system_tests::PgServer;
+use serde_json::Value;
+
+pub fn bundle() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../resources/postgres")
+}
+
+/// Runs `lifeboat ARGS` with `home` as its data folder and nothing on its standard input.
+pub fn lifeboat(home: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_lifeboat"))
+        .args(args)
+        .env("LIFEBOAT_HOME", home)
+        .env("LIFEBOAT_PG_BUNDLE", bundle())
+        .stdin(Stdio::null())
+        .output()
+        .unwrap()
+}
+
+/// Standard output and error, for assertion messages.
+pub fn text(output: &Output) -> String {
+    format!(
+        "{}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+pub fn json(output: &Output) -> Value {
+    serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
+        panic!("not one JSON document ({e}): {}", String::from_utf8_lossy(&output.stdout))
+    })
+}
+
+/// Adds the profile "local" for `server` (its superuser, password from the environment).
+pub fn add_local_profile(home: &Path, server: &PgServer) {
+    let port = server.port.to_string();
+    let args = [
+        "profile",
+        "add",
+        "local",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        &port,
+        "--user",
+        "postgres",
+        "--use-pgpass",
+    ];
+    let added = lifeboat(home, &args);
+    assert!(added.status.success(), "{}", text(&added));
+}
