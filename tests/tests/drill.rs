@@ -353,3 +353,22 @@ async fn keep_leaves_the_scratch_database_to_look_at() {
         .get(0);
     assert_eq!(rows, 321);
 }
+
+#[tokio::test]
+async fn an_archive_newer_than_the_bundled_tools_is_an_error_not_a_failed_backup() {
+    let fx = fixture(18, "drill_future").await;
+    let manifest = make_backup(&fx, BackupFormat::Custom).await;
+    let dump = dump_file(&fx);
+    std::fs::remove_file(&manifest).unwrap();
+    // "PGDMP", then the archive version: major, minor, revision. 1.99 does not exist yet.
+    let mut bytes = std::fs::read(&dump).unwrap();
+    assert_eq!(&bytes[..5], b"PGDMP");
+    bytes[6] = 99;
+    std::fs::write(&dump, bytes).unwrap();
+    let error = drill(&fx.home.ctx, on_prod(&dump), &NullSink, &CancellationToken::new())
+        .await
+        .unwrap_err();
+    assert_eq!(error.code(), ErrorCode::ArchiveTooNew, "{error}");
+    assert!(scratch_databases(&fx.server, &fx.db).await.is_empty());
+    assert_eq!(test_status(&fx).await, "untested");
+}

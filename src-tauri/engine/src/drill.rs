@@ -351,7 +351,8 @@ impl Run<'_> {
 }
 
 /// Errors that say something about the backup itself (a failed drill), as opposed to errors that
-/// keep the drill from running (the server is down, the request is wrong).
+/// keep the drill from running (the server is down, the request is wrong, the archive is newer
+/// than the bundled tools can read).
 fn is_about_the_backup(error: &Error) -> bool {
     matches!(
         error,
@@ -360,7 +361,6 @@ fn is_about_the_backup(error: &Error) -> bool {
             | Error::ChecksumMismatch { .. }
             | Error::BackupFileMissing { .. }
             | Error::ArchiveDamaged { .. }
-            | Error::ArchiveTooNew { .. }
             | Error::RestoreBlocked { .. }
             | Error::ToolFailed { tool: Tool::PgRestore | Tool::Psql, .. }
     )

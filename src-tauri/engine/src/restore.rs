@@ -423,8 +423,19 @@ pub async fn verify(
         None => 0,
     };
     let detected = archive::detect(&source)?;
-    // The newest bundled pg_restore reads every archive version the others do.
-    let reader = detected.archive_version.map(|_| ctx.tools.newest().clone());
+    // The newest bundled pg_restore reads every archive version the others do; one it cannot
+    // read was made by a newer pg_dump, which says nothing about the backup's health.
+    let newest = ctx.tools.newest();
+    if let Some(version) = detected.archive_version
+        && !archive::pg_restore_reads(newest.major, version)
+    {
+        return Err(Error::ArchiveTooNew {
+            path: source.clone(),
+            version: version.to_string(),
+            newest_bundled: newest.major,
+        });
+    }
+    let reader = detected.archive_version.map(|_| newest.clone());
     let facts = scan(&source, reader.as_ref(), cancel).await?;
     if detected.format == BackupFormat::Plain && !facts.complete {
         return Err(Error::ArchiveDamaged {
