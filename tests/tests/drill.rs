@@ -206,6 +206,8 @@ async fn a_flipped_byte_fails_integrity_before_any_restore() {
     assert_eq!(step(&report, DrillStepKind::Restore).status, StepStatus::Skipped);
     assert!(report.scratch_database.is_none());
     assert!(scratch_databases(&fx.server, &fx.db).await.is_empty());
+    // The damaged backup is marked in the catalog, so it is not picked as untested again.
+    assert_eq!(test_status(&fx).await, "tested-failed");
 }
 
 #[tokio::test]
@@ -270,11 +272,17 @@ async fn a_failing_smoke_check_fails_the_drill_with_its_query_and_result() {
         sql: "DELETE FROM sales.orders".into(),
         expect: Expectation::NoRows,
     };
+    let escaper = SmokeCheck {
+        label: "leaves the transaction".into(),
+        sql: "COMMIT; DELETE FROM sales.orders".into(),
+        expect: Expectation::NoRows,
+    };
     let mut request = on_prod(&manifest);
-    request.smoke_checks = Some(vec![writer]);
+    request.smoke_checks = Some(vec![writer, escaper]);
     let report = drill(&fx.home.ctx, request, &NullSink, &CancellationToken::new()).await.unwrap();
     let smoke = step(&report, DrillStepKind::SmokeChecks);
     assert!(smoke.checks[0].actual.contains("read-only"), "{:?}", smoke.checks[0]);
+    assert!(smoke.checks[1].actual.contains("one SELECT"), "{:?}", smoke.checks[1]);
 }
 
 /// Cancels once the restore has created the scratch database and starts filling it.

@@ -81,6 +81,15 @@ async fn verify_and_a_drill_on_the_practice_server_from_the_command_line() {
     let html = report["certificateHtml"].as_str().unwrap();
     assert!(std::fs::read_to_string(html).unwrap().contains("PASSED"));
     assert!(practice_processes(home.path()).is_empty(), "the practice server was stopped");
+    // Other users of the computer cannot log in to it: a password, readable only by its owner.
+    let newest_dir = home.path().join("practice").join(newest.to_string());
+    if running_as_root() {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(newest_dir.join("password")).unwrap().permissions().mode();
+        assert_eq!(mode & 0o077, 0, "{mode:o}");
+    }
+    let hba = std::fs::read_to_string(newest_dir.join("data/pg_hba.conf")).unwrap_or_default();
+    assert!(!hba.lines().any(|l| !l.starts_with('#') && l.contains("trust")), "{hba}");
 
     // A smoke check that fails: exit 1, the query and what it gave; still nothing left running.
     let add = lifeboat_as_user(home.path())

@@ -27,6 +27,7 @@ async fn dry_run_restore_and_blocker_from_the_command_line() {
         .await
         .batch_execute(
             "CREATE SCHEMA shop; CREATE TABLE shop.items (id int PRIMARY KEY, name text); \
+             CREATE TABLE public.notes (id int, note text); \
              INSERT INTO shop.items SELECT g, 'item ' || g FROM generate_series(1, 64) g",
         )
         .await

@@ -29,7 +29,8 @@ use crate::sql::quote_ident;
 use crate::tools::{ServerVersion, Tool};
 
 /// The manifest's own format; bump when its meaning changes.
-pub const MANIFEST_VERSION: u32 = 1;
+/// 2: object counts leave out NOT NULL constraints and the public schema.
+pub const MANIFEST_VERSION: u32 = 2;
 pub const MANIFEST_SUFFIX: &str = ".lifeboat.json";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, specta::Type)]
@@ -848,7 +849,13 @@ pub(crate) async fn object_counts(
                 not_extension("pg_constraint", "k")
             ),
         ),
-        ("schemas", format!("SELECT count(*) FROM pg_namespace n WHERE {USER_NS}")),
+        // Without public: every new database has it, whether the backed-up one had it or not.
+        (
+            "schemas",
+            format!(
+                "SELECT count(*) FROM pg_namespace n WHERE n.nspname <> 'public' AND {USER_NS}"
+            ),
+        ),
     ];
     let mut counts = BTreeMap::new();
     for (kind, sql) in kinds {

@@ -32,7 +32,7 @@ use crate::error::{Error, Result};
 use crate::practice::PracticeServer;
 use crate::profiles::{self, Profile};
 use crate::progress::{ProgressEvent, ProgressSink};
-use crate::restore::{self, RestoreRequest, Verified};
+use crate::restore::{self, FindingCode, RestoreRequest, Verified};
 use crate::runner::{self, ConnTarget, StdoutTo, ToolCommand};
 use crate::smoke::{self, SmokeCheck};
 use crate::sql::quote_ident;
@@ -173,10 +173,22 @@ pub async fn drill(
 ) -> Result<DrillReport> {
     let started_at = chrono::Local::now();
     let started = Instant::now();
-    let mut run = Run { steps: Vec::new(), tool_versions: Vec::new(), sink };
-    if let DrillTarget::Profile { name } = &request.target {
+    let mut run =
+        Run { steps: Vec::new(), tool_versions: Vec::new(), sink, scratch_created: false };
+    match &request.target {
         // A wrong profile name is a mistake of the request, not a finding about the backup.
-        profiles::find_profile(ctx, name)?;
+        DrillTarget::Profile { name } => {
+            profiles::find_profile(ctx, name)?;
+        }
+        DrillTarget::Practice if request.keep => {
+            return Err(Error::InvalidInput {
+                field: "keep",
+                problem: "the practice server stops after the test, so a kept scratch database \
+                          could not be looked at; test on one of your servers to keep it"
+                    .into(),
+            });
+        }
+        DrillTarget::Practice => {}
     }
 
     // 1. Integrity, before any server is involved.
@@ -200,9 +212,19 @@ pub async fn drill(
     };
     let found = match &verified {
         Some(v) => archive::find_manifest(Path::new(&v.source))?,
-        None => None,
+        // A damaged backup is still recorded against its manifest, when it has a readable one.
+        None => restore::locate_manifest(&request.source),
     };
-    let manifest = found.as_ref().map(|f| f.manifest.clone());
+    // Of a one-file-per-schema backup, one schema's file is tested: only its schema is compared.
+    let manifest = found.as_ref().map(|f| {
+        let mut manifest = f.manifest.clone();
+        let schemas: Vec<&str> = f.files.iter().filter_map(|file| file.schema.as_deref()).collect();
+        if !schemas.is_empty() {
+            manifest.tables.retain(|t| schemas.contains(&t.schema.as_str()));
+            manifest.sequences.retain(|q| schemas.contains(&q.schema.as_str()));
+        }
+        manifest
+    });
     let database = manifest
         .as_ref()
         .map(|m| m.database.clone())
@@ -243,22 +265,30 @@ pub async fn drill(
             (None, DrillTarget::Profile { name }) => profiles::find_profile(ctx, name)?,
             (None, DrillTarget::Practice) => unreachable!("the practice server was started"),
         };
-        let scratch = scratch_name(database.as_deref().unwrap_or("backup"), started_at);
+        let scratch = free_scratch_name(
+            ctx,
+            &profile,
+            &scratch_name(database.as_deref().unwrap_or("backup"), started_at),
+        )
+        .await?;
         let on_server =
             on_server(ctx, &request, &profile, &scratch, manifest.as_ref(), &mut run, cancel).await;
         // Cleanup happens whatever came before.
         run.stage(DrillStepKind::Cleanup);
         let clock = Instant::now();
-        let restored =
-            matches!(on_server, Ok(Some(_))) || matches!(on_server, Err(Error::Cancelled));
         let mut cleanup = Vec::new();
-        let keep = request.keep && on_server.is_ok() && restored;
-        if restored && !keep {
+        let mut cleanup_failed = false;
+        let keep = request.keep && on_server.is_ok() && run.scratch_created;
+        if run.scratch_created && !keep {
             match drop_scratch(ctx, &profile, &scratch).await {
                 Ok(()) => cleanup.push(format!("Dropped the scratch database {scratch}.")),
-                Err(error) => cleanup.push(format!(
-                    "The scratch database {scratch} could not be dropped ({error}); drop it by hand."
-                )),
+                Err(error) => {
+                    cleanup_failed = true;
+                    cleanup.push(format!(
+                        "The scratch database {scratch} could not be dropped ({error}); drop it \
+                         by hand."
+                    ));
+                }
             }
         } else if keep {
             cleanup.push(format!("Kept the scratch database {scratch} on {}.", report.target));
@@ -266,11 +296,12 @@ pub async fn drill(
         if let Some(server) = practice {
             match server.stop().await {
                 Ok(()) => cleanup.push("Stopped the practice server.".to_owned()),
-                Err(error) => cleanup.push(format!("The practice server did not stop: {error}")),
+                Err(error) => {
+                    cleanup_failed = true;
+                    cleanup.push(format!("The practice server did not stop: {error}"));
+                }
             }
         }
-        let cleanup_failed =
-            cleanup.iter().any(|c| c.contains("could not") || c.contains("did not"));
         let status = if cleanup_failed { StepStatus::Failed } else { StepStatus::Passed };
         run.done(DrillStepKind::Cleanup, clock, status, cleanup.join(" "));
         match on_server {
@@ -316,6 +347,8 @@ struct Run<'a> {
     steps: Vec<DrillStep>,
     tool_versions: Vec<String>,
     sink: &'a dyn ProgressSink,
+    /// The scratch database exists (the restore into it finished): cleanup must drop it.
+    scratch_created: bool,
 }
 
 impl Run<'_> {
@@ -361,8 +394,15 @@ fn is_about_the_backup(error: &Error) -> bool {
             | Error::ChecksumMismatch { .. }
             | Error::BackupFileMissing { .. }
             | Error::ArchiveDamaged { .. }
-            | Error::RestoreBlocked { .. }
             | Error::ToolFailed { tool: Tool::PgRestore | Tool::Psql, .. }
+    ) || matches!(
+        error,
+        // Only what the backup itself holds; a full disk or a missing extension on the server
+        // restored into says nothing about the backup.
+        Error::RestoreBlocked { blockers } if blockers.iter().all(|b| matches!(
+            b.code,
+            FindingCode::DumpIncomplete | FindingCode::DumpSwitchesDatabase
+        ))
     )
 }
 
@@ -426,6 +466,7 @@ async fn on_server(
             }
             Err(error) => return Err(error),
         };
+    run.scratch_created = true;
     run.tool_versions.extend(outcome.tool_versions.iter().cloned());
     let mut summary = format!(
         "Restored {} entries into {scratch} on {} in {:.1} s.",
@@ -497,15 +538,29 @@ async fn on_server(
     // 4. pg_amcheck.
     run.stage(DrillStepKind::Amcheck);
     let clock = Instant::now();
-    let available: bool = client
+    let row = client
         .query_one(
-            "SELECT EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = 'amcheck')",
+            "SELECT EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = 'amcheck'), \
+             EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'amcheck'), \
+             (SELECT rolsuper FROM pg_roles WHERE rolname = current_user)",
             &[],
         )
         .await
-        .map_err(|e| query_error(&e))?
-        .get(0);
-    if available {
+        .map_err(|e| query_error(&e))?;
+    let (available, installed, superuser): (bool, bool, bool) =
+        (row.get(0), row.get(1), row.get(2));
+    if available && !installed && !superuser {
+        // amcheck is not a trusted extension: only a superuser may install it.
+        run.done(
+            DrillStepKind::Amcheck,
+            clock,
+            StepStatus::Skipped,
+            format!(
+                "Installing the amcheck extension needs a superuser, and \"{}\" connects as {}.",
+                profile.settings.name, profile.settings.user
+            ),
+        );
+    } else if available {
         let server_num: i32 = client
             .query_one("SELECT current_setting('server_version_num')::int", &[])
             .await
@@ -526,11 +581,18 @@ async fn on_server(
                 "Every table and B-tree index was read and checked; no corruption.".into(),
             ),
             Err(Error::Cancelled) => return Err(Error::Cancelled),
-            Err(Error::ToolFailed { detail, .. }) => run.done(
+            // pg_amcheck ends with 2 when it found corruption, with 1 when it could not check.
+            Err(Error::ToolFailed { exit_code: Some(2), detail, .. }) => run.done(
                 DrillStepKind::Amcheck,
                 clock,
                 StepStatus::Failed,
-                format!("pg_amcheck reported problems: {detail}"),
+                format!("pg_amcheck found corruption: {detail}"),
+            ),
+            Err(Error::ToolFailed { detail, .. }) => run.done(
+                DrillStepKind::Amcheck,
+                clock,
+                StepStatus::Skipped,
+                format!("pg_amcheck could not check the database: {detail}"),
             ),
             Err(error) => return Err(error),
         }
@@ -646,14 +708,20 @@ async fn compare(client: &Client, manifest: &Manifest) -> Result<Vec<DrillCheck>
     let value = |v: Option<i64>| v.map_or_else(|| "never used".to_owned(), |v| v.to_string());
     for sequence in &manifest.sequences {
         let key = (sequence.schema.clone(), sequence.name.clone());
+        // Sequences are not transactional: pg_dump reads them a moment after the baseline was
+        // taken, so a busy database may have moved them on, never back.
         let (passed, actual) = match sequences.get(&key) {
-            Some(actual) => (*actual == sequence.last_value, value(*actual)),
+            Some(actual) => (*actual >= sequence.last_value, value(*actual)),
             None => (false, "missing".to_owned()),
+        };
+        let expected = match sequence.last_value {
+            Some(v) => format!("at least {v}"),
+            None => value(None),
         };
         checks.push(DrillCheck {
             name: format!("sequence {}.{}", sequence.schema, sequence.name),
             passed,
-            expected: value(sequence.last_value),
+            expected,
             actual,
         });
     }
@@ -676,7 +744,11 @@ async fn compare(client: &Client, manifest: &Manifest) -> Result<Vec<DrillCheck>
     if manifest.scope.is_whole() && !manifest.per_schema {
         let counts = backup::object_counts(client).await?;
         for (kind, expected) in &manifest.object_counts {
-            // Constraints were counted with NOT NULL ones by earlier versions; not comparable.
+            // Manifests before version 2 counted NOT NULL constraints (PostgreSQL 18) and the
+            // public schema; those two counts are not comparable.
+            if manifest.manifest_version < 2 && matches!(kind.as_str(), "constraints" | "schemas") {
+                continue;
+            }
             let Some(actual) = counts.get(kind) else { continue };
             checks.push(DrillCheck {
                 name: format!("number of {}", kind.replace('_', " ")),
@@ -691,6 +763,24 @@ async fn compare(client: &Client, manifest: &Manifest) -> Result<Vec<DrillCheck>
 
 fn rows_text(rows: i64) -> String {
     format!("{rows} row{}", if rows == 1 { "" } else { "s" })
+}
+
+/// `name`, or `name_2`, `name_3` … when a database of that name exists: the drill must create
+/// its scratch database itself, never fill (and then drop) one that was there.
+async fn free_scratch_name(ctx: &Ctx, profile: &Profile, name: &str) -> Result<String> {
+    let spec = ConnectSpec::for_profile(ctx, profile, &profile.settings.maintenance_db)?;
+    let taken: std::collections::HashSet<String> = connect(&spec)
+        .await?
+        .query("SELECT datname::text FROM pg_database", &[])
+        .await
+        .map_err(|e| query_error(&e))?
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    Ok((1..)
+        .map(|n| if n == 1 { name.to_owned() } else { format!("{name}_{n}") })
+        .find(|n| !taken.contains(n))
+        .expect("a free name exists"))
 }
 
 async fn drop_scratch(ctx: &Ctx, profile: &Profile, scratch: &str) -> Result<()> {
@@ -846,6 +936,10 @@ fn record(ctx: &Ctx, report: &DrillReport) -> Result<()> {
     )
     .map_err(|e| ctx.store.error(e))?;
     if let Some(manifest) = &report.manifest {
+        // The catalog holds absolute paths; a relative one from the command line is made so.
+        let manifest = std::fs::canonicalize(manifest)
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|_| manifest.clone());
         conn.execute(
             "UPDATE backups SET test_status = ?2, tested_at = ?3 WHERE manifest_path = ?1",
             params![

@@ -3,22 +3,27 @@
 //! server of the user's.
 //!
 //! Its cluster lives in the data folder (`practice/<major>/data`, created with initdb on first
-//! use), listens on a free loopback port with trust authentication for the user `lifeboat`, has
-//! no Unix socket (no path-length limits, nothing in /tmp) and no durability (fsync off: it only
-//! ever holds scratch databases). It runs for one drill: started by [`PracticeServer::start`],
-//! stopped by [`PracticeServer::stop`] — or, when the drill ends any other way (an error, a
-//! cancel, a panic), by the drop guard. A file lock lets only one drill use it at a time.
+//! use), listens on a free loopback port for the user `lifeboat` with a random password (scram;
+//! kept owner-only in `practice/<major>/password`: other users of the computer must not reach
+//! the restored data), has no Unix socket (no path-length limits, nothing in /tmp) and no
+//! durability (fsync off: it only ever holds scratch databases). It runs for one drill: started by
+//! [`PracticeServer::start`], stopped by [`PracticeServer::stop`] — or, when the drill ends any
+//! other way (an error, a cancel, a panic), by the drop guard. A file lock lets only one drill use
+//! it at a time; scratch databases a crash left behind are dropped when it starts.
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
 use tokio_util::sync::CancellationToken;
 
+use crate::connect::{ConnectSpec, connect, query_error};
 use crate::context::Ctx;
 use crate::error::{Error, Result};
 use crate::profiles::{PasswordSource, Profile, ProfileSettings, SslMode};
 use crate::progress::{NullSink, ProgressSink};
 use crate::runner::{self, ToolCommand};
+use crate::secret::Secret;
+use crate::sql::quote_ident;
 use crate::tools::{BundledMajor, Tool};
 
 /// The superuser of the practice cluster.
@@ -31,6 +36,7 @@ pub struct PracticeServer {
     pub version: String,
     pub port: u16,
     data: PathBuf,
+    password: Secret,
     bundle: BundledMajor,
     stopped: bool,
     _lock: std::fs::File,
@@ -54,6 +60,14 @@ pub fn running_as_root() -> bool {
     {
         false
     }
+}
+
+fn write_owner_only(path: &Path, text: &str) -> std::io::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    std::io::Write::write_all(&mut options.open(path)?, text.as_bytes())
 }
 
 fn free_port() -> Result<u16> {
@@ -97,30 +111,57 @@ impl PracticeServer {
             .map_err(|e| io(&lock_path, e))?;
 
         let data = home.join("data");
+        let password_file = home.join("password");
         let failed = |error: Error| match error {
             Error::ToolFailed { detail, .. } => Error::PracticeServerFailed { detail },
             other => other,
         };
-        if !data.join("PG_VERSION").is_file() {
-            // A cluster half-created by an interrupted initdb is started over.
-            if data.exists() {
-                std::fs::remove_dir_all(&data).map_err(|e| io(&data, e))?;
+        let password = match std::fs::read_to_string(&password_file) {
+            Ok(text) if data.join("PG_VERSION").is_file() => Secret::new(text.trim()),
+            // No cluster yet, a cluster half-created by an interrupted initdb, or one without
+            // a password: started over.
+            _ => {
+                if data.exists() {
+                    std::fs::remove_dir_all(&data).map_err(|e| io(&data, e))?;
+                }
+                let password = Secret::new(format!(
+                    "{}{}",
+                    uuid::Uuid::new_v4().simple(),
+                    uuid::Uuid::new_v4().simple()
+                ));
+                write_owner_only(&password_file, password.expose())
+                    .map_err(|e| io(&password_file, e))?;
+                let initdb = ToolCommand::new(&bundle, Tool::Initdb)?
+                    .arg("-D")
+                    .arg(data.as_os_str())
+                    .arg(format!("--pwfile={}", password_file.display()))
+                    .args(["-U", PRACTICE_USER, "--auth=scram-sha-256", "-E", "UTF8"])
+                    .args(["--no-locale", "--no-sync", "--no-instructions"]);
+                if let Err(error) = runner::run(initdb, sink, cancel).await {
+                    let _ = std::fs::remove_dir_all(&data);
+                    return Err(failed(error));
+                }
+                // Settings in the configuration file rather than on pg_ctl's command line,
+                // which goes through a shell that quotes differently on each system.
+                let settings = "\n# Lifeboat's practice server: loopback only, no Unix socket, \
+                                no durability (it only holds scratch databases).\n\
+                                listen_addresses = '127.0.0.1'\nunix_socket_directories = ''\n\
+                                fsync = off\nsynchronous_commit = off\nfull_page_writes = off\n";
+                let conf = data.join("postgresql.conf");
+                std::fs::OpenOptions::new()
+                    .append(true)
+                    .open(&conf)
+                    .and_then(|mut f| std::io::Write::write_all(&mut f, settings.as_bytes()))
+                    .map_err(|e| io(&conf, e))?;
+                password
             }
-            let initdb = ToolCommand::new(&bundle, Tool::Initdb)?
-                .arg("-D")
-                .arg(data.as_os_str())
-                .args(["-U", PRACTICE_USER, "--auth=trust", "-E", "UTF8", "--no-locale"])
-                .args(["--no-sync", "--no-instructions"]);
-            if let Err(error) = runner::run(initdb, sink, cancel).await {
-                let _ = std::fs::remove_dir_all(&data);
-                return Err(failed(error));
-            }
-        }
+        };
         let mut server = PracticeServer {
             major: bundle.major,
             version: bundle.version.clone(),
             port: 0,
             data,
+            password,
             bundle,
             stopped: true,
             _lock: lock,
@@ -132,29 +173,31 @@ impl PracticeServer {
         let mut last = None;
         for _ in 0..3 {
             let port = free_port()?;
-            // pg_ctl hands -o to a shell: the values are plain words and one quoted empty string.
-            let options = format!(
-                "-p {port} -c listen_addresses=127.0.0.1 -c unix_socket_directories='' \
-                 -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
-            );
             let start = ToolCommand::new(&server.bundle, Tool::PgCtl)?
                 .arg("-D")
                 .arg(server.data.as_os_str())
                 .arg("-l")
                 .arg(server.data.join("server.log").as_os_str())
-                .args(["-w", "-t", "60", "-o", &options, "start"]);
+                .args(["-w", "-t", "60", "-o", &format!("-p {port}"), "start"]);
             match runner::run(start, sink, cancel).await {
                 Ok(_) => {
                     server.port = port;
                     server.stopped = false;
+                    server.drop_leftovers(ctx).await?;
                     return Ok(server);
                 }
                 Err(Error::Cancelled) => {
                     server.stopped = false;
                     return Err(Error::Cancelled);
                 }
-                // Another program may have taken the port meanwhile: try another.
-                Err(error) => last = Some(error),
+                // Another program may have taken the port meanwhile: try another. A postmaster
+                // that came up after pg_ctl gave up waiting is stopped first.
+                Err(error) => {
+                    if server.data.join("postmaster.pid").exists() {
+                        server.pg_ctl_stop("immediate");
+                    }
+                    last = Some(error);
+                }
             }
         }
         let log = std::fs::read_to_string(server.data.join("server.log")).unwrap_or_default();
@@ -187,7 +230,24 @@ impl PracticeServer {
                 password_source: PasswordSource::Environment,
             },
             keychain_account: String::new(),
+            fixed_password: Some(self.password.clone()),
         }
+    }
+
+    /// Drops scratch databases that a drill which crashed left behind.
+    async fn drop_leftovers(&self, ctx: &Ctx) -> Result<()> {
+        let spec = ConnectSpec::for_profile(ctx, &self.profile(), "postgres")?;
+        let client = connect(&spec).await?;
+        let rows = client
+            .query("SELECT datname::text FROM pg_database WHERE datname LIKE '%\\_drill\\_%'", &[])
+            .await
+            .map_err(|e| query_error(&e))?;
+        for row in rows {
+            let name: String = row.get(0);
+            let sql = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", quote_ident(&name));
+            client.batch_execute(&sql).await.map_err(|e| query_error(&e))?;
+        }
+        Ok(())
     }
 
     /// Stops the server and waits until it is gone.

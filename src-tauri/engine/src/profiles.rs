@@ -91,6 +91,10 @@ pub struct Profile {
     #[serde(skip)]
     #[specta(skip)]
     pub(crate) keychain_account: String,
+    /// A password known without any lookup (the practice server's own); never stored.
+    #[serde(skip)]
+    #[specta(skip)]
+    pub(crate) fixed_password: Option<Secret>,
 }
 
 impl Profile {
@@ -228,6 +232,7 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<Profile> {
             },
         },
         keychain_account: row.get(8)?,
+        fixed_password: None,
     })
 }
 
@@ -281,7 +286,7 @@ pub async fn add_profile(ctx: &Ctx, input: AddProfile) -> Result<Profile> {
         let _ = ctx.keychain.delete(&account);
         return Err(ctx.store.error(error));
     }
-    Ok(Profile { settings, keychain_account: account })
+    Ok(Profile { settings, keychain_account: account, fixed_password: None })
 }
 
 pub async fn update_profile(ctx: &Ctx, input: UpdateProfile) -> Result<Profile> {
@@ -307,7 +312,7 @@ pub async fn update_profile(ctx: &Ctx, input: UpdateProfile) -> Result<Profile> 
             row_params(&settings, &current.keychain_account),
         )
         .map_err(|e| ctx.store.error(e))?;
-    Ok(Profile { settings, keychain_account: current.keychain_account })
+    Ok(Profile { settings, keychain_account: current.keychain_account, fixed_password: None })
 }
 
 pub async fn remove_profile(ctx: &Ctx, input: RemoveProfile) -> Result<()> {
@@ -329,6 +334,9 @@ pub async fn remove_profile(ctx: &Ctx, input: RemoveProfile) -> Result<()> {
 /// The password to log in with, from wherever the profile says it lives.
 pub fn password_for(ctx: &Ctx, profile: &Profile, dbname: &str) -> Result<Option<Secret>> {
     let s = &profile.settings;
+    if let Some(password) = &profile.fixed_password {
+        return Ok(Some(password.clone()));
+    }
     match s.password_source {
         PasswordSource::Keychain => ctx.keychain.get(&profile.keychain_account),
         PasswordSource::Environment => {
@@ -487,7 +495,11 @@ mod tests {
 
     #[test]
     fn the_password_never_serializes_with_the_profile() {
-        let profile = Profile { settings: settings("S"), keychain_account: "profile-x".into() };
+        let profile = Profile {
+            settings: settings("S"),
+            keychain_account: "profile-x".into(),
+            fixed_password: None,
+        };
         let json = serde_json::to_string(&profile).unwrap();
         assert!(!json.contains("profile-x") && !json.to_lowercase().contains("password\":\""));
         let input: AddProfile = serde_json::from_value(serde_json::json!({

@@ -837,6 +837,11 @@ async fn prepare(
                 role_statements.push((name.clone(), sql));
             }
             for (role, member) in &saved.memberships {
+                // Predefined roles (pg_write_server_files, pg_execute_server_program …) are
+                // server-wide powers too: never given again.
+                if role.starts_with("pg_") {
+                    continue;
+                }
                 let exists = |r: &String| target.roles.contains(r) || recreatable.contains(r);
                 if (recreatable.contains(role) || recreatable.contains(member))
                     && exists(role)
@@ -1345,6 +1350,13 @@ fn resolve_source(text: &str, schemas: &[String]) -> Result<PathBuf> {
         };
     }
     Ok(path)
+}
+
+/// The manifest describing `source` when it can be found and read, whatever state the backup is
+/// in (to record a failed test against it).
+pub(crate) fn locate_manifest(source: &str) -> Option<FoundManifest> {
+    let path = resolve_source(source, &[]).ok()?;
+    archive::find_manifest(&path).ok().flatten()
 }
 
 /// The pg_restore that reads an archive of `version`: the target's own when it can, else the

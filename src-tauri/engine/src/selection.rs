@@ -255,12 +255,57 @@ pub fn choose(entries: &[DumpEntry], selection: &Selection) -> Result<Chosen> {
         }
     }
 
+    // A foreign key cannot be added when its table gets its rows but the table it references
+    // does not: it goes too, naming the rows left out.
+    let data_of: HashMap<u32, u32> = entries
+        .iter()
+        .filter(|e| e.kind == "TABLE DATA")
+        .filter_map(|e| Some((*e.deps.first()?, e.toc_id?)))
+        .collect();
+    for entry in entries.iter().filter(|e| e.kind == "FK CONSTRAINT") {
+        let Some(id) = entry.toc_id else { continue };
+        if out.contains_key(&id) {
+            continue;
+        }
+        // Its tag is "<table> <constraint>": the referencing table, in the key's schema.
+        let is_own = |r: &DumpEntry| {
+            r.schema == entry.schema && entry.name.starts_with(&format!("{} ", r.name))
+        };
+        let relations: Vec<&DumpEntry> = entry
+            .deps
+            .iter()
+            .filter_map(|d| by_id.get(d).copied())
+            .filter(|r| RELATIONS.contains(&r.kind.as_str()))
+            .collect();
+        let own_rows_kept = relations
+            .iter()
+            .filter(|r| is_own(r))
+            .filter_map(|r| data_of.get(&r.toc_id?))
+            .any(|d| !out.contains_key(d));
+        let referenced_rows_out = relations
+            .iter()
+            .filter(|r| !is_own(r))
+            .filter_map(|r| data_of.get(&r.toc_id?))
+            .find(|d| out.contains_key(d));
+        if own_rows_kept && let Some(missing) = referenced_rows_out {
+            out.insert(id, Some(*missing));
+        }
+    }
+
     let describe_id = |id: u32| {
         by_id
             .get(&id)
             .map(|e| describe(&e.kind, e.schema.as_deref(), &e.name))
             .unwrap_or_else(|| format!("entry {id}"))
     };
+    if entries.iter().all(|e| e.toc_id.is_none_or(|id| out.contains_key(&id))) {
+        return Err(Error::InvalidInput {
+            field: "selection",
+            problem: "nothing would be restored: everything chosen needs something that is left \
+                      out (a view needs its tables, for example); choose those too"
+                .into(),
+        });
+    }
     let mut chosen = Chosen::default();
     for entry in entries {
         let Some(id) = entry.toc_id else { continue };
@@ -513,11 +558,25 @@ mod tests {
     }
 
     #[test]
-    fn a_view_on_an_unselected_table_is_left_out_naming_the_table() {
+    fn a_view_alone_without_its_table_is_refused_as_restoring_nothing() {
         let selection = Selection { tables: vec!["public.v".into()], ..Default::default() };
+        let error = choose(&shop(), &selection).unwrap_err();
+        assert!(error.to_string().contains("nothing would be restored"), "{error}");
+        let selection =
+            Selection { tables: vec!["public.v".into(), "audit.log".into()], ..Default::default() };
+        assert!(choose(&shop(), &selection).unwrap().keep.contains(&229));
+    }
+
+    #[test]
+    fn a_foreign_key_goes_when_its_table_gets_rows_but_the_referenced_one_does_not() {
+        let selection = Selection { exclude_entries: vec![2704], ..Default::default() };
         let chosen = choose(&shop(), &selection).unwrap();
-        assert!(chosen.keep.is_empty(), "{:?}", chosen.keep);
-        assert_eq!(because(&chosen, 229).as_deref(), Some("TABLE audit.log"));
+        assert_eq!(because(&chosen, 2553).as_deref(), Some("TABLE DATA sales.customers"));
+        // Without the referencing rows (orders) the key stays: an empty table satisfies it.
+        for excluded in [vec![2706], vec![2704, 2706]] {
+            let selection = Selection { exclude_entries: excluded, ..Default::default() };
+            assert!(choose(&shop(), &selection).unwrap().keep.contains(&2553));
+        }
     }
 
     #[test]

@@ -153,6 +153,17 @@ pub async fn save_checks(ctx: &Ctx, input: SaveSmokeChecks) -> Result<Vec<SmokeC
 /// Runs one check in a read-only transaction with a time limit, so that a check can neither
 /// change the scratch database nor hang the drill.
 pub async fn run(client: &Client, check: &SmokeCheck) -> SmokeResult {
+    // Preparing refuses several statements ("COMMIT; DELETE …" would leave the read-only
+    // transaction); the text protocol then gives every value as text.
+    if let Err(error) = client.prepare(&check.sql).await {
+        return SmokeResult {
+            passed: false,
+            actual: format!(
+                "the query cannot run: {} (a smoke check is one SELECT)",
+                crate::connect::query_error(&error)
+            ),
+        };
+    }
     if let Err(error) =
         client.batch_execute("BEGIN READ ONLY; SET LOCAL statement_timeout = '120s'").await
     {
