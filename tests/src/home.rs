@@ -1,8 +1,10 @@
 //! A Lifeboat data folder for a test: the engine context on a fresh `LIFEBOAT_HOME`-like folder,
 //! with the real keychain, and profiles for harness servers.
 
+use std::path::Path;
 use std::sync::Arc;
 
+use lifeboat_engine::backup::{BackupFormat, BackupScope, StartBackup};
 use lifeboat_engine::keychain::OsKeychain;
 use lifeboat_engine::profiles::{
     AddProfile, PasswordSource, ProfileSettings, SslMode, add_profile,
@@ -50,4 +52,26 @@ pub async fn add_server_profile(ctx: &Ctx, name: &str, server: &PgServer) {
     add_profile(ctx, AddProfile { settings: server_settings(name, server), password: None })
         .await
         .unwrap();
+}
+
+/// A backup of the whole `database` through `profile` into `out`: no filters, one file, no
+/// globals (tests change the fields they need).
+pub fn backup_request(
+    profile: &str,
+    database: &str,
+    out: &Path,
+    format: BackupFormat,
+) -> StartBackup {
+    StartBackup {
+        profile: profile.into(),
+        database: database.into(),
+        destination: out.display().to_string(),
+        format,
+        compression: None,
+        scope: BackupScope::default(),
+        per_schema: false,
+        jobs: None,
+        globals: false,
+        role_passwords: false,
+    }
 }

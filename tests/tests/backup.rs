@@ -12,7 +12,7 @@ use lifeboat_engine::backup::{
 use lifeboat_engine::catalog::{BackupStatus, ListBackups, list_backups};
 use lifeboat_engine::progress::{NullSink, ProgressEvent, ProgressSink, Recorder};
 use lifeboat_engine::{Error, ErrorCode};
-use lifeboat_system_tests::home::{TestHome, add_server_profile, test_home};
+use lifeboat_system_tests::home::{TestHome, add_server_profile, backup_request, test_home};
 use lifeboat_system_tests::{PgServer, processes_with_cmdline, quote_ident, toolbox};
 use tokio_util::sync::CancellationToken;
 
@@ -55,18 +55,7 @@ async fn database_with_data(server: &PgServer, prefix: &str) -> String {
 }
 
 fn request(db: &str, out: &Path, format: BackupFormat) -> StartBackup {
-    StartBackup {
-        profile: "server".into(),
-        database: db.into(),
-        destination: out.display().to_string(),
-        format,
-        compression: None,
-        scope: BackupScope::default(),
-        per_schema: false,
-        jobs: None,
-        globals: false,
-        role_passwords: false,
-    }
+    backup_request("server", db, out, format)
 }
 
 fn sha256sum(path: &Path) -> String {

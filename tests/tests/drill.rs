@@ -6,7 +6,7 @@
 
 use std::path::{Path, PathBuf};
 
-use lifeboat_engine::backup::{BackupFormat, BackupScope, StartBackup, backup};
+use lifeboat_engine::backup::{BackupFormat, backup};
 use lifeboat_engine::catalog::{ListBackups, list_backups};
 use lifeboat_engine::drill::{
     DrillReport, DrillRequest, DrillStepKind, DrillTarget, StepStatus, drill,
@@ -15,7 +15,7 @@ use lifeboat_engine::progress::{NullSink, ProgressEvent, ProgressSink, Recorder}
 use lifeboat_engine::smoke::{Expectation, SmokeCheck};
 use lifeboat_engine::{Error, ErrorCode};
 use lifeboat_system_tests::PgServer;
-use lifeboat_system_tests::home::{TestHome, add_server_profile, test_home};
+use lifeboat_system_tests::home::{TestHome, add_server_profile, backup_request, test_home};
 use tokio_util::sync::CancellationToken;
 
 const DATA: &str = r#"
@@ -45,18 +45,7 @@ async fn fixture(major: u32, prefix: &str) -> Fixture {
 
 /// Backs the fixture's database up; returns the manifest.
 async fn make_backup(fx: &Fixture, format: BackupFormat) -> PathBuf {
-    let input = StartBackup {
-        profile: "prod".into(),
-        database: fx.db.clone(),
-        destination: fx.out.path().display().to_string(),
-        format,
-        compression: None,
-        scope: BackupScope::default(),
-        per_schema: false,
-        jobs: None,
-        globals: false,
-        role_passwords: false,
-    };
+    let input = backup_request("prod", &fx.db, fx.out.path(), format);
     let outcome = backup(&fx.home.ctx, input, &NullSink, &CancellationToken::new()).await.unwrap();
     PathBuf::from(outcome.manifest_path)
 }

@@ -9,12 +9,12 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use lifeboat_engine::archive;
-use lifeboat_engine::backup::{BackupFormat, BackupScope, Manifest, StartBackup, backup};
+use lifeboat_engine::backup::{BackupFormat, Manifest, backup};
 use lifeboat_engine::progress::{NullSink, ProgressEvent, Recorder};
 use lifeboat_engine::remote;
 use lifeboat_engine::restore::{FindingCode, RestoreRequest, preflight, restore};
 use lifeboat_engine::{Ctx, ErrorCode};
-use lifeboat_system_tests::home::{TestHome, add_server_profile, test_home};
+use lifeboat_system_tests::home::{TestHome, add_server_profile, backup_request, test_home};
 use lifeboat_system_tests::pg::wait_until;
 use lifeboat_system_tests::{PgServer, quote_ident};
 use tokio_util::sync::CancellationToken;
@@ -127,18 +127,7 @@ async fn fixture(server: &PgServer, prefix: &str) -> Fixture {
     let db = server.create_database(prefix).await;
     server.client(&db).await.batch_execute(DATA).await.unwrap();
     let out = tempfile::tempdir().unwrap();
-    let input = StartBackup {
-        profile: "pg18".into(),
-        database: db.clone(),
-        destination: out.path().display().to_string(),
-        format: BackupFormat::Custom,
-        compression: None,
-        scope: BackupScope::default(),
-        per_schema: false,
-        jobs: None,
-        globals: false,
-        role_passwords: false,
-    };
+    let input = backup_request("pg18", &db, out.path(), BackupFormat::Custom);
     let outcome = backup(&ctx, input, &NullSink, &CancellationToken::new()).await.unwrap();
     let manifest: Manifest =
         serde_json::from_slice(&std::fs::read(&outcome.manifest_path).unwrap()).unwrap();

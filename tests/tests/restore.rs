@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use lifeboat_engine::archive::{self, pg_restore_reads};
-use lifeboat_engine::backup::{BackupFormat, BackupScope, Manifest, StartBackup, backup};
+use lifeboat_engine::backup::{BackupFormat, Manifest, StartBackup, backup};
 use lifeboat_engine::profiles::{AddProfile, add_profile};
 use lifeboat_engine::progress::{NullSink, ProgressEvent, ProgressSink, Recorder};
 use lifeboat_engine::restore::{
@@ -18,7 +18,9 @@ use lifeboat_engine::restore::{
 use lifeboat_engine::runner::{self, StdoutTo, ToolCommand};
 use lifeboat_engine::tools::Tool;
 use lifeboat_engine::{Error, ErrorCode};
-use lifeboat_system_tests::home::{TestHome, add_server_profile, server_settings, test_home};
+use lifeboat_system_tests::home::{
+    TestHome, add_server_profile, backup_request, server_settings, test_home,
+};
 use lifeboat_system_tests::{PgServer, processes_with_cmdline, quote_ident, toolbox};
 use tokio_util::sync::CancellationToken;
 
@@ -87,18 +89,7 @@ async fn backup_to_out(
     format: BackupFormat,
     adjust: impl FnOnce(&mut StartBackup),
 ) -> lifeboat_engine::backup::BackupOutcome {
-    let mut input = StartBackup {
-        profile: format!("pg{}", server.major),
-        database: db.into(),
-        destination: fx.out.path().display().to_string(),
-        format,
-        compression: None,
-        scope: BackupScope::default(),
-        per_schema: false,
-        jobs: None,
-        globals: false,
-        role_passwords: false,
-    };
+    let mut input = backup_request(&format!("pg{}", server.major), db, fx.out.path(), format);
     adjust(&mut input);
     backup(&fx.ctx, input, &NullSink, &CancellationToken::new()).await.unwrap()
 }
@@ -510,6 +501,16 @@ async fn a_truncated_archive_fails_in_preflight_and_leaves_no_database() {
     assert!(restored_from(&server, "half").await.is_empty());
 }
 
+/// A copy of the plain dump `file` of `db` (without its manifest, in a folder of its own) with a
+/// failing statement in the middle.
+fn broken_copy(file: &Path, db: &str) -> (tempfile::TempDir, PathBuf) {
+    let folder = tempfile::tempdir().unwrap();
+    let broken = folder.path().join(format!("{db}.sql"));
+    std::fs::write(&broken, with_error_in_the_middle(&std::fs::read_to_string(file).unwrap()))
+        .unwrap();
+    (folder, broken)
+}
+
 /// A copy of a plain dump with a failing statement between two entries in the middle.
 fn with_error_in_the_middle(sql: &str) -> String {
     let lines: Vec<&str> = sql.split_inclusive('\n').collect();
@@ -528,10 +529,7 @@ async fn a_plain_sql_file_failing_mid_way_leaves_no_new_database() {
     let db = database_with_data(&server, "broken").await;
     let fx = fixture(&[&server]).await;
     let (file, _) = make_backup(&fx, &server, &db, BackupFormat::Plain).await;
-    let elsewhere = tempfile::tempdir().unwrap();
-    let broken = elsewhere.path().join(format!("{db}.sql"));
-    std::fs::write(&broken, with_error_in_the_middle(&std::fs::read_to_string(&file).unwrap()))
-        .unwrap();
+    let (_elsewhere, broken) = broken_copy(&file, &db);
     let plan = preflight(&fx.ctx, request(&broken, "pg18")).await.unwrap();
     assert_eq!(plan.database, dated(&db));
     assert!(!plan.blocked && codes(&plan).contains(&FindingCode::NoManifest));
@@ -874,10 +872,7 @@ async fn a_failing_restore_in_replace_mode_leaves_the_old_database_untouched() {
     let fx = fixture(&[&server]).await;
     let (file, _) = make_backup(&fx, &server, &db, BackupFormat::Plain).await;
     mark_as_old(&server, &db).await;
-    let elsewhere = tempfile::tempdir().unwrap();
-    let broken = elsewhere.path().join(format!("{db}.sql"));
-    std::fs::write(&broken, with_error_in_the_middle(&std::fs::read_to_string(&file).unwrap()))
-        .unwrap();
+    let (_elsewhere, broken) = broken_copy(&file, &db);
     let plan = preflight(&fx.ctx, replacing(&broken, &db)).await.unwrap();
     assert!(!plan.blocked, "{:?}", plan.findings);
     let error = restore(&fx.ctx, replacing(&broken, &db), &NullSink, &CancellationToken::new())
@@ -1052,10 +1047,7 @@ async fn continuing_on_errors_reports_every_error_and_keeps_the_database() {
     let db = database_with_data(&server, "goes_on").await;
     let fx = fixture(&[&server]).await;
     let (file, _) = make_backup(&fx, &server, &db, BackupFormat::Plain).await;
-    let elsewhere = tempfile::tempdir().unwrap();
-    let broken = elsewhere.path().join(format!("{db}.sql"));
-    std::fs::write(&broken, with_error_in_the_middle(&std::fs::read_to_string(&file).unwrap()))
-        .unwrap();
+    let (_elsewhere, broken) = broken_copy(&file, &db);
     let mut input = request(&broken, "pg18");
     input.continue_on_errors = true;
     let plan = preflight(&fx.ctx, input.clone()).await.unwrap();
