@@ -580,11 +580,16 @@ describe("backup wizard", () => {
       await wizard.waitForDisplayed({ timeout: 10000 });
       assert.match(await browser.$(byTestId("drill-source")).getValue(), /\.lifeboat\.json$/);
       const server = await browser.$(byTestId("drill-where-profile"));
-      await browser.waitUntil(async () => await server.isSelected(), {
-        timeout: 10000,
-        timeoutMsg: "the wizard did not fall back to one of my servers",
-      });
-      assert.match(await textOf(browser.$(byTestId("drill-practice-problem"))), /root/);
+      if (process.getuid?.() === 0) {
+        // As root the practice server cannot run: the wizard says why and offers the servers.
+        await browser.waitUntil(async () => await server.isSelected(), {
+          timeout: 10000,
+          timeoutMsg: "the wizard did not fall back to one of my servers",
+        });
+        assert.match(await textOf(browser.$(byTestId("drill-practice-problem"))), /root/);
+      } else {
+        await server.click();
+      }
       assert.equal(await browser.$(byTestId("drill-profile")).getValue(), "Local 18");
       await browser.$(byTestId("drill-next")).click();
       await browser.$(byTestId("drill-checks")).waitForDisplayed({ timeout: 10000 });
