@@ -369,3 +369,29 @@ async fn an_archive_newer_than_the_bundled_tools_is_an_error_not_a_failed_backup
     assert!(scratch_databases(&fx.server, &fx.db).await.is_empty());
     assert_eq!(test_status(&fx).await, "untested");
 }
+
+#[tokio::test]
+async fn one_schema_of_a_schema_wise_backup_is_tested_against_its_own_tables() {
+    let fx = fixture(17, "drill_schemawise").await;
+    fx.server
+        .client(&fx.db)
+        .await
+        .batch_execute("CREATE TABLE public.notes (id int); INSERT INTO public.notes VALUES (1)")
+        .await
+        .unwrap();
+    let mut input = backup_request("prod", &fx.db, fx.out.path(), BackupFormat::Custom);
+    input.per_schema = true;
+    let made = backup(&fx.home.ctx, input, &NullSink, &CancellationToken::new()).await.unwrap();
+    let mut request = on_prod(Path::new(&made.manifest_path));
+    // The manifest names two files: without a schema the drill cannot choose.
+    let error = drill(&fx.home.ctx, request.clone(), &NullSink, &CancellationToken::new())
+        .await
+        .unwrap_err();
+    assert!(error.to_string().contains("--schema"), "{error}");
+    request.schema = Some("sales".into());
+    let report = drill(&fx.home.ctx, request, &NullSink, &CancellationToken::new()).await.unwrap();
+    assert!(report.passed, "{:?}", report.failure);
+    let compare = step(&report, DrillStepKind::Compare);
+    assert!(compare.checks.iter().any(|c| c.name == "table sales.orders"));
+    assert!(!compare.checks.iter().any(|c| c.name.contains("public.notes")), "{compare:?}");
+}

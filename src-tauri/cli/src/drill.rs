@@ -26,6 +26,9 @@ pub struct TestArgs {
     /// Keep the scratch database afterwards.
     #[arg(long)]
     keep: bool,
+    /// Of a one-file-per-schema backup's manifest: test this schema's file.
+    #[arg(long)]
+    schema: Option<String>,
     #[command(flatten)]
     json: JsonFlag,
 }
@@ -34,6 +37,9 @@ pub struct TestArgs {
 pub struct VerifyArgs {
     /// The backup: a file, the folder of a directory backup, or its manifest.
     backup: PathBuf,
+    /// Of a one-file-per-schema backup's manifest: check this schema's file.
+    #[arg(long)]
+    schema: Option<String>,
     #[command(flatten)]
     json: JsonFlag,
 }
@@ -109,6 +115,7 @@ pub async fn run_test(ctx: Result<Ctx, Error>, args: TestArgs) -> ExitCode {
             None => DrillTarget::Practice,
         },
         keep: args.keep,
+        schema: args.schema,
         ..DrillRequest::default()
     };
     use std::io::IsTerminal;
@@ -157,7 +164,8 @@ pub async fn run_verify(ctx: Result<Ctx, Error>, args: VerifyArgs) -> ExitCode {
         let ctx = ctx?;
         let cancel = cancel_on_interrupt();
         let progress = StageProgress { terminal: false };
-        verify(&ctx, &args.backup.display().to_string(), &progress, &cancel).await
+        let source = args.backup.display().to_string();
+        verify(&ctx, &source, args.schema.as_deref(), &progress, &cancel).await
     }
     .await;
     finish(json, result, |v| {

@@ -34,6 +34,7 @@ use crate::profiles::{self, Profile};
 use crate::progress::{ProgressEvent, ProgressSink};
 use crate::restore::{self, FindingCode, RestoreRequest, Verified};
 use crate::runner::{self, ConnTarget, StdoutTo, ToolCommand};
+use crate::selection::Selection;
 use crate::smoke::{self, SmokeCheck};
 use crate::sql::quote_ident;
 use crate::tools::{ServerVersion, Tool};
@@ -59,6 +60,9 @@ pub struct DrillRequest {
     /// Keep the scratch database afterwards (to look at it).
     #[serde(default)]
     pub keep: bool,
+    /// Of a one-file-per-schema backup's manifest: the schema whose file is tested.
+    #[serde(default)]
+    pub schema: Option<String>,
     /// The smoke checks to run; absent: those saved for the backup's database.
     #[serde(default)]
     pub smoke_checks: Option<Vec<SmokeCheck>>,
@@ -194,7 +198,8 @@ pub async fn drill(
     // 1. Integrity, before any server is involved.
     run.stage(DrillStepKind::Integrity);
     let clock = Instant::now();
-    let verified = match restore::verify(ctx, &request.source, sink, cancel).await {
+    let schema = request.schema.as_deref().map(str::trim).filter(|s| !s.is_empty());
+    let verified = match restore::verify(ctx, &request.source, schema, sink, cancel).await {
         Ok(verified) => {
             run.done(
                 DrillStepKind::Integrity,
@@ -213,7 +218,7 @@ pub async fn drill(
     let found = match &verified {
         Some(v) => archive::find_manifest(Path::new(&v.source))?,
         // A damaged backup is still recorded against its manifest, when it has a readable one.
-        None => restore::locate_manifest(&request.source),
+        None => restore::locate_manifest(&request.source, schema),
     };
     // Of a one-file-per-schema backup, one schema's file is tested: only its schema is compared.
     let manifest = found.as_ref().map(|f| {
@@ -222,6 +227,8 @@ pub async fn drill(
         if !schemas.is_empty() {
             manifest.tables.retain(|t| schemas.contains(&t.schema.as_str()));
             manifest.sequences.retain(|q| schemas.contains(&q.schema.as_str()));
+            // pg_dump --schema dumps only the extensions installed in that schema.
+            manifest.extensions.retain(|e| schemas.contains(&e.schema.as_str()));
         }
         manifest
     });
@@ -452,6 +459,10 @@ async fn on_server(
         source: request.source.clone(),
         profile: profile.settings.name.clone(),
         target_database: Some(scratch.to_owned()),
+        selection: Selection {
+            schemas: request.schema.iter().filter(|s| !s.trim().is_empty()).cloned().collect(),
+            ..Selection::default()
+        },
         // The practice server is Lifeboat's own: roles saved with the backup are recreated
         // there, so owners and grants are tested too. A user's server is left as it is.
         create_roles: matches!(request.target, DrillTarget::Practice),

@@ -407,16 +407,18 @@ pub struct Verified {
 /// The integrity check of a backup, without any server: every file's sha256 against the manifest
 /// (when there is one), then a full read — `pg_restore` writing the whole archive as SQL that is
 /// thrown away (`--list` alone does not notice a truncated archive), or a plain SQL file read to
-/// pg_dump's closing line.
+/// pg_dump's closing line. Of a one-file-per-schema backup's manifest, `schema` picks the file.
 pub async fn verify(
     ctx: &Ctx,
     source: &str,
+    schema: Option<&str>,
     sink: &dyn ProgressSink,
     cancel: &CancellationToken,
 ) -> Result<Verified> {
     let started = Instant::now();
     let local = remote::localize(ctx, source, sink, cancel).await?;
-    let source = resolve_source(&local, &[])?;
+    let schemas: Vec<String> = schema.map(str::to_owned).into_iter().collect();
+    let source = resolve_source(&local, &schemas)?;
     let manifest = archive::find_manifest(&source)?;
     let verified = match &manifest {
         Some(found) => archive::verify(found).await?,
@@ -1354,8 +1356,9 @@ fn resolve_source(text: &str, schemas: &[String]) -> Result<PathBuf> {
 
 /// The manifest describing `source` when it can be found and read, whatever state the backup is
 /// in (to record a failed test against it).
-pub(crate) fn locate_manifest(source: &str) -> Option<FoundManifest> {
-    let path = resolve_source(source, &[]).ok()?;
+pub(crate) fn locate_manifest(source: &str, schema: Option<&str>) -> Option<FoundManifest> {
+    let schemas: Vec<String> = schema.map(str::to_owned).into_iter().collect();
+    let path = resolve_source(source, &schemas).ok()?;
     archive::find_manifest(&path).ok().flatten()
 }
 

@@ -234,6 +234,8 @@ export type DrillRequest = {
 	target?: DrillTarget,
 	/**  Keep the scratch database afterwards (to look at it). */
 	keep?: boolean,
+	/**  Of a one-file-per-schema backup's manifest: the schema whose file is tested. */
+	schema?: string | null,
 	/**  The smoke checks to run; absent: those saved for the backup's database. */
 	smokeChecks?: SmokeCheck[] | null,
 };
