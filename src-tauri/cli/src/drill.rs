@@ -11,7 +11,7 @@ use lifeboat_engine::restore::verify;
 use lifeboat_engine::smoke::{self, Expectation, SmokeCheck};
 use lifeboat_engine::{Ctx, Error};
 
-use super::{JsonFlag, finish};
+use super::{JsonFlag, cancel_on_interrupt, finish};
 
 #[derive(Args)]
 pub struct TestArgs {
@@ -88,17 +88,6 @@ impl ProgressSink for StageProgress {
             _ => {}
         }
     }
-}
-
-fn cancel_on_interrupt() -> tokio_util::sync::CancellationToken {
-    let cancel = tokio_util::sync::CancellationToken::new();
-    let on_interrupt = cancel.clone();
-    tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            on_interrupt.cancel();
-        }
-    });
-    cancel
 }
 
 /// `lifeboat test`: exit 0 only when every check passed, 1 otherwise.

@@ -232,13 +232,7 @@ async fn run_backup(
         globals: args.globals,
         role_passwords: false,
     };
-    let cancel = tokio_util::sync::CancellationToken::new();
-    let on_interrupt = cancel.clone();
-    tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            on_interrupt.cancel();
-        }
-    });
+    let cancel = cancel_on_interrupt();
     use std::io::IsTerminal;
     let progress = CliProgress {
         terminal: std::io::stderr().is_terminal() && !args.json.json,
@@ -249,6 +243,18 @@ async fn run_backup(
         eprintln!();
     }
     outcome
+}
+
+/// A token that Ctrl-C cancels: the operation then stops its tools and cleans up.
+fn cancel_on_interrupt() -> tokio_util::sync::CancellationToken {
+    let cancel = tokio_util::sync::CancellationToken::new();
+    let on_interrupt = cancel.clone();
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            on_interrupt.cancel();
+        }
+    });
+    cancel
 }
 
 fn restore_request(args: &RestoreArgs) -> RestoreRequest {
@@ -269,6 +275,7 @@ fn restore_request(args: &RestoreArgs) -> RestoreRequest {
         },
         continue_on_errors: args.continue_on_errors,
         create_roles: args.create_roles,
+        ..RestoreRequest::default()
     }
 }
 
@@ -300,13 +307,7 @@ async fn run_restore(ctx: Result<Ctx, Error>, args: RestoreArgs) -> ExitCode {
             Err(error) => finish(json, Err::<(), _>(error), |_| {}),
         };
     }
-    let cancel = tokio_util::sync::CancellationToken::new();
-    let on_interrupt = cancel.clone();
-    tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            on_interrupt.cancel();
-        }
-    });
+    let cancel = cancel_on_interrupt();
     use std::io::IsTerminal;
     let progress = CliProgress {
         terminal: std::io::stderr().is_terminal() && !json,
