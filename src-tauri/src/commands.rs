@@ -1,20 +1,20 @@
 //! Tauri commands: each adapts one engine operation and nothing more.
 
 use lifeboat_engine::ErrorPayload;
-use lifeboat_engine::backup::{self, BackupFormat, BackupNames, BackupOutcome, StartBackup};
-use lifeboat_engine::browse::{
+use lifeboat_engine::base::progress::ProgressEvent;
+use lifeboat_engine::ops::app_info::{self, AppInfo, AppInfoInput};
+use lifeboat_engine::ops::backup::{self, BackupFormat, BackupNames, BackupOutcome, StartBackup};
+use lifeboat_engine::ops::browse::{
     self, DatabaseInfo, ListDatabases, ListSchemas, ListTables, SchemaInfo, TableInfo,
 };
-use lifeboat_engine::catalog::{self, BackupRecord, ListBackups, PickUntested};
-use lifeboat_engine::connect::{self, CheckProfile, CheckReport, CheckSettings};
-use lifeboat_engine::drill::{self, DrillReport, DrillRequest};
-use lifeboat_engine::ops::app_info::{self, AppInfo, AppInfoInput};
-use lifeboat_engine::profiles::{
+use lifeboat_engine::ops::drill::{self, DrillReport, DrillRequest};
+use lifeboat_engine::ops::restore::{self, RestoreOutcome, RestorePlan, RestoreRequest};
+use lifeboat_engine::pg::connect::{self, CheckProfile, CheckReport, CheckSettings};
+use lifeboat_engine::storage::catalog::{self, BackupRecord, ListBackups, PickUntested};
+use lifeboat_engine::storage::profiles::{
     self, AddProfile, ListProfiles, Profile, RemoveProfile, UpdateProfile,
 };
-use lifeboat_engine::progress::ProgressEvent;
-use lifeboat_engine::restore::{self, RestoreOutcome, RestorePlan, RestoreRequest};
-use lifeboat_engine::smoke::{self, ListSmokeChecks, SaveSmokeChecks, SmokeCheck};
+use lifeboat_engine::storage::smoke::{self, ListSmokeChecks, SaveSmokeChecks, SmokeCheck};
 use tauri::State;
 use tauri::ipc::Channel;
 

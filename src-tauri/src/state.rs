@@ -4,9 +4,9 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
-use lifeboat_engine::keychain::OsKeychain;
-use lifeboat_engine::progress::{ProgressEvent, ProgressSink};
-use lifeboat_engine::tools::Toolbox;
+use lifeboat_engine::base::progress::{ProgressEvent, ProgressSink};
+use lifeboat_engine::base::tools::Toolbox;
+use lifeboat_engine::storage::keychain::OsKeychain;
 use lifeboat_engine::{Ctx, DataDir, ErrorPayload};
 use tauri::ipc::Channel;
 use tauri::{AppHandle, Manager};

@@ -4,12 +4,12 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use lifeboat_engine::backup::{BackupFormat, BackupScope, StartBackup};
-use lifeboat_engine::keychain::OsKeychain;
-use lifeboat_engine::profiles::{
+use lifeboat_engine::base::tools::Toolbox;
+use lifeboat_engine::ops::backup::{BackupFormat, BackupScope, StartBackup};
+use lifeboat_engine::storage::keychain::OsKeychain;
+use lifeboat_engine::storage::profiles::{
     AddProfile, PasswordSource, ProfileSettings, SslMode, add_profile,
 };
-use lifeboat_engine::tools::Toolbox;
 use lifeboat_engine::{Ctx, DataDir};
 
 use crate::pg::{PgServer, SUPERUSER, toolbox};

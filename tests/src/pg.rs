@@ -25,9 +25,9 @@ use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
-use lifeboat_engine::runner::ConnTarget;
-use lifeboat_engine::secret::Secret;
-use lifeboat_engine::tools::{BundledMajor, Toolbox};
+use lifeboat_engine::base::tools::{BundledMajor, Toolbox};
+use lifeboat_engine::pg::runner::ConnTarget;
+use lifeboat_engine::util::secret::Secret;
 
 /// The system user test servers run as when the tests run as root.
 pub const TEST_USER: &str = "lifeboat-test";

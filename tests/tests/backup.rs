@@ -6,11 +6,10 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use lifeboat_engine::backup::{
-    BackupFormat, BackupOutcome, BackupScope, Manifest, StartBackup, backup,
-};
-use lifeboat_engine::catalog::{BackupStatus, ListBackups, list_backups};
-use lifeboat_engine::progress::{NullSink, ProgressEvent, ProgressSink, Recorder};
+use lifeboat_engine::base::progress::{NullSink, ProgressEvent, ProgressSink, Recorder};
+use lifeboat_engine::format::manifest::Manifest;
+use lifeboat_engine::ops::backup::{BackupFormat, BackupOutcome, BackupScope, StartBackup, backup};
+use lifeboat_engine::storage::catalog::{BackupStatus, ListBackups, list_backups};
 use lifeboat_engine::{Error, ErrorCode};
 use lifeboat_system_tests::home::{TestHome, add_server_profile, backup_request, test_home};
 use lifeboat_system_tests::{PgServer, processes_with_cmdline, quote_ident, toolbox};
@@ -190,7 +189,8 @@ async fn a_custom_backup_restores_completely() {
     .unwrap();
     let manifest = read_manifest(&outcome);
     let restored = server.create_database("restored").await;
-    let pg_restore = toolbox().newest().program(lifeboat_engine::tools::Tool::PgRestore).unwrap();
+    let pg_restore =
+        toolbox().newest().program(lifeboat_engine::base::tools::Tool::PgRestore).unwrap();
     let status = Command::new(pg_restore)
         .args([
             "--exit-on-error",

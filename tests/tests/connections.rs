@@ -3,15 +3,15 @@
 
 use std::net::TcpListener;
 
-use lifeboat_engine::browse::{
+use lifeboat_engine::base::tools::Toolbox;
+use lifeboat_engine::ops::browse::{
     ListDatabases, ListSchemas, ListTables, list_databases, list_schemas, list_tables,
 };
-use lifeboat_engine::connect::{CheckReport, CheckSettings, check_settings};
-use lifeboat_engine::profiles::{
+use lifeboat_engine::pg::connect::{CheckReport, CheckSettings, check_settings};
+use lifeboat_engine::storage::profiles::{
     AddProfile, PasswordSource, ProfileSettings, SslMode, add_profile,
 };
-use lifeboat_engine::secret::Secret;
-use lifeboat_engine::tools::Toolbox;
+use lifeboat_engine::util::secret::Secret;
 use lifeboat_engine::{Error, ErrorCode};
 use lifeboat_system_tests::home::{TestHome, test_home, test_home_with};
 use lifeboat_system_tests::pg::ServerOptions;

@@ -6,13 +6,13 @@
 
 use std::path::{Path, PathBuf};
 
-use lifeboat_engine::backup::{BackupFormat, backup};
-use lifeboat_engine::catalog::{ListBackups, list_backups};
-use lifeboat_engine::drill::{
+use lifeboat_engine::base::progress::{NullSink, ProgressEvent, ProgressSink, Recorder};
+use lifeboat_engine::ops::backup::{BackupFormat, backup};
+use lifeboat_engine::ops::drill::{
     DrillReport, DrillRequest, DrillStepKind, DrillTarget, StepStatus, drill,
 };
-use lifeboat_engine::progress::{NullSink, ProgressEvent, ProgressSink, Recorder};
-use lifeboat_engine::smoke::{Expectation, SmokeCheck};
+use lifeboat_engine::storage::catalog::{ListBackups, list_backups};
+use lifeboat_engine::storage::smoke::{Expectation, SmokeCheck};
 use lifeboat_engine::{Error, ErrorCode};
 use lifeboat_system_tests::PgServer;
 use lifeboat_system_tests::home::{TestHome, add_server_profile, backup_request, test_home};
@@ -67,7 +67,7 @@ fn on_prod(source: &Path) -> DrillRequest {
     }
 }
 
-fn step(report: &DrillReport, kind: DrillStepKind) -> &lifeboat_engine::drill::DrillStep {
+fn step(report: &DrillReport, kind: DrillStepKind) -> &lifeboat_engine::ops::drill::DrillStep {
     report.steps.iter().find(|s| s.kind == kind).unwrap()
 }
 
@@ -160,9 +160,9 @@ async fn tampered_data_fails_the_comparison_naming_the_table() {
     assert!(compare.summary.contains("sales.orders: 318 rows instead of 321 rows"), "{compare:?}");
     assert!(report.failure.as_deref().unwrap().contains("sales.orders"));
     assert_eq!(test_status(&fx).await, "tested-failed");
-    let listed = lifeboat_engine::browse::list_databases(
+    let listed = lifeboat_engine::ops::browse::list_databases(
         &fx.home.ctx,
-        lifeboat_engine::browse::ListDatabases { profile: "prod".into() },
+        lifeboat_engine::ops::browse::ListDatabases { profile: "prod".into() },
     )
     .await
     .unwrap();
@@ -236,7 +236,7 @@ async fn a_failing_smoke_check_fails_the_drill_with_its_query_and_result() {
             expect: Expectation::Rows,
         },
     ];
-    lifeboat_engine::smoke::save(&fx.home.ctx, &fx.db, &checks).unwrap();
+    lifeboat_engine::storage::smoke::save(&fx.home.ctx, &fx.db, &checks).unwrap();
     let report = drill(&fx.home.ctx, on_prod(&manifest), &NullSink, &CancellationToken::new())
         .await
         .unwrap();

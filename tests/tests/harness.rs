@@ -6,9 +6,9 @@ use std::process::Command;
 use std::time::Duration;
 
 use lifeboat_engine::ErrorCode;
-use lifeboat_engine::progress::NullSink;
-use lifeboat_engine::runner::{ConnTarget, StdoutTo, ToolCommand, run};
-use lifeboat_engine::tools::Tool;
+use lifeboat_engine::base::progress::NullSink;
+use lifeboat_engine::base::tools::Tool;
+use lifeboat_engine::pg::runner::{ConnTarget, StdoutTo, ToolCommand, run};
 use lifeboat_system_tests::{PgServer, SUPERUSER, SUPERUSER_PASSWORD, ServerOptions, toolbox};
 use tokio_postgres::error::SqlState;
 use tokio_util::sync::CancellationToken;

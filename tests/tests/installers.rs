@@ -286,7 +286,7 @@ fn the_installer_bundle_has_every_client_and_only_the_newest_server() {
         .expect("python3 runs");
     assert!(output.status.success(), "{}", describe(&output));
 
-    let toolbox = lifeboat_engine::tools::Toolbox::discover(&dest).unwrap();
+    let toolbox = lifeboat_engine::base::tools::Toolbox::discover(&dest).unwrap();
     let staged: Vec<(u32, bool)> =
         toolbox.majors().iter().map(|m| (m.major, m.has_server)).collect();
     assert_eq!(staged, [(14, false), (15, false), (16, false), (17, false), (18, true)]);
@@ -312,7 +312,7 @@ fn the_installer_bundle_has_every_client_and_only_the_newest_server() {
         };
         assert_eq!(programs, expected, "programs of {}", bundle.major);
         assert_eq!(bundle.root.join("share").exists(), bundle.has_server);
-        for tool in lifeboat_engine::tools::Tool::CLIENTS {
+        for tool in lifeboat_engine::base::tools::Tool::CLIENTS {
             let program = bundle.program(tool).unwrap();
             let run = Command::new(&program).arg("--version").output().unwrap();
             assert!(run.status.success(), "{} --version: {}", program.display(), describe(&run));

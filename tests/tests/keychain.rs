@@ -8,16 +8,16 @@ use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
 
-use lifeboat_engine::connect::{CheckProfile, check_profile};
-use lifeboat_engine::keychain::OsKeychain;
-use lifeboat_engine::profiles::{
+use lifeboat_engine::base::progress::NullSink;
+use lifeboat_engine::base::tools::Tool;
+use lifeboat_engine::pg::connect::{CheckProfile, check_profile};
+use lifeboat_engine::pg::runner::{ConnTarget, ToolCommand, run};
+use lifeboat_engine::storage::keychain::OsKeychain;
+use lifeboat_engine::storage::profiles::{
     AddProfile, PasswordChange, PasswordSource, ProfileSettings, RemoveProfile, SslMode,
     UpdateProfile, add_profile, find_profile, remove_profile, update_profile,
 };
-use lifeboat_engine::progress::NullSink;
-use lifeboat_engine::runner::{ConnTarget, ToolCommand, run};
-use lifeboat_engine::secret::Secret;
-use lifeboat_engine::tools::Tool;
+use lifeboat_engine::util::secret::Secret;
 use lifeboat_engine::{Ctx, DataDir, ErrorCode};
 use lifeboat_system_tests::pg::ServerOptions;
 use lifeboat_system_tests::{PgServer, processes_with_cmdline, toolbox};

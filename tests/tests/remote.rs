@@ -8,11 +8,12 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use lifeboat_engine::archive;
-use lifeboat_engine::backup::{BackupFormat, Manifest, backup};
-use lifeboat_engine::progress::{NullSink, ProgressEvent, Recorder};
-use lifeboat_engine::remote;
-use lifeboat_engine::restore::{FindingCode, RestoreRequest, preflight, restore};
+use lifeboat_engine::base::progress::{NullSink, ProgressEvent, Recorder};
+use lifeboat_engine::format::archive;
+use lifeboat_engine::format::manifest::Manifest;
+use lifeboat_engine::format::remote;
+use lifeboat_engine::ops::backup::{BackupFormat, backup};
+use lifeboat_engine::ops::restore::{FindingCode, RestoreRequest, preflight, restore};
 use lifeboat_engine::{Ctx, ErrorCode};
 use lifeboat_system_tests::home::{TestHome, add_server_profile, backup_request, test_home};
 use lifeboat_system_tests::pg::wait_until;

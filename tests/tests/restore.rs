@@ -7,16 +7,17 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use lifeboat_engine::archive::{self, pg_restore_reads};
-use lifeboat_engine::backup::{BackupFormat, Manifest, StartBackup, backup};
-use lifeboat_engine::profiles::{AddProfile, add_profile};
-use lifeboat_engine::progress::{NullSink, ProgressEvent, ProgressSink, Recorder};
-use lifeboat_engine::restore::{
+use lifeboat_engine::base::progress::{NullSink, ProgressEvent, ProgressSink, Recorder};
+use lifeboat_engine::base::tools::Tool;
+use lifeboat_engine::format::archive::{self, pg_restore_reads};
+use lifeboat_engine::format::manifest::Manifest;
+use lifeboat_engine::ops::backup::{BackupFormat, StartBackup, backup};
+use lifeboat_engine::ops::restore::{
     FindingCode, MethodKind, RestoreOutcome, RestorePlan, RestoreRequest, Severity, preflight,
     restore,
 };
-use lifeboat_engine::runner::{self, StdoutTo, ToolCommand};
-use lifeboat_engine::tools::Tool;
+use lifeboat_engine::pg::runner::{self, StdoutTo, ToolCommand};
+use lifeboat_engine::storage::profiles::{AddProfile, add_profile};
 use lifeboat_engine::{Error, ErrorCode};
 use lifeboat_system_tests::home::{
     TestHome, add_server_profile, backup_request, server_settings, test_home,
@@ -88,7 +89,7 @@ async fn backup_to_out(
     db: &str,
     format: BackupFormat,
     adjust: impl FnOnce(&mut StartBackup),
-) -> lifeboat_engine::backup::BackupOutcome {
+) -> lifeboat_engine::ops::backup::BackupOutcome {
     let mut input = backup_request(&format!("pg{}", server.major), db, fx.out.path(), format);
     adjust(&mut input);
     backup(&fx.ctx, input, &NullSink, &CancellationToken::new()).await.unwrap()
@@ -340,7 +341,7 @@ async fn a_16_directory_backup_restores_into_16_with_dated_names_and_suffixes() 
     let manifest_path = fx.out.path().join(format!(
         "{}{}",
         folder.file_name().unwrap().to_string_lossy(),
-        lifeboat_engine::backup::MANIFEST_SUFFIX
+        lifeboat_engine::format::manifest::MANIFEST_SUFFIX
     ));
     let plan = preflight(&fx.ctx, request(&manifest_path, "pg16")).await.unwrap();
     assert_eq!(plan.source, folder.display().to_string());

@@ -4,9 +4,9 @@
 use std::time::{Duration, Instant};
 
 use lifeboat_engine::ErrorCode;
-use lifeboat_engine::progress::{NullSink, ProgressEvent, Recorder};
-use lifeboat_engine::runner::{StdoutTo, ToolCommand, run};
-use lifeboat_engine::tools::{ServerVersion, Tool};
+use lifeboat_engine::base::progress::{NullSink, ProgressEvent, Recorder};
+use lifeboat_engine::base::tools::{ServerVersion, Tool};
+use lifeboat_engine::pg::runner::{StdoutTo, ToolCommand, run};
 use lifeboat_system_tests::{PgServer, toolbox};
 use tokio_util::sync::CancellationToken;
 

@@ -5,10 +5,10 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
-use lifeboat_engine::drill::{DrillReport, DrillRequest, DrillTarget, StepStatus, drill};
-use lifeboat_engine::progress::{ProgressEvent, ProgressSink};
-use lifeboat_engine::restore::verify;
-use lifeboat_engine::smoke::{self, Expectation, SmokeCheck};
+use lifeboat_engine::base::progress::{ProgressEvent, ProgressSink};
+use lifeboat_engine::ops::drill::{DrillReport, DrillRequest, DrillTarget, StepStatus, drill};
+use lifeboat_engine::ops::restore::verify;
+use lifeboat_engine::storage::smoke::{self, Expectation, SmokeCheck};
 use lifeboat_engine::{Ctx, Error};
 
 use super::{JsonFlag, cancel_on_interrupt, finish};
@@ -172,7 +172,7 @@ pub async fn run_verify(ctx: Result<Ctx, Error>, args: VerifyArgs) -> ExitCode {
         println!(
             "Read completely: {} entries, {} of SQL ({:.1} s). The backup is intact.",
             v.entries,
-            lifeboat_engine::human_bytes(v.sql_bytes),
+            lifeboat_engine::util::size::human_bytes(v.sql_bytes),
             v.duration_ms as f64 / 1000.0
         );
     })

@@ -10,20 +10,20 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use lifeboat_engine::backup::{BackupFormat, BackupScope, StartBackup, backup};
-use lifeboat_engine::browse::{ListDatabases, list_databases};
-use lifeboat_engine::connect::{CheckProfile, check_profile};
-use lifeboat_engine::keychain::OsKeychain;
+use lifeboat_engine::base::progress::{ProgressEvent, ProgressSink};
+use lifeboat_engine::base::tools::Toolbox;
+use lifeboat_engine::format::selection::{self, Selection};
 use lifeboat_engine::ops::app_info::{AppInfoInput, app_info};
-use lifeboat_engine::profiles::{
+use lifeboat_engine::ops::backup::{BackupFormat, BackupScope, StartBackup, backup};
+use lifeboat_engine::ops::browse::{ListDatabases, list_databases};
+use lifeboat_engine::ops::restore::{RestorePlan, RestoreRequest, preflight, restore};
+use lifeboat_engine::pg::connect::{CheckProfile, check_profile};
+use lifeboat_engine::storage::keychain::OsKeychain;
+use lifeboat_engine::storage::profiles::{
     AddProfile, ListProfiles, PasswordSource, ProfileSettings, RemoveProfile, SslMode, add_profile,
     list_profiles, remove_profile,
 };
-use lifeboat_engine::progress::{ProgressEvent, ProgressSink};
-use lifeboat_engine::restore::{RestorePlan, RestoreRequest, preflight, restore};
-use lifeboat_engine::secret::Secret;
-use lifeboat_engine::selection::{self, Selection};
-use lifeboat_engine::tools::Toolbox;
+use lifeboat_engine::util::secret::Secret;
 use lifeboat_engine::{Ctx, DataDir, Error};
 use serde::Serialize;
 
@@ -207,11 +207,11 @@ impl ProgressSink for CliProgress {
 async fn run_backup(
     ctx: Result<Ctx, Error>,
     args: BackupArgs,
-) -> Result<lifeboat_engine::backup::BackupOutcome, Error> {
+) -> Result<lifeboat_engine::ops::backup::BackupOutcome, Error> {
     let ctx = ctx?;
     let destination = match args.out {
         Some(out) => out,
-        None => lifeboat_engine::backup::default_folder(&ctx)?,
+        None => lifeboat_engine::ops::backup::default_folder(&ctx)?,
     };
     let input = StartBackup {
         profile: args.profile,
@@ -536,7 +536,10 @@ fn finish<T: Serialize>(json: bool, result: Result<T, Error>, text: impl FnOnce(
 }
 
 fn human_size(bytes: Option<i64>) -> String {
-    bytes.map_or_else(|| "-".to_owned(), |b| lifeboat_engine::human_bytes(b.max(0) as u64))
+    bytes.map_or_else(
+        || "-".to_owned(),
+        |b| lifeboat_engine::util::size::human_bytes(b.max(0) as u64),
+    )
 }
 
 #[tokio::main(flavor = "current_thread")]

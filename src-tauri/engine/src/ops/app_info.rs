@@ -2,8 +2,8 @@
 
 use serde::Serialize;
 
-use crate::context::Ctx;
-use crate::error::Result;
+use crate::base::error::Result;
+use crate::storage::context::Ctx;
 
 #[derive(Debug, Clone, Default)]
 pub struct AppInfoInput;
@@ -44,8 +44,8 @@ pub async fn app_info(ctx: &Ctx, _input: AppInfoInput) -> Result<AppInfo> {
             })
             .collect(),
         practice_server_major: ctx.tools.practice_server().map(|m| m.major),
-        practice_server_problem: crate::practice::running_as_root().then(|| {
-            let error = crate::error::Error::PracticeServerAsRoot;
+        practice_server_problem: crate::ops::practice::running_as_root().then(|| {
+            let error = crate::base::error::Error::PracticeServerAsRoot;
             format!("{error} {}", error.hint())
         }),
     })

@@ -3,10 +3,10 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::error::{Error, Result};
-use crate::keychain::Keychain;
-use crate::store::Store;
-use crate::tools::Toolbox;
+use crate::base::error::{Error, Result};
+use crate::base::tools::Toolbox;
+use crate::storage::keychain::Keychain;
+use crate::storage::store::Store;
 
 /// Environment variable that overrides the data folder (tests always set it).
 pub const HOME_ENV: &str = "LIFEBOAT_HOME";
@@ -86,7 +86,7 @@ mod tests {
         let file = parent.path().join("file");
         std::fs::write(&file, b"").unwrap();
         let error = DataDir::at(file.join("sub")).unwrap_err();
-        assert_eq!(error.code(), crate::error::ErrorCode::DataDir);
+        assert_eq!(error.code(), crate::base::error::ErrorCode::DataDir);
         assert!(error.to_string().contains("file/sub"));
     }
 }

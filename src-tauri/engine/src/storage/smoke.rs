@@ -6,8 +6,8 @@ use rusqlite::params;
 use serde::{Deserialize, Serialize};
 use tokio_postgres::{Client, SimpleQueryMessage};
 
-use crate::context::Ctx;
-use crate::error::{Error, Result};
+use crate::base::error::{Error, Result};
+use crate::storage::context::Ctx;
 
 /// What a smoke check's query must give.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
@@ -160,7 +160,7 @@ pub async fn run(client: &Client, check: &SmokeCheck) -> SmokeResult {
             passed: false,
             actual: format!(
                 "the query cannot run: {} (a smoke check is one SELECT)",
-                crate::connect::query_error(&error)
+                crate::pg::connect::query_error(&error)
             ),
         };
     }
@@ -169,7 +169,7 @@ pub async fn run(client: &Client, check: &SmokeCheck) -> SmokeResult {
     {
         return SmokeResult {
             passed: false,
-            actual: crate::connect::query_error(&error).to_string(),
+            actual: crate::pg::connect::query_error(&error).to_string(),
         };
     }
     let result = client.simple_query(&check.sql).await;
@@ -179,7 +179,7 @@ pub async fn run(client: &Client, check: &SmokeCheck) -> SmokeResult {
         Err(error) => {
             return SmokeResult {
                 passed: false,
-                actual: format!("the query failed: {}", crate::connect::query_error(&error)),
+                actual: format!("the query failed: {}", crate::pg::connect::query_error(&error)),
             };
         }
     };

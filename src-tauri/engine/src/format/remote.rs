@@ -18,14 +18,14 @@ use std::time::Duration;
 
 use reqwest::header::{CONTENT_RANGE, CONTENT_TYPE, RANGE};
 use reqwest::{Client, StatusCode, Url};
-use sha2::{Digest, Sha256};
 use tokio::io::AsyncWriteExt;
 use tokio_util::sync::CancellationToken;
 
-use crate::backup::MANIFEST_SUFFIX;
-use crate::context::Ctx;
-use crate::error::{Error, Result};
-use crate::progress::{ProgressEvent, ProgressSink};
+use crate::base::error::{Error, Result};
+use crate::base::progress::{ProgressEvent, ProgressSink};
+use crate::format::manifest::MANIFEST_SUFFIX;
+use crate::storage::context::Ctx;
+use crate::util::checksum::short_sha256;
 
 /// Extensions of files that look like a dump, for a folder without manifests.
 const DUMP_EXTENSIONS: [&str; 4] = [".backup", ".dump", ".tar", ".sql"];
@@ -52,8 +52,7 @@ pub fn is_remote(source: &str) -> bool {
 pub fn download_dir(ctx: &Ctx, url: &str) -> Result<PathBuf> {
     let url = parse(url)?;
     let folder = url.join("./").map_err(|e| failed(url.as_str(), e.to_string()))?;
-    let digest = Sha256::digest(folder.as_str().as_bytes());
-    let key: String = digest.iter().take(8).map(|b| format!("{b:02x}")).collect();
+    let key = short_sha256(folder.as_str(), 8);
     Ok(ctx.data_dir.path().join("downloads").join(key))
 }
 
@@ -417,7 +416,7 @@ async fn from_listing(
         let url = join(folder, &manifest_name)?;
         let manifest_path =
             fetch_file(client, &url, &dir.join(&manifest_name), sink, cancel).await?;
-        let manifest = crate::archive::read_manifest(&manifest_path)?;
+        let manifest = crate::format::archive::read_manifest(&manifest_path)?;
         for file in &manifest.files {
             let Some(parts) = safe_relative(&file.name) else {
                 return Err(Error::ManifestInvalid {

@@ -12,12 +12,13 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::process::{Child, Command};
 use tokio_util::sync::CancellationToken;
 
-use crate::context::Ctx;
-use crate::error::{Error, Result};
-use crate::profiles::{self, Profile, SslMode};
-use crate::progress::{ProgressEvent, ProgressSink};
-use crate::secret::Secret;
-use crate::tools::{BundledMajor, Tool};
+use crate::base::error::{Error, Result};
+use crate::base::progress::{ProgressEvent, ProgressSink};
+use crate::base::tools::{BundledMajor, Tool};
+use crate::storage::context::Ctx;
+use crate::storage::profiles::{self, Profile, SslMode};
+use crate::util::checksum::Sha256Hex;
+use crate::util::secret::Secret;
 
 /// How many of the last diagnostic lines an error keeps.
 const STDERR_TAIL: usize = 20;
@@ -174,20 +175,18 @@ async fn stream_to_file(
     tool: Tool,
     sink: &dyn ProgressSink,
 ) -> std::io::Result<Written> {
-    use sha2::Digest;
     let mut file = tokio::fs::OpenOptions::new().write(true).create_new(true).open(path).await?;
-    let mut hasher = sha2::Sha256::new();
+    let mut hash = Sha256Hex::new();
     let mut buffer = vec![0u8; 256 << 10];
-    let mut bytes = 0u64;
     let mut reported = 0u64;
     loop {
         let n = stdout.read(&mut buffer).await?;
         if n == 0 {
             break;
         }
-        hasher.update(&buffer[..n]);
+        hash.update(&buffer[..n]);
         file.write_all(&buffer[..n]).await?;
-        bytes += n as u64;
+        let bytes = hash.bytes();
         if bytes - reported >= BYTES_EVERY {
             reported = bytes;
             sink.emit(ProgressEvent::BytesWritten { tool, bytes });
@@ -195,12 +194,9 @@ async fn stream_to_file(
     }
     file.flush().await?;
     file.sync_all().await?;
+    let bytes = hash.bytes();
     sink.emit(ProgressEvent::BytesWritten { tool, bytes });
-    Ok(Written { bytes, sha256: hex(&hasher.finalize()) })
-}
-
-pub(crate) fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    Ok(Written { bytes, sha256: hash.finish() })
 }
 
 /// Runs the command to completion. A non-zero exit is an error carrying the last lines the
@@ -586,7 +582,7 @@ pub async fn version_line(
     cancel: &CancellationToken,
 ) -> Result<String> {
     let command = ToolCommand::new(bundle, tool)?.arg("--version").stdout(StdoutTo::Capture);
-    let run = run(command, &crate::progress::NullSink, cancel).await?;
+    let run = run(command, &crate::base::progress::NullSink, cancel).await?;
     Ok(String::from_utf8_lossy(&run.stdout).trim().to_owned())
 }
 
@@ -661,7 +657,7 @@ mod tests {
                     PipeSource::Tool(producer),
                     &mut filter,
                     Some(consumer),
-                    &crate::progress::NullSink,
+                    &crate::base::progress::NullSink,
                     &CancellationToken::new(),
                 )
                 .await;
@@ -700,7 +696,7 @@ mod tests {
             PipeSource::File(file),
             &mut filter,
             None,
-            &crate::progress::NullSink,
+            &crate::base::progress::NullSink,
             &CancellationToken::new(),
         )
         .await
@@ -711,12 +707,12 @@ mod tests {
             PipeSource::File(dir.path().join("nope.sql")),
             &mut |_: &[u8]| true,
             None,
-            &crate::progress::NullSink,
+            &crate::base::progress::NullSink,
             &CancellationToken::new(),
         )
         .await
         .unwrap_err();
-        assert_eq!(missing.code(), crate::error::ErrorCode::Io);
+        assert_eq!(missing.code(), crate::base::error::ErrorCode::Io);
     }
 
     #[test]

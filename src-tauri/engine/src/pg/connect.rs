@@ -16,11 +16,11 @@ use serde::{Deserialize, Serialize};
 use tokio_postgres::error::SqlState;
 use tokio_postgres::{Client, NoTls};
 
-use crate::context::Ctx;
-use crate::error::{Error, Result};
-use crate::profiles::{self, Profile, SslMode};
-use crate::secret::Secret;
-use crate::tools::ServerVersion;
+use crate::base::error::{Error, Result};
+use crate::base::tools::ServerVersion;
+use crate::storage::context::Ctx;
+use crate::storage::profiles::{self, Profile, SslMode};
+use crate::util::secret::Secret;
 
 /// How long a connection attempt may take before it counts as a timeout.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -415,7 +415,7 @@ pub async fn check_settings(ctx: &Ctx, input: CheckSettings) -> Result<CheckRepo
     let password = match (input.password, &input.existing) {
         (Some(password), _) => Some(password),
         (None, _) if s.password_source == profiles::PasswordSource::Environment => {
-            crate::pgpass::from_environment(&s.host, s.port, &dbname, &s.user)
+            crate::storage::pgpass::from_environment(&s.host, s.port, &dbname, &s.user)
         }
         (None, Some(existing)) => {
             let saved = profiles::find_profile(ctx, existing)?;

@@ -6,8 +6,8 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
-use crate::restore::Finding;
-use crate::tools::Tool;
+use crate::base::finding::Finding;
+use crate::base::tools::Tool;
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 

@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use crate::secret::Secret;
+use crate::util::secret::Secret;
 
 pub fn from_environment(host: &str, port: u16, dbname: &str, user: &str) -> Option<Secret> {
     if let Some(password) = std::env::var_os("PGPASSWORD").filter(|p| !p.is_empty()) {

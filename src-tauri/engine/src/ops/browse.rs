@@ -3,11 +3,11 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::catalog;
-use crate::connect::{ConnectSpec, connect, query_error};
-use crate::context::Ctx;
-use crate::error::Result;
-use crate::profiles;
+use crate::base::error::Result;
+use crate::pg::connect::{ConnectSpec, connect, query_error};
+use crate::storage::catalog;
+use crate::storage::context::Ctx;
+use crate::storage::profiles;
 
 #[derive(Debug, Clone, Deserialize, specta::Type)]
 pub struct ListDatabases {

@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::error::{Error, Result};
+use crate::base::error::{Error, Result};
 
 /// The oldest server pg_dump of the bundled majors can read (PostgreSQL 9.2).
 const OLDEST_DUMPABLE_NUM: u32 = 90_200;
@@ -233,7 +233,7 @@ fn read_stamp_version(dir: &Path) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::error::ErrorCode;
+    use crate::base::error::ErrorCode;
 
     /// Builds a fake bundle: `majors` with client tools, the last one also with a server.
     fn fake_bundle(majors: &[u32]) -> tempfile::TempDir {

@@ -5,10 +5,10 @@ use rusqlite::types::Value;
 use rusqlite::{OptionalExtension, Row};
 use serde::{Deserialize, Serialize};
 
-use crate::context::Ctx;
-use crate::error::{Error, Result};
-use crate::pgpass;
-use crate::secret::Secret;
+use crate::base::error::{Error, Result};
+use crate::storage::context::Ctx;
+use crate::storage::pgpass;
+use crate::util::secret::Secret;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, specta::Type)]
 #[serde(rename_all = "kebab-case")]
@@ -348,8 +348,8 @@ pub fn password_for(ctx: &Ctx, profile: &Profile, dbname: &str) -> Result<Option
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::error::ErrorCode;
-    use crate::keychain::{Keychain, MemoryKeychain};
+    use crate::base::error::ErrorCode;
+    use crate::storage::keychain::{Keychain, MemoryKeychain};
     use std::sync::Arc;
 
     fn settings(name: &str) -> ProfileSettings {

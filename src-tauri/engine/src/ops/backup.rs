@@ -17,55 +17,24 @@ use std::time::Instant;
 use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 
-use crate::catalog;
-use crate::connect::{ConnectSpec, connect, query_error};
-use crate::context::Ctx;
-use crate::error::{Error, Result};
-use crate::naming;
-use crate::profiles::{self, Profile};
-use crate::progress::{ProgressEvent, ProgressSink};
-use crate::runner::{self, ConnTarget, StdoutTo, ToolCommand, Written};
-use crate::sql::quote_ident;
-use crate::tools::{ServerVersion, Tool};
+use crate::base::error::{Error, Result};
+use crate::format::manifest::{
+    ExtensionInfo, MANIFEST_SUFFIX, MANIFEST_VERSION, Manifest, ManifestFile, SequenceValue,
+    TableRows,
+};
+use crate::pg::connect::{ConnectSpec, connect, query_error};
+use crate::pg::inventory::{USER_NS, object_counts};
+use crate::storage::catalog;
+use crate::storage::context::Ctx;
+use crate::util::checksum::sha256_reader;
 
-/// The manifest's own format; bump when its meaning changes.
-/// 2: object counts leave out NOT NULL constraints and the public schema.
-pub const MANIFEST_VERSION: u32 = 2;
-pub const MANIFEST_SUFFIX: &str = ".lifeboat.json";
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, specta::Type)]
-#[serde(rename_all = "snake_case")]
-pub enum BackupFormat {
-    /// pg_dump -Fc: one compressed file, restorable selectively and in parallel.
-    #[default]
-    Custom,
-    /// pg_dump -Fd: a folder, dumped and restored in parallel.
-    Directory,
-    Tar,
-    /// Plain SQL, readable and runnable with psql.
-    Plain,
-}
-
-impl BackupFormat {
-    fn flag(self) -> &'static str {
-        match self {
-            BackupFormat::Custom => "--format=custom",
-            BackupFormat::Directory => "--format=directory",
-            BackupFormat::Tar => "--format=tar",
-            BackupFormat::Plain => "--format=plain",
-        }
-    }
-
-    /// The file extension; a directory backup has none.
-    pub fn extension(self) -> &'static str {
-        match self {
-            BackupFormat::Custom => "backup",
-            BackupFormat::Directory => "",
-            BackupFormat::Tar => "tar",
-            BackupFormat::Plain => "sql",
-        }
-    }
-}
+use crate::base::progress::{ProgressEvent, ProgressSink};
+use crate::base::tools::{ServerVersion, Tool};
+pub use crate::format::manifest::{BackupFormat, BackupScope};
+use crate::pg::runner::{self, ConnTarget, StdoutTo, ToolCommand, Written};
+use crate::storage::profiles::{self, Profile};
+use crate::util::naming;
+use crate::util::quote::quote_ident;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
 #[serde(rename_all = "snake_case")]
@@ -139,31 +108,6 @@ impl Compression {
     }
 }
 
-/// What part of the database a backup holds.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
-#[serde(rename_all = "camelCase")]
-pub struct BackupScope {
-    /// Only these schemas (empty: all).
-    pub schemas: Vec<String>,
-    pub exclude_schemas: Vec<String>,
-    /// Only these tables, as `schema.table` (empty: all).
-    pub tables: Vec<String>,
-    pub exclude_tables: Vec<String>,
-    pub data_only: bool,
-    pub schema_only: bool,
-}
-
-impl BackupScope {
-    /// Every object of the database (data or not): its object counts describe the backup.
-    pub fn is_whole(&self) -> bool {
-        self.schemas.is_empty()
-            && self.exclude_schemas.is_empty()
-            && self.tables.is_empty()
-            && self.exclude_tables.is_empty()
-            && !self.data_only
-    }
-}
-
 #[derive(Debug, Clone, Deserialize, specta::Type)]
 #[serde(rename_all = "camelCase")]
 pub struct StartBackup {
@@ -183,80 +127,6 @@ pub struct StartBackup {
     pub globals: bool,
     /// With globals: include the roles' password hashes.
     pub role_passwords: bool,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
-#[serde(rename_all = "camelCase")]
-pub struct ManifestFile {
-    /// Path relative to the destination folder, with `/` separators.
-    pub name: String,
-    /// "dump" or "globals".
-    pub role: String,
-    /// For a per-schema backup, the schema this file holds.
-    pub schema: Option<String>,
-    pub bytes: u64,
-    pub sha256: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
-#[serde(rename_all = "camelCase")]
-pub struct TableRows {
-    pub schema: String,
-    pub table: String,
-    /// Exact `count(*)` in the dump's snapshot; absent for schema-only backups.
-    pub rows: Option<i64>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
-#[serde(rename_all = "camelCase")]
-pub struct SequenceValue {
-    pub schema: String,
-    pub name: String,
-    /// Absent when the sequence was never used.
-    pub last_value: Option<i64>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
-#[serde(rename_all = "camelCase")]
-pub struct ExtensionInfo {
-    pub name: String,
-    pub version: String,
-    pub schema: String,
-}
-
-/// Everything a later restore or restore test needs, without Lifeboat's store.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, specta::Type)]
-#[serde(rename_all = "camelCase")]
-pub struct Manifest {
-    pub manifest_version: u32,
-    pub app_version: String,
-    pub pg_dump_version: String,
-    pub server_version: String,
-    pub profile: String,
-    pub host: String,
-    pub port: u16,
-    pub database: String,
-    pub encoding: String,
-    pub collate: String,
-    pub ctype: String,
-    pub format: BackupFormat,
-    pub compression: String,
-    pub scope: BackupScope,
-    pub per_schema: bool,
-    pub started_at: String,
-    pub finished_at: String,
-    pub duration_ms: u64,
-    pub size_bytes: u64,
-    /// The database's size on the server when it was backed up (`pg_database_size`), for the
-    /// disk space a restore needs. Absent in manifests of earlier versions.
-    #[serde(default)]
-    pub database_bytes: Option<u64>,
-    pub files: Vec<ManifestFile>,
-    pub extensions: Vec<ExtensionInfo>,
-    pub roles_referenced: Vec<String>,
-    pub object_counts: BTreeMap<String, i64>,
-    pub sequences: Vec<SequenceValue>,
-    pub tables: Vec<TableRows>,
 }
 
 #[derive(Debug, Clone, Serialize, specta::Type)]
@@ -346,7 +216,7 @@ pub async fn backup(
         ctx,
         &profile,
         &input.database,
-        input.format,
+        input.format.name(),
         &started_at.to_rfc3339(),
     )?;
     let mut partials = Partials::default();
@@ -365,7 +235,13 @@ pub async fn backup(
     match result {
         Ok(mut outcome) => {
             outcome.backup_id = backup_id;
-            catalog::finish_backup(ctx, backup_id, &outcome)?;
+            let finished = catalog::FinishedBackup {
+                duration_ms: outcome.duration_ms,
+                manifest_path: &outcome.manifest_path,
+                size_bytes: outcome.size_bytes,
+                sha256: outcome.files.first().map(|f| f.sha256.as_str()),
+            };
+            catalog::finish_backup(ctx, backup_id, &finished)?;
             Ok(outcome)
         }
         Err(error) => {
@@ -438,9 +314,9 @@ async fn run_backup(
     {
         warnings.push(format!(
             "Only {} free in {}, and the database is {} before compression; the backup may not fit.",
-            crate::human_bytes(free),
+            crate::util::size::human_bytes(free),
             destination.display(),
-            crate::human_bytes(facts.size_bytes.max(0) as u64)
+            crate::util::size::human_bytes(facts.size_bytes.max(0) as u64)
         ));
         sink.emit(ProgressEvent::Warning { message: warnings.last().cloned().unwrap_or_default() });
     }
@@ -677,11 +553,6 @@ fn in_scope(scope: &BackupScope, schema: &str, table: Option<&str>) -> bool {
         && !scope.exclude_tables.iter().any(matches)
 }
 
-/// SQL condition on `pg_namespace n`: a user schema, not one that belongs to an extension.
-pub(crate) const USER_NS: &str = "n.nspname <> 'information_schema' AND n.nspname NOT LIKE 'pg\\_%' \
-    AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_namespace'::regclass \
-    AND d.objid = n.oid AND d.deptype = 'e')";
-
 async fn read_facts(tx: &tokio_postgres::Transaction<'_>, scope: &BackupScope) -> Result<Facts> {
     let q = |e: tokio_postgres::Error| query_error(&e);
     let db = tx
@@ -781,90 +652,6 @@ async fn read_facts(tx: &tokio_postgres::Transaction<'_>, scope: &BackupScope) -
     })
 }
 
-/// Objects of the database by kind (user schemas only, nothing that belongs to an extension):
-/// the manifest's baseline, and what a restore drill compares with it. NOT NULL constraints are
-/// not counted: PostgreSQL 18 lists them as constraints, older servers do not.
-pub(crate) async fn object_counts(
-    client: &impl tokio_postgres::GenericClient,
-) -> Result<BTreeMap<String, i64>> {
-    let q = |e: tokio_postgres::Error| query_error(&e);
-    let not_extension = |class: &str, alias: &str| {
-        format!(
-            "NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = '{class}'::regclass \
-             AND d.objid = {alias}.oid AND d.deptype = 'e')"
-        )
-    };
-    let kinds = [
-        (
-            "tables",
-            format!(
-                "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind IN ('r','p') AND {USER_NS} AND {}",
-                not_extension("pg_class", "c")
-            ),
-        ),
-        (
-            "views",
-            format!(
-                "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind = 'v' AND {USER_NS} AND {}",
-                not_extension("pg_class", "c")
-            ),
-        ),
-        (
-            "materialized_views",
-            format!(
-                "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind = 'm' AND {USER_NS}"
-            ),
-        ),
-        (
-            "sequences",
-            format!(
-                "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind = 'S' AND {USER_NS} AND {}",
-                not_extension("pg_class", "c")
-            ),
-        ),
-        (
-            "indexes",
-            format!(
-                "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind IN ('i','I') AND {USER_NS} AND {}",
-                not_extension("pg_class", "c")
-            ),
-        ),
-        (
-            "functions",
-            format!(
-                "SELECT count(*) FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE {USER_NS} AND {}",
-                not_extension("pg_proc", "p")
-            ),
-        ),
-        (
-            "triggers",
-            format!(
-                "SELECT count(*) FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace WHERE NOT t.tgisinternal AND {USER_NS}"
-            ),
-        ),
-        (
-            "constraints",
-            format!(
-                "SELECT count(*) FROM pg_constraint k JOIN pg_namespace n ON n.oid = k.connamespace WHERE k.contype <> 'n' AND {USER_NS} AND {}",
-                not_extension("pg_constraint", "k")
-            ),
-        ),
-        // Without public: every new database has it, whether the backed-up one had it or not.
-        (
-            "schemas",
-            format!(
-                "SELECT count(*) FROM pg_namespace n WHERE n.nspname <> 'public' AND {USER_NS}"
-            ),
-        ),
-    ];
-    let mut counts = BTreeMap::new();
-    for (kind, sql) in kinds {
-        let count: i64 = client.query_one(&sql, &[]).await.map_err(q)?.get(0);
-        counts.insert(kind.to_owned(), count);
-    }
-    Ok(counts)
-}
-
 fn dump_file(name: &str, role: &str, schema: Option<&str>, written: &Written) -> ManifestFile {
     ManifestFile {
         name: name.to_owned(),
@@ -878,7 +665,6 @@ fn dump_file(name: &str, role: &str, schema: Option<&str>, written: &Written) ->
 /// The files of a directory-format dump, hashed after pg_dump wrote them (pg_dump writes them
 /// itself, in parallel, so they cannot be hashed on the way).
 fn hash_directory(dir: &Path, final_name: &str) -> Result<Vec<ManifestFile>> {
-    use sha2::Digest;
     let io = |path: &Path, source| Error::Io {
         action: "Reading the backup",
         path: path.to_owned(),
@@ -893,27 +679,11 @@ fn hash_directory(dir: &Path, final_name: &str) -> Result<Vec<ManifestFile>> {
     let mut files = Vec::new();
     for path in entries {
         let mut file = std::fs::File::open(&path).map_err(|e| io(&path, e))?;
-        let mut hasher = sha2::Sha256::new();
-        let mut buffer = vec![0u8; 256 << 10];
-        let mut bytes = 0u64;
-        loop {
-            let n = std::io::Read::read(&mut file, &mut buffer).map_err(|e| io(&path, e))?;
-            if n == 0 {
-                break;
-            }
-            hasher.update(&buffer[..n]);
-            bytes += n as u64;
-        }
+        let (bytes, sha256) = sha256_reader(&mut file).map_err(|e| io(&path, e))?;
         file.sync_all().map_err(|e| io(&path, e))?;
         let name =
             format!("{final_name}/{}", path.file_name().unwrap_or_default().to_string_lossy());
-        files.push(ManifestFile {
-            name,
-            role: "dump".into(),
-            schema: None,
-            bytes,
-            sha256: runner::hex(&hasher.finalize()),
-        });
+        files.push(ManifestFile { name, role: "dump".into(), schema: None, bytes, sha256 });
     }
     Ok(files)
 }

@@ -3,8 +3,8 @@
 
 use std::fmt::Debug;
 
-use crate::error::{Error, Result};
-use crate::secret::Secret;
+use crate::base::error::{Error, Result};
+use crate::util::secret::Secret;
 
 /// The keychain "service" every Lifeboat entry is filed under.
 pub const SERVICE: &str = "Lifeboat";

@@ -21,7 +21,8 @@
 use std::path::Path;
 
 use chrono::{Datelike, NaiveDateTime, Timelike};
-use sha2::{Digest, Sha256};
+
+use crate::util::checksum::short_sha256;
 
 /// Most characters in a name this module produces, the date and the extension included.
 ///
@@ -218,8 +219,7 @@ fn cut(text: &str, max_units: usize, max_bytes: usize) -> &str {
 
 /// The first 8 hex digits (lowercase) of the SHA-256 of `name`.
 fn short_hash(name: &str) -> String {
-    let digest = Sha256::digest(name.as_bytes());
-    digest.iter().take(4).map(|b| format!("{b:02x}")).collect()
+    short_sha256(name, 4)
 }
 
 /// `-YYYY-MM-DD-HHMMSS`, with the year clamped to 0000–9999.
@@ -249,11 +249,26 @@ fn clean_extension(extension: &str) -> String {
     clean
 }
 
+/// PostgreSQL's limit on an identifier, in bytes (NAMEDATALEN - 1); longer names are cut.
+pub const MAX_IDENTIFIER_BYTES: usize = 63;
+
+/// `base` followed by `suffix`, `base` cut on a character boundary so that the name plus
+/// `reserve` more bytes (room for a `_NN` added later) fits [`MAX_IDENTIFIER_BYTES`].
+pub fn fit_identifier(base: &str, suffix: &str, reserve: usize) -> String {
+    let room = MAX_IDENTIFIER_BYTES.saturating_sub(suffix.len() + reserve);
+    let mut cut = room.min(base.len());
+    while !base.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    format!("{}{suffix}", &base[..cut])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use chrono::{DateTime, NaiveDate};
     use proptest::prelude::*;
+    use sha2::{Digest, Sha256};
 
     const EXTENSIONS: [&str; 4] = ["backup", "tar", "sql", ""];
 

@@ -8,8 +8,8 @@
 
 use std::collections::BTreeMap;
 
-use crate::archive::{Token, tokenize};
-use crate::sql::quote_ident;
+use crate::format::sqltext::{Token, tokenize};
+use crate::util::quote::quote_ident;
 
 /// Attributes that would give a recreated role power over the whole server; never recreated.
 const POWERFUL: &[&str] = &["SUPERUSER", "REPLICATION", "BYPASSRLS"];

@@ -4,10 +4,9 @@
 use rusqlite::params;
 use serde::{Deserialize, Serialize};
 
-use crate::backup::{BackupFormat, BackupOutcome};
-use crate::context::Ctx;
-use crate::error::{Error, Result};
-use crate::profiles::Profile;
+use crate::base::error::{Error, Result};
+use crate::storage::context::Ctx;
+use crate::storage::profiles::Profile;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
 #[serde(rename_all = "snake_case")]
@@ -57,14 +56,10 @@ pub(crate) fn start_backup(
     ctx: &Ctx,
     profile: &Profile,
     database: &str,
-    format: BackupFormat,
+    format: &str,
     started_at: &str,
 ) -> Result<i64> {
     let s = &profile.settings;
-    let format = serde_json::to_value(format)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_owned))
-        .unwrap_or_default();
     let conn = ctx.store.conn();
     conn.execute(
         "INSERT INTO backups (profile_name, host, port, database, format, status, started_at) \
@@ -75,8 +70,17 @@ pub(crate) fn start_backup(
     Ok(conn.last_insert_rowid())
 }
 
-pub(crate) fn finish_backup(ctx: &Ctx, id: i64, outcome: &BackupOutcome) -> Result<()> {
-    let sha = outcome.files.first().map(|f| f.sha256.clone());
+/// What the catalog keeps of a finished backup.
+pub(crate) struct FinishedBackup<'a> {
+    pub duration_ms: u64,
+    pub manifest_path: &'a str,
+    pub size_bytes: u64,
+    /// sha256 of the main file (the first dump file).
+    pub sha256: Option<&'a str>,
+}
+
+pub(crate) fn finish_backup(ctx: &Ctx, id: i64, outcome: &FinishedBackup) -> Result<()> {
+    let sha = outcome.sha256;
     ctx.store
         .conn()
         .execute(

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use rusqlite::Connection;
 
-use crate::error::{Error, Result};
+use crate::base::error::{Error, Result};
 
 pub const STORE_FILE: &str = "lifeboat.sqlite3";
 
@@ -169,7 +169,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir(dir.path().join(STORE_FILE)).unwrap(); // a folder where the file goes
         let error = Store::open(dir.path()).unwrap_err();
-        assert_eq!(error.code(), crate::error::ErrorCode::Store);
+        assert_eq!(error.code(), crate::base::error::ErrorCode::Store);
         assert!(error.to_string().contains(STORE_FILE));
     }
 }

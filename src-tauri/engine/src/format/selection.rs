@@ -21,8 +21,8 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use serde::{Deserialize, Serialize};
 
-use crate::archive::DumpEntry;
-use crate::error::{Error, Result};
+use crate::base::error::{Error, Result};
+use crate::format::sqltext::DumpEntry;
 
 /// What of an archive to restore. Empty: everything.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, specta::Type)]

@@ -16,15 +16,15 @@ use std::process::Stdio;
 
 use tokio_util::sync::CancellationToken;
 
-use crate::connect::{ConnectSpec, connect, query_error};
-use crate::context::Ctx;
-use crate::error::{Error, Result};
-use crate::profiles::{PasswordSource, Profile, ProfileSettings, SslMode};
-use crate::progress::{NullSink, ProgressSink};
-use crate::runner::{self, ToolCommand};
-use crate::secret::Secret;
-use crate::sql::quote_ident;
-use crate::tools::{BundledMajor, Tool};
+use crate::base::error::{Error, Result};
+use crate::base::progress::{NullSink, ProgressSink};
+use crate::base::tools::{BundledMajor, Tool};
+use crate::pg::connect::{ConnectSpec, connect, query_error};
+use crate::pg::runner::{self, ToolCommand};
+use crate::storage::context::Ctx;
+use crate::storage::profiles::{PasswordSource, Profile, ProfileSettings, SslMode};
+use crate::util::quote::quote_ident;
+use crate::util::secret::Secret;
 
 /// The superuser of the practice cluster.
 pub const PRACTICE_USER: &str = "lifeboat";

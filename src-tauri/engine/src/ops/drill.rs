@@ -24,20 +24,22 @@ use serde::{Deserialize, Serialize};
 use tokio_postgres::Client;
 use tokio_util::sync::CancellationToken;
 
-use crate::archive;
-use crate::backup::{self, Manifest};
-use crate::connect::{ConnectSpec, connect, query_error};
-use crate::context::Ctx;
-use crate::error::{Error, Result};
-use crate::practice::PracticeServer;
-use crate::profiles::{self, Profile};
-use crate::progress::{ProgressEvent, ProgressSink};
-use crate::restore::{self, FindingCode, RestoreRequest, Verified};
-use crate::runner::{self, ConnTarget, StdoutTo, ToolCommand};
-use crate::selection::Selection;
-use crate::smoke::{self, SmokeCheck};
-use crate::sql::quote_ident;
-use crate::tools::{ServerVersion, Tool};
+use crate::base::error::{Error, Result};
+use crate::base::progress::{ProgressEvent, ProgressSink};
+use crate::base::tools::{ServerVersion, Tool};
+use crate::format::archive;
+use crate::format::manifest::{MANIFEST_SUFFIX, Manifest};
+use crate::format::selection::Selection;
+use crate::ops::practice::PracticeServer;
+use crate::ops::restore::{self, FindingCode, RestoreRequest, Verified};
+use crate::pg::connect::{ConnectSpec, connect, query_error};
+use crate::pg::inventory;
+use crate::pg::runner::{self, ConnTarget, StdoutTo, ToolCommand};
+use crate::storage::context::Ctx;
+use crate::storage::profiles::{self, Profile};
+use crate::storage::smoke::{self, SmokeCheck};
+use crate::util::naming::fit_identifier;
+use crate::util::quote::quote_ident;
 
 /// Where the scratch database is restored.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
@@ -426,19 +428,13 @@ fn integrity_text(v: &Verified) -> String {
     format!(
         "{checksums}; read completely: {} entries, {} of SQL.",
         v.entries,
-        crate::human_bytes(v.sql_bytes)
+        crate::util::size::human_bytes(v.sql_bytes)
     )
 }
 
 /// `<db>_drill_YYYYMMDD_HHMMSS`, the database part cut so that it fits 63 bytes.
 pub fn scratch_name(database: &str, at: chrono::DateTime<chrono::Local>) -> String {
-    let suffix = format!("_drill_{}", at.format("%Y%m%d_%H%M%S"));
-    let room = restore::MAX_IDENTIFIER_BYTES - suffix.len();
-    let mut cut = room.min(database.len());
-    while !database.is_char_boundary(cut) {
-        cut -= 1;
-    }
-    format!("{}{suffix}", &database[..cut])
+    fit_identifier(database, &format!("_drill_{}", at.format("%Y%m%d_%H%M%S")), 0)
 }
 
 /// Steps 2–5. Ok(Some(version)) when the scratch database was restored (whatever the checks
@@ -755,7 +751,7 @@ async fn compare(client: &Client, manifest: &Manifest) -> Result<Vec<DrillCheck>
         });
     }
     if manifest.scope.is_whole() && !manifest.per_schema {
-        let counts = backup::object_counts(client).await?;
+        let counts = inventory::object_counts(client).await?;
         for (kind, expected) in &manifest.object_counts {
             // Manifests before version 2 counted NOT NULL constraints (PostgreSQL 18) and the
             // public schema; those two counts are not comparable.
@@ -814,7 +810,7 @@ fn write_certificate(ctx: &Ctx, report: &mut DrillReport) -> Result<()> {
     let stem = match &report.manifest {
         Some(manifest) => Path::new(manifest)
             .file_name()
-            .map(|n| n.to_string_lossy().trim_end_matches(backup::MANIFEST_SUFFIX).to_owned()),
+            .map(|n| n.to_string_lossy().trim_end_matches(MANIFEST_SUFFIX).to_owned()),
         None => source.file_name().map(|n| n.to_string_lossy().into_owned()),
     }
     .unwrap_or_else(|| "backup".to_owned());

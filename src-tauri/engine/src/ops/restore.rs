@@ -33,21 +33,21 @@ use tokio_postgres::Client;
 use tokio_postgres::error::SqlState;
 use tokio_util::sync::CancellationToken;
 
-use crate::archive::{self, ArchiveVersion, DumpFacts, DumpFilter, DumpScanner, FoundManifest};
-use crate::backup::{BackupFormat, MANIFEST_SUFFIX};
-use crate::connect::{ConnectSpec, connect, query_error};
-use crate::context::Ctx;
-use crate::error::{Error, Result};
-use crate::profiles::{self, Profile};
-use crate::progress::{NullSink, ProgressEvent, ProgressSink};
-use crate::remote;
-use crate::runner::{self, ConnTarget, PipeSource, StdoutTo, ToolCommand};
-use crate::selection::{self, ArchiveItem, LeftOut, Selection};
-use crate::sql::{quote_ident, quote_literal};
-use crate::tools::{BundledMajor, ServerVersion, Tool};
-
-/// PostgreSQL's longest identifier, in bytes (NAMEDATALEN - 1).
-pub(crate) const MAX_IDENTIFIER_BYTES: usize = 63;
+use crate::base::error::{Error, Result};
+pub use crate::base::finding::{Finding, FindingCode, Severity};
+use crate::base::progress::{NullSink, ProgressEvent, ProgressSink};
+use crate::base::tools::{BundledMajor, ServerVersion, Tool};
+use crate::format::archive::{self, ArchiveVersion, FoundManifest};
+use crate::format::manifest::{BackupFormat, MANIFEST_SUFFIX, ManifestFile};
+use crate::format::remote;
+use crate::format::selection::{self, ArchiveItem, LeftOut, Selection};
+use crate::format::sqltext::{DumpEntry, DumpFacts, DumpFilter, DumpScanner};
+use crate::pg::connect::{ConnectSpec, connect, query_error};
+use crate::pg::runner::{self, ConnTarget, PipeSource, StdoutTo, ToolCommand};
+use crate::storage::context::Ctx;
+use crate::storage::profiles::{self, Profile};
+use crate::util::naming::{MAX_IDENTIFIER_BYTES, fit_identifier};
+use crate::util::quote::{quote_ident, quote_literal};
 
 #[derive(Debug, Clone, Default, Deserialize, specta::Type)]
 #[serde(rename_all = "camelCase")]
@@ -92,70 +92,6 @@ pub struct RestoreRequest {
     #[serde(skip)]
     #[specta(skip)]
     pub checksums_verified: bool,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, specta::Type)]
-#[serde(rename_all = "snake_case")]
-pub enum Severity {
-    Info,
-    Warning,
-    /// The restore does not start.
-    Blocker,
-}
-
-/// The stable identity of a finding (the UI and `--json` consumers branch on it).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, specta::Type)]
-#[serde(rename_all = "snake_case")]
-pub enum FindingCode {
-    ChecksumsVerified,
-    NoManifest,
-    RolesMissing,
-    GrantsSkipped,
-    OwnerRoleMissing,
-    OwnerRoleNotGranted,
-    ExtensionUnavailable,
-    EncodingDiffers,
-    /// The new database sorts text by another locale than the backed-up one.
-    LocaleDiffers,
-    TargetNotEmpty,
-    CannotCreateDatabase,
-    NewerSource,
-    SettingsDropped,
-    JobsIgnored,
-    DumpIncomplete,
-    DumpSwitchesDatabase,
-    /// The database to replace does not exist.
-    ReplaceTargetMissing,
-    /// Other sessions are connected to the database to replace.
-    DatabaseInUse,
-    /// The server's disk: enough free space, too little, or not visible from here.
-    DiskSpace,
-    /// The user may not rename the database to replace.
-    CannotRenameDatabase,
-    /// Entries are left out because they need entries the selection leaves out.
-    DependentsLeftOut,
-    /// The restore goes on after errors.
-    ContinueOnErrors,
-    /// Missing roles are created from the roles saved with the backup.
-    RolesCreated,
-    /// Roles were to be created, but the backup saved none, or the user may not create roles.
-    CannotCreateRoles,
-}
-
-/// Something the pre-flight found, with what Lifeboat does about it or what the user can do.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, specta::Type)]
-#[serde(rename_all = "camelCase")]
-pub struct Finding {
-    pub severity: Severity,
-    pub code: FindingCode,
-    pub message: String,
-    pub fix: Option<String>,
-}
-
-impl Finding {
-    fn new(severity: Severity, code: FindingCode, message: String, fix: Option<String>) -> Self {
-        Finding { severity, code, message, fix }
-    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, specta::Type)]
@@ -837,8 +773,11 @@ async fn prepare(
             let saved = saved.as_ref().expect("recreatable roles are saved");
             let mut weakened = Vec::new();
             for name in &recreatable {
-                let (sql, dropped) =
-                    crate::globals::create_statement(name, &saved.roles[name], target.superuser);
+                let (sql, dropped) = crate::format::globals::create_statement(
+                    name,
+                    &saved.roles[name],
+                    target.superuser,
+                );
                 if !dropped.is_empty() {
                     weakened.push(format!("{name} (without {})", dropped.join(", ")));
                 }
@@ -951,7 +890,7 @@ async fn prepare(
         ));
     }
     // Entries granting privileges to missing roles are left out whole.
-    let skipped_entries: Vec<&archive::DumpEntry> = facts
+    let skipped_entries: Vec<&DumpEntry> = facts
         .entries
         .iter()
         .filter(|e| {
@@ -1327,7 +1266,7 @@ fn resolve_source(text: &str, schemas: &[String]) -> Result<PathBuf> {
         let dump_files = manifest.files.iter().filter(|f| f.role == "dump");
         let per_schema: Vec<&str> =
             dump_files.clone().filter_map(|f| f.schema.as_deref()).collect();
-        let picked = |f: &&crate::backup::ManifestFile| match (&f.schema, schemas) {
+        let picked = |f: &&ManifestFile| match (&f.schema, schemas) {
             (Some(schema), [one]) => schema == one,
             _ => true,
         };
@@ -1485,13 +1424,7 @@ impl Contents {
 }
 
 async fn read_contents(client: &Client) -> Result<Contents> {
-    use crate::backup::USER_NS;
-    let not_extension = |class: &str, alias: &str| {
-        format!(
-            "NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = '{class}'::regclass \
-             AND d.objid = {alias}.oid AND d.deptype = 'e')"
-        )
-    };
+    use crate::pg::inventory::{USER_NS, not_extension};
     let relations = format!(
         "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
          WHERE c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f', 'c') AND {USER_NS} AND {}",
@@ -1625,29 +1558,13 @@ fn database_from_stem(stem: &str) -> String {
 /// `<db>_restored_YYYYMMDD`, the database part cut (on a character boundary) so that a `_NN`
 /// suffix still fits PostgreSQL's 63 bytes.
 fn default_base(database: &str, date: chrono::NaiveDate) -> String {
-    let suffix = format!("_restored_{}", date.format("%Y%m%d"));
-    let room = MAX_IDENTIFIER_BYTES - suffix.len() - 4;
-    let mut db = database;
-    while db.len() > room {
-        let mut cut = room.min(db.len() - 1);
-        while !db.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        db = &db[..cut];
-    }
-    format!("{db}{suffix}")
+    fit_identifier(database, &format!("_restored_{}", date.format("%Y%m%d")), 4)
 }
 
 /// `<db>_before_YYYYMMDD-HHMMSS`, the database part cut (on a character boundary) so that a
 /// `_NN` suffix still fits PostgreSQL's 63 bytes.
 fn kept_name(database: &str, at: chrono::NaiveDateTime) -> String {
-    let suffix = format!("_before_{}", at.format("%Y%m%d-%H%M%S"));
-    let room = MAX_IDENTIFIER_BYTES - suffix.len() - 4;
-    let mut cut = room.min(database.len());
-    while !database.is_char_boundary(cut) {
-        cut -= 1;
-    }
-    format!("{}{suffix}", &database[..cut])
+    fit_identifier(database, &format!("_before_{}", at.format("%Y%m%d-%H%M%S")), 4)
 }
 
 /// The findings about the database a replace renames: that it exists, who is connected to it,
@@ -1825,7 +1742,7 @@ fn is_local(host: &str) -> bool {
 /// on top of the data), else an info. For a server on another machine, or a data directory the
 /// user may not read, an info that it was not checked.
 async fn disk_space_finding(client: &Client, profile: &Profile, needed: u64) -> Finding {
-    let need = crate::human_bytes(needed);
+    let need = crate::util::size::human_bytes(needed);
     let unknown = |why: &str| {
         Finding::new(
             Severity::Info,
@@ -1844,12 +1761,12 @@ async fn disk_space_finding(client: &Client, profile: &Profile, needed: u64) -> 
     let Ok(free) = fs4::available_space(&data_directory) else {
         return unknown("the free space of the server's data directory could not be read");
     };
-    let free_text = crate::human_bytes(free);
+    let free_text = crate::util::size::human_bytes(free);
     let severity = disk_severity(needed, free);
     let fix = if severity == Severity::Blocker {
         Some(format!(
             "Free at least {} on the disk of {data_directory}, or restore onto another server.",
-            crate::human_bytes(needed.saturating_mul(2).saturating_sub(free))
+            crate::util::size::human_bytes(needed.saturating_mul(2).saturating_sub(free))
         ))
     } else if severity == Severity::Warning {
         Some(
@@ -2280,7 +2197,7 @@ mod tests {
 
     #[test]
     fn the_entry_counter_counts_restored_entries() {
-        let recorder = crate::progress::Recorder::default();
+        let recorder = crate::base::progress::Recorder::default();
         let counter = EntryCounter::new(&recorder, 3);
         for line in [
             "pg_restore: connecting to database for restore",

@@ -1,0 +1,7 @@
+//! The vocabulary every layer above speaks: errors and what to do about them, findings, progress
+//! events, and the bundled PostgreSQL programs.
+
+pub mod error;
+pub mod finding;
+pub mod progress;
+pub mod tools;

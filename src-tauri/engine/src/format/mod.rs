@@ -1,0 +1,9 @@
+//! Backup files: the manifest, what a source is and what its archive holds, choosing entries to
+//! restore, the saved roles, and downloading a source from a web server.
+
+pub mod archive;
+pub mod globals;
+pub mod manifest;
+pub mod remote;
+pub mod selection;
+pub mod sqltext;

@@ -1,0 +1,6 @@
+//! Talking to PostgreSQL: running the bundled programs, connecting with TLS, creating, dropping
+//! and renaming databases, and the inventory query that backups record and drills compare.
+
+pub mod connect;
+pub mod inventory;
+pub mod runner;

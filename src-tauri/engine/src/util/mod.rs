@@ -1,0 +1,8 @@
+//! Leaf helpers that know nothing of Lifeboat: SQL quoting, names that fit files and PostgreSQL
+//! identifiers, sizes for people, checksums, secrets that never print.
+
+pub mod checksum;
+pub mod naming;
+pub mod quote;
+pub mod secret;
+pub mod size;
