@@ -1,0 +1,220 @@
+// What the Backup wizard's user chose so far: which database, which part of it, where and how.
+// The step components render and edit these fields; the database and schema lists are loaded
+// here, and `request()` is what the backup starts with.
+
+import {
+  defaultBackupFolder,
+  listDatabases,
+  listSchemas,
+  pickFolder,
+  type BackupFormat,
+  type DatabaseInfo,
+  type SchemaInfo,
+  type StartBackup,
+} from "$lib/ipc";
+import type { Load } from "$lib/connections/state.svelte";
+import { toProblem } from "$lib/problem";
+
+export const FORMATS: { value: BackupFormat; label: string; note: string }[] = [
+  {
+    value: "custom",
+    label: "Custom (recommended)",
+    note: "One compressed file. Restore all of it or single tables, in parallel.",
+  },
+  {
+    value: "directory",
+    label: "Directory (parallel)",
+    note: "A folder with one file per table, written by several workers at once. Fastest for big databases.",
+  },
+  {
+    value: "tar",
+    label: "Tar",
+    note: "One uncompressed tar archive. Restores like Custom, but not in parallel.",
+  },
+  {
+    value: "plain",
+    label: "Plain SQL",
+    note: "A readable SQL script, restored with psql. No selective or parallel restore.",
+  },
+];
+
+/** Parallel workers a directory-format backup may use. */
+export const MAX_JOBS = 8;
+
+export type Content = "all" | "schema" | "data";
+
+export class BackupDraft {
+  // What.
+  profile = $state("");
+  database = $state("");
+  databases = $state.raw<Load<DatabaseInfo>>({ state: "idle" });
+  scopeOpen = $state(false);
+  schemas = $state.raw<Load<SchemaInfo>>({ state: "idle" });
+  checked = $state<Record<string, boolean>>({});
+  content = $state<Content>("all");
+  perSchema = $state(false);
+  globals = $state(false);
+
+  // Where and how.
+  folder = $state("");
+  /** Why the folder could not be proposed or chosen, with what to do. */
+  folderNote = $state<string | null>(null);
+  format = $state<BackupFormat>("custom");
+  jobs = $state<number | null>(2);
+
+  #databaseGeneration = 0;
+  #schemaGeneration = 0;
+
+  /** With a single profile there is nothing to choose. */
+  constructor(
+    readonly profiles: string[],
+    profile: string | null,
+    database: string | null,
+  ) {
+    this.profile = profile ?? (profiles.length === 1 ? profiles[0] : "");
+    this.database = database ?? "";
+  }
+
+  /** The schemas to back up: empty (no filter) unless some were unchecked. */
+  readonly chosenSchemas = $derived.by(() => {
+    if (this.schemas.state !== "ready") return [];
+    const names = this.schemas.items.map((s) => s.name).filter((name) => this.checked[name]);
+    return names.length === this.schemas.items.length ? [] : names;
+  });
+
+  readonly noSchemaChecked = $derived(
+    this.schemas.state === "ready" &&
+      this.schemas.items.length > 0 &&
+      this.schemas.items.every((s) => !this.checked[s.name]),
+  );
+
+  readonly canNext = $derived(this.profile !== "" && this.database !== "" && !this.noSchemaChecked);
+
+  readonly validJobs = $derived(
+    this.format !== "directory" ||
+      (typeof this.jobs === "number" && Number.isInteger(this.jobs) && this.jobs >= 1 && this.jobs <= MAX_JOBS),
+  );
+
+  readonly canStart = $derived(this.folder.trim() !== "" && this.validJobs);
+
+  readonly formatNote = $derived(FORMATS.find((f) => f.value === this.format)?.note ?? "");
+
+  readonly compressionNote = $derived(
+    this.format === "custom" || this.format === "directory"
+      ? "Compressed with zstd (gzip with PostgreSQL tools older than 16)."
+      : "Not compressed.",
+  );
+
+  /** The one schema a one-file-per-schema preview names, if any. */
+  readonly previewSchema = $derived(this.perSchema ? (this.chosenSchemas[0] ?? null) : null);
+
+  readonly scopeSummary = $derived(
+    [
+      this.chosenSchemas.length === 0 ? "all schemas" : `schemas ${this.chosenSchemas.join(", ")}`,
+      this.content === "all" ? "data and definitions" : this.content === "schema" ? "only definitions" : "only data",
+      ...(this.perSchema ? ["one file per schema"] : []),
+      ...(this.globals ? ["with roles and tablespaces"] : []),
+    ].join(" · "),
+  );
+
+  /** The folder the backend proposes, unless one was typed already. */
+  async loadDefaultFolder(): Promise<void> {
+    try {
+      const path = await defaultBackupFolder();
+      if (this.folder === "") this.folder = path;
+    } catch (error) {
+      this.folderNote = `No default folder: ${toProblem(error).message} Choose one.`;
+    }
+  }
+
+  async loadDatabases(): Promise<void> {
+    const mine = ++this.#databaseGeneration;
+    this.databases = { state: "loading" };
+    try {
+      const items = await listDatabases({ profile: this.profile });
+      if (mine !== this.#databaseGeneration) return;
+      this.databases = { state: "ready", items };
+      if (!items.some((d) => d.name === this.database && d.sizeBytes !== null)) this.database = "";
+    } catch (error) {
+      if (mine !== this.#databaseGeneration) return;
+      this.databases = { state: "failed", problem: toProblem(error) };
+    }
+  }
+
+  profileChanged(): void {
+    this.database = "";
+    this.#resetSchemas();
+    if (this.profile) void this.loadDatabases();
+    else this.databases = { state: "idle" };
+  }
+
+  databaseChanged(): void {
+    this.#resetSchemas();
+    if (this.scopeOpen && this.database) void this.loadSchemas();
+  }
+
+  #resetSchemas(): void {
+    this.#schemaGeneration++;
+    this.schemas = { state: "idle" };
+    this.checked = {};
+  }
+
+  async loadSchemas(): Promise<void> {
+    const mine = ++this.#schemaGeneration;
+    this.schemas = { state: "loading" };
+    try {
+      const items = await listSchemas({ profile: this.profile, database: this.database });
+      if (mine !== this.#schemaGeneration) return;
+      this.checked = Object.fromEntries(items.map((s) => [s.name, true]));
+      this.schemas = { state: "ready", items };
+    } catch (error) {
+      if (mine !== this.#schemaGeneration) return;
+      this.schemas = { state: "failed", problem: toProblem(error) };
+    }
+  }
+
+  toggleScope(): void {
+    this.scopeOpen = !this.scopeOpen;
+    if (this.scopeOpen && this.database && (this.schemas.state === "idle" || this.schemas.state === "failed")) {
+      void this.loadSchemas();
+    }
+  }
+
+  checkAll(value: boolean): void {
+    if (this.schemas.state !== "ready") return;
+    this.checked = Object.fromEntries(this.schemas.items.map((s) => [s.name, value]));
+  }
+
+  async chooseFolder(): Promise<void> {
+    this.folderNote = null;
+    try {
+      const chosen = await pickFolder(this.folder.trim() || undefined);
+      if (chosen !== null) this.folder = chosen;
+    } catch (error) {
+      const problem = toProblem(error);
+      this.folderNote = `${problem.message} ${problem.hint}`;
+    }
+  }
+
+  request(): StartBackup {
+    return {
+      profile: this.profile,
+      database: this.database,
+      destination: this.folder.trim(),
+      format: this.format,
+      compression: null,
+      scope: {
+        schemas: this.chosenSchemas,
+        excludeSchemas: [],
+        tables: [],
+        excludeTables: [],
+        dataOnly: this.content === "data",
+        schemaOnly: this.content === "schema",
+      },
+      perSchema: this.perSchema,
+      jobs: this.format === "directory" ? this.jobs : null,
+      globals: this.globals,
+      rolePasswords: false,
+    };
+  }
+}
