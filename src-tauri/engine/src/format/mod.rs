@@ -6,4 +6,5 @@ pub mod globals;
 pub mod manifest;
 pub mod remote;
 pub mod selection;
+pub mod source;
 pub mod sqltext;

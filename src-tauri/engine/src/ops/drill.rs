@@ -30,11 +30,12 @@ use crate::base::tools::{ServerVersion, Tool};
 use crate::format::archive;
 use crate::format::manifest::{MANIFEST_SUFFIX, Manifest};
 use crate::format::selection::Selection;
+use crate::format::source;
 use crate::ops::practice::PracticeServer;
 use crate::ops::restore::{self, FindingCode, RestoreRequest, Verified};
 use crate::pg::connect::{ConnectSpec, connect, query_error};
-use crate::pg::inventory;
 use crate::pg::runner::{self, ConnTarget, StdoutTo, ToolCommand};
+use crate::pg::{admin, inventory, smoke as pg_smoke};
 use crate::storage::context::Ctx;
 use crate::storage::profiles::{self, Profile};
 use crate::storage::smoke::{self, SmokeCheck};
@@ -220,7 +221,7 @@ pub async fn drill(
     let found = match &verified {
         Some(v) => archive::find_manifest(Path::new(&v.source))?,
         // A damaged backup is still recorded against its manifest, when it has a readable one.
-        None => restore::locate_manifest(&request.source, schema),
+        None => source::locate_manifest(&request.source, schema),
     };
     // Of a one-file-per-schema backup, one schema's file is tested: only its schema is compared.
     let manifest = found.as_ref().map(|f| {
@@ -579,7 +580,7 @@ async fn on_server(
         run.tool_versions.push(runner::version_line(tools, Tool::PgAmcheck, cancel).await?);
         let command = ToolCommand::new(tools, Tool::PgAmcheck)?
             .args(["--install-missing", "--heapallindexed", "--no-password"])
-            .arg(restore::conninfo_dbname(scratch))
+            .arg(admin::conninfo_dbname(scratch))
             .conn(ConnTarget::for_profile(ctx, profile, scratch)?)
             .stdout(StdoutTo::Capture);
         match runner::run(command, run.sink, cancel).await {
@@ -641,7 +642,7 @@ async fn on_server(
     } else {
         let mut results = Vec::new();
         for check in &checks {
-            let result = smoke::run(&client, check).await;
+            let result = pg_smoke::run(&client, check).await;
             results.push(DrillCheck {
                 name: format!("{} ({})", check.label, check.sql),
                 passed: result.passed,
@@ -800,7 +801,7 @@ async fn drop_scratch(ctx: &Ctx, profile: &Profile, scratch: &str) -> Result<()>
         .await
         .map_err(|e| query_error(&e))?
         .get(0);
-    restore::drop_database(ctx, profile, ServerVersion(version.max(0) as u32), scratch).await
+    admin::drop_database(ctx, profile, ServerVersion(version.max(0) as u32), scratch).await
 }
 
 /// Writes the certificate (JSON and HTML) next to the backup; when that folder is not writable,

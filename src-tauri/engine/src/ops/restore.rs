@@ -38,10 +38,12 @@ pub use crate::base::finding::{Finding, FindingCode, Severity};
 use crate::base::progress::{NullSink, ProgressEvent, ProgressSink};
 use crate::base::tools::{BundledMajor, ServerVersion, Tool};
 use crate::format::archive::{self, ArchiveVersion, FoundManifest};
-use crate::format::manifest::{BackupFormat, MANIFEST_SUFFIX, ManifestFile};
+use crate::format::manifest::BackupFormat;
 use crate::format::remote;
 use crate::format::selection::{self, ArchiveItem, LeftOut, Selection};
+use crate::format::source::resolve_source;
 use crate::format::sqltext::{DumpEntry, DumpFacts, DumpFilter, DumpScanner};
+use crate::pg::admin::{conninfo_dbname, drop_database};
 use crate::pg::connect::{ConnectSpec, connect, query_error};
 use crate::pg::runner::{self, ConnTarget, PipeSource, StdoutTo, ToolCommand};
 use crate::storage::context::Ctx;
@@ -1249,64 +1251,6 @@ fn summarize(plan: &RestorePlan, source: &Path, missing_owners: usize) -> String
     format!("{}.", parts.join("; "))
 }
 
-/// The path to restore from. A manifest stands for the dump it describes; of a one-file-per-schema
-/// backup, for the file of the one schema in `schemas`.
-fn resolve_source(text: &str, schemas: &[String]) -> Result<PathBuf> {
-    let invalid = |problem: String| Error::InvalidInput { field: "source", problem };
-    let text = text.trim();
-    if text.is_empty() {
-        return Err(invalid("choose a backup file or folder".into()));
-    }
-    let path = PathBuf::from(text);
-    if !path.exists() {
-        return Err(invalid(format!("{} does not exist", path.display())));
-    }
-    if path.is_file() && text.ends_with(MANIFEST_SUFFIX) {
-        let manifest = archive::read_manifest(&path)?;
-        let dump_files = manifest.files.iter().filter(|f| f.role == "dump");
-        let per_schema: Vec<&str> =
-            dump_files.clone().filter_map(|f| f.schema.as_deref()).collect();
-        let picked = |f: &&ManifestFile| match (&f.schema, schemas) {
-            (Some(schema), [one]) => schema == one,
-            _ => true,
-        };
-        if let [one] = schemas
-            && !per_schema.is_empty()
-            && !per_schema.contains(&one.as_str())
-        {
-            return Err(invalid(format!(
-                "the backup has no file for the schema {one}; it has files for {}",
-                per_schema.join(", ")
-            )));
-        }
-        let mut dumps: Vec<String> = dump_files
-            .filter(picked)
-            .map(|f| f.name.split('/').next().unwrap_or_default().to_owned())
-            .collect();
-        dumps.dedup();
-        let folder = path.parent().map(Path::to_path_buf).unwrap_or_default();
-        return match dumps.as_slice() {
-            [one] => Ok(folder.join(one)),
-            [] => Err(invalid(format!("the manifest {} lists no dump", path.display()))),
-            many => Err(invalid(format!(
-                "the manifest lists {} dumps, one per schema ({}); choose one schema to restore \
-                 (--schema), or one of the files",
-                many.len(),
-                per_schema.join(", ")
-            ))),
-        };
-    }
-    Ok(path)
-}
-
-/// The manifest describing `source` when it can be found and read, whatever state the backup is
-/// in (to record a failed test against it).
-pub(crate) fn locate_manifest(source: &str, schema: Option<&str>) -> Option<FoundManifest> {
-    let schemas: Vec<String> = schema.map(str::to_owned).into_iter().collect();
-    let path = resolve_source(source, &schemas).ok()?;
-    archive::find_manifest(&path).ok().flatten()
-}
-
 /// The pg_restore that reads an archive of `version`: the target's own when it can, else the
 /// oldest newer bundled one that can (its output needs the fewest settings left out).
 fn choose_reader<'a>(
@@ -1804,12 +1748,6 @@ fn free_name(base: &str, taken: &HashSet<String>) -> String {
     (2..).map(|n| format!("{base}_{n}")).find(|n| !taken.contains(n)).expect("a free name exists")
 }
 
-/// A libpq connection string naming only the database, so that no database name is ever taken
-/// for a connection string or URI by pg_restore's `--dbname`.
-pub(crate) fn conninfo_dbname(name: &str) -> String {
-    format!("dbname='{}'", name.replace('\\', "\\\\").replace('\'', "\\'"))
-}
-
 /// Creates the new database; a name Lifeboat chose that was taken meanwhile moves on to the next
 /// suffix. Returns the name.
 async fn create_database(ctx: &Ctx, prepared: &Prepared) -> Result<String> {
@@ -1893,44 +1831,6 @@ async fn drop_roles(ctx: &Ctx, prepared: &Prepared, roles: &[String], sink: &dyn
             });
         }
     }
-}
-
-/// Drops a database this restore created, even while the killed tools' sessions are still
-/// ending (`WITH (FORCE)` from PostgreSQL 13; before that, their sessions are ended first).
-pub(crate) async fn drop_database(
-    ctx: &Ctx,
-    profile: &Profile,
-    server: ServerVersion,
-    name: &str,
-) -> Result<()> {
-    let spec = ConnectSpec::for_profile(ctx, profile, &profile.settings.maintenance_db)?;
-    let client = connect(&spec).await?;
-    let quoted = quote_ident(name);
-    if server.0 >= 130_000 {
-        return client
-            .batch_execute(&format!("DROP DATABASE IF EXISTS {quoted} WITH (FORCE)"))
-            .await
-            .map_err(|e| query_error(&e));
-    }
-    let mut last = None;
-    for _ in 0..40 {
-        let _ = client
-            .execute(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
-                 WHERE datname = $1::text AND pid <> pg_backend_pid()",
-                &[&name],
-            )
-            .await;
-        match client.batch_execute(&format!("DROP DATABASE IF EXISTS {quoted}")).await {
-            Ok(()) => return Ok(()),
-            Err(error) if error.code() == Some(&SqlState::OBJECT_IN_USE) => {
-                last = Some(error);
-                tokio::time::sleep(Duration::from_millis(250)).await;
-            }
-            Err(error) => return Err(query_error(&error)),
-        }
-    }
-    Err(last.map(|e| query_error(&e)).unwrap_or(Error::Query { detail: "database in use".into() }))
 }
 
 /// A list file for `pg_restore --use-list`, removed when dropped.

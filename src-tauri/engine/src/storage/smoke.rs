@@ -1,10 +1,9 @@
-//! The user's own smoke checks: SQL queries with an expectation, saved per database name and run
-//! against the scratch database of a restore drill (e.g. `SELECT count(*) FROM users` at least
-//! 1; "a query returns at least one row").
+//! The user's own smoke checks: SQL queries with an expectation (e.g. `SELECT count(*) FROM
+//! users` at least 1; "a query returns at least one row"), saved per database name, and how a
+//! result is judged. `pg::smoke` runs them against the scratch database of a restore drill.
 
 use rusqlite::params;
 use serde::{Deserialize, Serialize};
-use tokio_postgres::{Client, SimpleQueryMessage};
 
 use crate::base::error::{Error, Result};
 use crate::storage::context::Ctx;
@@ -150,51 +149,7 @@ pub async fn save_checks(ctx: &Ctx, input: SaveSmokeChecks) -> Result<Vec<SmokeC
     list(ctx, &input.database)
 }
 
-/// Runs one check in a read-only transaction with a time limit, so that a check can neither
-/// change the scratch database nor hang the drill.
-pub async fn run(client: &Client, check: &SmokeCheck) -> SmokeResult {
-    // Preparing refuses several statements ("COMMIT; DELETE …" would leave the read-only
-    // transaction); the text protocol then gives every value as text.
-    if let Err(error) = client.prepare(&check.sql).await {
-        return SmokeResult {
-            passed: false,
-            actual: format!(
-                "the query cannot run: {} (a smoke check is one SELECT)",
-                crate::pg::connect::query_error(&error)
-            ),
-        };
-    }
-    if let Err(error) =
-        client.batch_execute("BEGIN READ ONLY; SET LOCAL statement_timeout = '120s'").await
-    {
-        return SmokeResult {
-            passed: false,
-            actual: crate::pg::connect::query_error(&error).to_string(),
-        };
-    }
-    let result = client.simple_query(&check.sql).await;
-    let _ = client.batch_execute("ROLLBACK").await;
-    let messages = match result {
-        Ok(messages) => messages,
-        Err(error) => {
-            return SmokeResult {
-                passed: false,
-                actual: format!("the query failed: {}", crate::pg::connect::query_error(&error)),
-            };
-        }
-    };
-    let rows: Vec<&tokio_postgres::SimpleQueryRow> = messages
-        .iter()
-        .filter_map(|m| match m {
-            SimpleQueryMessage::Row(row) => Some(row),
-            _ => None,
-        })
-        .collect();
-    let first = rows.first().and_then(|r| r.get(0)).map(str::to_owned);
-    judge(&check.expect, rows.len(), first.as_deref())
-}
-
-fn judge(expect: &Expectation, rows: usize, first: Option<&str>) -> SmokeResult {
+pub(crate) fn judge(expect: &Expectation, rows: usize, first: Option<&str>) -> SmokeResult {
     let actual = match (rows, first) {
         (0, _) => "no rows".to_owned(),
         (1, Some(value)) => format!("1 row; value {value}"),
