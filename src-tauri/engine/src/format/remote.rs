@@ -13,7 +13,6 @@
 //! otherwise downloaded again from zero. TLS is verified against the webpki roots.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::Duration;
 
 use reqwest::header::{CONTENT_RANGE, CONTENT_TYPE, RANGE};
@@ -24,6 +23,7 @@ use tokio_util::sync::CancellationToken;
 use crate::base::error::{Error, Result};
 use crate::base::progress::{ProgressEvent, ProgressSink};
 use crate::format::manifest::MANIFEST_SUFFIX;
+use crate::pg::tls;
 use crate::storage::context::Ctx;
 use crate::util::checksum::short_sha256;
 
@@ -137,16 +137,11 @@ fn failed(url: &str, detail: String) -> Error {
     Error::DownloadFailed { url: url.to_owned(), detail }
 }
 
-/// An HTTP client that verifies TLS certificates against the webpki roots (ring provider, as the
-/// PostgreSQL connections).
+/// An HTTP client that verifies TLS certificates and host names against the webpki roots, with
+/// the same rustls setup as the PostgreSQL connections.
 fn client(url: &str) -> Result<Client> {
-    let roots = rustls::RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() };
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let tls = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| failed(url, e.to_string()))?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
+    let tls = tls::client_config(tls::Check::ChainAndHost, tls::root_store(None)?)
+        .map_err(|e| failed(url, e.to_string()))?;
     Client::builder()
         .tls_backend_preconfigured(tls)
         .connect_timeout(Duration::from_secs(30))

@@ -1,23 +1,16 @@
 //! Connecting to a server for checks and listings (tokio-postgres, TLS through rustls honouring
 //! sslmode), and turning every way a connection fails into a diagnosis with a next step.
 
-use std::path::Path;
-use std::sync::Arc;
 use std::time::Duration;
 
-use rustls::client::WebPkiServerVerifier;
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::crypto::CryptoProvider;
-use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use rustls::{
-    CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme,
-};
+use rustls::{ClientConfig, RootCertStore};
 use serde::{Deserialize, Serialize};
 use tokio_postgres::error::SqlState;
 use tokio_postgres::{Client, NoTls};
 
 use crate::base::error::{Error, Result};
 use crate::base::tools::ServerVersion;
+use crate::pg::tls;
 use crate::storage::context::Ctx;
 use crate::storage::profiles::{self, Profile, SslMode};
 use crate::util::secret::Secret;
@@ -205,159 +198,30 @@ fn classify(error: &tokio_postgres::Error, spec: &ConnectSpec) -> Error {
     }
 }
 
+/// The rustls settings for `spec.sslmode`, following libpq: allow/prefer/require encrypt without
+/// checking the certificate (require checks the chain when a root certificate is given),
+/// verify-ca checks the chain, verify-full also the host name.
+fn tls_config(spec: &ConnectSpec) -> Result<ClientConfig> {
+    let check = match spec.sslmode {
+        SslMode::VerifyFull => tls::Check::ChainAndHost,
+        SslMode::VerifyCa => tls::Check::Chain,
+        SslMode::Require if spec.root_cert.is_some() => tls::Check::Chain,
+        _ => tls::Check::EncryptOnly,
+    };
+    let roots = match check {
+        tls::Check::EncryptOnly => RootCertStore::empty(),
+        _ => tls::root_store(spec.root_cert.as_deref())?,
+    };
+    tls::client_config(check, roots)
+        .map_err(|e| Error::ConnectFailed { detail: format!("TLS setup: {e}") })
+}
+
 fn certificate_problem(error: &rustls::Error) -> Option<Error> {
     match error {
         rustls::Error::InvalidCertificate(problem) => {
             Some(Error::SslCertUntrusted { detail: format!("{problem:?}") })
         }
         _ => None,
-    }
-}
-
-/// The rustls settings for `spec.sslmode`, following libpq: allow/prefer/require encrypt without
-/// checking the certificate (require checks the chain when a root certificate is given),
-/// verify-ca checks the chain, verify-full also the host name.
-fn tls_config(spec: &ConnectSpec) -> Result<ClientConfig> {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let builder = ClientConfig::builder_with_provider(provider.clone())
-        .with_safe_default_protocol_versions()
-        .map_err(|e| Error::ConnectFailed { detail: format!("TLS setup: {e}") })?;
-    let checks_chain = matches!(spec.sslmode, SslMode::VerifyCa | SslMode::VerifyFull)
-        || (spec.sslmode == SslMode::Require && spec.root_cert.is_some());
-    if !checks_chain {
-        let verifier = Arc::new(EncryptOnly(provider));
-        return Ok(builder
-            .dangerous()
-            .with_custom_certificate_verifier(verifier)
-            .with_no_client_auth());
-    }
-    let roots = Arc::new(root_store(spec.root_cert.as_deref())?);
-    if spec.sslmode == SslMode::VerifyFull {
-        return Ok(builder.with_root_certificates(roots).with_no_client_auth());
-    }
-    let webpki = WebPkiServerVerifier::builder_with_provider(roots, provider)
-        .build()
-        .map_err(|e| Error::ConnectFailed { detail: format!("TLS setup: {e}") })?;
-    Ok(builder
-        .dangerous()
-        .with_custom_certificate_verifier(Arc::new(ChainOnly(webpki)))
-        .with_no_client_auth())
-}
-
-fn root_store(root_cert: Option<&str>) -> Result<RootCertStore> {
-    let mut roots = RootCertStore::empty();
-    match root_cert {
-        None => roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned()),
-        Some(path) => {
-            let invalid =
-                |problem: String| Error::InvalidInput { field: "root certificate", problem };
-            let pem = std::fs::read(Path::new(path))
-                .map_err(|e| invalid(format!("cannot read {path}: {e}")))?;
-            let mut reader = pem.as_slice();
-            for cert in rustls_pemfile::certs(&mut reader) {
-                let cert = cert
-                    .map_err(|e| invalid(format!("{path} is not a PEM certificate file: {e}")))?;
-                roots.add(cert).map_err(|e| invalid(format!("{path}: {e}")))?;
-            }
-            if roots.is_empty() {
-                return Err(invalid(format!("{path} holds no certificate")));
-            }
-        }
-    }
-    Ok(roots)
-}
-
-/// Encrypts without checking who is at the other end (libpq's sslmode=require).
-#[derive(Debug)]
-struct EncryptOnly(Arc<CryptoProvider>);
-
-impl ServerCertVerifier for EncryptOnly {
-    fn verify_server_cert(
-        &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: UnixTime,
-    ) -> std::result::Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> std::result::Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> std::result::Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.signature_verification_algorithms.supported_schemes()
-    }
-}
-
-/// Checks the certificate chain but not the host name (libpq's sslmode=verify-ca).
-#[derive(Debug)]
-struct ChainOnly(Arc<WebPkiServerVerifier>);
-
-impl ServerCertVerifier for ChainOnly {
-    fn verify_server_cert(
-        &self,
-        end_entity: &CertificateDer<'_>,
-        intermediates: &[CertificateDer<'_>],
-        server_name: &ServerName<'_>,
-        ocsp_response: &[u8],
-        now: UnixTime,
-    ) -> std::result::Result<ServerCertVerified, rustls::Error> {
-        match self.0.verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
-        {
-            Err(rustls::Error::InvalidCertificate(
-                CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
-            )) => Ok(ServerCertVerified::assertion()),
-            other => other,
-        }
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> std::result::Result<HandshakeSignatureValid, rustls::Error> {
-        self.0.verify_tls12_signature(message, cert, dss)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> std::result::Result<HandshakeSignatureValid, rustls::Error> {
-        self.0.verify_tls13_signature(message, cert, dss)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.supported_verify_schemes()
     }
 }
 

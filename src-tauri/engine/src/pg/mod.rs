@@ -6,3 +6,4 @@ pub mod connect;
 pub mod inventory;
 pub mod runner;
 pub mod smoke;
+pub(crate) mod tls;
