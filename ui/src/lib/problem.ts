@@ -12,3 +12,9 @@ export function toProblem(error: unknown): Problem {
     hint: "Try again. If this keeps happening, restart Lifeboat and report it.",
   };
 }
+
+/** A failure as one line for a note under a field: what happened, then what to do. */
+export function problemSentence(error: unknown): string {
+  const problem = toProblem(error);
+  return `${problem.message} ${problem.hint}`;
+}

@@ -13,7 +13,7 @@ import {
   type StartBackup,
 } from "$lib/ipc";
 import type { Load } from "$lib/connections/state.svelte";
-import { toProblem } from "$lib/problem";
+import { problemSentence, toProblem } from "$lib/problem";
 
 export const FORMATS: { value: BackupFormat; label: string; note: string }[] = [
   {
@@ -191,8 +191,7 @@ export class BackupDraft {
       const chosen = await pickFolder(this.folder.trim() || undefined);
       if (chosen !== null) this.folder = chosen;
     } catch (error) {
-      const problem = toProblem(error);
-      this.folderNote = `${problem.message} ${problem.hint}`;
+      this.folderNote = problemSentence(error);
     }
   }
 

@@ -10,7 +10,8 @@ import {
   type DrillStep,
   type ProgressEvent,
 } from "$lib/ipc";
-import DrillWizard, { databaseOf, toChecks } from "./DrillWizard.svelte";
+import DrillWizard from "./DrillWizard.svelte";
+import { databaseOf, toChecks } from "$lib/drill/draft.svelte";
 
 vi.mock("$lib/ipc", async (importOriginal) => {
   const actual = await importOriginal<typeof import("$lib/ipc")>();

@@ -41,9 +41,12 @@ export class OperationRun<T> {
   readonly bytesWritten = $derived(this.toolBytes.reduce((sum, n) => sum + n, 0));
   readonly percent = $derived(this.total > 0 ? Math.min(100, Math.round((this.done / this.total) * 100)) : 0);
 
-  /** Runs the operation to its end: the outcome, or null when it failed (see `state`). */
-  async start(launch: Launch<T>): Promise<T | null> {
-    if (this.running) return null;
+  /**
+   * Runs the operation to its end. `finished` gets the outcome in the same update that shows it
+   * (e.g. to add the outcome's warnings), so the wizard never shows one without the other.
+   */
+  async start(launch: Launch<T>, finished?: (outcome: T) => void): Promise<void> {
+    if (this.running) return;
     this.operationId = crypto.randomUUID();
     this.stage = 0;
     this.done = 0;
@@ -60,10 +63,9 @@ export class OperationRun<T> {
     try {
       const outcome = await launch(this.operationId, (event) => this.onEvent(event));
       this.state = { state: "finished", outcome };
-      return outcome;
+      finished?.(outcome);
     } catch (error) {
       this.state = { state: "failed", problem: toProblem(error) };
-      return null;
     } finally {
       this.stopClock();
     }
