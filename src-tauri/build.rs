@@ -17,6 +17,7 @@ fn main() {
         "list_backups",
         "default_backup_folder",
         "preview_backup_names",
+        "backup_database_name",
         "preflight_restore",
         "start_restore",
         "start_drill",

@@ -15,6 +15,7 @@ use lifeboat_engine::storage::profiles::{
     self, AddProfile, ListProfiles, Profile, RemoveProfile, UpdateProfile,
 };
 use lifeboat_engine::storage::smoke::{self, ListSmokeChecks, SaveSmokeChecks, SmokeCheck};
+use lifeboat_engine::util::naming;
 use tauri::State;
 use tauri::ipc::Channel;
 
@@ -138,6 +139,13 @@ pub async fn preview_backup_names(
     schema: Option<String>,
 ) -> Reply<BackupNames> {
     Ok(backup::preview_names(&database, format, schema.as_deref()))
+}
+
+/// The database a backup's file name says it holds, as the engine reads Lifeboat's names.
+#[tauri::command]
+#[specta::specta]
+pub async fn backup_database_name(path: String) -> Reply<String> {
+    Ok(naming::database_of_backup(&path))
 }
 
 /// What a restore would do, with its findings; changes nothing on the server.

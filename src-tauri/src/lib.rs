@@ -29,6 +29,7 @@ pub fn specta_builder() -> Builder<tauri::Wry> {
             commands::list_backups,
             commands::default_backup_folder,
             commands::preview_backup_names,
+            commands::backup_database_name,
             commands::preflight_restore,
             commands::start_restore,
             commands::start_drill,

@@ -249,6 +249,35 @@ fn clean_extension(extension: &str) -> String {
     clean
 }
 
+/// The database a backup's file or folder name says it holds: `shop-2026-11-21-134501.backup`,
+/// its manifest or its folder → `shop` (the part before Lifeboat's date); any other name without
+/// its extension (`crm.sql` → `crm`). Takes a path with `/` or `\` separators, so the desktop can
+/// ask about a path it has only as text.
+pub fn database_of_backup(path: &str) -> String {
+    let name = path.rsplit(['/', '\\']).find(|part| !part.is_empty()).unwrap_or_default();
+    let stem = match name.strip_suffix(".lifeboat.json") {
+        Some(stem) => stem,
+        None => name.rsplit_once('.').map_or(name, |(stem, _)| stem),
+    };
+    database_from_stem(stem)
+}
+
+/// `shop-2026-11-21-134501` (a Lifeboat file name) → `shop`; any other stem stays as it is.
+pub fn database_from_stem(stem: &str) -> String {
+    let bytes = stem.as_bytes();
+    let pattern = b"-dddd-dd-dd-dddddd";
+    for start in 1..bytes.len().saturating_sub(pattern.len() - 1) {
+        let fits = pattern.iter().zip(&bytes[start..]).all(|(p, b)| match p {
+            b'd' => b.is_ascii_digit(),
+            other => other == b,
+        });
+        if fits {
+            return stem[..start].to_owned();
+        }
+    }
+    stem.to_owned()
+}
+
 /// PostgreSQL's limit on an identifier, in bytes (NAMEDATALEN - 1); longer names are cut.
 pub const MAX_IDENTIFIER_BYTES: usize = 63;
 
@@ -269,6 +298,19 @@ mod tests {
     use chrono::{DateTime, NaiveDate};
     use proptest::prelude::*;
     use sha2::{Digest, Sha256};
+
+    #[test]
+    fn the_database_is_read_from_a_backup_name() {
+        let manifest = "/home/ada/backups/shop-2026-11-21-134501.lifeboat.json";
+        assert_eq!(database_of_backup(manifest), "shop");
+        assert_eq!(database_of_backup("/x/my-db-2026-11-21-134501.backup"), "my-db");
+        assert_eq!(database_of_backup("/x/my-db-2026-11-21-134501-2.backup"), "my-db");
+        assert_eq!(database_of_backup("C:\\b\\crm.sql"), "crm");
+        assert_eq!(database_of_backup("/b/shop-2026-11-21-134501/"), "shop");
+        assert_eq!(database_of_backup("dump18"), "dump18");
+        assert_eq!(database_of_backup(""), "");
+        assert_eq!(database_from_stem("-2026-11-21-134501"), "-2026-11-21-134501");
+    }
 
     const EXTENSIONS: [&str; 4] = ["backup", "tar", "sql", ""];
 

@@ -24,6 +24,8 @@ export const commands = {
 	defaultBackupFolder: () => typedError<string, ErrorPayload>(__TAURI_INVOKE("default_backup_folder")),
 	/**  The file names a backup started now would get, for the wizard's preview. */
 	previewBackupNames: (database: string, format: BackupFormat, schema: string | null) => typedError<BackupNames, ErrorPayload>(__TAURI_INVOKE("preview_backup_names", { database, format, schema })),
+	/**  The database a backup's file name says it holds, as the engine reads Lifeboat's names. */
+	backupDatabaseName: (path: string) => typedError<string, ErrorPayload>(__TAURI_INVOKE("backup_database_name", { path })),
 	/**  What a restore would do, with its findings; changes nothing on the server. */
 	preflightRestore: (input: RestoreRequest) => typedError<RestorePlan, ErrorPayload>(__TAURI_INVOKE("preflight_restore", { input })),
 	/**  Runs a restore; progress streams through `on_event`; `cancel_operation(operation_id)` stops it. */

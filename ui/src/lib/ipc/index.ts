@@ -182,6 +182,12 @@ export async function previewBackupNames(
   return unwrap(await commands.previewBackupNames(database, format, schema));
 }
 
+/** The database a backup's file name says it holds (the engine's reading of Lifeboat's names). */
+export async function backupDatabaseName(path: string): Promise<string> {
+  requireBackend();
+  return unwrap(await commands.backupDatabaseName(path));
+}
+
 /** What a restore of `input` would do, with its findings; changes nothing on the server. */
 export async function preflightRestore(input: RestoreRequest): Promise<RestorePlan> {
   requireBackend();
