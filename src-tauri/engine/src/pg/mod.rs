@@ -4,6 +4,7 @@
 pub mod admin;
 pub mod connect;
 pub mod inventory;
+pub mod pipeline;
 pub mod runner;
 pub mod smoke;
 pub(crate) mod tls;

@@ -20,6 +20,8 @@ use crate::storage::profiles::{self, Profile, SslMode};
 use crate::util::checksum::Sha256Hex;
 use crate::util::secret::Secret;
 
+pub use super::pipeline::{PipeSource, PipelineRun, run_pipeline};
+
 /// How many of the last diagnostic lines an error keeps.
 const STDERR_TAIL: usize = 20;
 
@@ -266,11 +268,7 @@ pub async fn run(
     sink.emit(ProgressEvent::ToolFinished { tool, exit_code: status.code() });
     let stderr_tail: Vec<String> = tail.into();
     if !status.success() {
-        return Err(Error::ToolFailed {
-            tool,
-            exit_code: status.code(),
-            detail: summarize(&stderr_tail),
-        });
+        return Err(tool_failed(tool, status, &stderr_tail));
     }
     Ok(ToolRun { stdout, written, stderr_tail, duration: started.elapsed() })
 }
@@ -293,7 +291,7 @@ fn base_command(command: &ToolCommand) -> Command {
 }
 
 /// Streams a child's diagnostic lines to the sink and keeps the last [`STDERR_TAIL`] of them.
-async fn read_stderr(
+pub(super) async fn read_stderr(
     stderr: tokio::process::ChildStderr,
     tool: Tool,
     sink: &dyn ProgressSink,
@@ -310,269 +308,10 @@ async fn read_stderr(
     tail
 }
 
-fn spawn(command: &ToolCommand, stdin: Stdio, stdout: Stdio) -> Result<Child> {
+pub(super) fn spawn(command: &ToolCommand, stdin: Stdio, stdout: Stdio) -> Result<Child> {
     let mut child_command = base_command(command);
     child_command.stdin(stdin).stdout(stdout);
     child_command.spawn().map_err(|source| Error::ToolSpawn { tool: command.tool, source })
-}
-
-/// Where the lines of a pipeline come from.
-#[derive(Debug)]
-pub enum PipeSource {
-    /// A bundled program's standard output (e.g. `pg_restore -f -`).
-    Tool(ToolCommand),
-    /// A file, read from the start (e.g. a plain SQL dump).
-    File(PathBuf),
-}
-
-/// What a finished pipeline did.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PipelineRun {
-    pub lines_read: u64,
-    /// Lines the filter left out.
-    pub lines_dropped: u64,
-    pub duration: Duration,
-}
-
-/// How the middle of a pipeline ended.
-enum Flow {
-    Done {
-        read: u64,
-        dropped: u64,
-    },
-    /// Reading the source failed (the file, or the producer's pipe).
-    ReadFailed(std::io::Error),
-    /// The producer exited with an error (or a signal) after its output ended.
-    ProducerFailed(std::process::ExitStatus),
-    /// The consumer stopped reading (it exited, usually on an error).
-    ConsumerGone(std::io::Error),
-    /// Waiting for a child failed.
-    Wait(Tool, std::io::Error),
-}
-
-/// Runs `source | filter | consumer`: every line of the source (a program's output or a file)
-/// goes through `filter`, and the lines it keeps are written to the consumer's standard input.
-/// Without a consumer the kept lines are discarded (the filter only looks at them). The
-/// consumer's own standard output is discarded.
-///
-/// The consumer's input is closed only after the producer has exited successfully: when the
-/// producer fails, or on cancel, the consumer is killed first, so a consumer running one
-/// transaction (`psql -1`) never sees a clean end of input and never commits half a stream.
-/// Both programs' diagnostic lines stream to `sink`; `cancel` kills both.
-pub async fn run_pipeline(
-    source: PipeSource,
-    filter: &mut (dyn FnMut(&[u8]) -> bool + Send),
-    consumer: Option<ToolCommand>,
-    sink: &dyn ProgressSink,
-    cancel: &CancellationToken,
-) -> Result<PipelineRun> {
-    let started = Instant::now();
-    let (input, mut producer, producer_tool, file_path): (
-        Box<dyn tokio::io::AsyncRead + Unpin + Send>,
-        Option<Child>,
-        Option<Tool>,
-        Option<PathBuf>,
-    ) = match &source {
-        PipeSource::Tool(command) => {
-            let mut child = spawn(command, Stdio::null(), Stdio::piped())?;
-            sink.emit(ProgressEvent::ToolStarted { tool: command.tool, major: command.major });
-            let stdout = child.stdout.take().expect("stdout is piped");
-            (Box::new(stdout), Some(child), Some(command.tool), None)
-        }
-        PipeSource::File(path) => {
-            let file = tokio::fs::File::open(path).await.map_err(|source| Error::Io {
-                action: "Reading the backup",
-                path: path.clone(),
-                source,
-            })?;
-            (Box::new(file), None, None, Some(path.clone()))
-        }
-    };
-    let mut consumer_child = match &consumer {
-        Some(command) => {
-            // What the consumer prints (psql's query results) is not wanted anywhere.
-            let child = spawn(command, Stdio::piped(), Stdio::null())?;
-            sink.emit(ProgressEvent::ToolStarted { tool: command.tool, major: command.major });
-            Some(child)
-        }
-        None => None,
-    };
-    let consumer_tool = consumer.as_ref().map(|c| c.tool);
-    // Held out here so that no early return or cancel closes the consumer's input by accident.
-    let mut writer = consumer_child
-        .as_mut()
-        .and_then(|c| c.stdin.take())
-        .map(|stdin| tokio::io::BufWriter::with_capacity(256 << 10, stdin));
-    let producer_stderr = producer.as_mut().and_then(|c| c.stderr.take());
-    let consumer_stderr = consumer_child.as_mut().and_then(|c| c.stderr.take());
-
-    let flow = async {
-        let mut reader = BufReader::with_capacity(256 << 10, input);
-        let mut line = Vec::with_capacity(1024);
-        let (mut read, mut dropped) = (0u64, 0u64);
-        let mut ended = None;
-        loop {
-            line.clear();
-            match reader.read_until(b'\n', &mut line).await {
-                Ok(0) => break,
-                Ok(_) => {}
-                Err(error) => {
-                    ended = Some(Flow::ReadFailed(error));
-                    break;
-                }
-            }
-            read += 1;
-            if !filter(&line) {
-                dropped += 1;
-                continue;
-            }
-            if let Some(writer) = writer.as_mut()
-                && let Err(error) = writer.write_all(&line).await
-            {
-                ended = Some(Flow::ConsumerGone(error));
-                break;
-            }
-        }
-        if ended.is_none()
-            && let Some(producer) = producer.as_mut()
-        {
-            match producer.wait().await {
-                Ok(status) if status.success() => {}
-                Ok(status) => ended = Some(Flow::ProducerFailed(status)),
-                Err(error) => {
-                    ended = Some(Flow::Wait(producer_tool.unwrap_or(Tool::PgRestore), error))
-                }
-            }
-        }
-        if ended.is_none()
-            && let Some(open) = writer.as_mut()
-            && let Err(error) = open.flush().await
-        {
-            ended = Some(Flow::ConsumerGone(error));
-        }
-        match ended {
-            None => {
-                // The producer finished cleanly: now, and only now, the consumer sees the end.
-                drop(writer.take());
-                Flow::Done { read, dropped }
-            }
-            Some(failure) => {
-                // The producer stops (it may be blocked writing to us); the consumer is killed
-                // while its input is still open, unless it already left on its own (then its
-                // exit status says why).
-                if let Some(child) = producer.as_mut() {
-                    let _ = child.kill().await;
-                }
-                if let Some(child) = consumer_child.as_mut() {
-                    if matches!(failure, Flow::ConsumerGone(_)) {
-                        let _ = child.wait().await;
-                    } else {
-                        let _ = child.kill().await;
-                    }
-                }
-                // Only now its input closes: anything the consumer started (a shell's children)
-                // ends too, instead of holding its error output open forever.
-                drop(writer.take());
-                failure
-            }
-        }
-    };
-    let tails = async {
-        let producer_tail = async {
-            match (producer_stderr, producer_tool) {
-                (Some(stderr), Some(tool)) => read_stderr(stderr, tool, sink).await,
-                _ => VecDeque::new(),
-            }
-        };
-        let consumer_tail = async {
-            match (consumer_stderr, consumer_tool) {
-                (Some(stderr), Some(tool)) => read_stderr(stderr, tool, sink).await,
-                _ => VecDeque::new(),
-            }
-        };
-        tokio::join!(producer_tail, consumer_tail)
-    };
-    let joined = async { tokio::join!(flow, tails) };
-    let outcome = tokio::select! {
-        outcome = joined => Some(outcome),
-        () = cancel.cancelled() => None,
-    };
-    let Some((flow, (producer_tail, consumer_tail))) = outcome else {
-        // Consumer first, while its input is still open; then the producer.
-        if let Some(child) = consumer_child.as_mut() {
-            let _ = child.kill().await;
-        }
-        drop(writer.take());
-        if let Some(child) = producer.as_mut() {
-            let _ = child.kill().await;
-        }
-        for tool in [producer_tool, consumer_tool].into_iter().flatten() {
-            sink.emit(ProgressEvent::ToolFinished { tool, exit_code: None });
-        }
-        return Err(Error::Cancelled);
-    };
-    drop(writer.take());
-    let producer_tail: Vec<String> = producer_tail.into();
-    let consumer_tail: Vec<String> = consumer_tail.into();
-    let exit_of = |child: Option<&mut Child>| {
-        child.and_then(|c| c.try_wait().ok().flatten()).and_then(|s| s.code())
-    };
-    if let Some(tool) = producer_tool {
-        sink.emit(ProgressEvent::ToolFinished { tool, exit_code: exit_of(producer.as_mut()) });
-    }
-    let failed = |tool: Tool, status: std::process::ExitStatus, tail: &[String]| {
-        Error::ToolFailed { tool, exit_code: status.code(), detail: summarize(tail) }
-    };
-    let (read, dropped) = match flow {
-        Flow::Done { read, dropped } => (read, dropped),
-        failure => {
-            if let Some(tool) = consumer_tool {
-                let exit_code = exit_of(consumer_child.as_mut());
-                sink.emit(ProgressEvent::ToolFinished { tool, exit_code });
-            }
-            return Err(match failure {
-                Flow::ReadFailed(source) => match (&file_path, producer_tool) {
-                    (Some(path), _) => {
-                        Error::Io { action: "Reading the backup", path: path.clone(), source }
-                    }
-                    (None, tool) => Error::ToolFailed {
-                        tool: tool.unwrap_or(Tool::PgRestore),
-                        exit_code: None,
-                        detail: format!("its output could not be read: {source}"),
-                    },
-                },
-                Flow::ProducerFailed(status) => {
-                    failed(producer_tool.unwrap_or(Tool::PgRestore), status, &producer_tail)
-                }
-                Flow::ConsumerGone(source) => {
-                    let tool = consumer_tool.unwrap_or(Tool::Psql);
-                    match consumer_child.as_mut().map(|c| c.try_wait()) {
-                        Some(Ok(Some(status))) if !status.success() => {
-                            failed(tool, status, &consumer_tail)
-                        }
-                        _ => Error::ToolFailed {
-                            tool,
-                            exit_code: None,
-                            detail: format!(
-                                "it stopped reading its input ({source}): {}",
-                                summarize(&consumer_tail)
-                            ),
-                        },
-                    }
-                }
-                Flow::Wait(tool, source) => Error::ToolSpawn { tool, source },
-                Flow::Done { .. } => unreachable!("handled above"),
-            });
-        }
-    };
-    if let (Some(child), Some(tool)) = (consumer_child.as_mut(), consumer_tool) {
-        let status = child.wait().await.map_err(|source| Error::ToolSpawn { tool, source })?;
-        sink.emit(ProgressEvent::ToolFinished { tool, exit_code: status.code() });
-        if !status.success() {
-            return Err(failed(tool, status, &consumer_tail));
-        }
-    }
-    Ok(PipelineRun { lines_read: read, lines_dropped: dropped, duration: started.elapsed() })
 }
 
 /// The `--version` line of a bundled program, e.g. "pg_dump (PostgreSQL) 18.6".
@@ -586,8 +325,13 @@ pub async fn version_line(
     Ok(String::from_utf8_lossy(&run.stdout).trim().to_owned())
 }
 
+/// A program's failed exit, told by the lines it last wrote.
+pub(super) fn tool_failed(tool: Tool, status: std::process::ExitStatus, tail: &[String]) -> Error {
+    Error::ToolFailed { tool, exit_code: status.code(), detail: summarize(tail) }
+}
+
 /// The lines that say what went wrong: PostgreSQL tools prefix them with "error:" or "FATAL:".
-fn summarize(lines: &[String]) -> String {
+pub(super) fn summarize(lines: &[String]) -> String {
     let important: Vec<&str> = lines
         .iter()
         .map(String::as_str)
@@ -616,103 +360,6 @@ mod tests {
         assert_eq!(summarize(&lines), lines[1]);
         assert_eq!(summarize(&lines[..1]), lines[0]);
         assert_eq!(summarize(&[]), "it printed no message");
-    }
-
-    /// A fake bundle whose pg_restore prints three lines and exits with its first argument, and
-    /// whose psql copies its input to `<arg>.part` and renames it to `<arg>` only on a clean
-    /// end of input (the way `psql -1` commits only then).
-    #[cfg(unix)]
-    fn fake_tools(dir: &std::path::Path) -> BundledMajor {
-        use std::os::unix::fs::PermissionsExt;
-        let bin = dir.join("bin");
-        std::fs::create_dir_all(&bin).unwrap();
-        let scripts = [
-            ("pg_restore", "#!/bin/sh\nprintf 'keep 1\\ndrop 2\\nkeep 3\\n'\nexit \"$1\"\n"),
-            ("psql", "#!/bin/sh\ncat > \"$1.part\" && mv \"$1.part\" \"$1\"\n"),
-        ];
-        for (name, script) in scripts {
-            let path = bin.join(name);
-            std::fs::write(&path, script).unwrap();
-            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
-        }
-        BundledMajor { major: 18, version: "18".into(), root: dir.to_owned(), has_server: false }
-    }
-
-    #[cfg(unix)]
-    #[tokio::test]
-    async fn a_pipeline_filters_lines_and_ends_the_consumer_only_on_success() {
-        let dir = tempfile::tempdir().unwrap();
-        let tools = fake_tools(dir.path());
-        let run = |exit: &'static str, out: PathBuf| {
-            let tools = tools.clone();
-            async move {
-                let producer = ToolCommand::new(&tools, Tool::PgRestore).unwrap().arg(exit);
-                let consumer = ToolCommand::new(&tools, Tool::Psql).unwrap().arg(&out);
-                let mut seen = Vec::new();
-                let mut filter = |line: &[u8]| {
-                    seen.push(String::from_utf8_lossy(line).into_owned());
-                    !line.starts_with(b"drop")
-                };
-                let result = run_pipeline(
-                    PipeSource::Tool(producer),
-                    &mut filter,
-                    Some(consumer),
-                    &crate::base::progress::NullSink,
-                    &CancellationToken::new(),
-                )
-                .await;
-                (result, seen)
-            }
-        };
-        let good = dir.path().join("good.sql");
-        let (result, seen) = run("0", good.clone()).await;
-        let done = result.unwrap();
-        assert_eq!((done.lines_read, done.lines_dropped), (3, 1));
-        assert_eq!(seen.len(), 3);
-        assert_eq!(std::fs::read_to_string(&good).unwrap(), "keep 1\nkeep 3\n");
-
-        let bad = dir.path().join("bad.sql");
-        let (result, _) = run("3", bad.clone()).await;
-        let error = result.unwrap_err();
-        assert!(
-            matches!(error, Error::ToolFailed { tool: Tool::PgRestore, exit_code: Some(3), .. }),
-            "{error}"
-        );
-        assert!(!bad.exists(), "the consumer never saw a clean end of its input");
-    }
-
-    #[cfg(unix)]
-    #[tokio::test]
-    async fn a_file_pipeline_without_consumer_only_reads() {
-        let dir = tempfile::tempdir().unwrap();
-        let file = dir.path().join("dump.sql");
-        std::fs::write(&file, "a\nb\nc").unwrap();
-        let mut lines = Vec::new();
-        let mut filter = |line: &[u8]| {
-            lines.push(line.to_vec());
-            true
-        };
-        let done = run_pipeline(
-            PipeSource::File(file),
-            &mut filter,
-            None,
-            &crate::base::progress::NullSink,
-            &CancellationToken::new(),
-        )
-        .await
-        .unwrap();
-        assert_eq!(done.lines_read, 3);
-        assert_eq!(lines, [b"a\n".to_vec(), b"b\n".to_vec(), b"c".to_vec()]);
-        let missing = run_pipeline(
-            PipeSource::File(dir.path().join("nope.sql")),
-            &mut |_: &[u8]| true,
-            None,
-            &crate::base::progress::NullSink,
-            &CancellationToken::new(),
-        )
-        .await
-        .unwrap_err();
-        assert_eq!(missing.code(), crate::base::error::ErrorCode::Io);
     }
 
     #[test]
