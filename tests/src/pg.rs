@@ -417,6 +417,11 @@ impl PgServer {
 
     /// Creates a login role `name` with an optional password and extra attributes (e.g.
     /// `"CREATEDB"`, spliced in as SQL), as the superuser.
+    /// The one integer `sql` returns in `dbname` (a `count(*)`, say).
+    pub async fn query_int(&self, dbname: &str, sql: &str) -> i64 {
+        self.client(dbname).await.query_one(sql, &[]).await.unwrap().get(0)
+    }
+
     pub async fn create_role(&self, name: &str, password: Option<&str>, attributes: &str) {
         let mut sql = format!("CREATE ROLE {} LOGIN", quote_ident(name));
         if let Some(password) = password {

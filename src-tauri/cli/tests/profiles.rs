@@ -1,38 +1,14 @@
 //! `lifeboat profile …` and `lifeboat databases` against a real server and the real keychain
 //! (run through tests/with-keyring.sh, as `make test` does).
 
-use std::io::Write;
-use std::path::Path;
-use std::process::{Command, Output, Stdio};
+mod common;
 
+use std::path::Path;
+
+use common::{add_profile, json, lifeboat, lifeboat_with_stdin};
 use lifeboat_system_tests::PgServer;
 use lifeboat_system_tests::pg::ServerOptions;
 use serde_json::Value;
-
-fn lifeboat(home: &Path, args: &[&str], stdin: Option<&str>) -> Output {
-    let bundle = Path::new(env!("CARGO_MANIFEST_DIR")).join("../resources/postgres");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_lifeboat"))
-        .args(args)
-        .env("LIFEBOAT_HOME", home)
-        .env("LIFEBOAT_PG_BUNDLE", bundle)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut input = child.stdin.take().unwrap();
-    if let Some(text) = stdin {
-        input.write_all(text.as_bytes()).unwrap();
-    }
-    drop(input);
-    child.wait_with_output().unwrap()
-}
-
-fn json(output: &Output) -> Value {
-    serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
-        panic!("not one JSON document ({e}): {}", String::from_utf8_lossy(&output.stdout))
-    })
-}
 
 #[tokio::test]
 async fn add_check_list_browse_and_remove_a_profile() {
@@ -44,33 +20,33 @@ async fn add_check_list_browse_and_remove_a_profile() {
     let port = server.port.to_string();
     let add =
         ["profile", "add", "Shop DB", "--host", "127.0.0.1", "--port", &port, "--user", "postgres"];
-    let added = lifeboat(
+    let added = lifeboat_with_stdin(
         home.path(),
         &[&add[..], &["--password-stdin"]].concat(),
         Some(&format!("{password}\n")),
     );
     assert!(added.status.success(), "{}", String::from_utf8_lossy(&added.stderr));
 
-    let list = lifeboat(home.path(), &["profile", "list", "--json"], None);
+    let list = lifeboat(home.path(), &["profile", "list", "--json"]);
     let profiles = json(&list);
     assert_eq!(profiles[0]["settings"]["name"], "Shop DB");
     assert_eq!(profiles[0]["settings"]["port"], server.port);
     assert!(!String::from_utf8_lossy(&list.stdout).contains(password));
 
-    let check = lifeboat(home.path(), &["profile", "check", "shop db", "--json"], None);
+    let check = lifeboat(home.path(), &["profile", "check", "shop db", "--json"]);
     assert!(check.status.success(), "{}", String::from_utf8_lossy(&check.stdout));
     let report = json(&check);
     assert!(report["serverVersion"].as_str().unwrap().starts_with("18."));
     assert_eq!(report["isSuperuser"], true);
 
-    let databases = json(&lifeboat(home.path(), &["databases", "Shop DB", "--json"], None));
+    let databases = json(&lifeboat(home.path(), &["databases", "Shop DB", "--json"]));
     assert!(databases.as_array().unwrap().iter().any(|d| d["name"] == db.as_str()));
-    let text = lifeboat(home.path(), &["databases", "Shop DB"], None);
+    let text = lifeboat(home.path(), &["databases", "Shop DB"]);
     assert!(String::from_utf8_lossy(&text.stdout).contains(&db));
 
-    let removed = lifeboat(home.path(), &["profile", "remove", "Shop DB"], None);
+    let removed = lifeboat(home.path(), &["profile", "remove", "Shop DB"]);
     assert!(removed.status.success());
-    let gone = lifeboat(home.path(), &["profile", "check", "Shop DB", "--json"], None);
+    let gone = lifeboat(home.path(), &["profile", "check", "Shop DB", "--json"]);
     assert_eq!(gone.status.code(), Some(1));
     assert_eq!(json(&gone)["error"]["code"], "profile_not_found");
 }
@@ -81,7 +57,7 @@ async fn failed_checks_exit_1_with_the_diagnosis_code() {
         PgServer::start_with(14, ServerOptions { password_auth: true, ..Default::default() });
     let home = tempfile::tempdir().unwrap();
     let port = server.port.to_string();
-    let wrong = lifeboat(
+    let wrong = lifeboat_with_stdin(
         home.path(),
         &[
             "profile",
@@ -98,7 +74,7 @@ async fn failed_checks_exit_1_with_the_diagnosis_code() {
         Some("not-the-password\n"),
     );
     assert!(wrong.status.success());
-    let check = lifeboat(home.path(), &["profile", "check", "wrong", "--json"], None);
+    let check = lifeboat(home.path(), &["profile", "check", "wrong", "--json"]);
     assert_eq!(check.status.code(), Some(1));
     assert_eq!(json(&check)["error"]["code"], "password_failed");
 
@@ -111,9 +87,8 @@ async fn failed_checks_exit_1_with_the_diagnosis_code() {
     lifeboat(
         home.path(),
         &["profile", "add", "dead", "--host", "127.0.0.1", "--port", &dead_port, "--user", "x"],
-        None,
     );
-    let text = lifeboat(home.path(), &["profile", "check", "dead"], None);
+    let text = lifeboat(home.path(), &["profile", "check", "dead"]);
     assert_eq!(text.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&text.stderr);
     assert!(
@@ -122,19 +97,18 @@ async fn failed_checks_exit_1_with_the_diagnosis_code() {
         "{stderr}"
     );
     for name in ["wrong", "dead"] {
-        assert!(lifeboat(home.path(), &["profile", "remove", name], None).status.success());
+        assert!(lifeboat(home.path(), &["profile", "remove", name]).status.success());
     }
 }
 
 #[test]
 fn profile_usage_errors_exit_2() {
     let home = tempfile::tempdir().unwrap();
-    let missing_host = lifeboat(home.path(), &["profile", "add", "x", "--user", "u"], None);
+    let missing_host = lifeboat(home.path(), &["profile", "add", "x", "--user", "u"]);
     assert_eq!(missing_host.status.code(), Some(2));
     let bad_mode = lifeboat(
         home.path(),
         &["profile", "add", "x", "--host", "h", "--user", "u", "--sslmode", "maybe"],
-        None,
     );
     assert_eq!(bad_mode.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&bad_mode.stderr).contains("verify-full"));
@@ -152,25 +126,11 @@ async fn backup_prints_the_manifest_files_and_checksums() {
         .unwrap();
     let home = tempfile::tempdir().unwrap();
     let out = tempfile::tempdir().unwrap();
-    let port = server.port.to_string();
-    let add = [
-        "profile",
-        "add",
-        "b",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        &port,
-        "--user",
-        "postgres",
-        "--use-pgpass",
-    ];
-    assert!(lifeboat(home.path(), &add, None).status.success());
+    add_profile(home.path(), &server, "b");
     let out_dir = out.path().display().to_string();
     let run = lifeboat(
         home.path(),
         &["backup", "--profile", "b", "--database", &db, "--out", &out_dir, "--json"],
-        None,
     );
     assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stdout));
     let result = json(&run);
@@ -186,8 +146,7 @@ async fn backup_prints_the_manifest_files_and_checksums() {
     assert_eq!(manifest["tables"][0]["rows"], 42);
 
     // Without --out the backup goes to the data folder's "backups".
-    let default =
-        lifeboat(home.path(), &["backup", "--profile", "b", "--database", &db, "--json"], None);
+    let default = lifeboat(home.path(), &["backup", "--profile", "b", "--database", &db, "--json"]);
     assert!(default.status.success());
     assert!(
         json(&default)["manifestPath"]
@@ -199,19 +158,17 @@ async fn backup_prints_the_manifest_files_and_checksums() {
     let missing = lifeboat(
         home.path(),
         &["backup", "--profile", "b", "--database", "nope", "--out", &out_dir, "--json"],
-        None,
     );
     assert_eq!(missing.status.code(), Some(1));
     assert_eq!(json(&missing)["error"]["code"], "database_missing");
     let bad_out = lifeboat(
         home.path(),
         &["backup", "--profile", "b", "--database", &db, "--out", "/no/such/folder"],
-        None,
     );
     assert_eq!(bad_out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&bad_out.stderr).contains("/no/such/folder"));
     assert!(
-        lifeboat(home.path(), &["backup", "--profile", "b"], None).status.code() == Some(2),
+        lifeboat(home.path(), &["backup", "--profile", "b"]).status.code() == Some(2),
         "--database is required"
     );
 }

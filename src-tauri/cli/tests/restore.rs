@@ -66,13 +66,7 @@ async fn dry_run_restore_and_blocker_from_the_command_line() {
     let restored = outcome["database"].as_str().unwrap().to_owned();
     assert!(restored.starts_with(&prefix), "{restored}");
     assert_eq!(outcome["created"], true);
-    let rows: i64 = server
-        .client(&restored)
-        .await
-        .query_one("SELECT count(*) FROM shop.items", &[])
-        .await
-        .unwrap()
-        .get(0);
+    let rows = server.query_int(&restored, "SELECT count(*) FROM shop.items").await;
     assert_eq!(rows, 64);
 
     // Only what is chosen: --exclude-schema and --table, with what was left out in the plan.
@@ -103,13 +97,7 @@ async fn dry_run_restore_and_blocker_from_the_command_line() {
         &["restore", &file, "--profile", "local", "--table", "shop.items", "--target-db", "one_t"],
     );
     assert_eq!(one_table.status.code(), Some(0), "{}", text(&one_table));
-    let rows: i64 = server
-        .client("one_t")
-        .await
-        .query_one("SELECT count(*) FROM shop.items", &[])
-        .await
-        .unwrap()
-        .get(0);
+    let rows = server.query_int("one_t", "SELECT count(*) FROM shop.items").await;
     assert_eq!(rows, 64);
     let typo =
         lifeboat(home.path(), &["restore", &file, "--profile", "local", "--schema", "shopp"]);

@@ -3,6 +3,7 @@
 
 #![allow(dead_code)] // Each test file uses its own part of this.
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
@@ -15,13 +16,24 @@ pub fn bundle() -> PathBuf {
 
 /// Runs `lifeboat ARGS` with `home` as its data folder and nothing on its standard input.
 pub fn lifeboat(home: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_lifeboat"))
+    lifeboat_with_stdin(home, args, None)
+}
+
+/// Runs `lifeboat ARGS` with `stdin` (when given) written to its standard input, then closed.
+pub fn lifeboat_with_stdin(home: &Path, args: &[&str], stdin: Option<&str>) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_lifeboat"))
         .args(args)
         .env("LIFEBOAT_HOME", home)
         .env("LIFEBOAT_PG_BUNDLE", bundle())
-        .stdin(Stdio::null())
-        .output()
-        .unwrap()
+        .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    if let (Some(text), Some(mut input)) = (stdin, child.stdin.take()) {
+        input.write_all(text.as_bytes()).unwrap();
+    }
+    child.wait_with_output().unwrap()
 }
 
 /// Standard output and error, for assertion messages.
@@ -41,11 +53,16 @@ pub fn json(output: &Output) -> Value {
 
 /// Adds the profile "local" for `server` (its superuser, password from the environment).
 pub fn add_local_profile(home: &Path, server: &PgServer) {
+    add_profile(home, server, "local");
+}
+
+/// Adds the profile `name` for `server` (its superuser, password from the environment).
+pub fn add_profile(home: &Path, server: &PgServer, name: &str) {
     let port = server.port.to_string();
     let args = [
         "profile",
         "add",
-        "local",
+        name,
         "--host",
         "127.0.0.1",
         "--port",
