@@ -1,8 +1,9 @@
-//! Databases as whole objects: dropping one a restore or drill made, naming one safely for the
+//! Databases as whole objects: creating, renaming and dropping them, naming one safely for the
 //! tools.
 
 use std::time::Duration;
 
+use tokio_postgres::Client;
 use tokio_postgres::error::SqlState;
 
 use crate::base::error::{Error, Result};
@@ -10,12 +11,59 @@ use crate::base::tools::ServerVersion;
 use crate::pg::connect::{ConnectSpec, connect, query_error};
 use crate::storage::context::Ctx;
 use crate::storage::profiles::Profile;
-use crate::util::quote::quote_ident;
+use crate::util::quote::{quote_ident, quote_literal};
 
 /// A libpq connection string naming only the database, so that no database name is ever taken
 /// for a connection string or URI by pg_restore's `--dbname`.
 pub(crate) fn conninfo_dbname(name: &str) -> String {
     format!("dbname='{}'", name.replace('\\', "\\\\").replace('\'', "\\'"))
+}
+
+/// What `CREATE DATABASE` did.
+pub(crate) enum Created {
+    Yes,
+    /// A database of that name exists already: the server's error, for a caller that does not
+    /// try another name.
+    NameTaken(Error),
+}
+
+/// Creates the database `name` from `template0`, in `encoding` and owned by `owner` when given.
+pub(crate) async fn create_database(
+    client: &Client,
+    name: &str,
+    encoding: Option<&str>,
+    owner: Option<&str>,
+) -> Result<Created> {
+    let mut sql = format!("CREATE DATABASE {} TEMPLATE template0", quote_ident(name));
+    if let Some(encoding) = encoding {
+        sql.push_str(&format!(" ENCODING {}", quote_literal(encoding)));
+    }
+    if let Some(owner) = owner {
+        sql.push_str(&format!(" OWNER {}", quote_ident(owner)));
+    }
+    match client.batch_execute(&sql).await {
+        Ok(()) => Ok(Created::Yes),
+        Err(error) if error.code() == Some(&SqlState::DUPLICATE_DATABASE) => {
+            Ok(Created::NameTaken(query_error(&error)))
+        }
+        Err(error) => Err(query_error(&error)),
+    }
+}
+
+/// Renames the database `from` to `to`; with `end_sessions`, the sessions connected to `from`
+/// are ended first (and again while they hold it).
+pub(crate) async fn rename_database(
+    client: &Client,
+    from: &str,
+    to: &str,
+    end_sessions: bool,
+) -> Result<()> {
+    let sql = format!("ALTER DATABASE {} RENAME TO {}", quote_ident(from), quote_ident(to));
+    if end_sessions {
+        execute_ending_sessions(client, from, &sql).await
+    } else {
+        client.batch_execute(&sql).await.map_err(|e| query_error(&e))
+    }
 }
 
 /// Drops a database this restore created, even while the killed tools' sessions are still
@@ -35,23 +83,28 @@ pub(crate) async fn drop_database(
             .await
             .map_err(|e| query_error(&e));
     }
-    let mut last = None;
-    for _ in 0..40 {
+    execute_ending_sessions(&client, name, &format!("DROP DATABASE IF EXISTS {quoted}")).await
+}
+
+/// Runs `sql`, which needs `database` to itself: the other sessions on it are ended first, and
+/// for ten seconds again each time one still holds it.
+async fn execute_ending_sessions(client: &Client, database: &str, sql: &str) -> Result<()> {
+    let mut tries = 0;
+    loop {
         let _ = client
             .execute(
                 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
                  WHERE datname = $1::text AND pid <> pg_backend_pid()",
-                &[&name],
+                &[&database],
             )
             .await;
-        match client.batch_execute(&format!("DROP DATABASE IF EXISTS {quoted}")).await {
+        match client.batch_execute(sql).await {
             Ok(()) => return Ok(()),
-            Err(error) if error.code() == Some(&SqlState::OBJECT_IN_USE) => {
-                last = Some(error);
+            Err(error) if error.code() == Some(&SqlState::OBJECT_IN_USE) && tries < 40 => {
+                tries += 1;
                 tokio::time::sleep(Duration::from_millis(250)).await;
             }
             Err(error) => return Err(query_error(&error)),
         }
     }
-    Err(last.map(|e| query_error(&e)).unwrap_or(Error::Query { detail: "database in use".into() }))
 }

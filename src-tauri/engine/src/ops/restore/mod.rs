@@ -1,0 +1,475 @@
+//! Restores a backup into a new database or an existing empty one, or replaces a database: the
+//! backup goes into a new database first, and only after that succeeded the old one is renamed to
+//! `<db>_before_YYYYMMDD-HHMMSS` (kept, never dropped) and the new one takes its name. Nothing
+//! that holds data is ever written into or dropped.
+//!
+//! 1. The source is recognised by its content ([`archive::detect`]); a Lifeboat manifest next to
+//!    it has every file's sha256 checked before any server is contacted.
+//! 2. [`preflight`] connects to the target, picks the tools and reads the whole backup once (the
+//!    integrity check: `pg_restore -f -` of an archive, or the SQL file itself), learning which
+//!    roles, extensions, settings and encoding it needs. Nothing on the server changes. The
+//!    result is a [`RestorePlan`]: findings with a severity and a fix, and a sentence saying what
+//!    will happen.
+//! 3. [`restore`] repeats the pre-flight (the server may have changed meanwhile), refuses when a
+//!    finding blocks, creates the database (`TEMPLATE template0`, the dump's encoding when the
+//!    server allows it) and restores with one of three methods:
+//!    - pg_restore of the target server's own major straight into the database;
+//!    - when that pg_restore cannot read the archive (it was made by a newer pg_dump): a newer
+//!      pg_restore writes SQL, settings the target does not know (`SET transaction_timeout`) are
+//!      left out on the way, and the target's own psql runs it with `ON_ERROR_STOP`;
+//!    - a plain SQL dump goes through the same filter into the target's psql.
+//!
+//!    Any failure or cancel drops the database the restore created; an existing database is
+//!    restored into in one transaction, so a failure leaves it as empty as it was.
+
+//!
+//! The pre-flight is three parts: what is known about the backup ([`source_facts`]), everything
+//! read from the target server up front ([`target_facts`]), and a pure [`plan`] made of small
+//! steps that decides from those facts alone.
+
+mod findings;
+mod plan;
+mod replace;
+mod roles;
+mod run;
+mod source_facts;
+mod summary;
+mod target_facts;
+#[cfg(test)]
+mod tests;
+
+use std::collections::{BTreeMap, HashSet};
+use std::path::PathBuf;
+use std::time::Instant;
+
+use serde::{Deserialize, Serialize};
+use tokio_util::sync::CancellationToken;
+
+use crate::base::error::{Error, Result};
+pub use crate::base::finding::{Finding, FindingCode, Severity};
+use crate::base::progress::{NullSink, ProgressEvent, ProgressSink};
+use crate::base::tools::{BundledMajor, ServerVersion};
+use crate::format::archive;
+use crate::format::manifest::BackupFormat;
+use crate::format::remote;
+use crate::format::selection::{ArchiveItem, LeftOut, Selection};
+use crate::format::source::resolve_source;
+use crate::pg::admin::drop_database;
+use crate::storage::context::Ctx;
+use crate::storage::profiles::{self, Profile};
+
+use plan::RunDetails;
+
+#[derive(Debug, Clone, Default, Deserialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct RestoreRequest {
+    /// A backup file, the folder of a directory backup, or a Lifeboat manifest
+    /// (`….lifeboat.json`).
+    pub source: String,
+    /// The profile of the server to restore into.
+    pub profile: String,
+    /// The database to restore into: created when it does not exist, used when it exists and is
+    /// empty. Absent: a new database `<db>_restored_YYYYMMDD` (`_2`, `_3` … when taken).
+    pub target_database: Option<String>,
+    /// Ignore the dump's owners: what is restored belongs to the connecting user (or to
+    /// `owner_role`). Chosen automatically when an owner role is missing on the target.
+    pub no_owner: bool,
+    /// Restore as this role (`SET ROLE`), so that it owns what is restored.
+    pub owner_role: Option<String>,
+    /// Parallel pg_restore workers (custom and directory archives restored directly).
+    pub jobs: Option<u32>,
+    /// Replace this existing database: the backup is restored into a new database first, and
+    /// only after that succeeded the old one is renamed to `<db>_before_YYYYMMDD-HHMMSS` (kept,
+    /// never dropped) and the new one takes its name. Excludes `target_database`.
+    pub replace: Option<String>,
+    /// With `replace`: end the other sessions connected to the database being replaced (else
+    /// they block the restore).
+    pub terminate_connections: bool,
+    /// What of the backup to restore (archives only); empty: everything. With a one-file-per-
+    /// schema backup's manifest as the source, one schema picks that schema's file.
+    #[serde(default)]
+    pub selection: Selection,
+    /// Go on after an error instead of stopping at the first one: every error is reported, the
+    /// restored database is kept with what did restore, and the result is never "success".
+    #[serde(default)]
+    pub continue_on_errors: bool,
+    /// Create the roles the target lacks from the roles saved with the backup (its globals
+    /// file), without passwords and without superuser-like attributes, so that owners and
+    /// grants are restored as they were.
+    #[serde(default)]
+    pub create_roles: bool,
+    /// The caller checked every file's sha256 against the manifest just before (a drill's
+    /// integrity step): not read and hashed a second time. Not reachable from the GUI or CLI.
+    #[serde(skip)]
+    #[specta(skip)]
+    pub checksums_verified: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, specta::Type)]
+#[serde(rename_all = "snake_case")]
+pub enum MethodKind {
+    /// pg_restore writes into the database itself.
+    PgRestore,
+    /// A newer pg_restore writes SQL, filtered on its way into the target's psql.
+    Pipeline,
+    /// psql runs a plain SQL dump (filtered on the way).
+    Psql,
+}
+
+/// How the restore runs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct RestoreMethod {
+    pub kind: MethodKind,
+    /// The major whose pg_restore reads the archive (absent for plain SQL).
+    pub reader_major: Option<u32>,
+    /// The major whose psql runs the SQL (absent when pg_restore writes directly).
+    pub psql_major: Option<u32>,
+    /// Parallel pg_restore workers.
+    pub jobs: u32,
+    /// All in one transaction (restoring into an existing database).
+    pub single_transaction: bool,
+    /// Errors do not stop the restore; they are collected and reported.
+    pub continue_on_errors: bool,
+    /// `SET` parameters the dump uses that the target server does not know; left out.
+    pub dropped_settings: Vec<String>,
+}
+
+/// What a restore will do, found out without changing anything.
+#[derive(Debug, Clone, Serialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct RestorePlan {
+    /// The backup (file or folder) that will be restored.
+    pub source: String,
+    pub format: BackupFormat,
+    /// For archives, the version in the header, e.g. "1.16".
+    pub archive_version: Option<String>,
+    /// The database the backup was made from, when known.
+    pub source_database: Option<String>,
+    pub dumped_from: Option<String>,
+    pub dumped_by: Option<String>,
+    /// The manifest whose checksums were verified.
+    pub manifest: Option<String>,
+    pub verified_files: u32,
+    pub profile: String,
+    pub server_version: String,
+    /// The database restored into.
+    pub database: String,
+    /// Whether the restore creates it (else it exists and is empty).
+    pub create_database: bool,
+    /// The encoding the new database is created with.
+    pub encoding: Option<String>,
+    pub method: RestoreMethod,
+    pub no_owner: bool,
+    /// The role that owns what is restored when the dump's owners are not used.
+    pub owned_by: Option<String>,
+    /// Entries (objects, table data …) in the backup.
+    pub entries: u64,
+    /// Entries left out because they grant privileges to roles missing on the target.
+    pub skipped_entries: u64,
+    pub entry_counts: BTreeMap<String, u64>,
+    pub findings: Vec<Finding>,
+    /// What will happen, in plain words.
+    pub summary: String,
+    /// Whether a finding stops the restore.
+    pub blocked: bool,
+    /// The existing database the restore replaces (then `database` is the new database restored
+    /// into first, which takes this name afterwards).
+    pub replace: Option<String>,
+    /// The name the replaced database is kept under, `<db>_before_YYYYMMDD-HHMMSS`.
+    pub kept_as: Option<String>,
+    /// Roles the restore creates from the roles saved with the backup.
+    pub create_roles: Vec<String>,
+    /// Missing roles the backup saved, which `create_roles` in the request would create.
+    pub recreatable_roles: Vec<String>,
+    /// What the archive holds, for choosing what to restore (empty for plain SQL).
+    pub contents: Vec<ArchiveItem>,
+    /// Entries the selection leaves out, with the entry each needs when it is left out only
+    /// because of that.
+    pub left_out: Vec<LeftOut>,
+}
+
+/// What a finished restore did.
+#[derive(Debug, Clone, Serialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct RestoreOutcome {
+    pub database: String,
+    pub created: bool,
+    pub profile: String,
+    pub method: RestoreMethod,
+    /// The `--version` line of every tool used, e.g. "pg_restore (PostgreSQL) 18.6".
+    pub tool_versions: Vec<String>,
+    pub warnings: Vec<String>,
+    pub duration_ms: u64,
+    /// Entries of the backup restored.
+    pub restored_entries: u64,
+    pub skipped_entries: u64,
+    pub entry_counts: BTreeMap<String, u64>,
+    /// When a database was replaced: the name its old version is kept under.
+    pub kept_as: Option<String>,
+    /// With continue-on-errors: every error the restore went past. Not empty means the
+    /// database lacks what failed.
+    pub errors: Vec<String>,
+    /// Roles created from the roles saved with the backup.
+    pub created_roles: Vec<String>,
+}
+
+/// Checks a restore without changing anything on the server: the source, its checksums and a
+/// full read, the target's roles, extensions, encoding and database, and the tools to use.
+pub async fn preflight(ctx: &Ctx, request: RestoreRequest) -> Result<RestorePlan> {
+    let profile = profiles::find_profile(ctx, &request.profile)?;
+    Ok(prepare(ctx, profile, &request, &NullSink, &CancellationToken::new()).await?.plan)
+}
+
+/// Runs a restore. Progress goes to `sink`; `cancel` stops it and drops the database it created.
+pub async fn restore(
+    ctx: &Ctx,
+    request: RestoreRequest,
+    sink: &dyn ProgressSink,
+    cancel: &CancellationToken,
+) -> Result<RestoreOutcome> {
+    let profile = profiles::find_profile(ctx, &request.profile)?;
+    restore_on(ctx, profile, request, sink, cancel).await
+}
+
+/// [`restore`] onto a server given by a profile that need not be stored (the practice server);
+/// `request.profile` is ignored.
+pub async fn restore_on(
+    ctx: &Ctx,
+    profile: Profile,
+    request: RestoreRequest,
+    sink: &dyn ProgressSink,
+    cancel: &CancellationToken,
+) -> Result<RestoreOutcome> {
+    let started = Instant::now();
+    let prepared = prepare(ctx, profile, &request, sink, cancel).await?;
+    let plan = &prepared.plan;
+    let warnings = warnings(plan)?;
+    for message in &warnings {
+        sink.emit(ProgressEvent::Warning { message: message.clone() });
+    }
+    if cancel.is_cancelled() {
+        return Err(Error::Cancelled);
+    }
+    let created_roles = run::create_roles(ctx, &prepared).await?;
+    let database = if plan.create_database {
+        match run::create_database(ctx, &prepared).await {
+            Ok(name) => name,
+            Err(error) => {
+                run::drop_roles(ctx, &prepared, &created_roles, sink).await;
+                return Err(error);
+            }
+        }
+    } else {
+        plan.database.clone()
+    };
+    let terminate = request.terminate_connections;
+    match run_and_swap(ctx, &prepared, &database, terminate, sink, cancel).await {
+        Ok((tool_versions, errors, final_database)) => Ok(RestoreOutcome {
+            database: final_database,
+            created: plan.create_database,
+            profile: prepared.profile.settings.name.clone(),
+            method: plan.method.clone(),
+            tool_versions,
+            warnings,
+            duration_ms: started.elapsed().as_millis() as u64,
+            restored_entries: plan.entries - plan.skipped_entries,
+            skipped_entries: plan.skipped_entries,
+            entry_counts: restored_counts(&prepared),
+            kept_as: plan.kept_as.clone(),
+            errors,
+            created_roles,
+        }),
+        Err(error) => {
+            if plan.create_database
+                && let Err(drop_error) =
+                    drop_database(ctx, &prepared.profile, prepared.server, &database).await
+            {
+                sink.emit(ProgressEvent::Warning {
+                    message: format!(
+                        "The partly restored database {database} could not be removed: \
+                         {drop_error}. Drop it by hand."
+                    ),
+                });
+            }
+            run::drop_roles(ctx, &prepared, &created_roles, sink).await;
+            Err(error)
+        }
+    }
+}
+
+/// The plan's warnings as the restore reports them; its blockers as the error that stops it.
+fn warnings(plan: &RestorePlan) -> Result<Vec<String>> {
+    let blockers: Vec<Finding> =
+        plan.findings.iter().filter(|f| f.severity == Severity::Blocker).cloned().collect();
+    if !blockers.is_empty() {
+        return Err(Error::RestoreBlocked { blockers });
+    }
+    Ok(plan
+        .findings
+        .iter()
+        .filter(|f| f.severity == Severity::Warning)
+        .map(|f| match &f.fix {
+            Some(fix) => format!("{} {}", f.message, fix),
+            None => f.message.clone(),
+        })
+        .collect())
+}
+
+/// Runs the restore into `database` and, for a replace, gives it the replaced database's name.
+/// Returns the tool versions, the errors gone past and the database's final name.
+async fn run_and_swap(
+    ctx: &Ctx,
+    prepared: &Prepared,
+    database: &str,
+    terminate: bool,
+    sink: &dyn ProgressSink,
+    cancel: &CancellationToken,
+) -> Result<(Vec<String>, Vec<String>, String)> {
+    let (versions, errors) = run::run(ctx, prepared, database, sink, cancel).await?;
+    let (Some(old), Some(kept)) = (&prepared.plan.replace, &prepared.plan.kept_as) else {
+        return Ok((versions, errors, database.to_owned()));
+    };
+    if cancel.is_cancelled() {
+        return Err(Error::Cancelled);
+    }
+    replace::swap(ctx, &prepared.profile, database, old, kept, terminate).await?;
+    Ok((versions, errors, old.clone()))
+}
+
+/// The entries restored per kind: the plan's counts without the skipped entries.
+fn restored_counts(prepared: &Prepared) -> BTreeMap<String, u64> {
+    let mut entry_counts = prepared.plan.entry_counts.clone();
+    for entry in &prepared.details.skipped {
+        if let Some(count) = entry_counts.get_mut(entry) {
+            *count = count.saturating_sub(1);
+        }
+    }
+    entry_counts.retain(|_, n| *n > 0);
+    entry_counts
+}
+
+/// What [`verify`] found: the backup is complete and readable.
+#[derive(Debug, Clone, Serialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct Verified {
+    /// The backup file or folder read.
+    pub source: String,
+    pub format: BackupFormat,
+    pub archive_version: Option<String>,
+    /// The manifest whose checksums matched.
+    pub manifest: Option<String>,
+    pub verified_files: u32,
+    /// Entries (objects, table data …) read.
+    pub entries: u64,
+    /// Bytes of SQL the backup turns into.
+    pub sql_bytes: u64,
+    pub source_database: Option<String>,
+    pub dumped_by: Option<String>,
+    pub duration_ms: u64,
+}
+
+/// The integrity check of a backup, without any server: every file's sha256 against the manifest
+/// (when there is one), then a full read — `pg_restore` writing the whole archive as SQL that is
+/// thrown away (`--list` alone does not notice a truncated archive), or a plain SQL file read to
+/// pg_dump's closing line. Of a one-file-per-schema backup's manifest, `schema` picks the file.
+pub async fn verify(
+    ctx: &Ctx,
+    source: &str,
+    schema: Option<&str>,
+    sink: &dyn ProgressSink,
+    cancel: &CancellationToken,
+) -> Result<Verified> {
+    let started = Instant::now();
+    let local = remote::localize(ctx, source, sink, cancel).await?;
+    let schemas: Vec<String> = schema.map(str::to_owned).into_iter().collect();
+    let source = resolve_source(&local, &schemas)?;
+    let manifest = archive::find_manifest(&source)?;
+    let verified = match &manifest {
+        Some(found) => archive::verify(found).await?,
+        None => 0,
+    };
+    let detected = archive::detect(&source)?;
+    // The newest bundled pg_restore reads every archive version the others do; one it cannot
+    // read was made by a newer pg_dump, which says nothing about the backup's health.
+    let newest = ctx.tools.newest();
+    if let Some(version) = detected.archive_version
+        && !archive::pg_restore_reads(newest.major, version)
+    {
+        return Err(Error::ArchiveTooNew {
+            path: source.clone(),
+            version: version.to_string(),
+            newest_bundled: newest.major,
+        });
+    }
+    let reader = detected.archive_version.map(|_| newest.clone());
+    let facts = source_facts::scan(&source, reader.as_ref(), cancel).await?;
+    if detected.format == BackupFormat::Plain && !facts.complete {
+        return Err(Error::ArchiveDamaged {
+            path: source.clone(),
+            detail: "the SQL file does not end with pg_dump's \"dump complete\" line: it was cut \
+                     short or edited"
+                .into(),
+        });
+    }
+    Ok(Verified {
+        source: source.display().to_string(),
+        format: detected.format,
+        archive_version: detected.archive_version.map(|v| v.to_string()),
+        manifest: manifest.as_ref().map(|m| m.path.display().to_string()),
+        verified_files: verified as u32,
+        entries: facts.entries.len() as u64,
+        sql_bytes: facts.sql_bytes,
+        source_database: manifest
+            .as_ref()
+            .map(|m| m.manifest.database.clone())
+            .or_else(|| source_facts::stem_database(&source)),
+        dumped_by: facts.dumped_by,
+        duration_ms: started.elapsed().as_millis() as u64,
+    })
+}
+
+/// Everything the pre-flight decided, for the run.
+struct Prepared {
+    plan: RestorePlan,
+    details: RunDetails,
+    profile: Profile,
+    source: PathBuf,
+    server: ServerVersion,
+    reader: Option<BundledMajor>,
+    writer: BundledMajor,
+    known_settings: HashSet<String>,
+}
+
+/// The pre-flight: the backup and its checksums before anything else, then every fact about the
+/// target, one full read of the backup, and the plan made from those facts.
+async fn prepare(
+    ctx: &Ctx,
+    profile: Profile,
+    request: &RestoreRequest,
+    sink: &dyn ProgressSink,
+    cancel: &CancellationToken,
+) -> Result<Prepared> {
+    let file = source_facts::open(ctx, request, sink, cancel).await?;
+    let requested = plan::requested(request)?;
+    let target = target_facts::read(ctx, &profile, &requested).await?;
+    let reader = match file.archive_version {
+        Some(version) => {
+            Some(source_facts::choose_reader(ctx, &target.writer, version, &file.path)?.clone())
+        }
+        None => None,
+    };
+    let missing = |role: &str| !target.roles.contains(role);
+    let source = source_facts::read(file, reader, missing, cancel).await?;
+    let planned = plan::plan(&source, &target, request, chrono::Local::now().naive_local())?;
+    Ok(Prepared {
+        plan: planned.plan,
+        details: planned.run,
+        profile,
+        source: source.path,
+        server: target.server,
+        reader: source.reader,
+        writer: target.writer,
+        known_settings: target.settings,
+    })
+}

@@ -1,0 +1,258 @@
+//! Who owns what is restored: the dump's owners when the target has them and the user may
+//! create objects owned by them, else the user (or the chosen role); roles the backup saved may
+//! be created first. Pure: it reads facts, never a server.
+
+use std::collections::BTreeSet;
+
+use crate::base::finding::{Finding, FindingCode, Severity};
+use crate::format::globals::{self, SavedRoles};
+use crate::format::sqltext::DumpFacts;
+use crate::util::quote::quote_ident;
+
+use super::RestoreRequest;
+use super::findings::{list_names, plural};
+use super::target_facts::TargetFacts;
+
+/// What the plan decided about roles.
+#[derive(Debug, Default)]
+pub(super) struct Roles {
+    pub findings: Vec<Finding>,
+    pub no_owner: bool,
+    /// The role that owns what is restored when the dump's owners are not used.
+    pub owned_by: Option<String>,
+    /// Owner roles missing on the target (and not created).
+    pub missing_owners: usize,
+    /// Roles the dump names that are missing on the target (and not created).
+    pub missing_roles: BTreeSet<String>,
+    /// Missing roles the backup saved.
+    pub recreatable: BTreeSet<String>,
+    /// `CREATE ROLE` statements by role, for the roles to create.
+    pub statements: Vec<(String, String)>,
+    /// `GRANT role TO member` statements run after them.
+    pub memberships: Vec<String>,
+}
+
+/// The roles step: owners, missing roles, roles to create and the role to restore as.
+pub(super) fn decide(
+    dump: &DumpFacts,
+    saved: Option<&SavedRoles>,
+    target: &TargetFacts,
+    request: &RestoreRequest,
+    role: Option<&str>,
+) -> Roles {
+    let owners: BTreeSet<&String> = dump.entries.iter().filter_map(|e| e.owner.as_ref()).collect();
+    let mut missing_owners: Vec<&String> =
+        owners.iter().copied().filter(|r| !target.roles.contains(*r)).collect();
+    let foreign_owners: Vec<&String> = owners
+        .iter()
+        .copied()
+        .filter(|o| {
+            !target.superuser
+                && target.roles.contains(*o)
+                && **o != target.user
+                && !target.member_of.contains(*o)
+        })
+        .collect();
+    let mut missing_roles: BTreeSet<String> =
+        dump.roles().into_iter().filter(|r| !target.roles.contains(r)).collect();
+    let recreatable: BTreeSet<String> = missing_roles
+        .iter()
+        .filter(|r| saved.is_some_and(|s| s.roles.contains_key(*r)))
+        .cloned()
+        .collect();
+    let mut roles = Roles::default();
+    if request.create_roles && !missing_roles.is_empty() {
+        let (finding, statements, memberships) = creation(saved, &recreatable, target);
+        roles.findings.push(finding);
+        if !statements.is_empty() {
+            missing_owners.retain(|r| !recreatable.contains(*r));
+            missing_roles.retain(|r| !recreatable.contains(r));
+        }
+        roles.statements = statements;
+        roles.memberships = memberships;
+    }
+    roles.findings.extend(owner_role(target, role));
+    roles.no_owner = request.no_owner
+        || role.is_some()
+        || !missing_owners.is_empty()
+        || !foreign_owners.is_empty();
+    roles.owned_by =
+        roles.no_owner.then(|| role.map_or_else(|| target.user.clone(), str::to_owned));
+    if !missing_roles.is_empty() || !foreign_owners.is_empty() {
+        let fix = owners_fix(roles.owned_by.as_deref(), role, request, &recreatable);
+        roles.findings.push(Finding::new(
+            Severity::Warning,
+            FindingCode::RolesMissing,
+            roles_missing(target, &missing_roles, &foreign_owners),
+            Some(fix),
+        ));
+    }
+    roles.missing_owners = missing_owners.len();
+    roles.missing_roles = missing_roles;
+    roles.recreatable = recreatable;
+    roles
+}
+
+/// The roles to create from the saved ones, with their memberships: a finding saying so, or why
+/// they cannot be (then no statements).
+fn creation(
+    saved: Option<&SavedRoles>,
+    recreatable: &BTreeSet<String>,
+    target: &TargetFacts,
+) -> (Finding, Vec<(String, String)>, Vec<String>) {
+    let saved = match saved {
+        Some(saved) if !recreatable.is_empty() => saved,
+        _ => {
+            let finding = Finding::new(
+                Severity::Warning,
+                FindingCode::CannotCreateRoles,
+                "The backup saved no roles to create the missing ones from (it was made without \
+                 globals)."
+                    .into(),
+                Some("Objects are restored without their owners instead.".into()),
+            );
+            return (finding, Vec::new(), Vec::new());
+        }
+    };
+    if !target.superuser && !target.createrole {
+        let finding = Finding::new(
+            Severity::Blocker,
+            FindingCode::CannotCreateRoles,
+            format!(
+                "The user {} may not create roles on \"{}\".",
+                target.user, target.profile_name
+            ),
+            Some(
+                "Give the user CREATEROLE, use a profile with more rights, or restore without \
+                 creating roles (owners are then mapped)."
+                    .into(),
+            ),
+        );
+        return (finding, Vec::new(), Vec::new());
+    }
+    let mut weakened = Vec::new();
+    let mut statements = Vec::new();
+    for name in recreatable {
+        let (sql, dropped) = globals::create_statement(name, &saved.roles[name], target.superuser);
+        if !dropped.is_empty() {
+            weakened.push(format!("{name} (without {})", dropped.join(", ")));
+        }
+        statements.push((name.clone(), sql));
+    }
+    let mut message = format!(
+        "Creates {} role{} from the roles saved with the backup: {}.",
+        recreatable.len(),
+        plural(recreatable.len()),
+        list_names(recreatable)
+    );
+    if !weakened.is_empty() {
+        message.push_str(&format!(
+            " Server-wide powers are not given again: {}.",
+            weakened.join(", ")
+        ));
+    }
+    let finding = Finding::new(
+        Severity::Warning,
+        FindingCode::RolesCreated,
+        message,
+        Some(
+            "Roles are shared by every database of the server. They get no password: set one \
+             (ALTER ROLE … PASSWORD) before they need to log in."
+                .into(),
+        ),
+    );
+    (finding, statements, memberships(saved, recreatable, target))
+}
+
+/// The saved memberships that involve a created role, between roles that will exist.
+fn memberships(
+    saved: &SavedRoles,
+    recreatable: &BTreeSet<String>,
+    target: &TargetFacts,
+) -> Vec<String> {
+    let exists = |r: &String| target.roles.contains(r) || recreatable.contains(r);
+    saved
+        .memberships
+        .iter()
+        // Predefined roles (pg_write_server_files, pg_execute_server_program …) are server-wide
+        // powers too: never given again.
+        .filter(|(role, _)| !role.starts_with("pg_"))
+        .filter(|(role, member)| {
+            (recreatable.contains(role) || recreatable.contains(member))
+                && exists(role)
+                && exists(member)
+        })
+        .map(|(role, member)| format!("GRANT {} TO {}", quote_ident(role), quote_ident(member)))
+        .collect()
+}
+
+/// The role to restore as must exist, and the user must be a member of it.
+fn owner_role(target: &TargetFacts, role: Option<&str>) -> Option<Finding> {
+    let role = role?;
+    if !target.roles.contains(role) {
+        return Some(Finding::new(
+            Severity::Blocker,
+            FindingCode::OwnerRoleMissing,
+            format!("The role {role} does not exist on \"{}\".", target.profile_name),
+            Some("Create the role first, or choose an existing one.".into()),
+        ));
+    }
+    (!target.superuser && !target.member_of.contains(role)).then(|| {
+        Finding::new(
+            Severity::Blocker,
+            FindingCode::OwnerRoleNotGranted,
+            format!("The user {} may not act as the role {role}.", target.user),
+            Some(format!("Grant {role} to {} first, or choose another role.", target.user)),
+        )
+    })
+}
+
+fn roles_missing(
+    target: &TargetFacts,
+    missing_roles: &BTreeSet<String>,
+    foreign_owners: &[&String],
+) -> String {
+    let mut parts = Vec::new();
+    if !missing_roles.is_empty() {
+        parts.push(format!(
+            "{} role{} the backup names {} not exist on \"{}\": {}.",
+            missing_roles.len(),
+            plural(missing_roles.len()),
+            if missing_roles.len() == 1 { "does" } else { "do" },
+            target.profile_name,
+            list_names(missing_roles)
+        ));
+    }
+    if !foreign_owners.is_empty() {
+        let owners: Vec<&str> = foreign_owners.iter().map(|o| o.as_str()).collect();
+        parts.push(format!(
+            "The user {} may not create objects owned by {}.",
+            target.user,
+            owners.join(", ")
+        ));
+    }
+    parts.join(" ")
+}
+
+fn owners_fix(
+    owned_by: Option<&str>,
+    role: Option<&str>,
+    request: &RestoreRequest,
+    recreatable: &BTreeSet<String>,
+) -> String {
+    let fix = match (owned_by, role) {
+        (Some(_), Some(role)) => format!("Restored with --no-owner (objects owned by {role})."),
+        (Some(user), None) => {
+            format!("Restored with --no-owner (objects owned by the connecting user, {user}).")
+        }
+        (None, _) => "The owners are kept; only grants to missing roles are left out.".into(),
+    };
+    if !request.create_roles && !recreatable.is_empty() {
+        format!(
+            "{fix} Or create {} from the roles saved with the backup (--create-roles).",
+            list_names(recreatable)
+        )
+    } else {
+        fix
+    }
+}

@@ -1,0 +1,380 @@
+//! Running a planned restore: the roles and the database it creates, then pg_restore straight
+//! into the database, or SQL (from a newer pg_restore or a plain dump) filtered into psql.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use tokio_util::sync::CancellationToken;
+
+use crate::base::error::{Error, Result};
+use crate::base::progress::{NullSink, ProgressEvent, ProgressSink};
+use crate::base::tools::Tool;
+use crate::format::sqltext::DumpFilter;
+use crate::pg::admin::{Created, conninfo_dbname, create_database as create};
+use crate::pg::connect::{ConnectSpec, connect, query_error};
+use crate::pg::runner::{self, ConnTarget, PipeSource, ToolCommand};
+use crate::storage::context::Ctx;
+use crate::util::quote::quote_ident;
+
+use super::plan::free_name;
+use super::{MethodKind, Prepared};
+
+/// Creates the new database; a name Lifeboat chose that was taken meanwhile moves on to the next
+/// suffix. Returns the name.
+pub(super) async fn create_database(ctx: &Ctx, prepared: &Prepared) -> Result<String> {
+    let profile = &prepared.profile;
+    let spec = ConnectSpec::for_profile(ctx, profile, &profile.settings.maintenance_db)?;
+    let client = connect(&spec).await?;
+    let mut name = prepared.plan.database.clone();
+    let mut taken = HashSet::new();
+    let encoding = prepared.plan.encoding.as_deref();
+    // The role that will own the objects owns the database too, so it may create schemas.
+    let owner = prepared.details.role.as_deref();
+    loop {
+        match create(&client, &name, encoding, owner).await? {
+            Created::Yes => return Ok(name),
+            Created::NameTaken(error) if !prepared.details.auto_named || taken.len() >= 1000 => {
+                return Err(error);
+            }
+            Created::NameTaken(_) => {}
+        }
+        taken.insert(name.clone());
+        name = free_name(&prepared.details.name_base, &taken);
+    }
+}
+
+/// Creates the roles the plan recreates from the saved globals, then their memberships; returns
+/// the roles created. When one fails, those created before are dropped again.
+pub(super) async fn create_roles(ctx: &Ctx, prepared: &Prepared) -> Result<Vec<String>> {
+    let details = &prepared.details;
+    if details.role_statements.is_empty() {
+        return Ok(Vec::new());
+    }
+    let profile = &prepared.profile;
+    let spec = ConnectSpec::for_profile(ctx, profile, &profile.settings.maintenance_db)?;
+    let client = connect(&spec).await?;
+    let mut created = Vec::new();
+    let statements = details.role_statements.iter().map(|(name, sql)| (Some(name), sql));
+    let grants = details.membership_statements.iter().map(|sql| (None, sql));
+    for (name, sql) in statements.chain(grants) {
+        if let Err(error) = client.batch_execute(sql).await {
+            drop_roles(ctx, prepared, &created, &NullSink).await;
+            return Err(query_error(&error));
+        }
+        if let Some(name) = name {
+            created.push(name.clone());
+        }
+    }
+    Ok(created)
+}
+
+/// Drops roles this restore created (after a failure), warning about those that remain.
+pub(super) async fn drop_roles(
+    ctx: &Ctx,
+    prepared: &Prepared,
+    roles: &[String],
+    sink: &dyn ProgressSink,
+) {
+    if roles.is_empty() {
+        return;
+    }
+    let profile = &prepared.profile;
+    let client = match ConnectSpec::for_profile(ctx, profile, &profile.settings.maintenance_db) {
+        Ok(spec) => connect(&spec).await,
+        Err(error) => Err(error),
+    };
+    for role in roles {
+        let result = match &client {
+            Ok(client) => client
+                .batch_execute(&format!("DROP ROLE IF EXISTS {}", quote_ident(role)))
+                .await
+                .map_err(|e| query_error(&e).to_string()),
+            Err(error) => Err(error.to_string()),
+        };
+        if let Err(detail) = result {
+            sink.emit(ProgressEvent::Warning {
+                message: format!(
+                    "The role {role}, created for this restore, could not be removed: {detail}. \
+                     Drop it by hand."
+                ),
+            });
+        }
+    }
+}
+
+/// A list file for `pg_restore --use-list`, removed when dropped.
+struct ListFile(PathBuf);
+
+impl ListFile {
+    fn write(ctx: &Ctx, text: &str) -> Result<ListFile> {
+        let dir = ctx.data_dir.path().join("tmp");
+        let io = |path: &Path, source| Error::Io {
+            action: "Writing the restore list",
+            path: path.to_owned(),
+            source,
+        };
+        std::fs::create_dir_all(&dir).map_err(|e| io(&dir, e))?;
+        let path = dir.join(format!("restore-{}.list", uuid::Uuid::new_v4()));
+        std::fs::write(&path, text).map_err(|e| io(&path, e))?;
+        Ok(ListFile(path))
+    }
+}
+
+impl Drop for ListFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+/// What one run of the tools needs besides the plan.
+struct Session<'a> {
+    ctx: &'a Ctx,
+    prepared: &'a Prepared,
+    database: &'a str,
+    list: Option<ListFile>,
+    sink: &'a dyn ProgressSink,
+    cancel: &'a CancellationToken,
+}
+
+impl Session<'_> {
+    /// pg_restore's options that choose what it writes: owners, role, privileges, entries.
+    fn restore_options(&self, mut command: ToolCommand) -> ToolCommand {
+        let prepared = self.prepared;
+        if prepared.plan.no_owner {
+            command = command.arg("--no-owner");
+        }
+        if let Some(role) = &prepared.details.role {
+            command = command.arg(format!("--role={role}"));
+        }
+        if prepared.details.no_privileges {
+            command = command.arg("--no-privileges");
+        }
+        if let Some(list) = &self.list {
+            command = command.arg("--use-list").arg(list.0.as_os_str());
+        }
+        command
+    }
+
+    fn target(&self) -> Result<ConnTarget> {
+        ConnTarget::for_profile(self.ctx, &self.prepared.profile, self.database)
+    }
+}
+
+/// Runs the restore into `database`; returns the versions of the tools used and, when it goes
+/// on after errors, the errors.
+pub(super) async fn run(
+    ctx: &Ctx,
+    prepared: &Prepared,
+    database: &str,
+    sink: &dyn ProgressSink,
+    cancel: &CancellationToken,
+) -> Result<(Vec<String>, Vec<String>)> {
+    let collector = ErrorCollector { inner: sink, errors: Mutex::new(Vec::new()) };
+    let list = match &prepared.details.use_list {
+        Some(text) => Some(ListFile::write(ctx, text)?),
+        None => None,
+    };
+    let session = Session { ctx, prepared, database, list, sink: &collector, cancel };
+    let total = prepared.plan.entries;
+    collector.emit(ProgressEvent::Step { done: 0, total, current: String::new() });
+    let versions = match prepared.plan.method.kind {
+        MethodKind::PgRestore => pg_restore(&session, &collector).await?,
+        MethodKind::Pipeline | MethodKind::Psql => pipeline(&session).await?,
+    };
+    collector.emit(ProgressEvent::Step { done: total, total, current: String::new() });
+    let errors = collector.errors.into_inner().expect("errors");
+    Ok((versions, errors))
+}
+
+/// pg_restore straight into the database.
+async fn pg_restore(session: &Session<'_>, collector: &ErrorCollector<'_>) -> Result<Vec<String>> {
+    let prepared = session.prepared;
+    let method = &prepared.plan.method;
+    let reader = prepared.reader.as_ref().expect("an archive has a reader");
+    let versions = vec![runner::version_line(reader, Tool::PgRestore, session.cancel).await?];
+    let mut command = ToolCommand::new(reader, Tool::PgRestore)?
+        .args(["--no-password", "--verbose"])
+        .conn(session.target()?);
+    if !method.continue_on_errors {
+        command = command.arg("--exit-on-error");
+    }
+    command = session.restore_options(command);
+    if method.jobs > 1 {
+        command = command.arg(format!("--jobs={}", method.jobs));
+    }
+    if method.single_transaction {
+        command = command.arg("--single-transaction");
+    }
+    command = command
+        .arg(format!("--dbname={}", conninfo_dbname(session.database)))
+        .arg(prepared.source.as_os_str());
+    let counter = EntryCounter::new(session.sink, prepared.plan.entries);
+    match runner::run(command, &counter, session.cancel).await {
+        Ok(_) => Ok(versions),
+        // pg_restore ends with 1 after going past errors ("errors ignored on restore").
+        Err(Error::ToolFailed { exit_code: Some(1), .. })
+            if method.continue_on_errors
+                && !collector.errors.lock().expect("errors").is_empty() =>
+        {
+            Ok(versions)
+        }
+        Err(error) => Err(error),
+    }
+}
+
+/// SQL from a newer pg_restore, or a plain dump, filtered on its way into the target's psql.
+async fn pipeline(session: &Session<'_>) -> Result<Vec<String>> {
+    let prepared = session.prepared;
+    let plan = &prepared.plan;
+    let cancel = session.cancel;
+    let mut versions = Vec::new();
+    let mut psql = ToolCommand::new(&prepared.writer, Tool::Psql)?
+        .args(["-X", "-q", "--no-password"])
+        .conn(session.target()?);
+    if !plan.method.continue_on_errors {
+        psql = psql.args(["-v", "ON_ERROR_STOP=1"]);
+    }
+    if plan.method.single_transaction {
+        psql = psql.arg("--single-transaction");
+    }
+    let source = match &prepared.reader {
+        Some(reader) => {
+            versions.push(runner::version_line(reader, Tool::PgRestore, cancel).await?);
+            let command =
+                ToolCommand::new(reader, Tool::PgRestore)?.args(["--verbose", "--file=-"]);
+            PipeSource::Tool(session.restore_options(command).arg(prepared.source.as_os_str()))
+        }
+        None => {
+            if let Some(role) = &prepared.details.role {
+                psql = psql.arg("-c").arg(format!("SET ROLE {}", quote_ident(role)));
+            }
+            PipeSource::File(prepared.source.clone())
+        }
+    };
+    versions.push(runner::version_line(&prepared.writer, Tool::Psql, cancel).await?);
+    psql = psql.args(["-f", "-"]);
+    // pg_restore already left out owners and skipped entries; a plain dump is filtered.
+    let plain = prepared.reader.is_none();
+    let mut filter = DumpFilter::new(
+        Some(prepared.known_settings.clone()),
+        plain && plan.no_owner,
+        if plain { prepared.details.skip_ordinals.clone() } else { HashSet::new() },
+    );
+    let (total, names, sink) = (plan.entries, &prepared.details.entry_names, session.sink);
+    let mut seen = 0usize;
+    let mut keep = |line: &[u8]| {
+        let keep = filter.keep(line);
+        let entry = filter.entry();
+        if entry != seen {
+            seen = entry;
+            sink.emit(ProgressEvent::Step {
+                done: (entry as u64).saturating_sub(1).min(total),
+                total,
+                current: names.get(entry - 1).cloned().unwrap_or_default(),
+            });
+        }
+        keep
+    };
+    runner::run_pipeline(source, &mut keep, Some(psql), sink, cancel).await?;
+    Ok(versions)
+}
+
+/// Keeps the errors pg_restore and psql report, for a restore that goes on after them.
+struct ErrorCollector<'a> {
+    inner: &'a dyn ProgressSink,
+    errors: Mutex<Vec<String>>,
+}
+
+impl ProgressSink for ErrorCollector<'_> {
+    fn emit(&self, event: ProgressEvent) {
+        if let ProgressEvent::ToolOutput { line, .. } = &event {
+            let error = line
+                .strip_prefix("pg_restore: error: ")
+                .map(str::to_owned)
+                .or_else(|| line.split_once(": ERROR:  ").map(|(_, e)| format!("ERROR: {e}")));
+            if let Some(error) = error {
+                self.errors.lock().expect("errors").push(error);
+            }
+        }
+        self.inner.emit(event);
+    }
+}
+
+/// Turns `pg_restore --verbose` lines into "entry n of m" progress.
+struct EntryCounter<'a> {
+    inner: &'a dyn ProgressSink,
+    total: u64,
+    done: AtomicU64,
+}
+
+impl<'a> EntryCounter<'a> {
+    fn new(inner: &'a dyn ProgressSink, total: u64) -> Self {
+        EntryCounter { inner, total, done: AtomicU64::new(0) }
+    }
+}
+
+/// What `pg_restore --verbose` prints once per entry it restores (also from parallel workers).
+const ENTRY_LINES: [&str; 4] = [
+    "pg_restore: creating ",
+    "pg_restore: processing data for table ",
+    "pg_restore: executing ",
+    "pg_restore: setting owner and privileges for ",
+];
+
+impl ProgressSink for EntryCounter<'_> {
+    fn emit(&self, event: ProgressEvent) {
+        if let ProgressEvent::ToolOutput { line, .. } = &event
+            && let Some(current) = ENTRY_LINES.iter().find_map(|p| line.strip_prefix(p))
+            && !current.starts_with("SELECT ")
+        {
+            let done = (self.done.fetch_add(1, Ordering::Relaxed) + 1).min(self.total);
+            self.inner.emit(ProgressEvent::Step {
+                done,
+                total: self.total,
+                current: current.to_owned(),
+            });
+        }
+        self.inner.emit(event);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn database_names_never_become_connection_strings() {
+        assert_eq!(conninfo_dbname("shop"), "dbname='shop'");
+        assert_eq!(conninfo_dbname("a=b 'c'\\"), "dbname='a=b \\'c\\'\\\\'");
+        assert_eq!(quote_ident("Odd \"x\""), "\"Odd \"\"x\"\"\"");
+    }
+
+    #[test]
+    fn the_entry_counter_counts_restored_entries() {
+        let recorder = crate::base::progress::Recorder::default();
+        let counter = EntryCounter::new(&recorder, 3);
+        for line in [
+            "pg_restore: connecting to database for restore",
+            "pg_restore: executing SELECT pg_catalog.set_config('search_path', '', false);",
+            "pg_restore: creating TABLE \"public.t\"",
+            "pg_restore: processing data for table \"public.t\"",
+            "pg_restore: executing SEQUENCE SET t_id_seq",
+            "pg_restore: creating INDEX \"public.t_idx\"",
+        ] {
+            counter.emit(ProgressEvent::ToolOutput { tool: Tool::PgRestore, line: line.into() });
+        }
+        let steps: Vec<(u64, String)> = recorder
+            .events()
+            .into_iter()
+            .filter_map(|e| match e {
+                ProgressEvent::Step { done, current, .. } => Some((done, current)),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(steps.len(), 4);
+        assert_eq!(steps[0], (1, "TABLE \"public.t\"".to_owned()));
+        assert_eq!(steps[3].0, 3, "capped at the total");
+    }
+}

@@ -1,0 +1,264 @@
+//! Everything known about the backup before a plan is made: its file and checksums, its format,
+//! one full read of it (the integrity check) and what that read learned.
+
+use std::path::{Path, PathBuf};
+
+use tokio_util::sync::CancellationToken;
+
+use crate::base::error::{Error, Result};
+use crate::base::progress::{NullSink, ProgressSink};
+use crate::base::tools::{BundledMajor, Tool};
+use crate::format::archive::{self, ArchiveVersion, FoundManifest};
+use crate::format::globals::SavedRoles;
+use crate::format::manifest::BackupFormat;
+use crate::format::remote;
+use crate::format::source::resolve_source;
+use crate::format::sqltext::{DumpFacts, DumpScanner};
+use crate::pg::runner::{self, PipeSource, StdoutTo, ToolCommand};
+use crate::storage::context::Ctx;
+
+use super::RestoreRequest;
+
+/// The backup file, checked against its manifest and recognised, before any server is asked.
+pub(super) struct SourceFile {
+    pub path: PathBuf,
+    pub manifest: Option<FoundManifest>,
+    pub verified: usize,
+    pub format: BackupFormat,
+    pub archive_version: Option<ArchiveVersion>,
+}
+
+/// What the manifest next to the backup says, as far as a plan needs it.
+#[derive(Debug, Clone, Default)]
+pub(super) struct ManifestFacts {
+    pub path: PathBuf,
+    pub encoding: String,
+    pub collate: String,
+    pub database_bytes: Option<u64>,
+}
+
+/// Everything known about the backup.
+#[derive(Debug, Clone)]
+pub(super) struct SourceFacts {
+    pub path: PathBuf,
+    pub format: BackupFormat,
+    pub archive_version: Option<ArchiveVersion>,
+    pub manifest: Option<ManifestFacts>,
+    /// Files whose sha256 matched the manifest.
+    pub verified: usize,
+    /// The pg_restore that reads the archive (absent for plain SQL).
+    pub reader: Option<BundledMajor>,
+    /// What the full read found, every entry (before any selection).
+    pub dump: DumpFacts,
+    /// `pg_restore --list` of an archive.
+    pub list: Option<String>,
+    pub source_database: Option<String>,
+    pub dumped_from: Option<String>,
+    pub dumped_by: Option<String>,
+    /// The roles saved with the backup, read when the target lacks a role the dump names.
+    pub saved_roles: Option<SavedRoles>,
+}
+
+/// Finds the backup (downloading an http(s):// source first), checks every file's sha256
+/// against its manifest and recognises its format by content. A damaged header is therefore
+/// reported as the checksum mismatch it is, not as "not a backup".
+pub(super) async fn open(
+    ctx: &Ctx,
+    request: &RestoreRequest,
+    sink: &dyn ProgressSink,
+    cancel: &CancellationToken,
+) -> Result<SourceFile> {
+    let local = remote::localize(ctx, &request.source, sink, cancel).await?;
+    let path = resolve_source(&local, &request.selection.schemas)?;
+    let manifest = archive::find_manifest(&path)?;
+    let verified = match &manifest {
+        Some(found) if request.checksums_verified => found.files.len(),
+        Some(found) => archive::verify(found).await?,
+        None => 0,
+    };
+    let detected = archive::detect(&path)?;
+    Ok(SourceFile {
+        path,
+        manifest,
+        verified,
+        format: detected.format,
+        archive_version: detected.archive_version,
+    })
+}
+
+/// Reads the whole backup once with `reader` (the integrity check), and what describes it.
+/// `missing_role` tells whether the target lacks a role; only then are the saved roles read.
+pub(super) async fn read(
+    file: SourceFile,
+    reader: Option<BundledMajor>,
+    missing_role: impl Fn(&str) -> bool,
+    cancel: &CancellationToken,
+) -> Result<SourceFacts> {
+    let dump = scan(&file.path, reader.as_ref(), cancel).await?;
+    let list = match &reader {
+        Some(reader) => Some(pg_restore_list(reader, &file.path, cancel).await?),
+        None => None,
+    };
+    let saved_roles = match &file.manifest {
+        Some(found) if dump.roles().iter().any(|r| missing_role(r)) => archive::saved_roles(found)?,
+        _ => None,
+    };
+    let from_list = |key: &str| list.as_deref().and_then(|l| list_header(l, key));
+    let source_database = file
+        .manifest
+        .as_ref()
+        .map(|m| m.manifest.database.clone())
+        .or_else(|| from_list("dbname:"))
+        .or_else(|| stem_database(&file.path));
+    let dumped_from =
+        dump.dumped_from.clone().or_else(|| from_list("Dumped from database version:"));
+    let dumped_by = dump.dumped_by.clone().or_else(|| from_list("Dumped by pg_dump version:"));
+    Ok(SourceFacts {
+        manifest: file.manifest.as_ref().map(|found| ManifestFacts {
+            path: found.path.clone(),
+            encoding: found.manifest.encoding.clone(),
+            collate: found.manifest.collate.clone(),
+            database_bytes: found.manifest.database_bytes,
+        }),
+        path: file.path,
+        format: file.format,
+        archive_version: file.archive_version,
+        verified: file.verified,
+        reader,
+        dump,
+        list,
+        source_database,
+        dumped_from,
+        dumped_by,
+        saved_roles,
+    })
+}
+
+/// The database a backup file's name gives, for a backup without a manifest or list header.
+pub(super) fn stem_database(path: &Path) -> Option<String> {
+    path.file_stem().map(|s| database_from_stem(&s.to_string_lossy()))
+}
+
+/// The pg_restore that reads an archive of `version`: the target's own when it can, else the
+/// oldest newer bundled one that can (its output needs the fewest settings left out).
+pub(super) fn choose_reader<'a>(
+    ctx: &'a Ctx,
+    writer: &'a BundledMajor,
+    version: ArchiveVersion,
+    source: &Path,
+) -> Result<&'a BundledMajor> {
+    if archive::pg_restore_reads(writer.major, version) {
+        return Ok(writer);
+    }
+    ctx.tools
+        .majors()
+        .iter()
+        .find(|m| m.major > writer.major && archive::pg_restore_reads(m.major, version))
+        .ok_or_else(|| Error::ArchiveTooNew {
+            path: source.to_owned(),
+            version: version.to_string(),
+            newest_bundled: ctx.tools.newest().major,
+        })
+}
+
+/// Reads the whole backup once: an archive through `pg_restore --verbose -f -` (a damaged or
+/// truncated archive fails here, where `--list` alone would not notice), a plain dump as it is.
+pub(super) async fn scan(
+    source: &Path,
+    reader: Option<&BundledMajor>,
+    cancel: &CancellationToken,
+) -> Result<DumpFacts> {
+    let mut scanner = DumpScanner::default();
+    let mut look = |line: &[u8]| {
+        scanner.line(line);
+        false
+    };
+    let input = match reader {
+        Some(reader) => PipeSource::Tool(
+            ToolCommand::new(reader, Tool::PgRestore)?
+                .args(["--verbose", "--file=-"])
+                .arg(source.as_os_str()),
+        ),
+        None => PipeSource::File(source.to_owned()),
+    };
+    match runner::run_pipeline(input, &mut look, None, &NullSink, cancel).await {
+        Ok(_) => {}
+        Err(Error::ToolFailed { detail, .. }) => {
+            let detail = detail
+                .lines()
+                .map(|l| l.trim_start_matches("pg_restore: ").trim_start_matches("error: "))
+                .collect::<Vec<_>>()
+                .join("; ");
+            return Err(Error::ArchiveDamaged { path: source.to_owned(), detail });
+        }
+        Err(error) => return Err(error),
+    }
+    Ok(scanner.finish())
+}
+
+async fn pg_restore_list(
+    reader: &BundledMajor,
+    source: &Path,
+    cancel: &CancellationToken,
+) -> Result<String> {
+    let command = ToolCommand::new(reader, Tool::PgRestore)?
+        .arg("--list")
+        .arg(source.as_os_str())
+        .stdout(StdoutTo::Capture);
+    let run = runner::run(command, &NullSink, cancel).await.map_err(|error| match error {
+        Error::ToolFailed { detail, .. } => {
+            Error::ArchiveDamaged { path: source.to_owned(), detail }
+        }
+        other => other,
+    })?;
+    Ok(String::from_utf8_lossy(&run.stdout).into_owned())
+}
+
+/// A value from the header of `pg_restore --list`, e.g. `;     dbname: shop`.
+fn list_header(list: &str, key: &str) -> Option<String> {
+    list.lines()
+        .take_while(|l| l.starts_with(';'))
+        .find_map(|l| {
+            l.trim_start_matches(';').trim().strip_prefix(key).map(|v| v.trim().to_owned())
+        })
+        .filter(|v| !v.is_empty())
+}
+
+/// `shop-2026-11-21-134501` (a Lifeboat file name) → `shop`; any other stem stays as it is.
+fn database_from_stem(stem: &str) -> String {
+    let bytes = stem.as_bytes();
+    let pattern = b"-dddd-dd-dd-dddddd";
+    for start in 0..bytes.len() {
+        if bytes.len() - start < pattern.len() {
+            break;
+        }
+        let fits = pattern.iter().zip(&bytes[start..]).all(|(p, b)| match p {
+            b'd' => b.is_ascii_digit(),
+            other => other == b,
+        });
+        if fits && start > 0 {
+            return stem[..start].to_owned();
+        }
+    }
+    stem.to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lifeboat_file_names_give_back_the_database() {
+        assert_eq!(database_from_stem("shop-2026-11-21-134501"), "shop");
+        assert_eq!(database_from_stem("my-db-2026-11-21-134501-2"), "my-db");
+        assert_eq!(database_from_stem("dump18"), "dump18");
+    }
+
+    #[test]
+    fn the_list_header_gives_values() {
+        let list = ";\n; Archive created at x\n;     dbname: shop\n;\n\
+                    6; 2615 16385 SCHEMA - sales postgres\n";
+        assert_eq!(list_header(list, "dbname:").as_deref(), Some("shop"));
+        assert_eq!(list_header(list, "Nope:"), None);
+    }
+}
