@@ -11,7 +11,7 @@ use lifeboat_engine::ops::restore::verify;
 use lifeboat_engine::storage::smoke::{self, Expectation, SmokeCheck};
 use lifeboat_engine::{Ctx, Error};
 
-use super::{JsonFlag, cancel_on_interrupt, finish};
+use super::{JsonFlag, cancel_on_interrupt, finish, report};
 
 #[derive(Args)]
 pub struct TestArgs {
@@ -110,17 +110,8 @@ pub async fn run_test(ctx: Result<Ctx, Error>, args: TestArgs) -> ExitCode {
     use std::io::IsTerminal;
     let progress = StageProgress { terminal: std::io::stderr().is_terminal() && !json };
     let cancel = cancel_on_interrupt();
-    match drill(&ctx, request, &progress, &cancel).await {
-        Ok(report) => {
-            if json {
-                println!("{}", serde_json::to_string_pretty(&report).expect("serializable"));
-            } else {
-                print_report(&report);
-            }
-            if report.passed { ExitCode::SUCCESS } else { ExitCode::FAILURE }
-        }
-        Err(error) => finish(json, Err::<(), _>(error), |_| {}),
-    }
+    let outcome = drill(&ctx, request, &progress, &cancel).await;
+    report(json, outcome, print_report, |report| report.passed)
 }
 
 fn print_report(report: &DrillReport) {

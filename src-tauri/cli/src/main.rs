@@ -295,17 +295,8 @@ async fn run_restore(ctx: Result<Ctx, Error>, args: RestoreArgs) -> ExitCode {
         Err(error) => return finish(json, Err::<(), _>(error), |_| {}),
     };
     if args.dry_run {
-        return match preflight(&ctx, restore_request(&args)).await {
-            Ok(plan) => {
-                if json {
-                    println!("{}", serde_json::to_string_pretty(&plan).expect("serializable"));
-                } else {
-                    print_plan(&plan);
-                }
-                if plan.blocked { ExitCode::FAILURE } else { ExitCode::SUCCESS }
-            }
-            Err(error) => finish(json, Err::<(), _>(error), |_| {}),
-        };
+        let plan = preflight(&ctx, restore_request(&args)).await;
+        return report(json, plan, print_plan, |plan| !plan.blocked);
     }
     let cancel = cancel_on_interrupt();
     use std::io::IsTerminal;
@@ -515,14 +506,24 @@ fn read_password_from_stdin() -> Result<Secret, Error> {
 
 /// Prints a result as JSON or text and turns it into the exit code.
 fn finish<T: Serialize>(json: bool, result: Result<T, Error>, text: impl FnOnce(&T)) -> ExitCode {
+    report(json, result, text, |_| true)
+}
+
+/// Prints a result as JSON or as text; the exit code is 0 only when it is a value that `passed`.
+fn report<T: Serialize>(
+    json: bool,
+    result: Result<T, Error>,
+    text: impl FnOnce(&T),
+    passed: impl FnOnce(&T) -> bool,
+) -> ExitCode {
     match result {
-        Ok(value) if json => {
-            println!("{}", serde_json::to_string_pretty(&value).expect("serializable"));
-            ExitCode::SUCCESS
-        }
         Ok(value) => {
-            text(&value);
-            ExitCode::SUCCESS
+            if json {
+                println!("{}", serde_json::to_string_pretty(&value).expect("serializable"));
+            } else {
+                text(&value);
+            }
+            if passed(&value) { ExitCode::SUCCESS } else { ExitCode::FAILURE }
         }
         Err(error) if json => {
             println!("{}", serde_json::json!({ "error": error.payload() }));
@@ -542,27 +543,10 @@ fn human_size(bytes: Option<i64>) -> String {
     )
 }
 
-#[tokio::main(flavor = "current_thread")]
-async fn main() -> ExitCode {
-    let cli = Cli::parse();
-    let ctx = context();
-    match cli.command {
-        Command::Tools(JsonFlag { json }) => {
-            let result = match ctx {
-                Ok(ctx) => app_info(&ctx, AppInfoInput).await,
-                Err(error) => Err(error),
-            };
-            finish(json, result, |info| {
-                println!("Lifeboat {}", info.version);
-                println!("Data folder: {}", info.data_dir);
-                println!("{:<6} {:<10} server", "major", "version");
-                for tools in &info.bundled {
-                    let server = if tools.has_server { "yes" } else { "-" };
-                    println!("{:<6} {:<10} {server}", tools.major, tools.version);
-                }
-            })
-        }
-        Command::Profile(ProfileCommand::Add {
+/// `lifeboat profile …`.
+async fn run_profile(ctx: Result<Ctx, Error>, command: ProfileCommand) -> ExitCode {
+    match command {
+        ProfileCommand::Add {
             name,
             host,
             port,
@@ -573,7 +557,7 @@ async fn main() -> ExitCode {
             password_stdin,
             use_pgpass,
             json,
-        }) => {
+        } => {
             let result = async {
                 let ctx = ctx?;
                 let password =
@@ -597,7 +581,7 @@ async fn main() -> ExitCode {
             .await;
             finish(json.json, result, |p| println!("Added profile \"{}\".", p.settings.name))
         }
-        Command::Profile(ProfileCommand::List(JsonFlag { json })) => {
+        ProfileCommand::List(JsonFlag { json }) => {
             let result = async { list_profiles(&ctx?, ListProfiles).await }.await;
             finish(json, result, |profiles| {
                 if profiles.is_empty() {
@@ -617,7 +601,7 @@ async fn main() -> ExitCode {
                 }
             })
         }
-        Command::Profile(ProfileCommand::Remove { name, json }) => {
+        ProfileCommand::Remove { name, json } => {
             let result = async {
                 remove_profile(&ctx?, RemoveProfile { name: name.clone() }).await?;
                 Ok(serde_json::json!({ "removed": name }))
@@ -627,7 +611,7 @@ async fn main() -> ExitCode {
                 println!("Removed profile \"{name}\" and its stored password.")
             })
         }
-        Command::Profile(ProfileCommand::Check { name, timeout, json }) => {
+        ProfileCommand::Check { name, timeout, json } => {
             let result = async {
                 check_profile(&ctx?, CheckProfile { name, timeout_secs: Some(timeout) }).await
             }
@@ -644,6 +628,30 @@ async fn main() -> ExitCode {
                 println!("Lifeboat uses the PostgreSQL {} tools for this server.", r.tools_major);
             })
         }
+    }
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let ctx = context();
+    match cli.command {
+        Command::Tools(JsonFlag { json }) => {
+            let result = match ctx {
+                Ok(ctx) => app_info(&ctx, AppInfoInput).await,
+                Err(error) => Err(error),
+            };
+            finish(json, result, |info| {
+                println!("Lifeboat {}", info.version);
+                println!("Data folder: {}", info.data_dir);
+                println!("{:<6} {:<10} server", "major", "version");
+                for tools in &info.bundled {
+                    let server = if tools.has_server { "yes" } else { "-" };
+                    println!("{:<6} {:<10} {server}", tools.major, tools.version);
+                }
+            })
+        }
+        Command::Profile(command) => run_profile(ctx, command).await,
         Command::Backup(args) => {
             let json = args.json.json;
             let result = run_backup(ctx, args).await;
