@@ -1,0 +1,366 @@
+//! The drill's steps, each a function over the run state: it announces its stage, does its work
+//! and records how it went. A step that finds something wrong with the backup records a failed
+//! step; only what keeps the drill from judging the backup is an error.
+
+use std::time::Instant;
+
+use tokio_postgres::Client;
+
+use super::compare::compare;
+use super::{
+    DrillCheck, DrillStep, DrillStepKind, Run, StepStatus, drop_scratch, server_version_num,
+};
+use crate::base::error::{Error, Result};
+use crate::base::progress::ProgressEvent;
+use crate::base::tools::Tool;
+use crate::format::manifest::Manifest;
+use crate::format::selection::Selection;
+use crate::ops::practice::PracticeServer;
+use crate::ops::restore::{self, FindingCode, RestoreRequest, Verified};
+use crate::pg::admin;
+use crate::pg::connect::query_error;
+use crate::pg::runner::{self, ConnTarget, StdoutTo, ToolCommand};
+use crate::pg::smoke as pg_smoke;
+use crate::storage::profiles::Profile;
+use crate::storage::smoke;
+
+impl Run<'_> {
+    fn stage(&mut self, kind: DrillStepKind) {
+        let index = DrillStepKind::ALL.iter().position(|k| *k == kind).unwrap_or(0) as u32 + 1;
+        self.sink.emit(ProgressEvent::Stage {
+            index,
+            total: DrillStepKind::ALL.len() as u32,
+            name: kind.title().to_owned(),
+        });
+        self.current = (kind, Instant::now());
+    }
+
+    /// Records the step under way.
+    fn done(&mut self, status: StepStatus, summary: String) {
+        self.done_with(status, summary, Vec::new());
+    }
+
+    fn done_with(&mut self, status: StepStatus, summary: String, checks: Vec<DrillCheck>) {
+        let (kind, clock) = self.current;
+        self.steps.push(DrillStep {
+            kind,
+            status,
+            duration_ms: clock.elapsed().as_millis() as u64,
+            summary,
+            checks,
+        });
+    }
+
+    /// Between steps: a cancel stops the drill there.
+    pub(super) fn check_cancel(&self) -> Result<()> {
+        if self.cancel.is_cancelled() { Err(Error::Cancelled) } else { Ok(()) }
+    }
+
+    /// Step 1, before any server is involved. The backup as read, or None when it is damaged.
+    pub(super) async fn integrity(&mut self, schema: Option<&str>) -> Result<Option<Verified>> {
+        self.stage(DrillStepKind::Integrity);
+        match restore::verify(self.ctx, &self.request.source, schema, self.sink, self.cancel).await
+        {
+            Ok(verified) => {
+                self.done(StepStatus::Passed, integrity_text(&verified));
+                Ok(Some(verified))
+            }
+            Err(error) if is_about_the_backup(&error) => {
+                self.done(StepStatus::Failed, error.to_string());
+                Ok(None)
+            }
+            Err(error) => Err(error),
+        }
+    }
+
+    /// Step 2. Whether the scratch database was restored; a restore that failed on the backup is
+    /// a failed step.
+    pub(super) async fn restore(&mut self, profile: &Profile, scratch: &str) -> Result<bool> {
+        self.stage(DrillStepKind::Restore);
+        let request = RestoreRequest {
+            source: self.request.source.clone(),
+            profile: profile.settings.name.clone(),
+            target_database: Some(scratch.to_owned()),
+            selection: Selection {
+                schemas: self
+                    .request
+                    .schema
+                    .iter()
+                    .filter(|s| !s.trim().is_empty())
+                    .cloned()
+                    .collect(),
+                ..Selection::default()
+            },
+            // The practice server is Lifeboat's own: roles saved with the backup are recreated
+            // there, so owners and grants are tested too. A user's server is left as it is.
+            create_roles: matches!(self.request.target, super::DrillTarget::Practice),
+            // Step 1 has just hashed every file; a large backup is not read once more for that.
+            checksums_verified: true,
+            ..RestoreRequest::default()
+        };
+        let outcome =
+            match restore::restore_on(self.ctx, profile.clone(), request, self.sink, self.cancel)
+                .await
+            {
+                Ok(outcome) => outcome,
+                Err(error) if is_about_the_backup(&error) => {
+                    self.done(StepStatus::Failed, error.to_string());
+                    return Ok(false);
+                }
+                Err(error) => return Err(error),
+            };
+        self.scratch_created = true;
+        self.tool_versions.extend(outcome.tool_versions.iter().cloned());
+        let mut summary = format!(
+            "Restored {} entries into {scratch} on {} in {:.1} s.",
+            outcome.restored_entries,
+            profile.settings.name,
+            outcome.duration_ms as f64 / 1000.0
+        );
+        if !outcome.warnings.is_empty() {
+            summary.push_str(&format!(" Notes: {}", outcome.warnings.join(" ")));
+        }
+        self.done(StepStatus::Passed, summary);
+        Ok(true)
+    }
+
+    /// Step 3; skipped when no manifest describes the backup.
+    pub(super) async fn compare(
+        &mut self,
+        client: &Client,
+        manifest: Option<&Manifest>,
+    ) -> Result<()> {
+        self.stage(DrillStepKind::Compare);
+        let Some(manifest) = manifest else {
+            self.done(
+                StepStatus::Skipped,
+                "No Lifeboat manifest describes this backup, so there is no baseline to compare \
+                 with."
+                    .into(),
+            );
+            return Ok(());
+        };
+        let checks = compare(client, manifest).await?;
+        let differ: Vec<&DrillCheck> = checks.iter().filter(|c| !c.passed).collect();
+        let (status, summary) = if differ.is_empty() {
+            (
+                StepStatus::Passed,
+                format!("All {} checks match the backup's baseline.", checks.len()),
+            )
+        } else {
+            let first: Vec<String> = differ
+                .iter()
+                .take(3)
+                .map(|c| format!("{}: {} instead of {}", c.name, c.actual, c.expected))
+                .collect();
+            (
+                StepStatus::Failed,
+                format!(
+                    "{} of {} checks differ from the backup's baseline: {}.",
+                    differ.len(),
+                    checks.len(),
+                    first.join("; ")
+                ),
+            )
+        };
+        self.done_with(status, summary, checks);
+        Ok(())
+    }
+
+    /// Step 4, where the server offers amcheck and the profile may install it.
+    pub(super) async fn amcheck(
+        &mut self,
+        client: &Client,
+        profile: &Profile,
+        scratch: &str,
+    ) -> Result<()> {
+        self.stage(DrillStepKind::Amcheck);
+        let row = client
+            .query_one(
+                "SELECT EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = 'amcheck'), \
+                 EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'amcheck'), \
+                 (SELECT rolsuper FROM pg_roles WHERE rolname = current_user)",
+                &[],
+            )
+            .await
+            .map_err(|e| query_error(&e))?;
+        let (available, installed, superuser): (bool, bool, bool) =
+            (row.get(0), row.get(1), row.get(2));
+        let settings = &profile.settings;
+        if !available {
+            let summary =
+                format!("The server \"{}\" does not offer the amcheck extension.", settings.name);
+            self.done(StepStatus::Skipped, summary);
+        } else if !installed && !superuser {
+            // amcheck is not a trusted extension: only a superuser may install it.
+            let summary = format!(
+                "Installing the amcheck extension needs a superuser, and \"{}\" connects as {}.",
+                settings.name, settings.user
+            );
+            self.done(StepStatus::Skipped, summary);
+        } else {
+            self.run_amcheck(client, profile, scratch).await?;
+        }
+        Ok(())
+    }
+
+    async fn run_amcheck(
+        &mut self,
+        client: &Client,
+        profile: &Profile,
+        scratch: &str,
+    ) -> Result<()> {
+        let tools = self.ctx.tools.for_restore(server_version_num(client).await?)?;
+        self.tool_versions.push(runner::version_line(tools, Tool::PgAmcheck, self.cancel).await?);
+        let command = ToolCommand::new(tools, Tool::PgAmcheck)?
+            .args(["--install-missing", "--heapallindexed", "--no-password"])
+            .arg(admin::conninfo_dbname(scratch))
+            .conn(ConnTarget::for_profile(self.ctx, profile, scratch)?)
+            .stdout(StdoutTo::Capture);
+        let (status, summary) = match runner::run(command, self.sink, self.cancel).await {
+            Ok(_) => (
+                StepStatus::Passed,
+                "Every table and B-tree index was read and checked; no corruption.".to_owned(),
+            ),
+            // pg_amcheck ends with 2 when it found corruption, with 1 when it could not check.
+            Err(Error::ToolFailed { exit_code: Some(2), detail, .. }) => {
+                (StepStatus::Failed, format!("pg_amcheck found corruption: {detail}"))
+            }
+            Err(Error::ToolFailed { detail, .. }) => {
+                (StepStatus::Skipped, format!("pg_amcheck could not check the database: {detail}"))
+            }
+            Err(error) => return Err(error),
+        };
+        self.done(status, summary);
+        Ok(())
+    }
+
+    /// Step 5: the checks of the request, or those saved for the backup's database.
+    pub(super) async fn smoke_checks(
+        &mut self,
+        client: &Client,
+        manifest: Option<&Manifest>,
+    ) -> Result<()> {
+        self.stage(DrillStepKind::SmokeChecks);
+        let checks = match &self.request.smoke_checks {
+            Some(checks) => checks.clone(),
+            None => match manifest {
+                Some(m) => smoke::list(self.ctx, &m.database)?,
+                None => Vec::new(),
+            },
+        };
+        if checks.is_empty() {
+            self.done(StepStatus::Skipped, "No smoke checks are saved for this database.".into());
+            return Ok(());
+        }
+        let mut results = Vec::new();
+        for check in &checks {
+            let result = pg_smoke::run(client, check).await;
+            results.push(DrillCheck {
+                name: format!("{} ({})", check.label, check.sql),
+                passed: result.passed,
+                expected: check.expect.describe(),
+                actual: result.actual,
+            });
+        }
+        let failed = results.iter().filter(|r| !r.passed).count();
+        let (status, summary) = match results.iter().find(|r| !r.passed) {
+            None if results.len() == 1 => {
+                (StepStatus::Passed, "The smoke check passed.".to_owned())
+            }
+            None => (StepStatus::Passed, format!("All {} smoke checks passed.", results.len())),
+            Some(first) => (
+                StepStatus::Failed,
+                format!(
+                    "{failed} of {} smoke checks failed: {} gave {}, expected {}.",
+                    results.len(),
+                    first.name,
+                    first.actual,
+                    first.expected
+                ),
+            ),
+        };
+        self.done_with(status, summary, results);
+        Ok(())
+    }
+
+    /// Step 6, whatever came before: the scratch database goes unless it is kept, the practice
+    /// server stops. What could not be cleaned up fails the step and says what to do by hand.
+    pub(super) async fn cleanup(
+        &mut self,
+        profile: &Profile,
+        scratch: &str,
+        keep: bool,
+        practice: Option<PracticeServer>,
+        target: &str,
+    ) {
+        self.stage(DrillStepKind::Cleanup);
+        let mut said = Vec::new();
+        let mut failed = false;
+        if self.scratch_created && !keep {
+            match drop_scratch(self.ctx, profile, scratch).await {
+                Ok(()) => said.push(format!("Dropped the scratch database {scratch}.")),
+                Err(error) => {
+                    failed = true;
+                    said.push(format!(
+                        "The scratch database {scratch} could not be dropped ({error}); drop it \
+                         by hand."
+                    ));
+                }
+            }
+        } else if keep {
+            said.push(format!("Kept the scratch database {scratch} on {target}."));
+        }
+        if let Some(server) = practice {
+            match server.stop().await {
+                Ok(()) => said.push("Stopped the practice server.".to_owned()),
+                Err(error) => {
+                    failed = true;
+                    said.push(format!("The practice server did not stop: {error}"));
+                }
+            }
+        }
+        let status = if failed { StepStatus::Failed } else { StepStatus::Passed };
+        self.done(status, said.join(" "));
+    }
+}
+
+/// Errors that say something about the backup itself (a failed drill), as opposed to errors that
+/// keep the drill from running (the server is down, the request is wrong, the archive is newer
+/// than the bundled tools can read).
+fn is_about_the_backup(error: &Error) -> bool {
+    matches!(
+        error,
+        Error::NotABackup { .. }
+            | Error::ManifestInvalid { .. }
+            | Error::ChecksumMismatch { .. }
+            | Error::BackupFileMissing { .. }
+            | Error::ArchiveDamaged { .. }
+            | Error::ToolFailed { tool: Tool::PgRestore | Tool::Psql, .. }
+    ) || matches!(
+        error,
+        // Only what the backup itself holds; a full disk or a missing extension on the server
+        // restored into says nothing about the backup.
+        Error::RestoreBlocked { blockers } if blockers.iter().all(|b| matches!(
+            b.code,
+            FindingCode::DumpIncomplete | FindingCode::DumpSwitchesDatabase
+        ))
+    )
+}
+
+fn integrity_text(v: &Verified) -> String {
+    let checksums = match &v.manifest {
+        Some(_) => format!(
+            "{} file{} match{} the manifest's sha256",
+            v.verified_files,
+            if v.verified_files == 1 { "" } else { "s" },
+            if v.verified_files == 1 { "es" } else { "" }
+        ),
+        None => "no manifest, so no checksums to compare".to_owned(),
+    };
+    format!(
+        "{checksums}; read completely: {} entries, {} of SQL.",
+        v.entries,
+        crate::util::size::human_bytes(v.sql_bytes)
+    )
+}
