@@ -3,16 +3,9 @@ import { beforeEach, describe, expect, it, vi } from "vitest";
 import { appInfo, checkProfile, IpcError, listDatabases, listProfiles } from "$lib/ipc";
 import App from "./App.svelte";
 
-vi.mock("$lib/ipc", async (importOriginal) => {
-  const actual = await importOriginal<typeof import("$lib/ipc")>();
-  return {
-    ...actual,
-    appInfo: vi.fn(),
-    listProfiles: vi.fn(),
-    checkProfile: vi.fn(),
-    listDatabases: vi.fn(),
-  };
-});
+vi.mock("$lib/ipc", async (importOriginal) =>
+  (await import("$lib/ipc/mock")).mockIpc(importOriginal, "appInfo", "listProfiles", "checkProfile", "listDatabases"),
+);
 
 describe("App", () => {
   beforeEach(() => {

@@ -16,20 +16,19 @@ import App from "./App.svelte";
 // The Backup wizard as the app opens it: from the tree's context menu, the details pane and the
 // top bar; and what changes in the app after a backup.
 
-vi.mock("$lib/ipc", async (importOriginal) => {
-  const actual = await importOriginal<typeof import("$lib/ipc")>();
-  return {
-    ...actual,
-    appInfo: vi.fn(),
-    listProfiles: vi.fn(),
-    listDatabases: vi.fn(),
-    listSchemas: vi.fn(),
-    listBackups: vi.fn(),
-    defaultBackupFolder: vi.fn(),
-    startBackup: vi.fn(),
-    cancelOperation: vi.fn(),
-  };
-});
+vi.mock("$lib/ipc", async (importOriginal) =>
+  (await import("$lib/ipc/mock")).mockIpc(
+    importOriginal,
+    "appInfo",
+    "listProfiles",
+    "listDatabases",
+    "listSchemas",
+    "listBackups",
+    "defaultBackupFolder",
+    "startBackup",
+    "cancelOperation",
+  ),
+);
 
 const shop: DatabaseInfo = {
   name: "shop",

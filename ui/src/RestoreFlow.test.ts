@@ -16,20 +16,19 @@ import App from "./App.svelte";
 
 // The Restore wizard as the app opens it (top bar) and what "Open in tree" does afterwards.
 
-vi.mock("$lib/ipc", async (importOriginal) => {
-  const actual = await importOriginal<typeof import("$lib/ipc")>();
-  return {
-    ...actual,
-    appInfo: vi.fn(),
-    listProfiles: vi.fn(),
-    listDatabases: vi.fn(),
-    listSchemas: vi.fn(),
-    listBackups: vi.fn(),
-    preflightRestore: vi.fn(),
-    startRestore: vi.fn(),
-    cancelOperation: vi.fn(),
-  };
-});
+vi.mock("$lib/ipc", async (importOriginal) =>
+  (await import("$lib/ipc/mock")).mockIpc(
+    importOriginal,
+    "appInfo",
+    "listProfiles",
+    "listDatabases",
+    "listSchemas",
+    "listBackups",
+    "preflightRestore",
+    "startRestore",
+    "cancelOperation",
+  ),
+);
 
 function db(name: string): DatabaseInfo {
   return { name, owner: "ada", encoding: "UTF8", sizeBytes: 1536, lastBackup: null, lastSuccessfulTest: null, lastTestFailed: false };

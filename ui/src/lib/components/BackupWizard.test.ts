@@ -17,19 +17,18 @@ import {
 } from "$lib/ipc";
 import BackupWizard from "./BackupWizard.svelte";
 
-vi.mock("$lib/ipc", async (importOriginal) => {
-  const actual = await importOriginal<typeof import("$lib/ipc")>();
-  return {
-    ...actual,
-    listDatabases: vi.fn(),
-    listSchemas: vi.fn(),
-    startBackup: vi.fn(),
-    cancelOperation: vi.fn(),
-    defaultBackupFolder: vi.fn(),
-    pickFolder: vi.fn(),
-    previewBackupNames: vi.fn(),
-  };
-});
+vi.mock("$lib/ipc", async (importOriginal) =>
+  (await import("$lib/ipc/mock")).mockIpc(
+    importOriginal,
+    "listDatabases",
+    "listSchemas",
+    "startBackup",
+    "cancelOperation",
+    "defaultBackupFolder",
+    "pickFolder",
+    "previewBackupNames",
+  ),
+);
 
 /** What the Rust side answers for a preview; the naming rules themselves are tested in Rust. */
 function namesFor(database: string, format: string, schema: string | null): BackupNames {

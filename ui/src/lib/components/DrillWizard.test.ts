@@ -13,19 +13,18 @@ import {
 import DrillWizard from "./DrillWizard.svelte";
 import { databaseOf, toChecks } from "$lib/drill/draft.svelte";
 
-vi.mock("$lib/ipc", async (importOriginal) => {
-  const actual = await importOriginal<typeof import("$lib/ipc")>();
-  return {
-    ...actual,
-    appInfo: vi.fn(),
-    listSmokeChecks: vi.fn(),
-    saveSmokeChecks: vi.fn(),
-    pickUntestedBackup: vi.fn(),
-    startDrill: vi.fn(),
-    cancelOperation: vi.fn(),
-    pickFile: vi.fn(),
-  };
-});
+vi.mock("$lib/ipc", async (importOriginal) =>
+  (await import("$lib/ipc/mock")).mockIpc(
+    importOriginal,
+    "appInfo",
+    "listSmokeChecks",
+    "saveSmokeChecks",
+    "pickUntestedBackup",
+    "startDrill",
+    "cancelOperation",
+    "pickFile",
+  ),
+);
 
 const MANIFEST = "/home/ada/backups/shop-2026-11-21-134501.lifeboat.json";
 const byId = (id: string) => screen.getByTestId(id);

@@ -11,10 +11,9 @@ import {
 } from "$lib/ipc";
 import ProfileDialog from "./ProfileDialog.svelte";
 
-vi.mock("$lib/ipc", async (importOriginal) => {
-  const actual = await importOriginal<typeof import("$lib/ipc")>();
-  return { ...actual, addProfile: vi.fn(), updateProfile: vi.fn(), checkSettings: vi.fn() };
-});
+vi.mock("$lib/ipc", async (importOriginal) =>
+  (await import("$lib/ipc/mock")).mockIpc(importOriginal, "addProfile", "updateProfile", "checkSettings"),
+);
 
 const report: CheckReport = {
   serverVersion: "18.6",

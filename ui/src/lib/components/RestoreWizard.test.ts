@@ -16,16 +16,15 @@ import {
 } from "$lib/ipc";
 import RestoreWizard from "./RestoreWizard.svelte";
 
-vi.mock("$lib/ipc", async (importOriginal) => {
-  const actual = await importOriginal<typeof import("$lib/ipc")>();
-  return {
-    ...actual,
-    preflightRestore: vi.fn(),
-    startRestore: vi.fn(),
-    cancelOperation: vi.fn(),
-    pickFile: vi.fn(),
-  };
-});
+vi.mock("$lib/ipc", async (importOriginal) =>
+  (await import("$lib/ipc/mock")).mockIpc(
+    importOriginal,
+    "preflightRestore",
+    "startRestore",
+    "cancelOperation",
+    "pickFile",
+  ),
+);
 
 const MANIFEST = "/home/ada/backups/shop-2026-11-21-134501.lifeboat.json";
 

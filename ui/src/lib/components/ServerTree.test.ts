@@ -14,21 +14,20 @@ import {
 import { Connections } from "$lib/connections/state.svelte";
 import ServerTree from "./ServerTree.svelte";
 
-vi.mock("$lib/ipc", async (importOriginal) => {
-  const actual = await importOriginal<typeof import("$lib/ipc")>();
-  return {
-    ...actual,
-    listProfiles: vi.fn(),
-    addProfile: vi.fn(),
-    updateProfile: vi.fn(),
-    removeProfile: vi.fn(),
-    checkProfile: vi.fn(),
-    checkSettings: vi.fn(),
-    listDatabases: vi.fn(),
-    listSchemas: vi.fn(),
-    listTables: vi.fn(),
-  };
-});
+vi.mock("$lib/ipc", async (importOriginal) =>
+  (await import("$lib/ipc/mock")).mockIpc(
+    importOriginal,
+    "listProfiles",
+    "addProfile",
+    "updateProfile",
+    "removeProfile",
+    "checkProfile",
+    "checkSettings",
+    "listDatabases",
+    "listSchemas",
+    "listTables",
+  ),
+);
 
 function profile(name: string, port = 5432): Profile {
   return {

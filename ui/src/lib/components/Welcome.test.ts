@@ -3,10 +3,9 @@ import { beforeEach, describe, expect, it, vi } from "vitest";
 import { appInfo, IpcError, type AppInfo } from "$lib/ipc";
 import Welcome from "./Welcome.svelte";
 
-vi.mock("$lib/ipc", async (importOriginal) => {
-  const actual = await importOriginal<typeof import("$lib/ipc")>();
-  return { ...actual, appInfo: vi.fn() };
-});
+vi.mock("$lib/ipc", async (importOriginal) =>
+  (await import("$lib/ipc/mock")).mockIpc(importOriginal, "appInfo"),
+);
 
 const mockedAppInfo = vi.mocked(appInfo);
 
