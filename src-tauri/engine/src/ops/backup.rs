@@ -29,7 +29,7 @@ use crate::storage::context::Ctx;
 use crate::util::checksum::sha256_reader;
 
 use crate::base::progress::{ProgressEvent, ProgressSink};
-use crate::base::tools::{ServerVersion, Tool};
+use crate::base::tools::{BundledMajor, ServerVersion, Tool};
 pub use crate::format::manifest::{BackupFormat, BackupScope};
 use crate::pg::runner::{self, ConnTarget, StdoutTo, ToolCommand, Written};
 use crate::storage::profiles::{self, Profile};
@@ -220,18 +220,17 @@ pub async fn backup(
         &started_at.to_rfc3339(),
     )?;
     let mut partials = Partials::default();
-    let result = run_backup(
+    let job = Job {
         ctx,
-        &profile,
-        &input,
-        &destination,
+        profile: &profile,
+        input: &input,
+        destination: &destination,
         sink,
         cancel,
-        &mut partials,
         started,
         started_at,
-    )
-    .await;
+    };
+    let result = run_backup(&job, &mut partials).await;
     match result {
         Ok(mut outcome) => {
             outcome.backup_id = backup_id;
@@ -254,31 +253,22 @@ pub async fn backup(
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn run_backup(
-    ctx: &Ctx,
-    profile: &Profile,
-    input: &StartBackup,
-    destination: &Path,
-    sink: &dyn ProgressSink,
-    cancel: &CancellationToken,
-    partials: &mut Partials,
+/// What a backup was asked to do, and where it reports.
+struct Job<'a> {
+    ctx: &'a Ctx,
+    profile: &'a Profile,
+    input: &'a StartBackup,
+    destination: &'a Path,
+    sink: &'a dyn ProgressSink,
+    cancel: &'a CancellationToken,
     started: Instant,
     started_at: chrono::DateTime<chrono::Local>,
-) -> Result<BackupOutcome> {
-    if input.scope.data_only && input.scope.schema_only {
-        return Err(Error::InvalidInput {
-            field: "scope",
-            problem: "data-only and schema-only exclude each other".into(),
-        });
-    }
-    if input.jobs.is_some_and(|j| j > 1) && input.format != BackupFormat::Directory {
-        return Err(Error::InvalidInput {
-            field: "jobs",
-            problem: "parallel jobs need the directory format".into(),
-        });
-    }
-    let spec = ConnectSpec::for_profile(ctx, profile, &input.database)?;
+}
+
+async fn run_backup(job: &Job<'_>, partials: &mut Partials) -> Result<BackupOutcome> {
+    let (input, destination) = (job.input, job.destination);
+    check_request(input)?;
+    let spec = ConnectSpec::for_profile(job.ctx, job.profile, &input.database)?;
     let mut client = connect(&spec).await?;
     let version: i32 = client
         .query_one("SELECT current_setting('server_version_num')::int", &[])
@@ -286,7 +276,7 @@ async fn run_backup(
         .map_err(|e| query_error(&e))?
         .get(0);
     let server = ServerVersion(version.max(0) as u32);
-    let tools = ctx.tools.for_dump(server)?.clone();
+    let tools = job.ctx.tools.for_dump(server)?.clone();
     let compression =
         input.compression.unwrap_or_else(|| Compression::default_for(input.format, tools.major));
     let compress_arg = compression.argument(input.format, tools.major)?;
@@ -299,145 +289,246 @@ async fn run_backup(
         .start()
         .await
         .map_err(|e| query_error(&e))?;
+    let (snapshot, facts) = snapshot_facts(&tx, &input.scope, job.cancel).await?;
+    let warnings = check_space(destination, facts.size_bytes.max(0) as u64, job.sink);
+
+    let dumps = Dumps {
+        job,
+        server,
+        compression,
+        stem: unique_stem(destination, &input.database, job.started_at.naive_local(), input.format),
+        target: ConnTarget::for_profile(job.ctx, job.profile, &input.database)?,
+        tools,
+        snapshot,
+        compress_arg,
+    };
+    let pg_dump_version = runner::version_line(&dumps.tools, Tool::PgDump, job.cancel).await?;
+    let files = dumps.all(&facts, partials).await?;
+    tx.commit().await.map_err(|e| query_error(&e))?;
+    drop(client);
+
+    let manifest = dumps.manifest(pg_dump_version, facts, files.clone());
+    let manifest_path = put_in_place(&manifest, destination, &dumps.stem, partials)?;
+    Ok(BackupOutcome {
+        backup_id: 0,
+        manifest_path: manifest_path.display().to_string(),
+        files,
+        size_bytes: manifest.size_bytes,
+        duration_ms: manifest.duration_ms,
+        warnings,
+    })
+}
+
+/// Combinations pg_dump cannot make, refused before anything is read.
+fn check_request(input: &StartBackup) -> Result<()> {
+    if input.scope.data_only && input.scope.schema_only {
+        return Err(Error::InvalidInput {
+            field: "scope",
+            problem: "data-only and schema-only exclude each other".into(),
+        });
+    }
+    if input.jobs.is_some_and(|j| j > 1) && input.format != BackupFormat::Directory {
+        return Err(Error::InvalidInput {
+            field: "jobs",
+            problem: "parallel jobs need the directory format".into(),
+        });
+    }
+    Ok(())
+}
+
+/// Exports the transaction's snapshot for pg_dump and reads the facts the manifest records
+/// inside it.
+async fn snapshot_facts(
+    tx: &tokio_postgres::Transaction<'_>,
+    scope: &BackupScope,
+    cancel: &CancellationToken,
+) -> Result<(String, Facts)> {
     let snapshot: String =
         tx.query_one("SELECT pg_export_snapshot()", &[]).await.map_err(|e| query_error(&e))?.get(0);
     // Exact counts of a large database take a while; a cancel must not wait for them.
     let facts = tokio::select! {
-        facts = read_facts(&tx, &input.scope) => facts?,
+        facts = read_facts(tx, scope) => facts?,
         () = cancel.cancelled() => return Err(Error::Cancelled),
     };
+    Ok((snapshot, facts))
+}
 
-    sink.emit(ProgressEvent::SizeEstimate { bytes: facts.size_bytes.max(0) as u64 });
+/// Announces the database's size, and warns when the destination has less space free.
+fn check_space(destination: &Path, database_bytes: u64, sink: &dyn ProgressSink) -> Vec<String> {
+    sink.emit(ProgressEvent::SizeEstimate { bytes: database_bytes });
     let mut warnings = Vec::new();
     if let Ok(free) = fs4::available_space(destination)
-        && free < facts.size_bytes.max(0) as u64
+        && free < database_bytes
     {
         warnings.push(format!(
             "Only {} free in {}, and the database is {} before compression; the backup may not fit.",
             crate::util::size::human_bytes(free),
             destination.display(),
-            crate::util::size::human_bytes(facts.size_bytes.max(0) as u64)
+            crate::util::size::human_bytes(database_bytes)
         ));
         sink.emit(ProgressEvent::Warning { message: warnings.last().cloned().unwrap_or_default() });
     }
+    warnings
+}
 
-    let stem = unique_stem(destination, &input.database, started_at.naive_local(), input.format);
-    let target = ConnTarget::for_profile(ctx, profile, &input.database)?;
-    let pg_dump_version = runner::version_line(&tools, Tool::PgDump, cancel).await?;
-    let units: Vec<Option<&str>> = if input.per_schema {
-        facts.schemas.iter().map(|s| Some(s.as_str())).collect()
-    } else {
-        vec![None]
-    };
-    let tables_total = facts.tables.len() as u64;
-    let counter = TableCounter::new(sink, tables_total);
-    let mut files = Vec::new();
-    for unit in units {
+/// What every program of one backup shares: the tools, the server, the snapshot and the names.
+struct Dumps<'a> {
+    job: &'a Job<'a>,
+    server: ServerVersion,
+    compression: Compression,
+    tools: BundledMajor,
+    target: ConnTarget,
+    snapshot: String,
+    compress_arg: Option<String>,
+    stem: String,
+}
+
+impl Dumps<'_> {
+    /// Every dump (one, or one per schema) and the globals when asked for, each under a
+    /// partial name.
+    async fn all(&self, facts: &Facts, partials: &mut Partials) -> Result<Vec<ManifestFile>> {
+        let units: Vec<Option<&str>> = if self.job.input.per_schema {
+            facts.schemas.iter().map(|s| Some(s.as_str())).collect()
+        } else {
+            vec![None]
+        };
+        let counter = TableCounter::new(self.job.sink, facts.tables.len() as u64);
+        let mut files = Vec::new();
+        for unit in units {
+            files.extend(self.dump(unit, &counter, partials).await?);
+        }
+        if self.job.input.globals {
+            files.push(self.globals(partials).await?);
+        }
+        Ok(files)
+    }
+
+    /// pg_dump of the database, or of one schema of it.
+    async fn dump(
+        &self,
+        unit: Option<&str>,
+        counter: &TableCounter<'_>,
+        partials: &mut Partials,
+    ) -> Result<Vec<ManifestFile>> {
+        let (input, cancel) = (self.job.input, self.job.cancel);
         let name = match unit {
-            Some(schema) => schema_stem(&stem, schema),
-            None => stem.clone(),
+            Some(schema) => schema_stem(&self.stem, schema),
+            None => self.stem.clone(),
         };
         let final_name = with_extension(&name, input.format);
-        let partial = destination.join(format!(".{final_name}.partial"));
-        let mut command = ToolCommand::new(&tools, Tool::PgDump)?
+        let partial = partial_path(self.job.destination, &final_name);
+        let mut command = ToolCommand::new(&self.tools, Tool::PgDump)?
             .args([input.format.flag(), "--verbose", "--no-password"])
-            .arg(format!("--snapshot={snapshot}"))
-            .conn(target.clone());
-        if let Some(arg) = &compress_arg {
+            .arg(format!("--snapshot={}", self.snapshot))
+            .conn(self.target.clone());
+        if let Some(arg) = &self.compress_arg {
             command = command.arg(arg);
         }
         command = command.args(scope_args(&input.scope, unit));
         if let Some(jobs) = input.jobs.filter(|j| *j > 1) {
             command = command.arg(format!("--jobs={jobs}"));
         }
-        let written = if input.format == BackupFormat::Directory {
+        let files = if input.format == BackupFormat::Directory {
             partials.dirs.push(partial.clone());
-            command = command.arg("--file").arg(&partial);
-            runner::run(command, &counter, cancel).await?;
-            let files_in = hash_directory(&partial, &final_name)?;
-            files.extend(files_in.into_iter().map(|mut f| {
-                f.schema = unit.map(str::to_owned);
-                f
-            }));
-            partials.renames.push((partial, destination.join(&final_name)));
-            continue;
+            runner::run(command.arg("--file").arg(&partial), counter, cancel).await?;
+            let files = hash_directory(&partial, &final_name)?;
+            files
+                .into_iter()
+                .map(|f| ManifestFile { schema: unit.map(str::to_owned), ..f })
+                .collect()
         } else {
             partials.files.push(partial.clone());
-            command = command.stdout(StdoutTo::File(partial.clone()));
-            runner::run(command, &counter, cancel).await?.written.expect("streamed to a file")
+            let command = command.stdout(StdoutTo::File(partial.clone()));
+            let written = runner::run(command, counter, cancel).await?.written;
+            vec![dump_file(&final_name, "dump", unit, &written.expect("streamed to a file"))]
         };
-        files.push(dump_file(&final_name, "dump", unit, &written));
-        partials.renames.push((partial, destination.join(&final_name)));
+        partials.renames.push((partial, self.job.destination.join(&final_name)));
+        Ok(files)
     }
-    if input.globals {
-        let final_name = names_for(&stem, input.format, None).globals;
-        let partial = destination.join(format!(".{final_name}.partial"));
+
+    /// pg_dumpall --globals-only: the cluster's roles and tablespaces.
+    async fn globals(&self, partials: &mut Partials) -> Result<ManifestFile> {
+        let input = self.job.input;
+        let final_name = names_for(&self.stem, input.format, None).globals;
+        let partial = partial_path(self.job.destination, &final_name);
         partials.files.push(partial.clone());
-        let mut command = ToolCommand::new(&tools, Tool::PgDumpall)?
+        let mut command = ToolCommand::new(&self.tools, Tool::PgDumpall)?
             .args(["--globals-only", "--no-password"])
-            .conn(target.clone())
+            .conn(self.target.clone())
             .stdout(StdoutTo::File(partial.clone()));
         if !input.role_passwords {
             command = command.arg("--no-role-passwords");
         }
-        let written =
-            runner::run(command, sink, cancel).await?.written.expect("streamed to a file");
-        files.push(dump_file(&final_name, "globals", None, &written));
-        partials.renames.push((partial, destination.join(&final_name)));
+        let written = runner::run(command, self.job.sink, self.job.cancel).await?.written;
+        let file = dump_file(&final_name, "globals", None, &written.expect("streamed to a file"));
+        partials.renames.push((partial, self.job.destination.join(&final_name)));
+        Ok(file)
     }
-    tx.commit().await.map_err(|e| query_error(&e))?;
-    drop(client);
 
-    let size_bytes: u64 = files.iter().map(|f| f.bytes).sum();
-    let s = &profile.settings;
-    let manifest = Manifest {
-        manifest_version: MANIFEST_VERSION,
-        app_version: crate::VERSION.to_owned(),
-        pg_dump_version,
-        server_version: server.to_string(),
-        profile: s.name.clone(),
-        host: s.host.clone(),
-        port: s.port,
-        database: input.database.clone(),
-        encoding: facts.encoding,
-        collate: facts.collate,
-        ctype: facts.ctype,
-        format: input.format,
-        compression: compression.describe(),
-        scope: input.scope.clone(),
-        per_schema: input.per_schema,
-        started_at: started_at.to_rfc3339(),
-        finished_at: chrono::Local::now().to_rfc3339(),
-        duration_ms: started.elapsed().as_millis() as u64,
-        size_bytes,
-        database_bytes: Some(facts.size_bytes.max(0) as u64),
-        files: files.clone(),
-        extensions: facts.extensions,
-        roles_referenced: facts.roles,
-        object_counts: facts.object_counts,
-        sequences: facts.sequences,
-        tables: facts.tables,
-    };
-    let manifest_name = names_for(&stem, input.format, None).manifest;
-    let manifest_partial = destination.join(format!(".{manifest_name}.partial"));
+    /// The manifest that describes the finished files.
+    fn manifest(
+        &self,
+        pg_dump_version: String,
+        facts: Facts,
+        files: Vec<ManifestFile>,
+    ) -> Manifest {
+        let (job, input, s) = (self.job, self.job.input, &self.job.profile.settings);
+        Manifest {
+            manifest_version: MANIFEST_VERSION,
+            app_version: crate::VERSION.to_owned(),
+            pg_dump_version,
+            server_version: self.server.to_string(),
+            profile: s.name.clone(),
+            host: s.host.clone(),
+            port: s.port,
+            database: input.database.clone(),
+            encoding: facts.encoding,
+            collate: facts.collate,
+            ctype: facts.ctype,
+            format: input.format,
+            compression: self.compression.describe(),
+            scope: input.scope.clone(),
+            per_schema: input.per_schema,
+            started_at: job.started_at.to_rfc3339(),
+            finished_at: chrono::Local::now().to_rfc3339(),
+            duration_ms: job.started.elapsed().as_millis() as u64,
+            size_bytes: files.iter().map(|f| f.bytes).sum(),
+            database_bytes: Some(facts.size_bytes.max(0) as u64),
+            files,
+            extensions: facts.extensions,
+            roles_referenced: facts.roles,
+            object_counts: facts.object_counts,
+            sequences: facts.sequences,
+            tables: facts.tables,
+        }
+    }
+}
+
+/// Where an output is written until the whole backup is done: hidden, beside its final name.
+fn partial_path(destination: &Path, final_name: &str) -> PathBuf {
+    destination.join(format!(".{final_name}.partial"))
+}
+
+/// Writes the manifest and moves everything to its final name: the manifest first, the dumps
+/// last, so that a dump under its final name is always described.
+fn put_in_place(
+    manifest: &Manifest,
+    destination: &Path,
+    stem: &str,
+    partials: &mut Partials,
+) -> Result<PathBuf> {
+    let manifest_name = names_for(stem, manifest.format, None).manifest;
+    let manifest_partial = partial_path(destination, &manifest_name);
     partials.files.push(manifest_partial.clone());
-    write_synced(&manifest_partial, &serde_json::to_vec_pretty(&manifest).expect("serializable"))?;
+    write_synced(&manifest_partial, &serde_json::to_vec_pretty(manifest).expect("serializable"))?;
     let manifest_path = destination.join(&manifest_name);
-    // The manifest first, the dumps last: a dump under its final name is always described.
     rename(&manifest_partial, &manifest_path)?;
     for (from, to) in &partials.renames {
         rename(from, to)?;
     }
     partials.clear();
     sync_dir(destination);
-    Ok(BackupOutcome {
-        backup_id: 0,
-        manifest_path: manifest_path.display().to_string(),
-        files,
-        size_bytes,
-        duration_ms: manifest.duration_ms,
-        warnings,
-    })
+    Ok(manifest_path)
 }
 
 /// Outputs not yet under their final names; removed when the backup does not finish.
@@ -574,31 +665,7 @@ async fn read_facts(tx: &tokio_postgres::Transaction<'_>, scope: &BackupScope) -
         .map(|r| r.get::<_, String>(0))
         .filter(|s| in_scope(scope, s, None))
         .collect();
-    let mut tables = Vec::new();
-    for row in tx
-        .query(
-            &format!(
-                "SELECT n.nspname::text, c.relname::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
-                 WHERE c.relkind IN ('r', 'p') AND {USER_NS} AND NOT EXISTS (SELECT 1 FROM pg_depend d \
-                 WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e') ORDER BY 1, 2"
-            ),
-            &[],
-        )
-        .await
-        .map_err(q)?
-    {
-        let (schema, table): (String, String) = (row.get(0), row.get(1));
-        if !in_scope(scope, &schema, Some(&table)) {
-            continue;
-        }
-        let rows = if scope.schema_only {
-            None
-        } else {
-            let sql = format!("SELECT count(*) FROM {}.{}", quote_ident(&schema), quote_ident(&table));
-            Some(tx.query_one(&sql, &[]).await.map_err(q)?.get::<_, i64>(0))
-        };
-        tables.push(TableRows { schema, table, rows });
-    }
+    let tables = tables_in_scope(tx, scope).await?;
     let sequences = tx
         .query("SELECT schemaname::text, sequencename::text, last_value FROM pg_sequences ORDER BY 1, 2", &[])
         .await
@@ -618,7 +685,58 @@ async fn read_facts(tx: &tokio_postgres::Transaction<'_>, scope: &BackupScope) -
         .iter()
         .map(|r| ExtensionInfo { name: r.get(0), version: r.get(1), schema: r.get(2) })
         .collect();
-    let roles = tx
+    let roles = roles_referenced(tx).await?;
+    let object_counts = object_counts(tx).await?;
+    Ok(Facts {
+        encoding: db.get(0),
+        collate: db.get(1),
+        ctype: db.get(2),
+        size_bytes: db.get(3),
+        schemas,
+        tables,
+        sequences,
+        extensions,
+        roles,
+        object_counts,
+    })
+}
+
+/// The tables in scope with their exact row counts (none for a schema-only backup).
+async fn tables_in_scope(
+    tx: &tokio_postgres::Transaction<'_>,
+    scope: &BackupScope,
+) -> Result<Vec<TableRows>> {
+    let mut tables = Vec::new();
+    for row in tx
+        .query(
+            &format!(
+                "SELECT n.nspname::text, c.relname::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+                 WHERE c.relkind IN ('r', 'p') AND {USER_NS} AND NOT EXISTS (SELECT 1 FROM pg_depend d \
+                 WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e') ORDER BY 1, 2"
+            ),
+            &[],
+        )
+        .await
+        .map_err(|e| query_error(&e))?
+    {
+        let (schema, table): (String, String) = (row.get(0), row.get(1));
+        if !in_scope(scope, &schema, Some(&table)) {
+            continue;
+        }
+        let rows = if scope.schema_only {
+            None
+        } else {
+            let sql = format!("SELECT count(*) FROM {}.{}", quote_ident(&schema), quote_ident(&table));
+            Some(tx.query_one(&sql, &[]).await.map_err(|e| query_error(&e))?.get::<_, i64>(0))
+        };
+        tables.push(TableRows { schema, table, rows });
+    }
+    Ok(tables)
+}
+
+/// Every role that owns or is granted something the dump holds: a restore needs them to exist.
+async fn roles_referenced(tx: &tokio_postgres::Transaction<'_>) -> Result<Vec<String>> {
+    Ok(tx
         .query(
             &format!(
                 "SELECT DISTINCT r::text FROM ( \
@@ -633,23 +751,10 @@ async fn read_facts(tx: &tokio_postgres::Transaction<'_>, scope: &BackupScope) -
             &[],
         )
         .await
-        .map_err(q)?
+        .map_err(|e| query_error(&e))?
         .iter()
         .map(|r| r.get::<_, String>(0))
-        .collect();
-    let object_counts = object_counts(tx).await?;
-    Ok(Facts {
-        encoding: db.get(0),
-        collate: db.get(1),
-        ctype: db.get(2),
-        size_bytes: db.get(3),
-        schemas,
-        tables,
-        sequences,
-        extensions,
-        roles,
-        object_counts,
-    })
+        .collect())
 }
 
 fn dump_file(name: &str, role: &str, schema: Option<&str>, written: &Written) -> ManifestFile {
