@@ -21,11 +21,10 @@
 //!
 //!    Any failure or cancel drops the database the restore created; an existing database is
 //!    restored into in one transaction, so a failure leaves it as empty as it was.
-
 //!
-//! The pre-flight is three parts: what is known about the backup ([`source_facts`]), everything
-//! read from the target server up front ([`target_facts`]), and a pure [`plan`] made of small
-//! steps that decides from those facts alone.
+//! The pre-flight is three parts, so that every decision can be tested without a server: what
+//! is known about the backup (`source_facts`), everything read from the target server up front
+//! (`target_facts`), and a pure `plan` of small steps that decides from those facts alone.
 
 mod findings;
 mod plan;
