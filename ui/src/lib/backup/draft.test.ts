@@ -1,0 +1,106 @@
+import { beforeEach, describe, expect, it, vi } from "vitest";
+import { defaultBackupFolder, IpcError, listDatabases, listSchemas, pickFolder, type DatabaseInfo } from "$lib/ipc";
+import { BackupDraft } from "./draft.svelte";
+
+vi.mock("$lib/ipc", async (importOriginal) =>
+  (await import("$lib/ipc/mock")).mockIpc(
+    importOriginal,
+    "listDatabases",
+    "listSchemas",
+    "defaultBackupFolder",
+    "pickFolder",
+  ),
+);
+
+function db(name: string, sizeBytes: number | null = 1024): DatabaseInfo {
+  return { name, owner: "ada", encoding: "UTF8", sizeBytes, lastBackup: null, lastSuccessfulTest: null, lastTestFailed: false };
+}
+
+const schemas = [
+  { name: "public", tableCount: 1, sizeBytes: 10 },
+  { name: "sales", tableCount: 2, sizeBytes: 20 },
+];
+
+describe("BackupDraft", () => {
+  beforeEach(() => {
+    vi.mocked(listDatabases).mockReset().mockResolvedValue([db("postgres", null), db("shop")]);
+    vi.mocked(listSchemas).mockReset().mockResolvedValue(schemas);
+    vi.mocked(defaultBackupFolder).mockReset().mockResolvedValue("/backups");
+    vi.mocked(pickFolder).mockReset();
+  });
+
+  it("takes the only profile, and forgets a database the user may not back up", async () => {
+    const draft = new BackupDraft(["Shop"], null, "postgres");
+    expect(draft.profile).toBe("Shop");
+    await draft.loadDatabases();
+    expect(draft.database).toBe("");
+    expect(draft.canNext).toBe(false);
+    draft.database = "shop";
+    expect(draft.canNext).toBe(true);
+  });
+
+  it("asks for a profile when there are several", () => {
+    expect(new BackupDraft(["A", "B"], null, null).profile).toBe("");
+  });
+
+  it("sends no schema filter until a schema is unticked, and none ticked blocks Next", async () => {
+    const draft = new BackupDraft(["Shop"], "Shop", "shop");
+    draft.toggleScope();
+    await vi.waitFor(() => expect(draft.schemas.state).toBe("ready"));
+    expect(draft.request().scope.schemas).toEqual([]);
+    draft.checked.public = false;
+    expect(draft.request().scope.schemas).toEqual(["sales"]);
+    expect(draft.scopeSummary).toBe("schemas sales · data and definitions");
+    draft.checkAll(false);
+    expect(draft.noSchemaChecked).toBe(true);
+    expect(draft.canNext).toBe(false);
+  });
+
+  it("starts with what was chosen: format, jobs only for a directory, contents", () => {
+    const draft = new BackupDraft(["Shop"], "Shop", "shop");
+    draft.folder = "  /media/usb ";
+    draft.content = "schema";
+    draft.globals = true;
+    expect(draft.request()).toMatchObject({
+      destination: "/media/usb",
+      format: "custom",
+      jobs: null,
+      globals: true,
+      scope: { schemaOnly: true, dataOnly: false },
+    });
+    draft.format = "directory";
+    draft.jobs = 9;
+    expect(draft.validJobs).toBe(false);
+    expect(draft.canStart).toBe(false);
+    draft.jobs = 4;
+    expect(draft.request().jobs).toBe(4);
+    expect(draft.compressionNote).toContain("zstd");
+  });
+
+  it("proposes the default folder unless one was typed, and says why when there is none", async () => {
+    const draft = new BackupDraft(["Shop"], "Shop", "shop");
+    await draft.loadDefaultFolder();
+    expect(draft.folder).toBe("/backups");
+
+    vi.mocked(defaultBackupFolder).mockRejectedValue(
+      new IpcError({ code: "io", message: "The home folder cannot be written.", hint: "" }),
+    );
+    const other = new BackupDraft(["Shop"], "Shop", "shop");
+    await other.loadDefaultFolder();
+    expect(other.folder).toBe("");
+    expect(other.folderNote).toBe("No default folder: The home folder cannot be written. Choose one.");
+  });
+
+  it("keeps only the newest database list when the profile changes quickly", async () => {
+    let answer!: (value: DatabaseInfo[]) => void;
+    vi.mocked(listDatabases).mockReturnValueOnce(new Promise((resolve) => (answer = resolve)));
+    const draft = new BackupDraft(["A", "B"], "A", null);
+    const first = draft.loadDatabases();
+    draft.profile = "B";
+    draft.profileChanged();
+    await vi.waitFor(() => expect(draft.databases.state).toBe("ready"));
+    answer([db("stale")]);
+    await first;
+    expect(draft.databases).toEqual({ state: "ready", items: [db("postgres", null), db("shop")] });
+  });
+});
