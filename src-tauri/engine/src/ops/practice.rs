@@ -79,6 +79,91 @@ fn free_port() -> Result<u16> {
     Ok(listener.local_addr().map(|a| a.port()).unwrap_or(0))
 }
 
+/// A program of the practice server that failed is the practice server failing.
+fn practice_failed(error: Error) -> Error {
+    match error {
+        Error::ToolFailed { detail, .. } => Error::PracticeServerFailed { detail },
+        other => other,
+    }
+}
+
+fn preparing(path: &Path, source: std::io::Error) -> Error {
+    Error::Io { action: "Preparing the practice server's folder", path: path.to_owned(), source }
+}
+
+/// Holds the practice server for this drill, waiting while another drill has it.
+async fn lock_home(home: &Path) -> Result<std::fs::File> {
+    let lock_path = home.join("in-use.lock");
+    let lock = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .map_err(|e| preparing(&lock_path, e))?;
+    tokio::task::spawn_blocking(move || lock.lock().map(|()| lock))
+        .await
+        .map_err(|e| preparing(&lock_path, std::io::Error::other(e.to_string())))?
+        .map_err(|e| preparing(&lock_path, e))
+}
+
+/// The cluster's data folder and its superuser's password, the cluster created when there is
+/// none yet.
+async fn cluster(
+    bundle: &BundledMajor,
+    home: &Path,
+    sink: &dyn ProgressSink,
+    cancel: &CancellationToken,
+) -> Result<(PathBuf, Secret)> {
+    let data = home.join("data");
+    let password_file = home.join("password");
+    let password = match std::fs::read_to_string(&password_file) {
+        Ok(text) if data.join("PG_VERSION").is_file() => Secret::new(text.trim()),
+        // No cluster yet, a cluster half-created by an interrupted initdb, or one without
+        // a password: started over.
+        _ => init_cluster(bundle, &data, &password_file, sink, cancel).await?,
+    };
+    Ok((data, password))
+}
+
+/// initdb with a new random password, then the settings of a scratch-only server.
+async fn init_cluster(
+    bundle: &BundledMajor,
+    data: &Path,
+    password_file: &Path,
+    sink: &dyn ProgressSink,
+    cancel: &CancellationToken,
+) -> Result<Secret> {
+    if data.exists() {
+        std::fs::remove_dir_all(data).map_err(|e| preparing(data, e))?;
+    }
+    let password =
+        Secret::new(format!("{}{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple()));
+    write_owner_only(password_file, password.expose()).map_err(|e| preparing(password_file, e))?;
+    let initdb = ToolCommand::new(bundle, Tool::Initdb)?
+        .arg("-D")
+        .arg(data.as_os_str())
+        .arg(format!("--pwfile={}", password_file.display()))
+        .args(["-U", PRACTICE_USER, "--auth=scram-sha-256", "-E", "UTF8"])
+        .args(["--no-locale", "--no-sync", "--no-instructions"]);
+    if let Err(error) = runner::run(initdb, sink, cancel).await {
+        let _ = std::fs::remove_dir_all(data);
+        return Err(practice_failed(error));
+    }
+    // Settings in the configuration file rather than on pg_ctl's command line, which goes
+    // through a shell that quotes differently on each system.
+    let settings = "\n# Lifeboat's practice server: loopback only, no Unix socket, \
+                    no durability (it only holds scratch databases).\n\
+                    listen_addresses = '127.0.0.1'\nunix_socket_directories = ''\n\
+                    fsync = off\nsynchronous_commit = off\nfull_page_writes = off\n";
+    let conf = data.join("postgresql.conf");
+    std::fs::OpenOptions::new()
+        .append(true)
+        .open(&conf)
+        .and_then(|mut f| std::io::Write::write_all(&mut f, settings.as_bytes()))
+        .map_err(|e| preparing(&conf, e))?;
+    Ok(password)
+}
+
 impl PracticeServer {
     /// Starts the practice server (creating its cluster on first use). Waits while another
     /// drill uses it.
@@ -92,71 +177,10 @@ impl PracticeServer {
             return Err(Error::PracticeServerAsRoot);
         }
         let home = ctx.data_dir.path().join("practice").join(bundle.major.to_string());
-        let io = |path: &Path, source| Error::Io {
-            action: "Preparing the practice server's folder",
-            path: path.to_owned(),
-            source,
-        };
-        std::fs::create_dir_all(&home).map_err(|e| io(&home, e))?;
-        let lock_path = home.join("in-use.lock");
-        let lock = std::fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&lock_path)
-            .map_err(|e| io(&lock_path, e))?;
-        let lock = tokio::task::spawn_blocking(move || lock.lock().map(|()| lock))
-            .await
-            .map_err(|e| io(&lock_path, std::io::Error::other(e.to_string())))?
-            .map_err(|e| io(&lock_path, e))?;
-
-        let data = home.join("data");
-        let password_file = home.join("password");
-        let failed = |error: Error| match error {
-            Error::ToolFailed { detail, .. } => Error::PracticeServerFailed { detail },
-            other => other,
-        };
-        let password = match std::fs::read_to_string(&password_file) {
-            Ok(text) if data.join("PG_VERSION").is_file() => Secret::new(text.trim()),
-            // No cluster yet, a cluster half-created by an interrupted initdb, or one without
-            // a password: started over.
-            _ => {
-                if data.exists() {
-                    std::fs::remove_dir_all(&data).map_err(|e| io(&data, e))?;
-                }
-                let password = Secret::new(format!(
-                    "{}{}",
-                    uuid::Uuid::new_v4().simple(),
-                    uuid::Uuid::new_v4().simple()
-                ));
-                write_owner_only(&password_file, password.expose())
-                    .map_err(|e| io(&password_file, e))?;
-                let initdb = ToolCommand::new(&bundle, Tool::Initdb)?
-                    .arg("-D")
-                    .arg(data.as_os_str())
-                    .arg(format!("--pwfile={}", password_file.display()))
-                    .args(["-U", PRACTICE_USER, "--auth=scram-sha-256", "-E", "UTF8"])
-                    .args(["--no-locale", "--no-sync", "--no-instructions"]);
-                if let Err(error) = runner::run(initdb, sink, cancel).await {
-                    let _ = std::fs::remove_dir_all(&data);
-                    return Err(failed(error));
-                }
-                // Settings in the configuration file rather than on pg_ctl's command line,
-                // which goes through a shell that quotes differently on each system.
-                let settings = "\n# Lifeboat's practice server: loopback only, no Unix socket, \
-                                no durability (it only holds scratch databases).\n\
-                                listen_addresses = '127.0.0.1'\nunix_socket_directories = ''\n\
-                                fsync = off\nsynchronous_commit = off\nfull_page_writes = off\n";
-                let conf = data.join("postgresql.conf");
-                std::fs::OpenOptions::new()
-                    .append(true)
-                    .open(&conf)
-                    .and_then(|mut f| std::io::Write::write_all(&mut f, settings.as_bytes()))
-                    .map_err(|e| io(&conf, e))?;
-                password
-            }
-        };
-        let mut server = PracticeServer {
+        std::fs::create_dir_all(&home).map_err(|e| preparing(&home, e))?;
+        let lock = lock_home(&home).await?;
+        let (data, password) = cluster(&bundle, &home, sink, cancel).await?;
+        let server = PracticeServer {
             major: bundle.major,
             version: bundle.version.clone(),
             port: 0,
@@ -170,39 +194,54 @@ impl PracticeServer {
         if server.data.join("postmaster.pid").exists() {
             server.pg_ctl_stop("immediate");
         }
+        server.listen(ctx, sink, cancel).await
+    }
+
+    /// Starts the postmaster on a free port; a few tries, because another program may take
+    /// the port between finding it free and the server binding it.
+    async fn listen(
+        mut self,
+        ctx: &Ctx,
+        sink: &dyn ProgressSink,
+        cancel: &CancellationToken,
+    ) -> Result<PracticeServer> {
         let mut last = None;
         for _ in 0..3 {
             let port = free_port()?;
-            let start = ToolCommand::new(&server.bundle, Tool::PgCtl)?
+            let start = ToolCommand::new(&self.bundle, Tool::PgCtl)?
                 .arg("-D")
-                .arg(server.data.as_os_str())
+                .arg(self.data.as_os_str())
                 .arg("-l")
-                .arg(server.data.join("server.log").as_os_str())
+                .arg(self.data.join("server.log").as_os_str())
                 .args(["-w", "-t", "60", "-o", &format!("-p {port}"), "start"]);
             match runner::run(start, sink, cancel).await {
                 Ok(_) => {
-                    server.port = port;
-                    server.stopped = false;
-                    server.drop_leftovers(ctx).await?;
-                    return Ok(server);
+                    self.port = port;
+                    self.stopped = false;
+                    self.drop_leftovers(ctx).await?;
+                    return Ok(self);
                 }
                 Err(Error::Cancelled) => {
-                    server.stopped = false;
+                    self.stopped = false;
                     return Err(Error::Cancelled);
                 }
-                // Another program may have taken the port meanwhile: try another. A postmaster
-                // that came up after pg_ctl gave up waiting is stopped first.
+                // A postmaster that came up after pg_ctl gave up waiting is stopped first.
                 Err(error) => {
-                    if server.data.join("postmaster.pid").exists() {
-                        server.pg_ctl_stop("immediate");
+                    if self.data.join("postmaster.pid").exists() {
+                        self.pg_ctl_stop("immediate");
                     }
                     last = Some(error);
                 }
             }
         }
-        let log = std::fs::read_to_string(server.data.join("server.log")).unwrap_or_default();
+        Err(self.start_failure(last))
+    }
+
+    /// Why the server did not start, with the last lines of its log when pg_ctl said little.
+    fn start_failure(&self, last: Option<Error>) -> Error {
+        let log = std::fs::read_to_string(self.data.join("server.log")).unwrap_or_default();
         let tail: Vec<&str> = log.lines().rev().take(5).collect();
-        Err(match last {
+        match last {
             Some(Error::ToolFailed { detail, .. }) if !tail.is_empty() => {
                 Error::PracticeServerFailed {
                     detail: format!(
@@ -211,9 +250,9 @@ impl PracticeServer {
                     ),
                 }
             }
-            Some(error) => failed(error),
+            Some(error) => practice_failed(error),
             None => Error::PracticeServerFailed { detail: "no attempt was made".into() },
-        })
+        }
     }
 
     /// A profile for connecting to it (not stored).
@@ -258,10 +297,7 @@ impl PracticeServer {
             .args(["-w", "-t", "60", "-m", "fast", "stop"]);
         let result = runner::run(stop, &NullSink, &CancellationToken::new()).await;
         self.stopped = result.is_ok();
-        result.map(|_| ()).map_err(|error| match error {
-            Error::ToolFailed { detail, .. } => Error::PracticeServerFailed { detail },
-            other => other,
-        })
+        result.map(|_| ()).map_err(practice_failed)
     }
 
     /// Stops the server without waiting for the runtime (the drop guard).
