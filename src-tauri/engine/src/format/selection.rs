@@ -188,11 +188,30 @@ pub fn items(entries: &[DumpEntry]) -> Vec<ArchiveItem> {
         .collect()
 }
 
+/// Why each entry is left out, by id: None = chosen by the user, Some(dep) = needs `dep`.
+type LeftOutIds = BTreeMap<u32, Option<u32>>;
+
 /// Applies `selection` to the entries of an archive. Names that match nothing are an error, so
 /// that a typo does not restore nothing (or everything) quietly.
 pub fn choose(entries: &[DumpEntry], selection: &Selection) -> Result<Chosen> {
     let by_id: HashMap<u32, &DumpEntry> =
         entries.iter().filter_map(|e| Some((e.toc_id?, e))).collect();
+    check_names(entries, &by_id, selection)?;
+    let mut out = left_out_by_name(&by_id, selection);
+    if !selection.tables.is_empty() {
+        keep_tables(entries, &by_id, &selection.tables, &mut out)?;
+    }
+    follow_dependencies(entries, &mut out);
+    leave_out_dangling_foreign_keys(entries, &by_id, &mut out);
+    chosen(entries, &by_id, &out)
+}
+
+/// Every schema and entry id the selection names exists in the archive.
+fn check_names(
+    entries: &[DumpEntry],
+    by_id: &HashMap<u32, &DumpEntry>,
+    selection: &Selection,
+) -> Result<()> {
     let schemas_in_archive: BTreeSet<&str> = entries.iter().filter_map(home).collect();
     for (field, names) in
         [("schema", &selection.schemas), ("exclude-schema", &selection.exclude_schemas)]
@@ -210,19 +229,22 @@ pub fn choose(entries: &[DumpEntry], selection: &Selection) -> Result<Chosen> {
             });
         }
     }
-    let known_ids: Vec<u32> =
+    let unknown_ids: Vec<u32> =
         selection.exclude_entries.iter().copied().filter(|id| !by_id.contains_key(id)).collect();
-    if !known_ids.is_empty() {
+    if !unknown_ids.is_empty() {
         return Err(Error::InvalidInput {
             field: "exclude entries",
-            problem: format!("the backup has no entries with the ids {known_ids:?}"),
+            problem: format!("the backup has no entries with the ids {unknown_ids:?}"),
         });
     }
+    Ok(())
+}
 
-    // Why each entry is left out: None = chosen by the user, Some(dep) = needs `dep`.
-    let mut out: BTreeMap<u32, Option<u32>> = BTreeMap::new();
+/// Rule 1: what the schemas chosen, the schemas excluded and the unticked entries leave out.
+fn left_out_by_name(by_id: &HashMap<u32, &DumpEntry>, selection: &Selection) -> LeftOutIds {
+    let mut out = LeftOutIds::new();
     let excluded_ids: HashSet<u32> = selection.exclude_entries.iter().copied().collect();
-    for (id, entry) in &by_id {
+    for (id, entry) in by_id {
         let home = home(entry);
         let wanted = !excluded_ids.contains(id)
             && !home.is_some_and(|s| selection.exclude_schemas.iter().any(|x| x == s))
@@ -232,12 +254,11 @@ pub fn choose(entries: &[DumpEntry], selection: &Selection) -> Result<Chosen> {
             out.insert(*id, None);
         }
     }
+    out
+}
 
-    if !selection.tables.is_empty() {
-        keep_tables(entries, &by_id, &selection.tables, &mut out)?;
-    }
-
-    // Follow dependencies until nothing changes.
+/// Rule 3: an entry that needs a left-out entry is left out, until nothing changes.
+fn follow_dependencies(entries: &[DumpEntry], out: &mut LeftOutIds) {
     loop {
         let mut changed = false;
         for entry in entries {
@@ -254,9 +275,15 @@ pub fn choose(entries: &[DumpEntry], selection: &Selection) -> Result<Chosen> {
             break;
         }
     }
+}
 
-    // A foreign key cannot be added when its table gets its rows but the table it references
-    // does not: it goes too, naming the rows left out.
+/// A foreign key cannot be added when its table gets its rows but the table it references
+/// does not: it goes too, naming the rows left out.
+fn leave_out_dangling_foreign_keys(
+    entries: &[DumpEntry],
+    by_id: &HashMap<u32, &DumpEntry>,
+    out: &mut LeftOutIds,
+) {
     let data_of: HashMap<u32, u32> = entries
         .iter()
         .filter(|e| e.kind == "TABLE DATA")
@@ -291,7 +318,14 @@ pub fn choose(entries: &[DumpEntry], selection: &Selection) -> Result<Chosen> {
             out.insert(id, Some(*missing));
         }
     }
+}
 
+/// The entries kept and those left out with the reason; an error when nothing is kept.
+fn chosen(
+    entries: &[DumpEntry],
+    by_id: &HashMap<u32, &DumpEntry>,
+    out: &LeftOutIds,
+) -> Result<Chosen> {
     let describe_id = |id: u32| {
         by_id
             .get(&id)
@@ -330,7 +364,7 @@ fn keep_tables(
     entries: &[DumpEntry],
     by_id: &HashMap<u32, &DumpEntry>,
     tables: &[String],
-    out: &mut BTreeMap<u32, Option<u32>>,
+    out: &mut LeftOutIds,
 ) -> Result<()> {
     let matches = |e: &DumpEntry, pattern: &str| {
         e.name == pattern
