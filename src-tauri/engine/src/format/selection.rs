@@ -366,6 +366,39 @@ fn keep_tables(
     tables: &[String],
     out: &mut LeftOutIds,
 ) -> Result<()> {
+    let mut core = named_relations(entries, tables, out)?;
+    let mut support: HashSet<u32> = HashSet::new();
+    // A seed that needs another table pulls nothing; rule 3 then leaves it out, naming what it
+    // needs.
+    let seeds: Vec<u32> = core.iter().copied().collect();
+    for seed in seeds {
+        let kept: HashSet<u32> = core.union(&support).copied().collect();
+        if let Some(pulled) = definitions_needed(seed, &kept, by_id, out) {
+            support.extend(pulled);
+        }
+    }
+    attach(entries, by_id, out, &mut core, &mut support);
+    // What belongs to a kept relation but needs something else (a foreign key to a table not
+    // chosen) is left to rule 3, which names what it needs.
+    for entry in entries {
+        if let Some(id) = entry.toc_id
+            && !core.contains(&id)
+            && !support.contains(&id)
+            && !(ATTACHED.contains(&entry.kind.as_str())
+                && entry.deps.iter().any(|d| core.contains(d)))
+        {
+            out.entry(id).or_insert(None);
+        }
+    }
+    Ok(())
+}
+
+/// The relations `--table` names, among those not left out already.
+fn named_relations(
+    entries: &[DumpEntry],
+    tables: &[String],
+    out: &LeftOutIds,
+) -> Result<HashSet<u32>> {
     let matches = |e: &DumpEntry, pattern: &str| {
         e.name == pattern
             || e.schema.as_deref().is_some_and(|s| format!("{s}.{}", e.name) == pattern)
@@ -389,37 +422,45 @@ fn keep_tables(
         }
         core.extend(found);
     }
-    let mut support: HashSet<u32> = HashSet::new();
-    // The definitions `id` needs, transitively; None when it needs something that cannot come
-    // along (another table, a left-out schema).
-    let needs = |id: u32, kept: &HashSet<u32>| -> Option<HashSet<u32>> {
-        let mut pulled = HashSet::new();
-        let mut todo = vec![id];
-        while let Some(next) = todo.pop() {
-            for dep in by_id.get(&next).map(|e| e.deps.as_slice()).unwrap_or_default() {
-                if kept.contains(dep) || pulled.contains(dep) {
-                    continue;
-                }
-                // Ids outside the archive (objects pg_dump did not dump) need nothing.
-                let Some(entry) = by_id.get(dep) else { continue };
-                if out.contains_key(dep) || !SUPPORT.contains(&entry.kind.as_str()) {
-                    return None;
-                }
-                pulled.insert(*dep);
-                todo.push(*dep);
+    Ok(core)
+}
+
+/// The definitions `id` needs, transitively; None when it needs something that cannot come
+/// along (another table, a left-out schema).
+fn definitions_needed(
+    id: u32,
+    kept: &HashSet<u32>,
+    by_id: &HashMap<u32, &DumpEntry>,
+    out: &LeftOutIds,
+) -> Option<HashSet<u32>> {
+    let mut pulled = HashSet::new();
+    let mut todo = vec![id];
+    while let Some(next) = todo.pop() {
+        for dep in by_id.get(&next).map(|e| e.deps.as_slice()).unwrap_or_default() {
+            if kept.contains(dep) || pulled.contains(dep) {
+                continue;
             }
-        }
-        Some(pulled)
-    };
-    // A seed that needs another table pulls nothing; rule 3 then leaves it out, naming what it
-    // needs.
-    let seeds: Vec<u32> = core.iter().copied().collect();
-    for seed in seeds {
-        let kept: HashSet<u32> = core.union(&support).copied().collect();
-        if let Some(pulled) = needs(seed, &kept) {
-            support.extend(pulled);
+            // Ids outside the archive (objects pg_dump did not dump) need nothing.
+            let Some(entry) = by_id.get(dep) else { continue };
+            if out.contains_key(dep) || !SUPPORT.contains(&entry.kind.as_str()) {
+                return None;
+            }
+            pulled.insert(*dep);
+            todo.push(*dep);
         }
     }
+    Some(pulled)
+}
+
+/// Brings along what belongs to the kept relations (indexes, constraints, data …) when all it
+/// needs can come too, until nothing changes.
+fn attach(
+    entries: &[DumpEntry],
+    by_id: &HashMap<u32, &DumpEntry>,
+    out: &LeftOutIds,
+    core: &mut HashSet<u32>,
+    support: &mut HashSet<u32>,
+) {
     loop {
         let mut changed = false;
         for entry in entries {
@@ -432,8 +473,8 @@ fn keep_tables(
             {
                 continue;
             }
-            let kept: HashSet<u32> = core.union(&support).copied().collect();
-            if let Some(pulled) = needs(id, &kept)
+            let kept: HashSet<u32> = core.union(support).copied().collect();
+            if let Some(pulled) = definitions_needed(id, &kept, by_id, out)
                 // A trigger's function may work on tables not restored (an audit log); without
                 // them every write to the table would fail, so it comes only with its function.
                 && (entry.kind != "TRIGGER" || pulled.is_empty())
@@ -447,19 +488,6 @@ fn keep_tables(
             break;
         }
     }
-    // What belongs to a kept relation but needs something else (a foreign key to a table not
-    // chosen) is left to rule 3, which names what it needs.
-    for entry in entries {
-        if let Some(id) = entry.toc_id
-            && !core.contains(&id)
-            && !support.contains(&id)
-            && !(ATTACHED.contains(&entry.kind.as_str())
-                && entry.deps.iter().any(|d| core.contains(d)))
-        {
-            out.entry(id).or_insert(None);
-        }
-    }
-    Ok(())
 }
 
 #[cfg(test)]
