@@ -257,7 +257,11 @@ pub fn database_of_backup(path: &str) -> String {
     let name = path.rsplit(['/', '\\']).find(|part| !part.is_empty()).unwrap_or_default();
     let stem = match name.strip_suffix(".lifeboat.json") {
         Some(stem) => stem,
-        None => name.rsplit_once('.').map_or(name, |(stem, _)| stem),
+        // As `Path::file_stem`: a leading dot does not start an extension.
+        None => match name.rsplit_once('.') {
+            Some((stem, _)) if !stem.is_empty() => stem,
+            _ => name,
+        },
     };
     database_from_stem(stem)
 }
@@ -300,6 +304,13 @@ mod tests {
     use sha2::{Digest, Sha256};
 
     #[test]
+    fn lifeboat_file_names_give_back_the_database() {
+        assert_eq!(database_from_stem("shop-2026-11-21-134501"), "shop");
+        assert_eq!(database_from_stem("my-db-2026-11-21-134501-2"), "my-db");
+        assert_eq!(database_from_stem("dump18"), "dump18");
+    }
+
+    #[test]
     fn the_database_is_read_from_a_backup_name() {
         let manifest = "/home/ada/backups/shop-2026-11-21-134501.lifeboat.json";
         assert_eq!(database_of_backup(manifest), "shop");
@@ -309,6 +320,7 @@ mod tests {
         assert_eq!(database_of_backup("/b/shop-2026-11-21-134501/"), "shop");
         assert_eq!(database_of_backup("dump18"), "dump18");
         assert_eq!(database_of_backup(""), "");
+        assert_eq!(database_of_backup("/b/.backup"), ".backup");
         assert_eq!(database_from_stem("-2026-11-21-134501"), "-2026-11-21-134501");
     }
 

@@ -458,8 +458,12 @@ async fn prepare(
         }
         None => None,
     };
-    let missing = |role: &str| !target.roles.contains(role);
-    let source = source_facts::read(file, reader, missing, cancel).await?;
+    let found = file.manifest.clone();
+    let mut source = source_facts::read(file, reader, cancel).await?;
+    let needs_missing_role = plan::selected_roles(&source, &request.selection)?
+        .iter()
+        .any(|r| !target.roles.contains(r));
+    source.saved_roles = source_facts::read_saved_roles(found.as_ref(), needs_missing_role)?;
     let planned = plan::plan(&source, &target, request, chrono::Local::now().naive_local())?;
     Ok(Prepared {
         plan: planned.plan,

@@ -2,7 +2,7 @@
 //! no files, no clock (the caller passes the time). Each step is a small function; [`plan`]
 //! puts them together in the order their findings are listed.
 
-use std::collections::HashSet;
+use std::collections::{BTreeSet, HashSet};
 
 use crate::base::error::{Error, Result};
 use crate::base::finding::{Finding, FindingCode, Severity};
@@ -174,6 +174,14 @@ struct Selected {
     /// What the archive holds, for choosing (empty for plain SQL).
     contents: Vec<ArchiveItem>,
     left_out: Vec<LeftOut>,
+}
+
+/// The roles the chosen part of the backup names.
+pub(super) fn selected_roles(
+    source: &SourceFacts,
+    selection: &Selection,
+) -> Result<BTreeSet<String>> {
+    Ok(select(source, selection)?.dump.roles())
 }
 
 fn select(source: &SourceFacts, selection: &Selection) -> Result<Selected> {

@@ -16,6 +16,7 @@ use crate::format::source::resolve_source;
 use crate::format::sqltext::{DumpFacts, DumpScanner};
 use crate::pg::runner::{self, PipeSource, StdoutTo, ToolCommand};
 use crate::storage::context::Ctx;
+use crate::util::naming;
 
 use super::RestoreRequest;
 
@@ -86,22 +87,17 @@ pub(super) async fn open(
     })
 }
 
-/// Reads the whole backup once with `reader` (the integrity check), and what describes it.
-/// `missing_role` tells whether the target lacks a role; only then are the saved roles read.
+/// Reads the whole backup once with `reader` (the integrity check), and what describes it. The
+/// saved roles are read later, by [`read_saved_roles`], only when the chosen part needs them.
 pub(super) async fn read(
     file: SourceFile,
     reader: Option<BundledMajor>,
-    missing_role: impl Fn(&str) -> bool,
     cancel: &CancellationToken,
 ) -> Result<SourceFacts> {
     let dump = scan(&file.path, reader.as_ref(), cancel).await?;
     let list = match &reader {
         Some(reader) => Some(pg_restore_list(reader, &file.path, cancel).await?),
         None => None,
-    };
-    let saved_roles = match &file.manifest {
-        Some(found) if dump.roles().iter().any(|r| missing_role(r)) => archive::saved_roles(found)?,
-        _ => None,
     };
     let from_list = |key: &str| list.as_deref().and_then(|l| list_header(l, key));
     let source_database = file
@@ -130,13 +126,25 @@ pub(super) async fn read(
         source_database,
         dumped_from,
         dumped_by,
-        saved_roles,
+        saved_roles: None,
     })
+}
+
+/// The roles saved with the backup (checksum checked), when `needed`: the chosen part of the
+/// backup names a role the target lacks. A damaged roles file stops only such a restore.
+pub(super) fn read_saved_roles(
+    found: Option<&FoundManifest>,
+    needed: bool,
+) -> Result<Option<SavedRoles>> {
+    match found {
+        Some(found) if needed => archive::saved_roles(found),
+        _ => Ok(None),
+    }
 }
 
 /// The database a backup file's name gives, for a backup without a manifest or list header.
 pub(super) fn stem_database(path: &Path) -> Option<String> {
-    path.file_stem().map(|s| database_from_stem(&s.to_string_lossy()))
+    path.file_name().map(|_| naming::database_of_backup(&path.to_string_lossy()))
 }
 
 /// The pg_restore that reads an archive of `version`: the target's own when it can, else the
@@ -224,35 +232,9 @@ fn list_header(list: &str, key: &str) -> Option<String> {
         .filter(|v| !v.is_empty())
 }
 
-/// `shop-2026-11-21-134501` (a Lifeboat file name) → `shop`; any other stem stays as it is.
-fn database_from_stem(stem: &str) -> String {
-    let bytes = stem.as_bytes();
-    let pattern = b"-dddd-dd-dd-dddddd";
-    for start in 0..bytes.len() {
-        if bytes.len() - start < pattern.len() {
-            break;
-        }
-        let fits = pattern.iter().zip(&bytes[start..]).all(|(p, b)| match p {
-            b'd' => b.is_ascii_digit(),
-            other => other == b,
-        });
-        if fits && start > 0 {
-            return stem[..start].to_owned();
-        }
-    }
-    stem.to_owned()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn lifeboat_file_names_give_back_the_database() {
-        assert_eq!(database_from_stem("shop-2026-11-21-134501"), "shop");
-        assert_eq!(database_from_stem("my-db-2026-11-21-134501-2"), "my-db");
-        assert_eq!(database_from_stem("dump18"), "dump18");
-    }
 
     #[test]
     fn the_list_header_gives_values() {
