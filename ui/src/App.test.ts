@@ -1,6 +1,7 @@
 import { fireEvent, render, screen, waitFor, within } from "@testing-library/svelte";
 import { beforeEach, describe, expect, it, vi } from "vitest";
 import { appInfo, checkProfile, IpcError, listDatabases, listProfiles } from "$lib/ipc";
+import { appInfoOf, CHECK_REPORT, profileOf } from "$lib/ipc/mock";
 import App from "./App.svelte";
 
 vi.mock("$lib/ipc", async (importOriginal) =>
@@ -9,29 +10,10 @@ vi.mock("$lib/ipc", async (importOriginal) =>
 
 describe("App", () => {
   beforeEach(() => {
-    vi.mocked(appInfo).mockReset().mockResolvedValue({
-      version: "0.1.0",
-      dataDir: "/d",
-      bundled: [],
-      practiceServerMajor: null,
-      practiceServerProblem: null,
-    });
+    vi.mocked(appInfo).mockReset().mockResolvedValue(appInfoOf());
     vi.mocked(listProfiles)
       .mockReset()
-      .mockResolvedValue([
-        {
-          settings: {
-            name: "Shop",
-            host: "db.example.test",
-            port: 5433,
-            user: "admin",
-            maintenanceDb: "postgres",
-            sslmode: "require",
-            rootCert: null,
-            passwordSource: "keychain",
-          },
-        },
-      ]);
+      .mockResolvedValue([profileOf("Shop", { port: 5433, sslmode: "require" })]);
     vi.mocked(checkProfile).mockReset();
     vi.mocked(listDatabases).mockReset();
   });
@@ -57,15 +39,7 @@ describe("App", () => {
 
   it("shows the result of Test connection in the details pane", async () => {
     render(App);
-    vi.mocked(checkProfile).mockResolvedValue({
-      serverVersion: "18.6",
-      serverVersionNum: 180006,
-      user: "admin",
-      isSuperuser: false,
-      canCreateDb: true,
-      ssl: true,
-      toolsMajor: 18,
-    });
+    vi.mocked(checkProfile).mockResolvedValue(CHECK_REPORT);
     await fireEvent.click(await screen.findByRole("button", { name: "Test connection to Shop" }));
     const result = await screen.findByTestId("check-result");
     await waitFor(() => expect(result.dataset.state).toBe("ok"));

@@ -11,6 +11,7 @@ import {
   type BackupRecord,
   type DatabaseInfo,
 } from "$lib/ipc";
+import { appInfoOf, databaseInfo, profileOf } from "$lib/ipc/mock";
 import App from "./App.svelte";
 
 // The Backup wizard as the app opens it: from the tree's context menu, the details pane and the
@@ -30,15 +31,7 @@ vi.mock("$lib/ipc", async (importOriginal) =>
   ),
 );
 
-const shop: DatabaseInfo = {
-  name: "shop",
-  owner: "ada",
-  encoding: "UTF8",
-  sizeBytes: 1536,
-  lastBackup: null,
-  lastSuccessfulTest: null,
-    lastTestFailed: false,
-};
+const shop: DatabaseInfo = databaseInfo("shop");
 
 function record(id: number, status: BackupRecord["status"], extra: Partial<BackupRecord> = {}): BackupRecord {
   return {
@@ -80,23 +73,10 @@ async function openShop() {
 
 describe("backing up from the app", () => {
   beforeEach(() => {
-    vi.mocked(appInfo).mockReset().mockResolvedValue({ version: "0.1.0", dataDir: "/d", bundled: [], practiceServerMajor: null, practiceServerProblem: null });
+    vi.mocked(appInfo).mockReset().mockResolvedValue(appInfoOf());
     vi.mocked(listProfiles)
       .mockReset()
-      .mockResolvedValue([
-        {
-          settings: {
-            name: "Shop",
-            host: "db.example.test",
-            port: 5433,
-            user: "admin",
-            maintenanceDb: "postgres",
-            sslmode: "prefer",
-            rootCert: null,
-            passwordSource: "keychain",
-          },
-        },
-      ]);
+      .mockResolvedValue([profileOf("Shop", { port: 5433 })]);
     vi.mocked(listDatabases).mockReset().mockResolvedValue([shop]);
     vi.mocked(listBackups).mockReset().mockResolvedValue([]);
     vi.mocked(defaultBackupFolder).mockReset().mockResolvedValue("/b");

@@ -7,11 +7,11 @@ import {
   listProfiles,
   preflightRestore,
   startRestore,
-  type DatabaseInfo,
   type RestoreMethod,
   type RestoreOutcome,
   type RestorePlan,
 } from "$lib/ipc";
+import { appInfoOf, databaseInfo, profileOf } from "$lib/ipc/mock";
 import App from "./App.svelte";
 
 // The Restore wizard as the app opens it (top bar) and what "Open in tree" does afterwards.
@@ -30,9 +30,7 @@ vi.mock("$lib/ipc", async (importOriginal) =>
   ),
 );
 
-function db(name: string): DatabaseInfo {
-  return { name, owner: "ada", encoding: "UTF8", sizeBytes: 1536, lastBackup: null, lastSuccessfulTest: null, lastTestFailed: false };
-}
+const db = (name: string) => databaseInfo(name);
 
 const method: RestoreMethod = {
   kind: "pg_restore",
@@ -93,23 +91,10 @@ const outcome: RestoreOutcome = {
 
 describe("restoring from the app", () => {
   beforeEach(() => {
-    vi.mocked(appInfo).mockReset().mockResolvedValue({ version: "0.1.0", dataDir: "/d", bundled: [], practiceServerMajor: null, practiceServerProblem: null });
+    vi.mocked(appInfo).mockReset().mockResolvedValue(appInfoOf());
     vi.mocked(listProfiles)
       .mockReset()
-      .mockResolvedValue([
-        {
-          settings: {
-            name: "Shop",
-            host: "db.example.test",
-            port: 5433,
-            user: "admin",
-            maintenanceDb: "postgres",
-            sslmode: "prefer",
-            rootCert: null,
-            passwordSource: "keychain",
-          },
-        },
-      ]);
+      .mockResolvedValue([profileOf("Shop", { port: 5433 })]);
     vi.mocked(listDatabases).mockReset().mockResolvedValue([db("shop")]);
     vi.mocked(listBackups).mockReset().mockResolvedValue([]);
     vi.mocked(preflightRestore).mockReset().mockResolvedValue(plan);

@@ -1,5 +1,6 @@
 import { beforeEach, describe, expect, it, vi } from "vitest";
 import { defaultBackupFolder, IpcError, listDatabases, listSchemas, pickFolder, type DatabaseInfo } from "$lib/ipc";
+import { databaseInfo } from "$lib/ipc/mock";
 import { BackupDraft } from "./draft.svelte";
 
 vi.mock("$lib/ipc", async (importOriginal) =>
@@ -12,9 +13,7 @@ vi.mock("$lib/ipc", async (importOriginal) =>
   ),
 );
 
-function db(name: string, sizeBytes: number | null = 1024): DatabaseInfo {
-  return { name, owner: "ada", encoding: "UTF8", sizeBytes, lastBackup: null, lastSuccessfulTest: null, lastTestFailed: false };
-}
+const db = (name: string, sizeBytes: number | null = 1024) => databaseInfo(name, sizeBytes);
 
 const schemas = [
   { name: "public", tableCount: 1, sizeBytes: 10 },

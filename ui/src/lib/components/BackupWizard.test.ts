@@ -11,10 +11,8 @@ import {
   startBackup,
   type BackupNames,
   type BackupOutcome,
-  type DatabaseInfo,
-  type ProgressEvent,
-  type StartBackup,
 } from "$lib/ipc";
+import { databaseInfo, holdOperation } from "$lib/ipc/mock";
 import BackupWizard from "./BackupWizard.svelte";
 
 vi.mock("$lib/ipc", async (importOriginal) =>
@@ -43,9 +41,7 @@ function namesFor(database: string, format: string, schema: string | null): Back
   };
 }
 
-function db(name: string, sizeBytes: number | null = 8 * 1024 * 1024): DatabaseInfo {
-  return { name, owner: "ada", encoding: "UTF8", sizeBytes, lastBackup: null, lastSuccessfulTest: null, lastTestFailed: false };
-}
+const db = (name: string, sizeBytes: number | null = 8 * 1024 * 1024) => databaseInfo(name, sizeBytes);
 
 const outcome: BackupOutcome = {
   backupId: 7,
@@ -71,27 +67,8 @@ const outcome: BackupOutcome = {
   warnings: ["Only 1 GB free in /home/ada/backups."],
 };
 
-/** A promise with its resolve and reject functions, to hold a call open. */
-function deferred<T>() {
-  let resolve!: (value: T) => void;
-  let reject!: (error: unknown) => void;
-  const promise = new Promise<T>((res, rej) => {
-    resolve = res;
-    reject = rej;
-  });
-  return { promise, resolve, reject };
-}
-
 /** Holds startBackup open; gives access to its progress callback and its result. */
-function holdBackup() {
-  const run = deferred<BackupOutcome>();
-  const calls: { id: string; input: StartBackup; emit: (e: ProgressEvent) => void }[] = [];
-  vi.mocked(startBackup).mockImplementation((id, input, onEvent) => {
-    calls.push({ id, input, emit: onEvent });
-    return run.promise;
-  });
-  return { run, calls };
-}
+const holdBackup = () => holdOperation(startBackup);
 
 const byId = (id: string) => screen.getByTestId(id);
 

@@ -10,6 +10,7 @@ import {
   type DrillStep,
   type ProgressEvent,
 } from "$lib/ipc";
+import { appInfoOf } from "$lib/ipc/mock";
 import DrillWizard from "./DrillWizard.svelte";
 import { databaseOf, toChecks } from "$lib/drill/draft.svelte";
 
@@ -67,7 +68,7 @@ function report(passed: boolean): DrillReport {
 
 describe("DrillWizard", () => {
   beforeEach(() => {
-    vi.mocked(appInfo).mockReset().mockResolvedValue({ version: "0.1.0", dataDir: "/d", bundled: [], practiceServerMajor: 18, practiceServerProblem: null });
+    vi.mocked(appInfo).mockReset().mockResolvedValue(appInfoOf({ practiceServerMajor: 18 }));
     vi.mocked(listSmokeChecks).mockReset().mockResolvedValue([
       { label: "customers", sql: "SELECT count(*) FROM sales.customers", expect: { kind: "at_least", value: 1 } },
     ]);
@@ -160,7 +161,7 @@ describe("DrillWizard", () => {
   });
 
   it("offers only servers when there is no practice server", async () => {
-    vi.mocked(appInfo).mockResolvedValue({ version: "0.1.0", dataDir: "/d", bundled: [], practiceServerMajor: null, practiceServerProblem: null });
+    vi.mocked(appInfo).mockResolvedValue(appInfoOf());
     render(DrillWizard, { profiles: ["Shop"], source: MANIFEST, onclose: vi.fn() });
     await waitFor(() => expect((byId("drill-where-profile") as HTMLInputElement).checked).toBe(true));
     expect((byId("drill-where-practice") as HTMLInputElement).disabled).toBe(true);
@@ -168,13 +169,7 @@ describe("DrillWizard", () => {
   });
 
   it("says why the practice server cannot run when Lifeboat runs as root", async () => {
-    vi.mocked(appInfo).mockResolvedValue({
-      version: "0.1.0",
-      dataDir: "/d",
-      bundled: [],
-      practiceServerMajor: 18,
-      practiceServerProblem: "The practice server cannot run while Lifeboat runs as root. Start Lifeboat as your normal user.",
-    });
+    vi.mocked(appInfo).mockResolvedValue(appInfoOf({ practiceServerMajor: 18, practiceServerProblem: "The practice server cannot run while Lifeboat runs as root. Start Lifeboat as your normal user." }));
     render(DrillWizard, { profiles: ["Shop"], source: MANIFEST, onclose: vi.fn() });
     await waitFor(() => expect((byId("drill-where-profile") as HTMLInputElement).checked).toBe(true));
     expect((byId("drill-where-practice") as HTMLInputElement).disabled).toBe(true);

@@ -9,11 +9,11 @@ import {
   type ArchiveItem,
   type Finding,
   type LeftOut,
-  type ProgressEvent,
   type RestoreOutcome,
   type RestorePlan,
   type RestoreRequest,
 } from "$lib/ipc";
+import { holdOperation } from "$lib/ipc/mock";
 import RestoreWizard from "./RestoreWizard.svelte";
 
 vi.mock("$lib/ipc", async (importOriginal) =>
@@ -97,26 +97,8 @@ const outcome: RestoreOutcome = {
   createdRoles: [],
 };
 
-function deferred<T>() {
-  let resolve!: (value: T) => void;
-  let reject!: (error: unknown) => void;
-  const promise = new Promise<T>((res, rej) => {
-    resolve = res;
-    reject = rej;
-  });
-  return { promise, resolve, reject };
-}
-
 /** Holds startRestore open; gives access to its progress callback and its result. */
-function holdRestore() {
-  const run = deferred<RestoreOutcome>();
-  const calls: { id: string; input: RestoreRequest; emit: (e: ProgressEvent) => void }[] = [];
-  vi.mocked(startRestore).mockImplementation((id, input, onEvent) => {
-    calls.push({ id, input, emit: onEvent });
-    return run.promise;
-  });
-  return { run, calls };
-}
+const holdRestore = () => holdOperation(startRestore);
 
 const byId = (id: string) => screen.getByTestId(id);
 

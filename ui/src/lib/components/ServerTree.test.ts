@@ -11,6 +11,7 @@ import {
   type DatabaseInfo,
   type Profile,
 } from "$lib/ipc";
+import { CHECK_REPORT, databaseInfo, profileOf } from "$lib/ipc/mock";
 import { Connections } from "$lib/connections/state.svelte";
 import ServerTree from "./ServerTree.svelte";
 
@@ -29,30 +30,9 @@ vi.mock("$lib/ipc", async (importOriginal) =>
   ),
 );
 
-function profile(name: string, port = 5432): Profile {
-  return {
-    settings: {
-      name,
-      host: "db.example.test",
-      port,
-      user: "admin",
-      maintenanceDb: "postgres",
-      sslmode: "prefer",
-      rootCert: null,
-      passwordSource: "keychain",
-    },
-  };
-}
+const profile = (name: string, port = 5432): Profile => profileOf(name, { port });
 
-const shop: DatabaseInfo = {
-  name: "shop",
-  owner: "ada",
-  encoding: "UTF8",
-  sizeBytes: 8 * 1024 * 1024,
-  lastBackup: null,
-  lastSuccessfulTest: null,
-    lastTestFailed: false,
-};
+const shop: DatabaseInfo = databaseInfo("shop", 8 * 1024 * 1024);
 
 const refused = new IpcError({
   code: "connection_refused",
@@ -230,15 +210,7 @@ describe("ServerTree", () => {
 
   it("Test connection checks the saved profile, selects it and colours the dot", async () => {
     const store = await renderTree([profile("Shop")]);
-    vi.mocked(checkProfile).mockResolvedValue({
-      serverVersion: "18.6",
-      serverVersionNum: 180006,
-      user: "admin",
-      isSuperuser: false,
-      canCreateDb: true,
-      ssl: true,
-      toolsMajor: 18,
-    });
+    vi.mocked(checkProfile).mockResolvedValue(CHECK_REPORT);
     await fireEvent.click(screen.getByRole("button", { name: "Test connection to Shop" }));
     expect(checkProfile).toHaveBeenCalledWith({ name: "Shop", timeoutSecs: 10 });
     await waitFor(() => expect(dot("Shop").dataset.state).toBe("ok"));

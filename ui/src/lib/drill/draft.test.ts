@@ -1,5 +1,6 @@
 import { beforeEach, describe, expect, it, vi } from "vitest";
 import { appInfo, IpcError, listSmokeChecks, pickUntestedBackup, saveSmokeChecks } from "$lib/ipc";
+import { appInfoOf } from "$lib/ipc/mock";
 import { DrillDraft, toRow } from "./draft.svelte";
 
 vi.mock("$lib/ipc", async (importOriginal) =>
@@ -18,7 +19,7 @@ describe("DrillDraft", () => {
   beforeEach(() => {
     vi.mocked(appInfo)
       .mockReset()
-      .mockResolvedValue({ version: "0.1.0", dataDir: "/d", bundled: [], practiceServerMajor: 18, practiceServerProblem: null });
+      .mockResolvedValue(appInfoOf({ practiceServerMajor: 18 }));
     vi.mocked(listSmokeChecks).mockReset().mockResolvedValue([]);
     vi.mocked(saveSmokeChecks).mockReset().mockImplementation(async (input) => input.checks);
     vi.mocked(pickUntestedBackup).mockReset();
@@ -34,13 +35,7 @@ describe("DrillDraft", () => {
   });
 
   it("falls back to one of the user's servers when the practice server cannot run", async () => {
-    vi.mocked(appInfo).mockResolvedValue({
-      version: "0.1.0",
-      dataDir: "/d",
-      bundled: [],
-      practiceServerMajor: 18,
-      practiceServerProblem: "Lifeboat runs as root.",
-    });
+    vi.mocked(appInfo).mockResolvedValue(appInfoOf({ practiceServerMajor: 18, practiceServerProblem: "Lifeboat runs as root." }));
     const draft = new DrillDraft(["Lab"], MANIFEST);
     await draft.loadPractice();
     expect(draft.practiceMajor).toBeNull();
