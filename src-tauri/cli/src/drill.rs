@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use clap::{Args, Subcommand};
 use lifeboat_engine::base::progress::{ProgressEvent, ProgressSink};
 use lifeboat_engine::ops::drill::{DrillReport, DrillRequest, DrillTarget, StepStatus, drill};
-use lifeboat_engine::ops::restore::verify;
+use lifeboat_engine::ops::verify::verify;
 use lifeboat_engine::storage::smoke::{self, Expectation, SmokeCheck};
 use lifeboat_engine::{Ctx, Error};
 

@@ -4,6 +4,7 @@
 pub mod archive;
 pub mod globals;
 pub mod manifest;
+pub mod read;
 pub mod remote;
 pub mod selection;
 pub mod source;

@@ -22,7 +22,7 @@ use crate::format::manifest::{
     ExtensionInfo, MANIFEST_SUFFIX, MANIFEST_VERSION, Manifest, ManifestFile, SequenceValue,
     TableRows,
 };
-use crate::pg::connect::{ConnectSpec, connect, query_error};
+use crate::pg::connect::{ConnectSpec, connect, query_error, server_version};
 use crate::pg::inventory::{USER_NS, object_counts};
 use crate::storage::catalog;
 use crate::storage::context::Ctx;
@@ -270,12 +270,7 @@ async fn run_backup(job: &Job<'_>, partials: &mut Partials) -> Result<BackupOutc
     check_request(input)?;
     let spec = ConnectSpec::for_profile(job.ctx, job.profile, &input.database)?;
     let mut client = connect(&spec).await?;
-    let version: i32 = client
-        .query_one("SELECT current_setting('server_version_num')::int", &[])
-        .await
-        .map_err(|e| query_error(&e))?
-        .get(0);
-    let server = ServerVersion(version.max(0) as u32);
+    let server = server_version(&client).await?;
     let tools = job.ctx.tools.for_dump(server)?.clone();
     let compression =
         input.compression.unwrap_or_else(|| Compression::default_for(input.format, tools.major));

@@ -8,3 +8,4 @@ pub mod browse;
 pub mod drill;
 pub mod practice;
 pub mod restore;
+pub mod verify;

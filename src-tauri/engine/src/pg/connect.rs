@@ -225,6 +225,16 @@ fn certificate_problem(error: &rustls::Error) -> Option<Error> {
     }
 }
 
+/// The server's version, as `server_version_num` gives it.
+pub async fn server_version(client: &Client) -> Result<ServerVersion> {
+    let version: i32 = client
+        .query_one("SELECT current_setting('server_version_num')::int", &[])
+        .await
+        .map_err(|e| query_error(&e))?
+        .get(0);
+    Ok(ServerVersion(version.max(0) as u32))
+}
+
 #[derive(Debug, Clone, Deserialize, specta::Type)]
 #[serde(rename_all = "camelCase")]
 pub struct CheckProfile {

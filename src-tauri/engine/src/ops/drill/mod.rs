@@ -1,7 +1,7 @@
 //! The restore drill ("backup test"): proves that a backup restores, without touching
 //! production, and keeps the proof.
 //!
-//! 1. Integrity: every file's sha256 against the manifest, then a full read ([`crate::ops::restore::verify`]).
+//! 1. Integrity: every file's sha256 against the manifest, then a full read ([`crate::ops::verify::verify`]).
 //! 2. Restore into a scratch database `<db>_drill_YYYYMMDD_HHMMSS`, on the local practice server
 //!    ([`PracticeServer`]) or on a server the user chooses.
 //! 3. Compare with the manifest's baseline: every table with exactly its recorded row count,
@@ -28,14 +28,13 @@ use tokio_util::sync::CancellationToken;
 
 use crate::base::error::{Error, Result};
 use crate::base::progress::ProgressSink;
-use crate::base::tools::ServerVersion;
 use crate::format::archive;
 use crate::format::manifest::Manifest;
 use crate::format::source;
 use crate::ops::practice::PracticeServer;
-use crate::ops::restore::Verified;
+use crate::ops::verify::Verified;
 use crate::pg::admin;
-use crate::pg::connect::{ConnectSpec, connect, query_error};
+use crate::pg::connect::{ConnectSpec, connect, query_error, server_version};
 use crate::storage::context::Ctx;
 use crate::storage::profiles::{self, Profile};
 use crate::storage::smoke::SmokeCheck;
@@ -416,7 +415,7 @@ async fn free_scratch_name(ctx: &Ctx, profile: &Profile, name: &str) -> Result<S
 }
 
 async fn drop_scratch(ctx: &Ctx, profile: &Profile, scratch: &str) -> Result<()> {
-    let version = server_version_num(&maintenance_client(ctx, profile).await?).await?;
+    let version = server_version(&maintenance_client(ctx, profile).await?).await?;
     admin::drop_database(ctx, profile, version, scratch).await
 }
 
@@ -428,15 +427,6 @@ async fn maintenance_client(ctx: &Ctx, profile: &Profile) -> Result<Client> {
 async fn text_column(client: &Client, sql: &str) -> Result<Vec<String>> {
     let rows = client.query(sql, &[]).await.map_err(|e| query_error(&e))?;
     Ok(rows.iter().map(|r| r.get(0)).collect())
-}
-
-async fn server_version_num(client: &Client) -> Result<ServerVersion> {
-    let version: i32 = client
-        .query_one("SELECT current_setting('server_version_num')::int", &[])
-        .await
-        .map_err(|e| query_error(&e))?
-        .get(0);
-    Ok(ServerVersion(version.max(0) as u32))
 }
 
 #[cfg(test)]

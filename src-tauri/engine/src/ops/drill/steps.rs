@@ -7,18 +7,17 @@ use std::time::Instant;
 use tokio_postgres::Client;
 
 use super::compare::compare;
-use super::{
-    DrillCheck, DrillStep, DrillStepKind, Run, StepStatus, drop_scratch, server_version_num,
-};
+use super::{DrillCheck, DrillStep, DrillStepKind, Run, StepStatus, drop_scratch};
 use crate::base::error::{Error, Result};
 use crate::base::progress::ProgressEvent;
 use crate::base::tools::Tool;
 use crate::format::manifest::Manifest;
 use crate::format::selection::Selection;
 use crate::ops::practice::PracticeServer;
-use crate::ops::restore::{self, FindingCode, RestoreRequest, Verified};
+use crate::ops::restore::{self, FindingCode, RestoreRequest};
+use crate::ops::verify::{Verified, verify};
 use crate::pg::admin;
-use crate::pg::connect::query_error;
+use crate::pg::connect::{query_error, server_version};
 use crate::pg::runner::{self, ConnTarget, StdoutTo, ToolCommand};
 use crate::pg::smoke as pg_smoke;
 use crate::storage::profiles::Profile;
@@ -59,8 +58,7 @@ impl Run<'_> {
     /// Step 1, before any server is involved. The backup as read, or None when it is damaged.
     pub(super) async fn integrity(&mut self, schema: Option<&str>) -> Result<Option<Verified>> {
         self.stage(DrillStepKind::Integrity);
-        match restore::verify(self.ctx, &self.request.source, schema, self.sink, self.cancel).await
-        {
+        match verify(self.ctx, &self.request.source, schema, self.sink, self.cancel).await {
             Ok(verified) => {
                 self.done(StepStatus::Passed, integrity_text(&verified));
                 Ok(Some(verified))
@@ -210,7 +208,7 @@ impl Run<'_> {
         profile: &Profile,
         scratch: &str,
     ) -> Result<()> {
-        let tools = self.ctx.tools.for_restore(server_version_num(client).await?)?;
+        let tools = self.ctx.tools.for_restore(server_version(client).await?)?;
         self.tool_versions.push(runner::version_line(tools, Tool::PgAmcheck, self.cancel).await?);
         let command = ToolCommand::new(tools, Tool::PgAmcheck)?
             .args(["--install-missing", "--heapallindexed", "--no-password"])

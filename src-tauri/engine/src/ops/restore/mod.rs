@@ -3,7 +3,7 @@
 //! `<db>_before_YYYYMMDD-HHMMSS` (kept, never dropped) and the new one takes its name. Nothing
 //! that holds data is ever written into or dropped.
 //!
-//! 1. The source is recognised by its content ([`archive::detect`]); a Lifeboat manifest next to
+//! 1. The source is recognised by its content ([`crate::format::archive::detect`]); a Lifeboat manifest next to
 //!    it has every file's sha256 checked before any server is contacted.
 //! 2. [`preflight`] connects to the target, picks the tools and reads the whole backup once (the
 //!    integrity check: `pg_restore -f -` of an archive, or the SQL file itself), learning which
@@ -48,11 +48,8 @@ use crate::base::error::{Error, Result};
 pub use crate::base::finding::{Finding, FindingCode, Severity};
 use crate::base::progress::{NullSink, ProgressEvent, ProgressSink};
 use crate::base::tools::{BundledMajor, ServerVersion};
-use crate::format::archive;
 use crate::format::manifest::BackupFormat;
-use crate::format::remote;
 use crate::format::selection::{ArchiveItem, LeftOut, Selection};
-use crate::format::source::resolve_source;
 use crate::pg::admin::drop_database;
 use crate::storage::context::Ctx;
 use crate::storage::profiles::{self, Profile};
@@ -346,86 +343,6 @@ fn restored_counts(prepared: &Prepared) -> BTreeMap<String, u64> {
     }
     entry_counts.retain(|_, n| *n > 0);
     entry_counts
-}
-
-/// What [`verify`] found: the backup is complete and readable.
-#[derive(Debug, Clone, Serialize, specta::Type)]
-#[serde(rename_all = "camelCase")]
-pub struct Verified {
-    /// The backup file or folder read.
-    pub source: String,
-    pub format: BackupFormat,
-    pub archive_version: Option<String>,
-    /// The manifest whose checksums matched.
-    pub manifest: Option<String>,
-    pub verified_files: u32,
-    /// Entries (objects, table data …) read.
-    pub entries: u64,
-    /// Bytes of SQL the backup turns into.
-    pub sql_bytes: u64,
-    pub source_database: Option<String>,
-    pub dumped_by: Option<String>,
-    pub duration_ms: u64,
-}
-
-/// The integrity check of a backup, without any server: every file's sha256 against the manifest
-/// (when there is one), then a full read — `pg_restore` writing the whole archive as SQL that is
-/// thrown away (`--list` alone does not notice a truncated archive), or a plain SQL file read to
-/// pg_dump's closing line. Of a one-file-per-schema backup's manifest, `schema` picks the file.
-pub async fn verify(
-    ctx: &Ctx,
-    source: &str,
-    schema: Option<&str>,
-    sink: &dyn ProgressSink,
-    cancel: &CancellationToken,
-) -> Result<Verified> {
-    let started = Instant::now();
-    let local = remote::localize(ctx, source, sink, cancel).await?;
-    let schemas: Vec<String> = schema.map(str::to_owned).into_iter().collect();
-    let source = resolve_source(&local, &schemas)?;
-    let manifest = archive::find_manifest(&source)?;
-    let verified = match &manifest {
-        Some(found) => archive::verify(found).await?,
-        None => 0,
-    };
-    let detected = archive::detect(&source)?;
-    // The newest bundled pg_restore reads every archive version the others do; one it cannot
-    // read was made by a newer pg_dump, which says nothing about the backup's health.
-    let newest = ctx.tools.newest();
-    if let Some(version) = detected.archive_version
-        && !archive::pg_restore_reads(newest.major, version)
-    {
-        return Err(Error::ArchiveTooNew {
-            path: source.clone(),
-            version: version.to_string(),
-            newest_bundled: newest.major,
-        });
-    }
-    let reader = detected.archive_version.map(|_| newest.clone());
-    let facts = source_facts::scan(&source, reader.as_ref(), cancel).await?;
-    if detected.format == BackupFormat::Plain && !facts.complete {
-        return Err(Error::ArchiveDamaged {
-            path: source.clone(),
-            detail: "the SQL file does not end with pg_dump's \"dump complete\" line: it was cut \
-                     short or edited"
-                .into(),
-        });
-    }
-    Ok(Verified {
-        source: source.display().to_string(),
-        format: detected.format,
-        archive_version: detected.archive_version.map(|v| v.to_string()),
-        manifest: manifest.as_ref().map(|m| m.path.display().to_string()),
-        verified_files: verified as u32,
-        entries: facts.entries.len() as u64,
-        sql_bytes: facts.sql_bytes,
-        source_database: manifest
-            .as_ref()
-            .map(|m| m.manifest.database.clone())
-            .or_else(|| source_facts::stem_database(&source)),
-        dumped_by: facts.dumped_by,
-        duration_ms: started.elapsed().as_millis() as u64,
-    })
 }
 
 /// Everything the pre-flight decided, for the run.

@@ -6,17 +6,16 @@ use std::path::{Path, PathBuf};
 use tokio_util::sync::CancellationToken;
 
 use crate::base::error::{Error, Result};
-use crate::base::progress::{NullSink, ProgressSink};
-use crate::base::tools::{BundledMajor, Tool};
+use crate::base::progress::ProgressSink;
+use crate::base::tools::BundledMajor;
 use crate::format::archive::{self, ArchiveVersion, FoundManifest};
 use crate::format::globals::SavedRoles;
 use crate::format::manifest::BackupFormat;
+use crate::format::read;
 use crate::format::remote;
 use crate::format::source::resolve_source;
-use crate::format::sqltext::{DumpFacts, DumpScanner};
-use crate::pg::runner::{self, PipeSource, StdoutTo, ToolCommand};
+use crate::format::sqltext::DumpFacts;
 use crate::storage::context::Ctx;
-use crate::util::naming;
 
 use super::RestoreRequest;
 
@@ -94,9 +93,9 @@ pub(super) async fn read(
     reader: Option<BundledMajor>,
     cancel: &CancellationToken,
 ) -> Result<SourceFacts> {
-    let dump = scan(&file.path, reader.as_ref(), cancel).await?;
+    let dump = read::full_read(&file.path, reader.as_ref(), cancel).await?;
     let list = match &reader {
-        Some(reader) => Some(pg_restore_list(reader, &file.path, cancel).await?),
+        Some(reader) => Some(read::list(reader, &file.path, cancel).await?),
         None => None,
     };
     let from_list = |key: &str| list.as_deref().and_then(|l| list_header(l, key));
@@ -105,7 +104,7 @@ pub(super) async fn read(
         .as_ref()
         .map(|m| m.manifest.database.clone())
         .or_else(|| from_list("dbname:"))
-        .or_else(|| stem_database(&file.path));
+        .or_else(|| read::database_from_file_name(&file.path));
     let dumped_from =
         dump.dumped_from.clone().or_else(|| from_list("Dumped from database version:"));
     let dumped_by = dump.dumped_by.clone().or_else(|| from_list("Dumped by pg_dump version:"));
@@ -142,11 +141,6 @@ pub(super) fn read_saved_roles(
     }
 }
 
-/// The database a backup file's name gives, for a backup without a manifest or list header.
-pub(super) fn stem_database(path: &Path) -> Option<String> {
-    path.file_name().map(|_| naming::database_of_backup(&path.to_string_lossy()))
-}
-
 /// The pg_restore that reads an archive of `version`: the target's own when it can, else the
 /// oldest newer bundled one that can (its output needs the fewest settings left out).
 pub(super) fn choose_reader<'a>(
@@ -167,59 +161,6 @@ pub(super) fn choose_reader<'a>(
             version: version.to_string(),
             newest_bundled: ctx.tools.newest().major,
         })
-}
-
-/// Reads the whole backup once: an archive through `pg_restore --verbose -f -` (a damaged or
-/// truncated archive fails here, where `--list` alone would not notice), a plain dump as it is.
-pub(super) async fn scan(
-    source: &Path,
-    reader: Option<&BundledMajor>,
-    cancel: &CancellationToken,
-) -> Result<DumpFacts> {
-    let mut scanner = DumpScanner::default();
-    let mut look = |line: &[u8]| {
-        scanner.line(line);
-        false
-    };
-    let input = match reader {
-        Some(reader) => PipeSource::Tool(
-            ToolCommand::new(reader, Tool::PgRestore)?
-                .args(["--verbose", "--file=-"])
-                .arg(source.as_os_str()),
-        ),
-        None => PipeSource::File(source.to_owned()),
-    };
-    match runner::run_pipeline(input, &mut look, None, &NullSink, cancel).await {
-        Ok(_) => {}
-        Err(Error::ToolFailed { detail, .. }) => {
-            let detail = detail
-                .lines()
-                .map(|l| l.trim_start_matches("pg_restore: ").trim_start_matches("error: "))
-                .collect::<Vec<_>>()
-                .join("; ");
-            return Err(Error::ArchiveDamaged { path: source.to_owned(), detail });
-        }
-        Err(error) => return Err(error),
-    }
-    Ok(scanner.finish())
-}
-
-async fn pg_restore_list(
-    reader: &BundledMajor,
-    source: &Path,
-    cancel: &CancellationToken,
-) -> Result<String> {
-    let command = ToolCommand::new(reader, Tool::PgRestore)?
-        .arg("--list")
-        .arg(source.as_os_str())
-        .stdout(StdoutTo::Capture);
-    let run = runner::run(command, &NullSink, cancel).await.map_err(|error| match error {
-        Error::ToolFailed { detail, .. } => {
-            Error::ArchiveDamaged { path: source.to_owned(), detail }
-        }
-        other => other,
-    })?;
-    Ok(String::from_utf8_lossy(&run.stdout).into_owned())
 }
 
 /// A value from the header of `pg_restore --list`, e.g. `;     dbname: shop`.
