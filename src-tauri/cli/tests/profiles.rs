@@ -5,7 +5,7 @@ mod common;
 
 use std::path::Path;
 
-use common::{add_profile, json, lifeboat, lifeboat_with_stdin};
+use common::{add_profile, json, lifeboat, lifeboat_with_stdin, profile_add};
 use lifeboat_system_tests::PgServer;
 use lifeboat_system_tests::pg::ServerOptions;
 use serde_json::Value;
@@ -59,18 +59,7 @@ async fn failed_checks_exit_1_with_the_diagnosis_code() {
     let port = server.port.to_string();
     let wrong = lifeboat_with_stdin(
         home.path(),
-        &[
-            "profile",
-            "add",
-            "wrong",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            &port,
-            "--user",
-            "postgres",
-            "--password-stdin",
-        ],
+        &profile_add("wrong", &port, "--password-stdin"),
         Some("not-the-password\n"),
     );
     assert!(wrong.status.success());

@@ -59,18 +59,23 @@ pub fn add_local_profile(home: &Path, server: &PgServer) {
 /// Adds the profile `name` for `server` (its superuser, password from the environment).
 pub fn add_profile(home: &Path, server: &PgServer, name: &str) {
     let port = server.port.to_string();
-    let args = [
+    let added = lifeboat(home, &profile_add(name, &port, "--use-pgpass"));
+    assert!(added.status.success(), "{}", text(&added));
+}
+
+/// `lifeboat profile add NAME` for the superuser of a server on loopback `port`, the password
+/// taken as `password_flag` says (`--use-pgpass`, `--password-stdin`).
+pub fn profile_add<'a>(name: &'a str, port: &'a str, password_flag: &'a str) -> [&'a str; 10] {
+    [
         "profile",
         "add",
         name,
         "--host",
         "127.0.0.1",
         "--port",
-        &port,
+        port,
         "--user",
         "postgres",
-        "--use-pgpass",
-    ];
-    let added = lifeboat(home, &args);
-    assert!(added.status.success(), "{}", text(&added));
+        password_flag,
+    ]
 }
