@@ -4,9 +4,7 @@ import { appInfo, checkProfile, IpcError, listDatabases, listProfiles } from "$l
 import { appInfoOf, CHECK_REPORT, profileOf } from "$lib/ipc/mock";
 import App from "./App.svelte";
 
-vi.mock("$lib/ipc", async (importOriginal) =>
-  (await import("$lib/ipc/mock")).mockIpc(importOriginal, "appInfo", "listProfiles", "checkProfile", "listDatabases"),
-);
+vi.mock("$lib/ipc", (importOriginal) => import("$lib/ipc/mock").then((m) => m.mockIpc(importOriginal)));
 
 describe("App", () => {
   beforeEach(() => {

@@ -17,19 +17,7 @@ import App from "./App.svelte";
 // The Backup wizard as the app opens it: from the tree's context menu, the details pane and the
 // top bar; and what changes in the app after a backup.
 
-vi.mock("$lib/ipc", async (importOriginal) =>
-  (await import("$lib/ipc/mock")).mockIpc(
-    importOriginal,
-    "appInfo",
-    "listProfiles",
-    "listDatabases",
-    "listSchemas",
-    "listBackups",
-    "defaultBackupFolder",
-    "startBackup",
-    "cancelOperation",
-  ),
-);
+vi.mock("$lib/ipc", (importOriginal) => import("$lib/ipc/mock").then((m) => m.mockIpc(importOriginal)));
 
 const shop: DatabaseInfo = databaseInfo("shop");
 

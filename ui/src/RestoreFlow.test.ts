@@ -16,19 +16,7 @@ import App from "./App.svelte";
 
 // The Restore wizard as the app opens it (top bar) and what "Open in tree" does afterwards.
 
-vi.mock("$lib/ipc", async (importOriginal) =>
-  (await import("$lib/ipc/mock")).mockIpc(
-    importOriginal,
-    "appInfo",
-    "listProfiles",
-    "listDatabases",
-    "listSchemas",
-    "listBackups",
-    "preflightRestore",
-    "startRestore",
-    "cancelOperation",
-  ),
-);
+vi.mock("$lib/ipc", (importOriginal) => import("$lib/ipc/mock").then((m) => m.mockIpc(importOriginal)));
 
 const db = (name: string) => databaseInfo(name);
 

@@ -3,15 +3,7 @@ import { defaultBackupFolder, IpcError, listDatabases, listSchemas, pickFolder, 
 import { databaseInfo } from "$lib/ipc/mock";
 import { BackupDraft } from "./draft.svelte";
 
-vi.mock("$lib/ipc", async (importOriginal) =>
-  (await import("$lib/ipc/mock")).mockIpc(
-    importOriginal,
-    "listDatabases",
-    "listSchemas",
-    "defaultBackupFolder",
-    "pickFolder",
-  ),
-);
+vi.mock("$lib/ipc", (importOriginal) => import("$lib/ipc/mock").then((m) => m.mockIpc(importOriginal)));
 
 const db = (name: string, sizeBytes: number | null = 1024) => databaseInfo(name, sizeBytes);
 

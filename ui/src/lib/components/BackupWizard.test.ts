@@ -15,18 +15,7 @@ import {
 import { databaseInfo, holdOperation } from "$lib/ipc/mock";
 import BackupWizard from "./BackupWizard.svelte";
 
-vi.mock("$lib/ipc", async (importOriginal) =>
-  (await import("$lib/ipc/mock")).mockIpc(
-    importOriginal,
-    "listDatabases",
-    "listSchemas",
-    "startBackup",
-    "cancelOperation",
-    "defaultBackupFolder",
-    "pickFolder",
-    "previewBackupNames",
-  ),
-);
+vi.mock("$lib/ipc", (importOriginal) => import("$lib/ipc/mock").then((m) => m.mockIpc(importOriginal)));
 
 /** What the Rust side answers for a preview; the naming rules themselves are tested in Rust. */
 function namesFor(database: string, format: string, schema: string | null): BackupNames {

@@ -14,18 +14,7 @@ import { appInfoOf } from "$lib/ipc/mock";
 import DrillWizard from "./DrillWizard.svelte";
 import { databaseOf, toChecks } from "$lib/drill/draft.svelte";
 
-vi.mock("$lib/ipc", async (importOriginal) =>
-  (await import("$lib/ipc/mock")).mockIpc(
-    importOriginal,
-    "appInfo",
-    "listSmokeChecks",
-    "saveSmokeChecks",
-    "pickUntestedBackup",
-    "startDrill",
-    "cancelOperation",
-    "pickFile",
-  ),
-);
+vi.mock("$lib/ipc", (importOriginal) => import("$lib/ipc/mock").then((m) => m.mockIpc(importOriginal)));
 
 const MANIFEST = "/home/ada/backups/shop-2026-11-21-134501.lifeboat.json";
 const byId = (id: string) => screen.getByTestId(id);

@@ -11,9 +11,7 @@ import {
 } from "$lib/ipc";
 import ProfileDialog from "./ProfileDialog.svelte";
 
-vi.mock("$lib/ipc", async (importOriginal) =>
-  (await import("$lib/ipc/mock")).mockIpc(importOriginal, "addProfile", "updateProfile", "checkSettings"),
-);
+vi.mock("$lib/ipc", (importOriginal) => import("$lib/ipc/mock").then((m) => m.mockIpc(importOriginal)));
 
 const report: CheckReport = {
   serverVersion: "18.6",

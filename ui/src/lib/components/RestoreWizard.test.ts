@@ -16,15 +16,7 @@ import {
 import { holdOperation } from "$lib/ipc/mock";
 import RestoreWizard from "./RestoreWizard.svelte";
 
-vi.mock("$lib/ipc", async (importOriginal) =>
-  (await import("$lib/ipc/mock")).mockIpc(
-    importOriginal,
-    "preflightRestore",
-    "startRestore",
-    "cancelOperation",
-    "pickFile",
-  ),
-);
+vi.mock("$lib/ipc", (importOriginal) => import("$lib/ipc/mock").then((m) => m.mockIpc(importOriginal)));
 
 const MANIFEST = "/home/ada/backups/shop-2026-11-21-134501.lifeboat.json";
 

@@ -15,20 +15,7 @@ import { CHECK_REPORT, databaseInfo, profileOf } from "$lib/ipc/mock";
 import { Connections } from "$lib/connections/state.svelte";
 import ServerTree from "./ServerTree.svelte";
 
-vi.mock("$lib/ipc", async (importOriginal) =>
-  (await import("$lib/ipc/mock")).mockIpc(
-    importOriginal,
-    "listProfiles",
-    "addProfile",
-    "updateProfile",
-    "removeProfile",
-    "checkProfile",
-    "checkSettings",
-    "listDatabases",
-    "listSchemas",
-    "listTables",
-  ),
-);
+vi.mock("$lib/ipc", (importOriginal) => import("$lib/ipc/mock").then((m) => m.mockIpc(importOriginal)));
 
 const profile = (name: string, port = 5432): Profile => profileOf(name, { port });
 

@@ -3,9 +3,7 @@ import { beforeEach, describe, expect, it, vi } from "vitest";
 import { appInfo, IpcError, type AppInfo } from "$lib/ipc";
 import Welcome from "./Welcome.svelte";
 
-vi.mock("$lib/ipc", async (importOriginal) =>
-  (await import("$lib/ipc/mock")).mockIpc(importOriginal, "appInfo"),
-);
+vi.mock("$lib/ipc", (importOriginal) => import("$lib/ipc/mock").then((m) => m.mockIpc(importOriginal)));
 
 const mockedAppInfo = vi.mocked(appInfo);
 

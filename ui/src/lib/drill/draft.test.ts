@@ -3,15 +3,7 @@ import { appInfo, IpcError, listSmokeChecks, pickUntestedBackup, saveSmokeChecks
 import { appInfoOf } from "$lib/ipc/mock";
 import { DrillDraft, toRow } from "./draft.svelte";
 
-vi.mock("$lib/ipc", async (importOriginal) =>
-  (await import("$lib/ipc/mock")).mockIpc(
-    importOriginal,
-    "appInfo",
-    "listSmokeChecks",
-    "saveSmokeChecks",
-    "pickUntestedBackup",
-  ),
-);
+vi.mock("$lib/ipc", (importOriginal) => import("$lib/ipc/mock").then((m) => m.mockIpc(importOriginal)));
 
 const MANIFEST = "/b/shop-2026-11-21-134501.lifeboat.json";
 

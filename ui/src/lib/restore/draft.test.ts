@@ -2,9 +2,7 @@ import { beforeEach, describe, expect, it, vi } from "vitest";
 import { IpcError, pickFile, preflightRestore, type RestorePlan, type RestoreRequest } from "$lib/ipc";
 import { RestoreDraft, sameRequest } from "./draft.svelte";
 
-vi.mock("$lib/ipc", async (importOriginal) =>
-  (await import("$lib/ipc/mock")).mockIpc(importOriginal, "preflightRestore", "pickFile"),
-);
+vi.mock("$lib/ipc", (importOriginal) => import("$lib/ipc/mock").then((m) => m.mockIpc(importOriginal)));
 
 /** Only what the draft reads of a plan; the plan itself is made and tested in Rust. */
 function planFor(input: RestoreRequest, blocked = false): RestorePlan {

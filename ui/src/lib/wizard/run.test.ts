@@ -2,9 +2,7 @@ import { describe, expect, it, vi } from "vitest";
 import { cancelOperation, IpcError, type ProgressEvent } from "$lib/ipc";
 import { LOG_LINES, OperationRun } from "./run.svelte";
 
-vi.mock("$lib/ipc", async (importOriginal) =>
-  (await import("$lib/ipc/mock")).mockIpc(importOriginal, "cancelOperation"),
-);
+vi.mock("$lib/ipc", (importOriginal) => import("$lib/ipc/mock").then((m) => m.mockIpc(importOriginal)));
 
 /** A launch held open: its id, its event callback, and how to end it. */
 function held<T>() {
