@@ -89,7 +89,7 @@ export class OperationRun<T> {
     this.warnings = Array.from(new Set([...this.warnings, ...more]));
   }
 
-  /** The wizard is gone: its clock stops. */
+  /** Stops the elapsed-time clock: the run ended, or the wizard closed while it ran. */
   stopClock(): void {
     clearInterval(this.#clock);
     this.#clock = undefined;
