@@ -2,6 +2,7 @@ import { fireEvent, render, screen, waitFor } from "@testing-library/svelte";
 import { beforeEach, describe, expect, it, vi } from "vitest";
 import {
   appInfo,
+  backupDatabaseName,
   listSmokeChecks,
   pickUntestedBackup,
   saveSmokeChecks,
@@ -12,7 +13,7 @@ import {
 } from "$lib/ipc";
 import { appInfoOf } from "$lib/ipc/mock";
 import DrillWizard from "./DrillWizard.svelte";
-import { databaseOf, toChecks } from "$lib/drill/draft.svelte";
+import { toChecks } from "$lib/drill/draft.svelte";
 
 vi.mock("$lib/ipc", (importOriginal) => import("$lib/ipc/mock").then((m) => m.mockIpc(importOriginal)));
 
@@ -58,6 +59,7 @@ function report(passed: boolean): DrillReport {
 describe("DrillWizard", () => {
   beforeEach(() => {
     vi.mocked(appInfo).mockReset().mockResolvedValue(appInfoOf({ practiceServerMajor: 18 }));
+    vi.mocked(backupDatabaseName).mockReset().mockResolvedValue("shop");
     vi.mocked(listSmokeChecks).mockReset().mockResolvedValue([
       { label: "customers", sql: "SELECT count(*) FROM sales.customers", expect: { kind: "at_least", value: 1 } },
     ]);
@@ -167,12 +169,6 @@ describe("DrillWizard", () => {
 });
 
 describe("drill helpers", () => {
-  it("finds the database in Lifeboat's file names", () => {
-    expect(databaseOf(MANIFEST)).toBe("shop");
-    expect(databaseOf("/x/my-db-2026-11-21-134501.backup")).toBe("my-db");
-    expect(databaseOf("C:\\b\\crm.sql")).toBe("crm");
-  });
-
   it("turns editor rows into checks, refusing a value that is not a whole number", () => {
     expect(toChecks([{ label: "", sql: " ", kind: "rows", value: "" }])).toEqual([]);
     expect(toChecks([{ label: "n", sql: "SELECT 1", kind: "at_least", value: "x" }])).toBe('"n" needs a whole number.');

@@ -3,6 +3,7 @@
 
 import {
   appInfo,
+  backupDatabaseName,
   listSmokeChecks,
   pickFile,
   pickUntestedBackup,
@@ -25,13 +26,6 @@ export const STAGES: { kind: DrillStepKind; title: string }[] = [
 ];
 
 export type ExpectKind = Expectation["kind"];
-
-/** `shop-2026-11-21-134501.lifeboat.json` (or `.backup`, a folder …) → `shop`. */
-export function databaseOf(source: string): string {
-  const name = source.split(/[\\/]/).filter(Boolean).pop() ?? "";
-  const dated = /^(.+?)-\d{4}-\d{2}-\d{2}-\d{6}/.exec(name);
-  return dated ? dated[1] : name.replace(/\.(lifeboat\.json|backup|dump|tar|sql)$/, "");
-}
 
 /** An editor row: the expectation's value as typed. */
 export type CheckRow = { label: string; sql: string; kind: ExpectKind; value: string };
@@ -81,13 +75,35 @@ export class DrillDraft {
   checksLoaded = $state<string | null>(null);
   checksProblem = $state<string | null>(null);
 
+  /** The last question about the backup's name; a later one replaces an earlier answer. */
+  #guess: Promise<void> = Promise.resolve();
+  #asked = 0;
+
   constructor(
     readonly profiles: string[],
     source: string | null,
   ) {
     this.source = source ?? "";
     this.profile = profiles[0] ?? "";
-    this.database = databaseOf(this.source);
+    void this.guessDatabase(this.source);
+  }
+
+  /**
+   * Sets the database from the backup's name, as the engine reads Lifeboat's names (the restore
+   * reads them the same way). Without an answer the field stays as it is, for the user to fill.
+   */
+  guessDatabase(source: string): Promise<void> {
+    const asked = ++this.#asked;
+    this.#guess = (async () => {
+      if (source.trim() === "") return;
+      try {
+        const name = await backupDatabaseName(source);
+        if (asked === this.#asked) this.database = name;
+      } catch {
+        // Outside the app window there is no engine to ask; the user names the database.
+      }
+    })();
+    return this.#guess;
   }
 
   readonly canGoOn = $derived(
@@ -107,7 +123,7 @@ export class DrillDraft {
   }
 
   sourceTyped(): void {
-    this.database = databaseOf(this.source);
+    void this.guessDatabase(this.source);
   }
 
   async chooseFile(): Promise<void> {
@@ -116,7 +132,7 @@ export class DrillDraft {
       const chosen = await pickFile(this.source.trim() || undefined);
       if (chosen !== null) {
         this.source = chosen;
-        this.database = databaseOf(chosen);
+        await this.guessDatabase(chosen);
       }
     } catch (error) {
       this.note = problemSentence(error);
@@ -132,6 +148,7 @@ export class DrillDraft {
         return;
       }
       this.source = record.manifestPath;
+      this.#asked++;
       this.database = record.database;
       this.note = `Picked the untested backup of ${record.database} from ${formatWhen(record.startedAt)}.`;
     } catch (error) {
@@ -141,6 +158,7 @@ export class DrillDraft {
 
   /** The saved checks of the database, unless they are loaded already. */
   async loadChecks(): Promise<void> {
+    await this.#guess;
     const name = this.database.trim();
     if (name === "" || this.checksLoaded === name) return;
     this.checksProblem = null;
@@ -168,6 +186,7 @@ export class DrillDraft {
       return null;
     }
     this.checksProblem = null;
+    await this.#guess;
     try {
       if (this.database.trim() !== "") await saveSmokeChecks({ database: this.database.trim(), checks });
     } catch (error) {

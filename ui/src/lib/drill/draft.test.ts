@@ -1,5 +1,6 @@
 import { beforeEach, describe, expect, it, vi } from "vitest";
-import { appInfo, IpcError, listSmokeChecks, pickUntestedBackup, saveSmokeChecks } from "$lib/ipc";
+import { appInfo, backupDatabaseName, IpcError, listSmokeChecks, pickUntestedBackup, saveSmokeChecks } from "$lib/ipc";
+import { deferred } from "$lib/ipc/mock";
 import { appInfoOf } from "$lib/ipc/mock";
 import { DrillDraft, toRow } from "./draft.svelte";
 
@@ -12,6 +13,7 @@ describe("DrillDraft", () => {
     vi.mocked(appInfo)
       .mockReset()
       .mockResolvedValue(appInfoOf({ practiceServerMajor: 18 }));
+    vi.mocked(backupDatabaseName).mockReset().mockResolvedValue("shop");
     vi.mocked(listSmokeChecks).mockReset().mockResolvedValue([]);
     vi.mocked(saveSmokeChecks).mockReset().mockImplementation(async (input) => input.checks);
     vi.mocked(pickUntestedBackup).mockReset();
@@ -19,7 +21,8 @@ describe("DrillDraft", () => {
 
   it("guesses the database from the backup's name and restores on the practice server", async () => {
     const draft = new DrillDraft(["Shop"], MANIFEST);
-    expect(draft.database).toBe("shop");
+    await vi.waitFor(() => expect(draft.database).toBe("shop"));
+    expect(backupDatabaseName).toHaveBeenCalledWith(MANIFEST);
     expect(draft.canGoOn).toBe(false);
     await draft.loadPractice();
     expect(draft.canGoOn).toBe(true);
@@ -61,6 +64,27 @@ describe("DrillDraft", () => {
     );
     expect(await draft.saveChecks()).toBeNull();
     expect(draft.checksProblem).toBe("The catalog is locked. Try again.");
+  });
+
+  it("asks the engine for the database of each new source; the last answer counts, and the checks wait for it", async () => {
+    const first = deferred<string>();
+    vi.mocked(backupDatabaseName).mockReturnValueOnce(first.promise).mockResolvedValueOnce("crm");
+    const draft = new DrillDraft(["Shop"], MANIFEST);
+    draft.source = "C:\\b\\crm.sql";
+    draft.sourceTyped();
+    const loading = draft.loadChecks();
+    first.resolve("shop");
+    await loading;
+    expect(draft.database).toBe("crm");
+    expect(listSmokeChecks).toHaveBeenCalledWith({ database: "crm" });
+  });
+
+  it("keeps the database field for the user when the engine cannot be asked", async () => {
+    vi.mocked(backupDatabaseName).mockRejectedValueOnce(new IpcError({ code: "no_backend", message: "x", hint: "y" }));
+    const draft = new DrillDraft(["Shop"], MANIFEST);
+    await draft.loadChecks();
+    expect(draft.database).toBe("");
+    expect(listSmokeChecks).not.toHaveBeenCalled();
   });
 
   it("picks an untested backup, or says every backup has been tested", async () => {
