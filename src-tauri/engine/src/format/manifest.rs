@@ -8,7 +8,9 @@ use serde::{Deserialize, Serialize};
 
 /// The manifest's own format; bump when its meaning changes.
 /// 2: object counts leave out NOT NULL constraints and the public schema.
-pub const MANIFEST_VERSION: u32 = 2;
+/// 3: row counts are `FROM ONLY` (what the dump carries for each table), and the tables,
+///    sequences and extensions are those the backup's scope carries, not the whole database's.
+pub const MANIFEST_VERSION: u32 = 3;
 pub const MANIFEST_SUFFIX: &str = ".lifeboat.json";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, specta::Type)]
@@ -79,6 +81,73 @@ impl BackupScope {
             && self.exclude_tables.is_empty()
             && !self.data_only
     }
+
+    /// Whether pg_dump with these options carries the table (its definition or its data).
+    /// As measured with pg_dump 14 and 18: `--table` selects regardless of `--schema` /
+    /// `--exclude-schema`; `--exclude-table` wins over everything.
+    pub fn carries_table(&self, schema: &str, table: &str) -> bool {
+        let selected = if self.tables.is_empty() {
+            self.carries_schema(schema)
+        } else {
+            self.tables.iter().any(|spec| names(spec, schema, table))
+        };
+        selected && !self.exclude_tables.iter().any(|spec| names(spec, schema, table))
+    }
+
+    /// Whether the schema's own objects are selected (ignoring table filters).
+    pub fn carries_schema(&self, schema: &str) -> bool {
+        (self.schemas.is_empty() || self.schemas.iter().any(|s| s == schema))
+            && !self.exclude_schemas.iter().any(|s| s == schema)
+    }
+
+    /// Whether pg_dump carries the sequence. Measured with pg_dump 14 and 18: with `--table`
+    /// only the sequences a selected table owns (serial or identity) or that are named
+    /// themselves; otherwise those of the selected schemas, except that an identity sequence
+    /// goes with its table (`--exclude-table` drops it) while a serial one stays.
+    pub fn carries_sequence(
+        &self,
+        schema: &str,
+        name: &str,
+        owner: Option<&SequenceOwner>,
+    ) -> bool {
+        if self.exclude_tables.iter().any(|spec| names(spec, schema, name)) {
+            return false;
+        }
+        let owner_carried = || owner.is_some_and(|o| self.carries_table(&o.schema, &o.table));
+        if !self.tables.is_empty() {
+            return self.tables.iter().any(|spec| names(spec, schema, name)) || owner_carried();
+        }
+        match owner {
+            Some(o) if o.identity => owner_carried(),
+            _ => self.carries_schema(schema),
+        }
+    }
+
+    /// Whether the dump carries `CREATE EXTENSION`. pg_dump writes extensions only when it
+    /// dumps "everything": never with `--schema` (even of the extension's own schema),
+    /// `--table`, `--data-only` or one file per schema; `--exclude-schema` does not drop them.
+    pub fn carries_extensions(&self, per_schema: bool) -> bool {
+        self.schemas.is_empty() && self.tables.is_empty() && !self.data_only && !per_schema
+    }
+}
+
+/// The table that owns a sequence (`OWNED BY` of a serial, or an identity column).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SequenceOwner {
+    pub schema: String,
+    pub table: String,
+    /// An identity column's sequence, dumped as part of its table.
+    pub identity: bool,
+}
+
+/// `schema.table` → (schema, table); a bare name is in `public`.
+pub fn split_table(spec: &str) -> (&str, &str) {
+    spec.split_once('.').unwrap_or(("public", spec))
+}
+
+/// Whether a `--table` / `--exclude-table` entry names this relation.
+fn names(spec: &str, schema: &str, relation: &str) -> bool {
+    split_table(spec) == (schema, relation)
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
@@ -99,7 +168,10 @@ pub struct ManifestFile {
 pub struct TableRows {
     pub schema: String,
     pub table: String,
-    /// Exact `count(*)` in the dump's snapshot; absent for schema-only backups.
+    /// Exact `count(*) FROM ONLY` in the dump's snapshot: the rows the dump carries for this
+    /// table, without inheritance children (0 for a partitioned parent, whose partitions are
+    /// listed themselves); manifests before version 3 counted the children too. Absent for
+    /// schema-only backups.
     pub rows: Option<i64>,
 }
 
@@ -108,7 +180,8 @@ pub struct TableRows {
 pub struct SequenceValue {
     pub schema: String,
     pub name: String,
-    /// Absent when the sequence was never used.
+    /// Absent when the sequence was never used, and (from version 3) in schema-only backups,
+    /// which carry no sequence values.
     pub last_value: Option<i64>,
 }
 
@@ -153,4 +226,74 @@ pub struct Manifest {
     pub object_counts: BTreeMap<String, i64>,
     pub sequences: Vec<SequenceValue>,
     pub tables: Vec<TableRows>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn owner(schema: &str, table: &str, identity: bool) -> SequenceOwner {
+        SequenceOwner { schema: schema.into(), table: table.into(), identity }
+    }
+
+    #[test]
+    fn tables_follow_pg_dumps_selection() {
+        let whole = BackupScope::default();
+        assert!(whole.carries_table("sales", "orders"));
+        let one = BackupScope { tables: vec!["sales.orders".into()], ..Default::default() };
+        assert!(one.carries_table("sales", "orders") && !one.carries_table("sales", "events"));
+        // --table selects regardless of --exclude-schema; --exclude-table wins.
+        let both = BackupScope {
+            tables: vec!["sales.orders".into(), "t".into()],
+            exclude_schemas: vec!["sales".into()],
+            exclude_tables: vec!["public.t".into()],
+            ..Default::default()
+        };
+        assert!(both.carries_table("sales", "orders") && !both.carries_table("public", "t"));
+        let schema = BackupScope { schemas: vec!["sales".into()], ..Default::default() };
+        assert!(schema.carries_table("sales", "x") && !schema.carries_table("public", "x"));
+    }
+
+    #[test]
+    fn sequences_go_with_their_table_or_their_schema_as_pg_dump_does() {
+        let serial = owner("public", "animals", false);
+        let identity = owner("sales", "events", true);
+        let one = BackupScope { tables: vec!["animals".into()], ..Default::default() };
+        assert!(one.carries_sequence("public", "animals_id_seq", Some(&serial)));
+        assert!(!one.carries_sequence("public", "standalone", None));
+        assert!(!one.carries_sequence("sales", "events_id_seq", Some(&identity)));
+        let named = BackupScope { tables: vec!["public.standalone".into()], ..Default::default() };
+        assert!(named.carries_sequence("public", "standalone", None));
+
+        let without = BackupScope {
+            exclude_tables: vec!["public.animals".into(), "sales.events".into()],
+            ..Default::default()
+        };
+        assert!(without.carries_sequence("public", "animals_id_seq", Some(&serial)));
+        assert!(!without.carries_sequence("sales", "events_id_seq", Some(&identity)));
+        assert!(without.carries_sequence("public", "standalone", None));
+
+        let schema = BackupScope { schemas: vec!["sales".into()], ..Default::default() };
+        assert!(schema.carries_sequence("sales", "events_id_seq", Some(&identity)));
+        assert!(!schema.carries_sequence("public", "standalone", None));
+        let data = BackupScope { data_only: true, ..Default::default() };
+        assert!(data.carries_sequence("sales", "events_id_seq", Some(&identity)));
+    }
+
+    #[test]
+    fn extensions_only_come_with_everything() {
+        assert!(BackupScope::default().carries_extensions(false));
+        assert!(!BackupScope::default().carries_extensions(true));
+        let excluded = BackupScope { exclude_schemas: vec!["ext".into()], ..Default::default() };
+        assert!(excluded.carries_extensions(false));
+        let schema_only = BackupScope { schema_only: true, ..Default::default() };
+        assert!(schema_only.carries_extensions(false));
+        for scope in [
+            BackupScope { schemas: vec!["ext".into()], ..Default::default() },
+            BackupScope { tables: vec!["t".into()], ..Default::default() },
+            BackupScope { data_only: true, ..Default::default() },
+        ] {
+            assert!(!scope.carries_extensions(false), "{scope:?}");
+        }
+    }
 }

@@ -19,11 +19,11 @@ use tokio_util::sync::CancellationToken;
 
 use crate::base::error::{Error, Result};
 use crate::format::manifest::{
-    ExtensionInfo, MANIFEST_SUFFIX, MANIFEST_VERSION, Manifest, ManifestFile, SequenceValue,
-    TableRows,
+    ExtensionInfo, MANIFEST_SUFFIX, MANIFEST_VERSION, Manifest, ManifestFile, SequenceOwner,
+    SequenceValue, TableRows, split_table,
 };
 use crate::pg::connect::{ConnectSpec, connect, query_error, server_version};
-use crate::pg::inventory::{USER_NS, object_counts};
+use crate::pg::inventory::{Counting, USER_NS, count_rows_sql, object_counts};
 use crate::storage::catalog;
 use crate::storage::context::Ctx;
 use crate::util::checksum::sha256_reader;
@@ -34,7 +34,6 @@ pub use crate::format::manifest::{BackupFormat, BackupScope};
 use crate::pg::runner::{self, ConnTarget, StdoutTo, ToolCommand, Written};
 use crate::storage::profiles::{self, Profile};
 use crate::util::naming;
-use crate::util::quote::quote_ident;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
 #[serde(rename_all = "snake_case")]
@@ -284,7 +283,7 @@ async fn run_backup(job: &Job<'_>, partials: &mut Partials) -> Result<BackupOutc
         .start()
         .await
         .map_err(|e| query_error(&e))?;
-    let (snapshot, facts) = snapshot_facts(&tx, &input.scope, job.cancel).await?;
+    let (snapshot, facts) = snapshot_facts(&tx, &input.scope, input.per_schema, job.cancel).await?;
     let warnings = check_space(destination, facts.size_bytes.max(0) as u64, job.sink);
 
     let dumps = Dumps {
@@ -336,13 +335,14 @@ fn check_request(input: &StartBackup) -> Result<()> {
 async fn snapshot_facts(
     tx: &tokio_postgres::Transaction<'_>,
     scope: &BackupScope,
+    per_schema: bool,
     cancel: &CancellationToken,
 ) -> Result<(String, Facts)> {
     let snapshot: String =
         tx.query_one("SELECT pg_export_snapshot()", &[]).await.map_err(|e| query_error(&e))?.get(0);
     // Exact counts of a large database take a while; a cancel must not wait for them.
     let facts = tokio::select! {
-        facts = read_facts(tx, scope) => facts?,
+        facts = read_facts(tx, scope, per_schema) => facts?,
         () = cancel.cancelled() => return Err(Error::Cancelled),
     };
     Ok((snapshot, facts))
@@ -599,7 +599,7 @@ fn scope_args(scope: &BackupScope, only_schema: Option<&str>) -> Vec<String> {
     let quoted = |name: &str| format!("\"{}\"", name.replace('"', "\"\""));
     let table = |spec: &str| {
         let (schema, table) = split_table(spec);
-        format!("{}.{}", quoted(&schema), quoted(&table))
+        format!("{}.{}", quoted(schema), quoted(table))
     };
     let mut args = Vec::new();
     match only_schema {
@@ -618,28 +618,11 @@ fn scope_args(scope: &BackupScope, only_schema: Option<&str>) -> Vec<String> {
     args
 }
 
-/// `schema.table` → (schema, table); a bare name is in `public`.
-fn split_table(spec: &str) -> (String, String) {
-    match spec.split_once('.') {
-        Some((schema, table)) => (schema.to_owned(), table.to_owned()),
-        None => ("public".to_owned(), spec.to_owned()),
-    }
-}
-
-fn in_scope(scope: &BackupScope, schema: &str, table: Option<&str>) -> bool {
-    if !scope.schemas.is_empty() && !scope.schemas.iter().any(|s| s == schema) {
-        return false;
-    }
-    if scope.exclude_schemas.iter().any(|s| s == schema) {
-        return false;
-    }
-    let Some(table) = table else { return true };
-    let matches = |spec: &String| split_table(spec) == (schema.to_owned(), table.to_owned());
-    (scope.tables.is_empty() || scope.tables.iter().any(matches))
-        && !scope.exclude_tables.iter().any(matches)
-}
-
-async fn read_facts(tx: &tokio_postgres::Transaction<'_>, scope: &BackupScope) -> Result<Facts> {
+async fn read_facts(
+    tx: &tokio_postgres::Transaction<'_>,
+    scope: &BackupScope,
+    per_schema: bool,
+) -> Result<Facts> {
     let q = |e: tokio_postgres::Error| query_error(&e);
     let db = tx
         .query_one(
@@ -658,28 +641,11 @@ async fn read_facts(tx: &tokio_postgres::Transaction<'_>, scope: &BackupScope) -
         .map_err(q)?
         .iter()
         .map(|r| r.get::<_, String>(0))
-        .filter(|s| in_scope(scope, s, None))
+        .filter(|s| scope.carries_schema(s))
         .collect();
     let tables = tables_in_scope(tx, scope).await?;
-    let sequences = tx
-        .query("SELECT schemaname::text, sequencename::text, last_value FROM pg_sequences ORDER BY 1, 2", &[])
-        .await
-        .map_err(q)?
-        .iter()
-        .map(|r| SequenceValue { schema: r.get(0), name: r.get(1), last_value: r.get(2) })
-        .filter(|s| in_scope(scope, &s.schema, None))
-        .collect();
-    let extensions = tx
-        .query(
-            "SELECT e.extname::text, e.extversion, n.nspname::text FROM pg_extension e \
-             JOIN pg_namespace n ON n.oid = e.extnamespace ORDER BY 1",
-            &[],
-        )
-        .await
-        .map_err(q)?
-        .iter()
-        .map(|r| ExtensionInfo { name: r.get(0), version: r.get(1), schema: r.get(2) })
-        .collect();
+    let sequences = sequences_in_scope(tx, scope).await?;
+    let extensions = extensions_in_scope(tx, scope, per_schema).await?;
     let roles = roles_referenced(tx).await?;
     let object_counts = object_counts(tx).await?;
     Ok(Facts {
@@ -696,7 +662,7 @@ async fn read_facts(tx: &tokio_postgres::Transaction<'_>, scope: &BackupScope) -
     })
 }
 
-/// The tables in scope with their exact row counts (none for a schema-only backup).
+/// The tables the dump carries with their exact row counts (none for a schema-only backup).
 async fn tables_in_scope(
     tx: &tokio_postgres::Transaction<'_>,
     scope: &BackupScope,
@@ -715,18 +681,82 @@ async fn tables_in_scope(
         .map_err(|e| query_error(&e))?
     {
         let (schema, table): (String, String) = (row.get(0), row.get(1));
-        if !in_scope(scope, &schema, Some(&table)) {
+        if !scope.carries_table(&schema, &table) {
             continue;
         }
+        // The dump carries each table's own rows: a parent's inheritance children and a
+        // partitioned table's partitions are dumped (and counted) as tables of their own.
         let rows = if scope.schema_only {
             None
         } else {
-            let sql = format!("SELECT count(*) FROM {}.{}", quote_ident(&schema), quote_ident(&table));
+            let sql = count_rows_sql(&schema, &table, Counting::Own);
             Some(tx.query_one(&sql, &[]).await.map_err(|e| query_error(&e))?.get::<_, i64>(0))
         };
         tables.push(TableRows { schema, table, rows });
     }
     Ok(tables)
+}
+
+/// The sequences the dump carries; a schema-only dump carries none of their values.
+async fn sequences_in_scope(
+    tx: &tokio_postgres::Transaction<'_>,
+    scope: &BackupScope,
+) -> Result<Vec<SequenceValue>> {
+    let rows = tx
+        .query(
+            "SELECT s.schemaname::text, s.sequencename::text, s.last_value, \
+               tn.nspname::text, t.relname::text, d.deptype = 'i' \
+             FROM pg_sequences s \
+             JOIN pg_namespace sn ON sn.nspname = s.schemaname \
+             JOIN pg_class sc ON sc.relnamespace = sn.oid AND sc.relname = s.sequencename \
+             LEFT JOIN pg_depend d ON d.classid = 'pg_class'::regclass AND d.objid = sc.oid \
+               AND d.refclassid = 'pg_class'::regclass AND d.deptype IN ('a', 'i') \
+             LEFT JOIN pg_class t ON t.oid = d.refobjid \
+             LEFT JOIN pg_namespace tn ON tn.oid = t.relnamespace \
+             ORDER BY 1, 2",
+            &[],
+        )
+        .await
+        .map_err(|e| query_error(&e))?;
+    let mut sequences = Vec::new();
+    for row in rows {
+        let (schema, name): (String, String) = (row.get(0), row.get(1));
+        let owner = match (row.get::<_, Option<String>>(3), row.get::<_, Option<String>>(4)) {
+            (Some(schema), Some(table)) => Some(SequenceOwner {
+                schema,
+                table,
+                identity: row.get::<_, Option<bool>>(5) == Some(true),
+            }),
+            _ => None,
+        };
+        if scope.carries_sequence(&schema, &name, owner.as_ref()) {
+            let last_value = if scope.schema_only { None } else { row.get(2) };
+            sequences.push(SequenceValue { schema, name, last_value });
+        }
+    }
+    Ok(sequences)
+}
+
+/// The extensions the dump creates (pg_dump leaves them out of most scoped dumps).
+async fn extensions_in_scope(
+    tx: &tokio_postgres::Transaction<'_>,
+    scope: &BackupScope,
+    per_schema: bool,
+) -> Result<Vec<ExtensionInfo>> {
+    if !scope.carries_extensions(per_schema) {
+        return Ok(Vec::new());
+    }
+    Ok(tx
+        .query(
+            "SELECT e.extname::text, e.extversion, n.nspname::text FROM pg_extension e \
+             JOIN pg_namespace n ON n.oid = e.extnamespace ORDER BY 1",
+            &[],
+        )
+        .await
+        .map_err(|e| query_error(&e))?
+        .iter()
+        .map(|r| ExtensionInfo { name: r.get(0), version: r.get(1), schema: r.get(2) })
+        .collect())
 }
 
 /// Every role that owns or is granted something the dump holds: a restore needs them to exist.
@@ -909,19 +939,5 @@ mod tests {
             "{}",
             preview.main
         );
-    }
-
-    #[test]
-    fn scope_filters_tables() {
-        let scope = BackupScope {
-            exclude_schemas: vec!["audit".into()],
-            exclude_tables: vec!["sales.tmp".into()],
-            ..Default::default()
-        };
-        assert!(in_scope(&scope, "sales", Some("orders")));
-        assert!(!in_scope(&scope, "sales", Some("tmp")));
-        assert!(!in_scope(&scope, "audit", Some("log")));
-        let only = BackupScope { tables: vec!["sales.orders".into()], ..Default::default() };
-        assert!(in_scope(&only, "sales", Some("orders")) && !in_scope(&only, "sales", Some("x")));
     }
 }

@@ -5,6 +5,22 @@ use std::collections::BTreeMap;
 
 use crate::base::error::Result;
 use crate::pg::connect::query_error;
+use crate::util::quote::quote_ident;
+
+/// How a table's rows are counted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Counting {
+    /// The table's own rows (`FROM ONLY`): what pg_dump carries for it.
+    Own,
+    /// With inheritance children and partitions, as manifests before version 3 counted.
+    WithChildren,
+}
+
+/// The exact `count(*)` of one table, the same way for the baseline and for the drill.
+pub(crate) fn count_rows_sql(schema: &str, table: &str, counting: Counting) -> String {
+    let only = if counting == Counting::Own { "ONLY " } else { "" };
+    format!("SELECT count(*) FROM {only}{}.{}", quote_ident(schema), quote_ident(table))
+}
 
 /// SQL condition on `pg_namespace n`: a user schema, not one that belongs to an extension.
 pub(crate) const USER_NS: &str = "n.nspname <> 'information_schema' AND n.nspname NOT LIKE 'pg\\_%' \
