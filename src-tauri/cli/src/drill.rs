@@ -126,6 +126,9 @@ fn print_report(report: &DrillReport) {
             println!("       {}: expected {}, found {}", check.name, check.expected, check.actual);
         }
     }
+    if !report.stood_in_roles.is_empty() {
+        println!("Roles stood in for: {}", report.stood_in_roles.join(", "));
+    }
     match &report.failure {
         None => {
             println!("PASSED: the backup restores ({:.1} s).", report.duration_ms as f64 / 1000.0)

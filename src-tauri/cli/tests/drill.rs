@@ -165,3 +165,108 @@ fn as_root_the_practice_server_is_refused_with_a_way_out() {
     assert_eq!(error["error"]["code"], "practice_server_as_root");
     assert!(error["error"]["hint"].as_str().unwrap().contains("profile"));
 }
+
+/// A database whose application roles own a schema and a table, are granted privileges, are
+/// named in a row-level security policy and in default privileges. The roles exist on the
+/// harness server, as at home; the practice server has none of them.
+const APP_ROLES: &str = r#"
+    DO $$ BEGIN
+      IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'lb_pr_owner') THEN
+        CREATE ROLE lb_pr_owner NOLOGIN; END IF;
+      IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'lb_pr_reader') THEN
+        CREATE ROLE lb_pr_reader NOLOGIN; END IF;
+      IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'lb_pr_auditor') THEN
+        CREATE ROLE lb_pr_auditor NOLOGIN; END IF;
+      IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'lb pr "Odd"') THEN
+        CREATE ROLE "lb pr ""Odd""" NOLOGIN; END IF;
+    END $$;
+    CREATE SCHEMA app AUTHORIZATION lb_pr_owner;
+    CREATE TABLE app.orders (id int PRIMARY KEY, placed_by text);
+    ALTER TABLE app.orders OWNER TO lb_pr_owner;
+    INSERT INTO app.orders VALUES (1, 'ada'), (2, 'bob');
+    ALTER TABLE app.orders ENABLE ROW LEVEL SECURITY;
+    CREATE POLICY audit_rows ON app.orders FOR SELECT TO lb_pr_auditor
+      USING (placed_by IS DISTINCT FROM 'nobody');
+    GRANT USAGE ON SCHEMA app TO lb_pr_reader;
+    GRANT SELECT ON app.orders TO lb_pr_reader;
+    ALTER DEFAULT PRIVILEGES FOR ROLE lb_pr_owner IN SCHEMA app
+      GRANT SELECT ON TABLES TO "lb pr ""Odd""";
+"#;
+
+/// The mark Lifeboat puts on the roles it stands in for (the contract of crash recovery).
+const STAND_IN_MARK: &str = "Stood in by Lifeboat for a restore drill; dropped after it.";
+
+/// Runs SQL in the stopped practice cluster of `home` through postgres' single-user mode, as its
+/// owner; returns what postgres printed.
+fn in_practice_cluster(home: &Path, sql: &str) -> String {
+    use std::io::Write;
+    let major = lifeboat_system_tests::toolbox().practice_server().unwrap().major;
+    let postgres = reachable_bundle().join(major.to_string()).join("bin").join("postgres");
+    let data = home.join("practice").join(major.to_string()).join("data");
+    let mut child = as_test_user(&postgres)
+        .args(["--single", "-D"])
+        .arg(&data)
+        .arg("postgres")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(sql.as_bytes()).unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(output.status.success(), "{}", text(&output));
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// The roles of the practice cluster whose names start with `lb_pr` or `lb pr`.
+fn practice_roles(home: &Path) -> Vec<String> {
+    let printed = in_practice_cluster(
+        home,
+        "SELECT rolname FROM pg_roles WHERE rolname ~ '^lb[_ ]pr' ORDER BY 1\n",
+    );
+    printed
+        .lines()
+        .filter_map(|l| l.split_once("rolname = \"")?.1.rsplit_once("\"\t").map(|(n, _)| n.into()))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_drill_on_the_practice_server_stands_in_for_the_roles_the_backup_names() {
+    let server = PgServer::shared(18);
+    let (manifest, _out, home) = backup_for_the_user(&server, "practice_roles", APP_ROLES).await;
+    let manifest_arg = manifest.display().to_string();
+    let drill = |home: &Path| {
+        let run = lifeboat_as_user(home)
+            .args(["test", &manifest_arg, "--practice", "--json"])
+            .output()
+            .unwrap();
+        assert_eq!(run.status.code(), Some(0), "{}", text(&run));
+        let report: Value = serde_json::from_slice(&run.stdout).unwrap();
+        assert_eq!(report["passed"], true, "{report:#}");
+        report
+    };
+    let report = drill(home.path());
+    let stood_in: Vec<&str> =
+        report["stoodInRoles"].as_array().unwrap().iter().map(|r| r.as_str().unwrap()).collect();
+    for role in ["lb_pr_owner", "lb_pr_reader", "lb_pr_auditor", "lb pr \"Odd\""] {
+        assert!(stood_in.contains(&role), "{role} not stood in for: {stood_in:?}");
+    }
+    assert!(!stood_in.iter().any(|r| *r == "postgres" || *r == "lifeboat" || r.starts_with("pg_")));
+    let html = std::fs::read_to_string(report["certificateHtml"].as_str().unwrap()).unwrap();
+    assert!(html.contains("Roles stood in for"), "{html}");
+    assert!(practice_processes(home.path()).is_empty(), "the practice server was stopped");
+    assert_eq!(practice_roles(home.path()), Vec::<String>::new(), "stand-ins were dropped");
+
+    // A crash left a stand-in behind: the next start drops it, and never a role without the mark.
+    in_practice_cluster(
+        home.path(),
+        &format!(
+            "CREATE ROLE lb_pr_stale NOLOGIN\nCOMMENT ON ROLE lb_pr_stale IS '{STAND_IN_MARK}'\n\
+             CREATE ROLE lb_pr_kept NOLOGIN\n"
+        ),
+    );
+    let text_run = lifeboat_as_user(home.path()).args(["test", &manifest_arg]).output().unwrap();
+    assert_eq!(text_run.status.code(), Some(0), "{}", text(&text_run));
+    assert!(text(&text_run).contains("Roles stood in for: "), "{}", text(&text_run));
+    assert_eq!(practice_roles(home.path()), ["lb_pr_kept"]);
+}

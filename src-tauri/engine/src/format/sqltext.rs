@@ -266,9 +266,10 @@ impl DumpFacts {
     }
 }
 
-/// Kinds of entries whose statements grant privileges to roles.
-fn is_acl(kind: &str) -> bool {
-    kind == "ACL" || kind == "DEFAULT ACL"
+/// Kinds of entries whose statements name roles beyond the entry's owner: grants, default
+/// privileges, policies (`TO role`) and user mappings (`FOR role`).
+fn names_roles(kind: &str) -> bool {
+    matches!(kind, "ACL" | "DEFAULT ACL" | "POLICY" | "USER MAPPING")
 }
 
 /// Reads the SQL text of a dump line by line and collects [`DumpFacts`].
@@ -306,7 +307,7 @@ impl DumpScanner {
                     }
                     self.facts.set_names.insert(name);
                 }
-                if self.facts.entries.last().is_some_and(|e| is_acl(&e.kind)) {
+                if self.facts.entries.last().is_some_and(|e| names_roles(&e.kind)) {
                     self.statement = Some(text.into_owned());
                     if complete {
                         self.finish_statement();
@@ -444,11 +445,23 @@ pub(crate) fn tokenize(sql: &str) -> Vec<Token> {
     tokens
 }
 
-/// The roles a GRANT, REVOKE, ALTER DEFAULT PRIVILEGES or SET SESSION AUTHORIZATION statement
-/// names (as pg_dump writes them in ACL entries). PUBLIC and CURRENT_USER-like words are not
-/// roles.
+/// The roles a GRANT, REVOKE, ALTER DEFAULT PRIVILEGES, SET SESSION AUTHORIZATION, CREATE POLICY
+/// or CREATE USER MAPPING statement names (as pg_dump writes them). PUBLIC and CURRENT_USER-like
+/// words are not roles.
 pub fn roles_in_statement(sql: &str) -> BTreeSet<String> {
-    let tokens = tokenize(sql);
+    let mut tokens = tokenize(sql);
+    if let [Token::Word(create, _), Token::Word(policy, _), ..] = tokens.as_slice()
+        && create == "CREATE"
+        && policy == "POLICY"
+    {
+        // A policy's roles come before its expressions, whose `FROM`s (a subquery, EXTRACT, IS
+        // DISTINCT FROM) name tables and columns, not roles.
+        let roles_end = tokens
+            .iter()
+            .position(|t| matches!(t, Token::Word(w, _) if w == "USING" || w == "WITH"))
+            .unwrap_or(tokens.len());
+        tokens.truncate(roles_end);
+    }
     let mut roles = BTreeSet::new();
     let word = |i: usize| match tokens.get(i) {
         Some(Token::Word(upper, _)) => Some(upper.as_str()),
@@ -492,6 +505,7 @@ pub fn roles_in_statement(sql: &str) -> BTreeSet<String> {
         match (word(i), word(i + 1), word(i + 2)) {
             (Some("SET"), Some("SESSION"), Some("AUTHORIZATION")) => list_from(i + 3, &mut roles),
             (Some("FOR"), Some("ROLE" | "USER"), _) => list_from(i + 2, &mut roles),
+            (Some("USER"), Some("MAPPING"), Some("FOR")) => list_from(i + 3, &mut roles),
             (Some("TO" | "FROM"), _, _) => list_from(i + 1, &mut roles),
             (Some("GRANTED"), Some("BY"), _) => list_from(i + 2, &mut roles),
             _ => {}
@@ -721,5 +735,34 @@ mod tests {
         assert!(facts.complete && !facts.connects);
         assert_eq!(facts.counts()["TABLE DATA"], 1);
         assert!(facts.roles().contains("postgres") && facts.roles().contains("Odd Role"));
+    }
+    #[test]
+    fn the_scanner_reads_the_roles_of_policies_user_mappings_and_default_privileges() {
+        let sql = "--\n-- Name: orders own_rows; Type: POLICY; Schema: public; Owner: app_owner\n--\n\n\
+                   CREATE POLICY own_rows ON public.orders AS RESTRICTIVE FOR SELECT TO app_reader, \"Odd Role\" \
+                   USING ((EXISTS ( SELECT 1 FROM public.members m WHERE (m.id IS DISTINCT FROM orders.id))));\n\n\
+                   --\n-- Name: orders all_rows; Type: POLICY; Schema: public; Owner: app_owner\n--\n\n\
+                   CREATE POLICY all_rows ON public.orders\n  \
+                   USING ((EXTRACT(year FROM placed) > (2000)::numeric));\n\n\
+                   --\n-- Name: USER MAPPING app_reader SERVER remote; Type: USER MAPPING; Schema: -; Owner: app_owner\n--\n\n\
+                   CREATE USER MAPPING FOR app_reader SERVER remote OPTIONS (\n    \"user\" 'x'\n);\n\n\
+                   --\n-- Name: USER MAPPING public SERVER remote; Type: USER MAPPING; Schema: -; Owner: app_owner\n--\n\n\
+                   CREATE USER MAPPING FOR PUBLIC SERVER remote;\n\n\
+                   --\n-- Name: DEFAULT PRIVILEGES FOR SEQUENCES; Type: DEFAULT ACL; Schema: -; Owner: app_owner\n--\n\n\
+                   ALTER DEFAULT PRIVILEGES FOR ROLE app_owner GRANT USAGE ON SEQUENCES TO app_writer;\n";
+        let mut scanner = DumpScanner::default();
+        for line in sql.split_inclusive('\n') {
+            scanner.line(line.as_bytes());
+        }
+        let facts = scanner.finish();
+        let roles =
+            |i: usize| -> Vec<&str> { facts.entries[i].roles.iter().map(String::as_str).collect() };
+        assert_eq!(roles(0), ["Odd Role", "app_reader"]);
+        assert!(roles(1).is_empty(), "{:?}", roles(1));
+        assert_eq!(roles(2), ["app_reader"]);
+        assert!(roles(3).is_empty());
+        assert_eq!(roles(4), ["app_owner", "app_writer"]);
+        let all: Vec<String> = facts.roles().into_iter().collect();
+        assert_eq!(all, ["Odd Role", "app_owner", "app_reader", "app_writer"]);
     }
 }

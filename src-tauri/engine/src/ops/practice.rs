@@ -10,10 +10,17 @@
 //! [`PracticeServer::start`], stopped by [`PracticeServer::stop`] — or, when the drill ends any
 //! other way (an error, a cancel, a panic), by the drop guard. A file lock lets only one drill use
 //! it at a time; scratch databases a crash left behind are dropped when it starts.
+//!
+//! A drill stands in for the roles a backup names (owners, grantees, policy roles …) that the
+//! cluster lacks: plain `NOLOGIN` roles, each marked by a comment, so that the backup restores
+//! as it would at home. They are dropped after the drill, and roles carrying the mark that a
+//! crash left behind when the server next starts; a role without the mark is never dropped.
 
+use std::collections::{BTreeSet, HashSet};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
+use tokio_postgres::Client;
 use tokio_util::sync::CancellationToken;
 
 use crate::base::error::{Error, Result};
@@ -23,11 +30,37 @@ use crate::pg::connect::{ConnectSpec, connect, query_error};
 use crate::pg::runner::{self, ToolCommand};
 use crate::storage::context::Ctx;
 use crate::storage::profiles::{PasswordSource, Profile, ProfileSettings, SslMode};
-use crate::util::quote::quote_ident;
+use crate::util::quote::{quote_ident, quote_literal};
 use crate::util::secret::Secret;
 
 /// The superuser of the practice cluster.
 pub const PRACTICE_USER: &str = "lifeboat";
+
+/// The comment on every role Lifeboat stands in for: the only roles it ever drops.
+const STAND_IN_MARK: &str = "Stood in by Lifeboat for a restore drill; dropped after it.";
+
+/// The names a drill may stand in for, of the roles a backup names: never the practice
+/// superuser, `postgres`, PostgreSQL's predefined `pg_` roles or the names it reserves
+/// (PUBLIC, NONE, CURRENT_USER …), whatever their case; without those the restore maps owners
+/// to the practice superuser, as on any server lacking them.
+pub fn stand_in_candidates(named: impl IntoIterator<Item = String>) -> BTreeSet<String> {
+    named.into_iter().filter(|name| may_stand_in(name)).collect()
+}
+
+fn may_stand_in(name: &str) -> bool {
+    let lower = name.to_lowercase();
+    let reserved = matches!(
+        lower.as_str(),
+        "postgres" | "public" | "none" | "current_user" | "session_user" | "current_role" | "user"
+    );
+    // 63 bytes is PostgreSQL's limit; a longer name would be cut into another role's name.
+    !name.is_empty()
+        && name.len() <= 63
+        && !name.contains('\0')
+        && !lower.starts_with("pg_")
+        && !reserved
+        && lower != PRACTICE_USER
+}
 
 /// A running practice server.
 #[derive(Debug)]
@@ -273,10 +306,42 @@ impl PracticeServer {
         }
     }
 
-    /// Drops scratch databases that a drill which crashed left behind.
+    async fn client(&self, ctx: &Ctx) -> Result<Client> {
+        connect(&ConnectSpec::for_profile(ctx, &self.profile(), "postgres")?).await
+    }
+
+    /// Creates the roles of `names` that the cluster lacks as plain `NOLOGIN` roles, each with
+    /// the stand-in mark; returns those created. A role and its mark are one transaction, so a
+    /// crash never leaves an unmarked stand-in.
+    pub async fn stand_in_roles(&self, ctx: &Ctx, names: &BTreeSet<String>) -> Result<Vec<String>> {
+        let client = self.client(ctx).await?;
+        let rows = client
+            .query("SELECT rolname::text FROM pg_roles", &[])
+            .await
+            .map_err(|e| query_error(&e))?;
+        let existing: HashSet<String> = rows.iter().map(|r| r.get(0)).collect();
+        let mut created = Vec::new();
+        for name in names.iter().filter(|n| may_stand_in(n) && !existing.contains(*n)) {
+            let role = quote_ident(name);
+            let sql = format!(
+                "CREATE ROLE {role} NOLOGIN; COMMENT ON ROLE {role} IS {}",
+                quote_literal(STAND_IN_MARK)
+            );
+            client.batch_execute(&sql).await.map_err(|e| query_error(&e))?;
+            created.push(name.clone());
+        }
+        Ok(created)
+    }
+
+    /// Drops every role carrying the stand-in mark (after the scratch databases they own
+    /// things in are gone); returns their names.
+    pub async fn remove_stand_ins(&self, ctx: &Ctx) -> Result<Vec<String>> {
+        drop_stand_ins(&self.client(ctx).await?).await
+    }
+
+    /// Drops scratch databases, then stand-in roles, that a drill which crashed left behind.
     async fn drop_leftovers(&self, ctx: &Ctx) -> Result<()> {
-        let spec = ConnectSpec::for_profile(ctx, &self.profile(), "postgres")?;
-        let client = connect(&spec).await?;
+        let client = self.client(ctx).await?;
         let rows = client
             .query("SELECT datname::text FROM pg_database WHERE datname LIKE '%\\_drill\\_%'", &[])
             .await
@@ -286,7 +351,7 @@ impl PracticeServer {
             let sql = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", quote_ident(&name));
             client.batch_execute(&sql).await.map_err(|e| query_error(&e))?;
         }
-        Ok(())
+        drop_stand_ins(&client).await.map(|_| ())
     }
 
     /// Stops the server and waits until it is gone.
@@ -315,10 +380,57 @@ impl PracticeServer {
     }
 }
 
+async fn drop_stand_ins(client: &Client) -> Result<Vec<String>> {
+    let rows = client
+        .query(
+            "SELECT rolname::text FROM pg_roles \
+             WHERE shobj_description(oid, 'pg_authid') = $1 ORDER BY 1",
+            &[&STAND_IN_MARK],
+        )
+        .await
+        .map_err(|e| query_error(&e))?;
+    let names: Vec<String> = rows.iter().map(|r| r.get(0)).collect();
+    for name in &names {
+        let sql = format!("DROP ROLE IF EXISTS {}", quote_ident(name));
+        client.batch_execute(&sql).await.map_err(|e| query_error(&e))?;
+    }
+    Ok(names)
+}
+
 impl Drop for PracticeServer {
     fn drop(&mut self) {
         if !self.stopped {
             self.pg_ctl_stop("immediate");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_ordinary_role_names_are_stood_in_for() {
+        let named = [
+            "app_reader",
+            "Odd Role",
+            "postgres",
+            "Postgres",
+            "lifeboat",
+            "pg_read_all_data",
+            "PG_Monitor",
+            "public",
+            "PUBLIC",
+            "none",
+            "current_user",
+            "session_user",
+            "",
+            "a\0b",
+        ]
+        .map(String::from);
+        let long = "x".repeat(64);
+        let chosen = stand_in_candidates(named.into_iter().chain([long, "y".repeat(63)]));
+        let chosen: Vec<&str> = chosen.iter().map(String::as_str).collect();
+        assert_eq!(chosen, ["Odd Role", "app_reader", "y".repeat(63).as_str()]);
     }
 }

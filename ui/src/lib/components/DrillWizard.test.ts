@@ -51,6 +51,8 @@ function report(passed: boolean): DrillReport {
       step("smoke_checks", "passed"),
       step("cleanup", "passed"),
     ],
+    // The practice server stood in for the backup's roles; a user's server never does.
+    stoodInRoles: passed ? ["app_reader", "app_owner"] : [],
     certificateHtml: "/home/ada/backups/shop-2026-11-21-134501.drill-20261121-140000.html",
     certificateJson: "/home/ada/backups/shop-2026-11-21-134501.drill-20261121-140000.json",
   };
@@ -103,6 +105,7 @@ describe("DrillWizard", () => {
     expect(result.getAttribute("data-passed")).toBe("true");
     expect(result.textContent).toContain("Passed");
     expect(byId("drill-certificate").textContent).toContain("drill-20261121-140000.html");
+    expect(byId("drill-stood-in").textContent).toContain("Roles stood in for: app_reader, app_owner");
     expect(screen.getAllByTestId("drill-step")).toHaveLength(6);
   });
 
@@ -121,6 +124,7 @@ describe("DrillWizard", () => {
     const compare = screen.getAllByTestId("drill-step").find((s) => s.getAttribute("data-kind") === "compare")!;
     expect(compare.getAttribute("data-status")).toBe("failed");
     expect(compare.textContent).toContain("table sales.orders: expected 321 rows, found 318 rows");
+    expect(screen.queryByTestId("drill-stood-in")).toBeNull();
   });
 
   it("picks an untested backup, and says when there is none", async () => {

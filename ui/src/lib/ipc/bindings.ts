@@ -225,6 +225,11 @@ export type DrillReport = {
 	toolVersions: string[],
 	appVersion: string,
 	steps: DrillStep[],
+	/**
+	 *  Roles the backup names that the practice server lacked, created there for the drill as
+	 *  plain NOLOGIN roles and dropped after it.
+	 */
+	stoodInRoles: string[],
 	/**  Where the certificate was written (HTML and JSON). */
 	certificateHtml: string | null,
 	certificateJson: string | null,

@@ -124,6 +124,12 @@ fn facts(report: &DrillReport) -> String {
         Some(value) => format!("<tr><th>{}</th><td>{}</td></tr>\n", escape(label), escape(value)),
         None => String::new(),
     };
+    let stood_in = (!report.stood_in_roles.is_empty()).then(|| {
+        format!(
+            "{} (created for the drill as roles without login or other powers, dropped after it)",
+            report.stood_in_roles.join(", ")
+        )
+    });
     [
         fact("Backup", Some(&report.source)),
         fact("Manifest (baseline)", report.manifest.as_deref()),
@@ -136,6 +142,7 @@ fn facts(report: &DrillReport) -> String {
         fact("Tools", Some(&report.tool_versions.join(", "))),
         fact("Lifeboat", Some(&report.app_version)),
         fact("Duration", Some(&seconds(report.duration_ms))),
+        fact("Roles stood in for", stood_in.as_deref()),
     ]
     .concat()
 }

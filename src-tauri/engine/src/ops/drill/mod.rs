@@ -3,12 +3,13 @@
 //!
 //! 1. Integrity: every file's sha256 against the manifest, then a full read ([`crate::ops::verify::verify`]).
 //! 2. Restore into a scratch database `<db>_drill_YYYYMMDD_HHMMSS`, on the local practice server
-//!    ([`PracticeServer`]) or on a server the user chooses.
+//!    ([`PracticeServer`]) or on a server the user chooses. On the practice server the roles the
+//!    backup names are stood in for first, so that owners, grants and policies restore.
 //! 3. Compare with the manifest's baseline: every table with exactly its recorded row count,
 //!    sequences at their recorded values, extensions present, object counts by kind.
 //! 4. `pg_amcheck --heapallindexed --install-missing` on the scratch database.
 //! 5. The user's smoke checks for the database ([`crate::storage::smoke`]).
-//! 6. Drop the scratch database (unless kept) and stop the practice server.
+//! 6. Drop the scratch database (unless kept), the stand-in roles, and stop the practice server.
 //!
 //! A finding about the backup (a checksum, a damaged archive, a restore error, a difference, a
 //! failed check) makes a failed drill: it is still recorded, with a certificate. Anything that
@@ -165,6 +166,9 @@ pub struct DrillReport {
     pub tool_versions: Vec<String>,
     pub app_version: String,
     pub steps: Vec<DrillStep>,
+    /// Roles the backup names that the practice server lacked, created there for the drill as
+    /// plain NOLOGIN roles and dropped after it.
+    pub stood_in_roles: Vec<String>,
     /// Where the certificate was written (HTML and JSON).
     pub certificate_html: Option<String>,
     pub certificate_json: Option<String>,
@@ -186,8 +190,8 @@ pub async fn drill(
     let verified = run.integrity(schema).await?;
     let baseline = Baseline::find(&request.source, schema, verified.as_ref())?;
     let mut report = new_report(&request, verified.as_ref(), &baseline, started_at);
-    if verified.is_some() {
-        on_server(&mut run, &baseline, started_at, &mut report).await?;
+    if let Some(verified) = &verified {
+        on_server(&mut run, verified, &baseline, started_at, &mut report).await?;
     }
     conclude(ctx, run, report, started)
 }
@@ -223,6 +227,8 @@ struct Run<'a> {
     current: (DrillStepKind, Instant),
     /// The scratch database exists (the restore into it finished): cleanup must drop it.
     scratch_created: bool,
+    /// Roles stood in for on the practice server.
+    stood_in: Vec<String>,
 }
 
 impl<'a> Run<'a> {
@@ -241,8 +247,16 @@ impl<'a> Run<'a> {
             tool_versions: Vec::new(),
             current: (DrillStepKind::Integrity, Instant::now()),
             scratch_created: false,
+            stood_in: Vec::new(),
         }
     }
+}
+
+/// On the practice server: what the roles to stand in for are read from.
+struct StandIn<'a> {
+    server: &'a PracticeServer,
+    source: &'a Verified,
+    manifest: Option<&'a Manifest>,
 }
 
 /// What the restored database is compared with, as far as the backup tells.
@@ -299,6 +313,7 @@ fn new_report(
         tool_versions: Vec::new(),
         app_version: crate::VERSION.to_owned(),
         steps: Vec::new(),
+        stood_in_roles: Vec::new(),
         certificate_html: None,
         certificate_json: None,
     }
@@ -308,6 +323,7 @@ fn new_report(
 /// tested, and everything cleaned up whatever the test came to.
 async fn on_server(
     run: &mut Run<'_>,
+    verified: &Verified,
     baseline: &Baseline,
     started_at: chrono::DateTime<chrono::Local>,
     report: &mut DrillReport,
@@ -324,7 +340,12 @@ async fn on_server(
     };
     let wanted = scratch_name(baseline.database.as_deref().unwrap_or("backup"), started_at);
     let scratch = free_scratch_name(ctx, &profile, &wanted).await?;
-    let tested = in_scratch(run, &profile, &scratch, baseline.manifest.as_ref()).await;
+    let stand_in = practice.as_ref().map(|server| StandIn {
+        server,
+        source: verified,
+        manifest: baseline.manifest.as_ref(),
+    });
+    let tested = in_scratch(run, &profile, &scratch, stand_in, baseline.manifest.as_ref()).await;
     let keep = request.keep && tested.is_ok() && run.scratch_created;
     run.cleanup(&profile, &scratch, keep, practice, &report.target).await;
     report.server_version = tested?;
@@ -339,9 +360,10 @@ async fn in_scratch(
     run: &mut Run<'_>,
     profile: &Profile,
     scratch: &str,
+    stand_in: Option<StandIn<'_>>,
     manifest: Option<&Manifest>,
 ) -> Result<Option<String>> {
-    if !run.restore(profile, scratch).await? {
+    if !run.restore(profile, scratch, stand_in).await? {
         return Ok(None);
     }
     run.check_cancel()?;
@@ -391,6 +413,7 @@ fn conclude(
     report.passed = report.failure.is_none();
     report.steps = steps;
     report.tool_versions = run.tool_versions;
+    report.stood_in_roles = run.stood_in;
     report.finished_at = chrono::Local::now().to_rfc3339();
     report.duration_ms = started.elapsed().as_millis() as u64;
     certificate::write_certificate(ctx, &mut report)?;
@@ -475,6 +498,7 @@ mod tests {
                     actual: "2 rows".into(),
                 }],
             }],
+            stood_in_roles: vec!["app_reader".into(), "Odd <Role>".into()],
             certificate_html: None,
             certificate_json: None,
         };
@@ -482,6 +506,10 @@ mod tests {
         assert!(html.contains("FAILED: a &lt;b&gt; failure"));
         assert!(html.contains("/b/x&amp;y.backup"));
         assert!(html.contains("table &quot;a&quot;.&lt;b&gt;"));
+        assert!(
+            html.contains("<th>Roles stood in for</th><td>app_reader, Odd &lt;Role&gt; ("),
+            "{html}"
+        );
         assert!(!html.contains("<script"));
     }
 }

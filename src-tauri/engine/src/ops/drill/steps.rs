@@ -2,23 +2,27 @@
 //! and records how it went. A step that finds something wrong with the backup records a failed
 //! step; only what keeps the drill from judging the backup is an error.
 
+use std::collections::BTreeSet;
+use std::path::Path;
 use std::time::Instant;
 
 use tokio_postgres::Client;
 
 use super::compare::compare;
-use super::{DrillCheck, DrillStep, DrillStepKind, Run, StepStatus, drop_scratch};
+use super::{DrillCheck, DrillStep, DrillStepKind, Run, StandIn, StepStatus, drop_scratch};
 use crate::base::error::{Error, Result};
-use crate::base::progress::ProgressEvent;
+use crate::base::progress::{NullSink, ProgressEvent};
 use crate::base::tools::Tool;
 use crate::format::manifest::Manifest;
+use crate::format::read;
 use crate::format::selection::Selection;
-use crate::ops::practice::PracticeServer;
+use crate::format::sqltext::DumpScanner;
+use crate::ops::practice::{PracticeServer, stand_in_candidates};
 use crate::ops::restore::{self, FindingCode, RestoreRequest};
 use crate::ops::verify::{Verified, verify};
 use crate::pg::admin;
 use crate::pg::connect::{query_error, server_version};
-use crate::pg::runner::{self, ConnTarget, StdoutTo, ToolCommand};
+use crate::pg::runner::{self, ConnTarget, PipeSource, StdoutTo, ToolCommand};
 use crate::pg::smoke as pg_smoke;
 use crate::storage::profiles::Profile;
 use crate::storage::smoke;
@@ -73,8 +77,18 @@ impl Run<'_> {
 
     /// Step 2. Whether the scratch database was restored; a restore that failed on the backup is
     /// a failed step.
-    pub(super) async fn restore(&mut self, profile: &Profile, scratch: &str) -> Result<bool> {
+    pub(super) async fn restore(
+        &mut self,
+        profile: &Profile,
+        scratch: &str,
+        stand_in: Option<StandIn<'_>>,
+    ) -> Result<bool> {
         self.stage(DrillStepKind::Restore);
+        if let Some(stand_in) = stand_in
+            && !self.stand_in(stand_in).await?
+        {
+            return Ok(false);
+        }
         let request = RestoreRequest {
             source: self.request.source.clone(),
             profile: profile.settings.name.clone(),
@@ -89,9 +103,10 @@ impl Run<'_> {
                     .collect(),
                 ..Selection::default()
             },
-            // The practice server is Lifeboat's own: roles saved with the backup are recreated
-            // there, so owners and grants are tested too. A user's server is left as it is.
-            create_roles: matches!(self.request.target, super::DrillTarget::Practice),
+            // On the practice server every role the backup names has been stood in for; only
+            // reserved names (postgres …) are missing there, and they are never created. A
+            // user's server is left as it is.
+            create_roles: false,
             // Step 1 has just hashed every file; a large backup is not read once more for that.
             checksums_verified: true,
             ..RestoreRequest::default()
@@ -115,10 +130,36 @@ impl Run<'_> {
             profile.settings.name,
             outcome.duration_ms as f64 / 1000.0
         );
+        if !self.stood_in.is_empty() {
+            summary.push_str(&format!(
+                " Roles the backup names were stood in for: {}.",
+                self.stood_in.join(", ")
+            ));
+        }
         if !outcome.warnings.is_empty() {
             summary.push_str(&format!(" Notes: {}", outcome.warnings.join(" ")));
         }
         self.done(StepStatus::Passed, summary);
+        Ok(true)
+    }
+
+    /// Part of step 2 on the practice server: the roles the backup names (the manifest's, and
+    /// the owners, grantees, policy roles and user mappings of its entries) that the server
+    /// lacks are created as plain NOLOGIN roles, so that the backup restores as it would at
+    /// home. False when reading the backup failed (a failed step).
+    async fn stand_in(&mut self, stand_in: StandIn<'_>) -> Result<bool> {
+        let mut named: BTreeSet<String> =
+            stand_in.manifest.iter().flat_map(|m| m.roles_referenced.iter().cloned()).collect();
+        match roles_in_dump(self, stand_in.source).await {
+            Ok(roles) => named.extend(roles),
+            Err(error) if is_about_the_backup(&error) => {
+                self.done(StepStatus::Failed, error.to_string());
+                return Ok(false);
+            }
+            Err(error) => return Err(error),
+        }
+        let candidates = stand_in_candidates(named);
+        self.stood_in = stand_in.server.stand_in_roles(self.ctx, &candidates).await?;
         Ok(true)
     }
 
@@ -309,6 +350,23 @@ impl Run<'_> {
         } else if keep {
             said.push(format!("Kept the scratch database {scratch} on {target}."));
         }
+        if let Some(server) = &practice {
+            match server.remove_stand_ins(self.ctx).await {
+                Ok(dropped) if dropped.is_empty() => {}
+                Ok(dropped) => said.push(format!(
+                    "Dropped the stand-in role{} {}.",
+                    if dropped.len() == 1 { "" } else { "s" },
+                    dropped.join(", ")
+                )),
+                Err(error) => {
+                    failed = true;
+                    said.push(format!(
+                        "The stand-in roles could not be dropped ({error}); the practice server \
+                         drops them when it next starts."
+                    ));
+                }
+            }
+        }
         if let Some(server) = practice {
             match server.stop().await {
                 Ok(()) => said.push("Stopped the practice server.".to_owned()),
@@ -320,6 +378,32 @@ impl Run<'_> {
         }
         let status = if failed { StepStatus::Failed } else { StepStatus::Passed };
         self.done(status, said.join(" "));
+    }
+}
+
+/// The roles the dump's entries name. Only the definitions are read (`--schema-only`: an
+/// archive's table of contents, never its data), as the full read of step 1 did not keep them.
+async fn roles_in_dump(run: &Run<'_>, source: &Verified) -> Result<BTreeSet<String>> {
+    let path = Path::new(&source.source);
+    if source.archive_version.is_none() {
+        return Ok(read::full_read(path, None, run.cancel).await?.roles());
+    }
+    let reader = ToolCommand::new(run.ctx.tools.newest(), Tool::PgRestore)?
+        .args(["--schema-only", "--file=-"])
+        .arg(path.as_os_str());
+    let mut scanner = DumpScanner::default();
+    let mut look = |line: &[u8]| {
+        scanner.line(line);
+        false
+    };
+    match runner::run_pipeline(PipeSource::Tool(reader), &mut look, None, &NullSink, run.cancel)
+        .await
+    {
+        Ok(_) => Ok(scanner.finish().roles()),
+        Err(Error::ToolFailed { detail, .. }) => {
+            Err(Error::ArchiveDamaged { path: path.to_owned(), detail })
+        }
+        Err(error) => Err(error),
     }
 }
 
