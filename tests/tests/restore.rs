@@ -1180,3 +1180,43 @@ async fn a_database_sorted_by_another_locale_is_reported() {
     assert!(locale.message.contains("locale C;"), "{}", locale.message);
     assert!(!plan.blocked);
 }
+
+/// pg_dump writes `CREATE SCHEMA public` when the schema is chosen by name; every new database
+/// already has it. The restore goes into the existing schema, and so does the drill.
+#[tokio::test]
+async fn a_backup_of_the_public_schema_restores_and_passes_its_drill() {
+    use lifeboat_engine::ops::drill::{DrillRequest, DrillTarget, drill};
+    for major in [14, 18] {
+        let server = PgServer::shared(major);
+        let fx = fixture(&[&server]).await;
+        let profile = format!("pg{major}");
+        let db = database_with_data(&server, "public_only").await;
+        for format in [BackupFormat::Custom, BackupFormat::Plain] {
+            let outcome = backup_to_out(&fx, &server, &db, format, |input| {
+                input.scope.schemas = vec!["public".into()];
+            })
+            .await;
+            let manifest: Manifest =
+                serde_json::from_slice(&std::fs::read(&outcome.manifest_path).unwrap()).unwrap();
+            let file = fx.out.path().join(&manifest.files[0].name);
+            let plan = preflight(&fx.ctx, request(&file, &profile)).await.unwrap();
+            assert!(!plan.blocked, "{major} {format:?}: {:?}", plan.findings);
+            let restored =
+                restore(&fx.ctx, request(&file, &profile), &NullSink, &CancellationToken::new())
+                    .await
+                    .unwrap_or_else(|e| panic!("{major} {format:?}: {e}"));
+            let rows = server
+                .query_int(&restored.database, r#"SELECT count(*) FROM public."Odd ""Table"" ü""#)
+                .await;
+            assert_eq!(rows, 3, "{major} {format:?}");
+            let request = DrillRequest {
+                source: outcome.manifest_path.clone(),
+                target: DrillTarget::Profile { name: profile.clone() },
+                ..DrillRequest::default()
+            };
+            let report =
+                drill(&fx.ctx, request, &NullSink, &CancellationToken::new()).await.unwrap();
+            assert!(report.passed, "{major} {format:?}: {:?}", report.failure);
+        }
+    }
+}

@@ -48,6 +48,9 @@ pub enum FindingCode {
     RolesCreated,
     /// Roles were to be created, but the backup saved none, or the user may not create roles.
     CannotCreateRoles,
+    /// The backup creates a schema the target database already has (`public`, in a one-schema
+    /// backup of it); the restore goes into the existing schema.
+    SchemaExists,
 }
 
 /// Something the pre-flight found, with what Lifeboat does about it or what the user can do.

@@ -313,7 +313,12 @@ export type FindingCode = "checksums_verified" | "no_manifest" | "roles_missing"
 /**  Missing roles are created from the roles saved with the backup. */
 "roles_created" | 
 /**  Roles were to be created, but the backup saved none, or the user may not create roles. */
-"cannot_create_roles";
+"cannot_create_roles" | 
+/**
+ *  The backup creates a schema the target database already has (`public`, in a one-schema
+ *  backup of it); the restore goes into the existing schema.
+ */
+"schema_exists";
 
 /**  An entry the restore leaves out. */
 export type LeftOut = {

@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use crate::base::finding::{Finding, FindingCode, Severity};
 use crate::format::manifest::BackupFormat;
 use crate::format::selection::{self, LeftOut};
-use crate::format::sqltext::DumpFacts;
+use crate::format::sqltext::{DumpEntry, DumpFacts};
 use crate::util::size::human_bytes;
 
 use super::source_facts::SourceFacts;
@@ -360,6 +360,25 @@ pub(super) fn newer_source(source: &SourceFacts, target: &TargetFacts) -> Option
             )),
         )
     })
+}
+
+/// Schemas the backup creates that the target already holds: their `CREATE SCHEMA` is left out.
+pub(super) fn schemas_exist(entries: &[&DumpEntry]) -> Option<Finding> {
+    let names: BTreeSet<String> = entries.iter().map(|e| e.name.clone()).collect();
+    if names.is_empty() {
+        return None;
+    }
+    Some(Finding::new(
+        Severity::Info,
+        FindingCode::SchemaExists,
+        format!(
+            "The backup creates the schema{} {}, which every new database already has; Lifeboat \
+             restores into the existing schema instead of creating it again.",
+            plural(names.len()),
+            list_names(&names)
+        ),
+        None,
+    ))
 }
 
 /// Entries the selection leaves out only because they need what it leaves out.

@@ -81,6 +81,8 @@ pub(super) fn plan(
     found.append(&mut roles.findings);
     let skipped = skipped_grants(dump, &roles);
     found.extend(grants_skipped(&skipped));
+    let existing = schemas_already_there(dump);
+    found.extend(findings::schemas_exist(&existing));
     let needed = source
         .dump
         .sql_bytes
@@ -90,7 +92,8 @@ pub(super) fn plan(
     found.extend(findings::newer_source(source, target));
     let method = method(source, target, request, naming.create_database, &mut found);
     found.extend(findings::dependents(&selected.left_out));
-    let run = run_details(source, &selected, &skipped, &roles, &naming, &requested);
+    let left_out_entries = [skipped.as_slice(), existing.as_slice()].concat();
+    let run = run_details(source, &selected, &left_out_entries, &roles, &naming, &requested);
     let plan = RestorePlan {
         source: source.path.display().to_string(),
         format: source.format,
@@ -301,6 +304,13 @@ fn skipped_grants<'a>(dump: &'a DumpFacts, roles: &Roles) -> Vec<&'a DumpEntry> 
                 && e.roles.iter().any(|r| roles.missing_roles.contains(r))
         })
         .collect()
+}
+
+/// The `CREATE SCHEMA` entries of schemas every database already has. pg_dump writes one for
+/// `public` only when that schema is chosen by name (`--schema public`, one file per schema); a
+/// whole-database dump assumes it. Restoring it would stop at "schema public already exists".
+fn schemas_already_there(dump: &DumpFacts) -> Vec<&DumpEntry> {
+    dump.entries.iter().filter(|e| e.kind == "SCHEMA" && e.name == "public").collect()
 }
 
 fn grants_skipped(skipped: &[&DumpEntry]) -> Option<Finding> {

@@ -539,3 +539,22 @@ fn requests_are_checked_before_anything_is_decided() {
     let blank = RestoreRequest { target_database: Some("  ".into()), ..Default::default() };
     assert_eq!(requested(&blank).unwrap().target, None);
 }
+
+#[test]
+fn a_backup_of_the_public_schema_restores_into_the_one_the_new_database_has() {
+    let mut source = source();
+    source.dump.entries[0] = entry(1, "SCHEMA", "public", "pg_database_owner", &[]);
+    source.list = Some(
+        ";     dbname: shop\n1; 2615 2200 SCHEMA - public pg_database_owner\n\
+         2; 1259 16410 TABLE public orders alice\n"
+            .into(),
+    );
+    let Planned { plan, run } = planned(&source, &target(), &RestoreRequest::default());
+    assert!(!plan.blocked);
+    assert_eq!(finding(&plan, FindingCode::SchemaExists).severity, Severity::Info);
+    assert!(message(&plan, FindingCode::SchemaExists).contains("schema public"));
+    let list = run.use_list.expect("the CREATE SCHEMA entry is commented out");
+    assert!(list.contains("\n;1; 2615 2200 SCHEMA - public"), "{list}");
+    assert!(list.contains("\n2; 1259 16410 TABLE public orders"), "{list}");
+    assert_eq!(plan.skipped_entries, 0, "nothing the user would miss is skipped");
+}
