@@ -1220,3 +1220,35 @@ async fn a_backup_of_the_public_schema_restores_and_passes_its_drill() {
         }
     }
 }
+
+/// Errors gone past name the entry they belong to: an 18 backup restored into 14 through psql,
+/// where a view calling a function 14 does not have (`any_value`, from 16) fails.
+#[tokio::test]
+async fn errors_gone_past_name_their_entry() {
+    let (source, target) = (PgServer::shared(18), PgServer::shared(14));
+    let db = database_with_data(&source, "named_errors").await;
+    source
+        .client(&db)
+        .await
+        .batch_execute("CREATE VIEW public.any_name AS SELECT any_value(name) FROM sales.customers")
+        .await
+        .unwrap();
+    let fx = fixture(&[&source, &target]).await;
+    let (file, _) = make_backup(&fx, &source, &db, BackupFormat::Custom).await;
+    let mut input = request(&file, "pg14");
+    input.continue_on_errors = true;
+    let outcome = restore(&fx.ctx, input, &NullSink, &CancellationToken::new()).await.unwrap();
+    // The view, then its owner change: both belong to the view's entry.
+    assert!(!outcome.errors.is_empty());
+    assert!(
+        outcome.errors[0].starts_with("VIEW any_name: ERROR: function any_value"),
+        "{:?}",
+        outcome.errors
+    );
+    assert!(
+        outcome.errors.iter().all(|e| e.starts_with("VIEW any_name: ")),
+        "{:?}",
+        outcome.errors
+    );
+    assert_eq!(count(&target, &outcome.database, "SELECT count(*) FROM sales.orders").await, 777);
+}

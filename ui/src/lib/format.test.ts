@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { formatBytes, formatDuration, formatEstimatedRows, formatWhen, plural, yesNo } from "./format";
+import { countByKind, formatBytes, formatDuration, formatEstimatedRows, formatWhen, plural, yesNo } from "./format";
 
 describe("formatBytes", () => {
   it.each([
@@ -53,5 +53,13 @@ describe("formatDuration", () => {
     expect(formatDuration(3_725_000)).toBe("1 h 02 min");
     expect(formatDuration(null)).toBe("unknown");
     expect(formatDuration(-1)).toBe("unknown");
+  });
+});
+
+describe("countByKind", () => {
+  it("counts entries by kind, most first", () => {
+    const entries = [{ kind: "TABLE" }, { kind: "TABLE DATA" }, { kind: "TABLE DATA" }, { kind: "ACL" }];
+    expect(countByKind(entries)).toBe("2 table data, 1 acl, 1 table");
+    expect(countByKind([])).toBe("");
   });
 });

@@ -66,3 +66,13 @@ export function formatDuration(ms: number | null | undefined): string {
   if (minutes < 60) return `${minutes} min ${String(seconds % 60).padStart(2, "0")} s`;
   return `${Math.floor(minutes / 60)} h ${String(minutes % 60).padStart(2, "0")} min`;
 }
+
+/** "12 table data, 3 index", most first: how many entries of each kind. */
+export function countByKind(entries: { kind: string }[]): string {
+  const counts = new Map<string, number>();
+  for (const entry of entries) counts.set(entry.kind, (counts.get(entry.kind) ?? 0) + 1);
+  return [...counts]
+    .sort(([a, m], [b, n]) => n - m || a.localeCompare(b))
+    .map(([kind, n]) => `${n} ${kind.toLowerCase()}`)
+    .join(", ");
+}

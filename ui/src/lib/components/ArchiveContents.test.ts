@@ -1,6 +1,7 @@
+import { render, screen } from "@testing-library/svelte";
 import { describe, expect, it } from "vitest";
-import type { ArchiveItem } from "$lib/ipc";
-import { DATABASE_WIDE, groupItems, selectionFor } from "./ArchiveContents.svelte";
+import type { ArchiveItem, LeftOut } from "$lib/ipc";
+import ArchiveContents, { DATABASE_WIDE, groupItems, selectionFor } from "./ArchiveContents.svelte";
 
 const item = (id: number, kind: string, schema: string | null, name: string, dataOf: number | null = null) =>
   ({ id, kind, schema, name, dataOf }) satisfies ArchiveItem;
@@ -43,5 +44,32 @@ describe("the archive contents", () => {
       tables: [],
       excludeEntries: [2],
     });
+  });
+});
+
+describe("the entries left out because of what they need", () => {
+  const dependent = (id: number, kind: string): LeftOut => ({
+    id,
+    kind,
+    schema: "public",
+    name: `t${id}`,
+    because: "SCHEMA audit",
+  });
+
+  it("are listed one by one when few, and counted by kind behind a disclosure when many", () => {
+    const few = [dependent(1, "TABLE"), dependent(2, "TABLE DATA")];
+    const { unmount } = render(ArchiveContents, { items: ITEMS, leftOut: few, unticked: new Set<number>() });
+    const list = screen.getByTestId("restore-contents-dependents");
+    expect(list.tagName).toBe("DIV");
+    expect(list.querySelectorAll("li")).toHaveLength(2);
+    unmount();
+
+    const many = Array.from({ length: 30 }, (_, i) => dependent(100 + i, i < 20 ? "TABLE DATA" : "TABLE"));
+    render(ArchiveContents, { items: ITEMS, leftOut: many, unticked: new Set<number>() });
+    const details = screen.getByTestId("restore-contents-dependents") as HTMLDetailsElement;
+    expect(details.tagName).toBe("DETAILS");
+    expect(details.open).toBe(false);
+    expect(details.querySelector("summary")?.textContent).toContain("30 entries left out because they need what is left out: 20 table data, 10 table");
+    expect(details.querySelectorAll("li")).toHaveLength(30);
   });
 });

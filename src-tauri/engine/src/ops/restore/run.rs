@@ -171,7 +171,7 @@ pub(super) async fn run(
     sink: &dyn ProgressSink,
     cancel: &CancellationToken,
 ) -> Result<(Vec<String>, Vec<String>)> {
-    let collector = ErrorCollector { inner: sink, errors: Mutex::new(Vec::new()) };
+    let collector = ErrorCollector::new(sink);
     let list = match &prepared.details.use_list {
         Some(text) => Some(ListFile::write(ctx, text)?),
         None => None,
@@ -181,7 +181,7 @@ pub(super) async fn run(
     collector.emit(ProgressEvent::Step { done: 0, total, current: String::new() });
     let versions = match prepared.plan.method.kind {
         MethodKind::PgRestore => pg_restore(&session, &collector).await?,
-        MethodKind::Pipeline | MethodKind::Psql => pipeline(&session).await?,
+        MethodKind::Pipeline | MethodKind::Psql => pipeline(&session, &collector).await?,
     };
     collector.emit(ProgressEvent::Step { done: total, total, current: String::new() });
     let errors = collector.errors.into_inner().expect("errors");
@@ -225,7 +225,7 @@ async fn pg_restore(session: &Session<'_>, collector: &ErrorCollector<'_>) -> Re
 }
 
 /// SQL from a newer pg_restore, or a plain dump, filtered on its way into the target's psql.
-async fn pipeline(session: &Session<'_>) -> Result<Vec<String>> {
+async fn pipeline(session: &Session<'_>, collector: &ErrorCollector<'_>) -> Result<Vec<String>> {
     let prepared = session.prepared;
     let plan = &prepared.plan;
     let cancel = session.cancel;
@@ -264,16 +264,23 @@ async fn pipeline(session: &Session<'_>) -> Result<Vec<String>> {
     );
     let (total, names, sink) = (plan.entries, &prepared.details.entry_names, session.sink);
     let mut seen = 0usize;
+    let mut fed = 0u64;
     let mut keep = |line: &[u8]| {
         let keep = filter.keep(line);
         let entry = filter.entry();
         if entry != seen {
             seen = entry;
+            let current = names.get(entry - 1).cloned().unwrap_or_default();
+            // The entry's first line is the next line psql reads (its header, when kept).
+            collector.entry_starts(fed + 1, current.clone());
             sink.emit(ProgressEvent::Step {
                 done: (entry as u64).saturating_sub(1).min(total),
                 total,
-                current: names.get(entry - 1).cloned().unwrap_or_default(),
+                current,
             });
+        }
+        if keep {
+            fed += 1;
         }
         keep
     };
@@ -281,24 +288,85 @@ async fn pipeline(session: &Session<'_>) -> Result<Vec<String>> {
     Ok(versions)
 }
 
-/// Keeps the errors pg_restore and psql report, for a restore that goes on after them.
+/// Keeps the errors pg_restore and psql report, for a restore that goes on after them, each
+/// named by the entry it belongs to so that the user knows what is missing.
 struct ErrorCollector<'a> {
     inner: &'a dyn ProgressSink,
     errors: Mutex<Vec<String>>,
+    /// pg_restore's last "from TOC entry …" line: the entry its next error belongs to.
+    toc_entry: Mutex<Option<String>>,
+    /// Where each entry starts in psql's input (line number, entry), for psql's `<stdin>:N:`.
+    entry_lines: Mutex<Vec<(u64, String)>>,
+}
+
+impl<'a> ErrorCollector<'a> {
+    fn new(inner: &'a dyn ProgressSink) -> Self {
+        ErrorCollector {
+            inner,
+            errors: Mutex::new(Vec::new()),
+            toc_entry: Mutex::new(None),
+            entry_lines: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// The entry `name` starts at line `line` of what psql reads.
+    fn entry_starts(&self, line: u64, name: String) {
+        self.entry_lines.lock().expect("entry lines").push((line, name));
+    }
+
+    /// The error a line of output reports, with the entry it belongs to.
+    fn error_in(&self, line: &str) -> Option<String> {
+        if let Some(entry) = line.strip_prefix("pg_restore: from TOC entry ") {
+            *self.toc_entry.lock().expect("toc entry") = Some(toc_entry_name(entry));
+            return None;
+        }
+        if let Some(error) = line.strip_prefix("pg_restore: error: ") {
+            let entry = self.toc_entry.lock().expect("toc entry").take();
+            return Some(named(entry.as_deref(), error));
+        }
+        let (place, error) = line.split_once(": ERROR:  ")?;
+        let entry = psql_line(place).and_then(|n| {
+            let lines = self.entry_lines.lock().expect("entry lines");
+            let at = lines.partition_point(|(start, _)| *start <= n);
+            at.checked_sub(1).map(|i| lines[i].1.clone())
+        });
+        Some(named(entry.as_deref(), &format!("ERROR: {error}")))
+    }
 }
 
 impl ProgressSink for ErrorCollector<'_> {
     fn emit(&self, event: ProgressEvent) {
-        if let ProgressEvent::ToolOutput { line, .. } = &event {
-            let error = line
-                .strip_prefix("pg_restore: error: ")
-                .map(str::to_owned)
-                .or_else(|| line.split_once(": ERROR:  ").map(|(_, e)| format!("ERROR: {e}")));
-            if let Some(error) = error {
-                self.errors.lock().expect("errors").push(error);
-            }
+        if let ProgressEvent::ToolOutput { line, .. } = &event
+            && let Some(error) = self.error_in(line)
+        {
+            self.errors.lock().expect("errors").push(error);
         }
         self.inner.emit(event);
+    }
+}
+
+/// `2709; 0 16410 TABLE DATA public settings postgres` → `TABLE DATA public settings postgres`
+/// (the id and the catalog oids say nothing to a user).
+fn toc_entry_name(line: &str) -> String {
+    let described = line.split_once("; ").map_or(line, |(_, rest)| rest);
+    let mut words = described.splitn(3, ' ');
+    match (words.next(), words.next(), words.next()) {
+        (Some(a), Some(b), Some(rest)) if a.parse::<u64>().is_ok() && b.parse::<u64>().is_ok() => {
+            rest.to_owned()
+        }
+        _ => described.to_owned(),
+    }
+}
+
+/// The input line number of psql's `psql:<stdin>:N` error prefix.
+fn psql_line(place: &str) -> Option<u64> {
+    place.rsplit(':').next()?.trim().parse().ok()
+}
+
+fn named(entry: Option<&str>, error: &str) -> String {
+    match entry {
+        Some(entry) if !entry.is_empty() => format!("{entry}: {error}"),
+        _ => error.to_owned(),
     }
 }
 
@@ -349,6 +417,34 @@ mod tests {
         assert_eq!(conninfo_dbname("shop"), "dbname='shop'");
         assert_eq!(conninfo_dbname("a=b 'c'\\"), "dbname='a=b \\'c\\'\\\\'");
         assert_eq!(quote_ident("Odd \"x\""), "\"Odd \"\"x\"\"\"");
+    }
+
+    #[test]
+    fn errors_are_named_by_their_entry() {
+        let collector = ErrorCollector::new(&NullSink);
+        let pg_restore = [
+            "pg_restore: while PROCESSING TOC:",
+            "pg_restore: from TOC entry 3385; 3256 16420 POLICY public orders own_rows alice",
+            "pg_restore: error: could not execute query: ERROR:  role \"app_reader\" does not exist",
+            "pg_restore: error: could not connect",
+        ];
+        let errors: Vec<String> = pg_restore.iter().filter_map(|l| collector.error_in(l)).collect();
+        assert_eq!(
+            errors,
+            [
+                "POLICY public orders own_rows alice: could not execute query: ERROR:  role \"app_reader\" does not exist",
+                "could not connect",
+            ]
+        );
+        collector.entry_starts(1, "SCHEMA sales".into());
+        collector.entry_starts(40, "TABLE orders".into());
+        collector.entry_starts(55, "POLICY own_rows".into());
+        let psql = "psql:<stdin>:52: ERROR:  relation \"nope\" does not exist";
+        assert_eq!(
+            collector.error_in(psql).as_deref(),
+            Some("TABLE orders: ERROR: relation \"nope\" does not exist")
+        );
+        assert_eq!(collector.error_in("psql:<stdin>:12: NOTICE:  hi"), None);
     }
 
     #[test]
