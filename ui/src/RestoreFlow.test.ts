@@ -75,6 +75,7 @@ const outcome: RestoreOutcome = {
   keptAs: null,
   errors: [],
   createdRoles: [],
+  databaseSettings: { applied: [], failed: [] },
 };
 
 describe("restoring from the app", () => {

@@ -51,6 +51,12 @@ pub enum FindingCode {
     /// The backup creates a schema the target database already has (`public`, in a one-schema
     /// backup of it); the restore goes into the existing schema.
     SchemaExists,
+    /// The database's own settings and comment: re-applied to the new database, or left as
+    /// they are in an existing one.
+    DatabaseSettings,
+    /// Recorded database settings the target server does not know, or for roles it lacks:
+    /// left out.
+    DatabaseSettingsSkipped,
 }
 
 /// Something the pre-flight found, with what Lifeboat does about it or what the user can do.

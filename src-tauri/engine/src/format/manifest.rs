@@ -226,6 +226,54 @@ pub struct Manifest {
     pub object_counts: BTreeMap<String, i64>,
     pub sequences: Vec<SequenceValue>,
     pub tables: Vec<TableRows>,
+    /// The database's own settings and comment. Absent in manifests written before they were
+    /// recorded: a drill then says it could not compare them.
+    #[serde(default)]
+    pub database_settings: Option<DatabaseSettings>,
+}
+
+/// What belongs to the database itself rather than to anything in it: pg_dump writes these
+/// only with `--create`, which a restore into a new or chosen database does not use, so
+/// Lifeboat records them and a restore re-applies them.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct DatabaseSettings {
+    /// `ALTER DATABASE … SET` values as `pg_db_role_setting.setconfig` stores them:
+    /// `name=value`, a list setting's elements already quoted (`search_path="$user", public`).
+    #[serde(default)]
+    pub settings: Vec<String>,
+    /// `ALTER ROLE … IN DATABASE … SET` values, per role.
+    #[serde(default)]
+    pub role_settings: Vec<RoleSettings>,
+    /// `COMMENT ON DATABASE`.
+    #[serde(default)]
+    pub comment: Option<String>,
+}
+
+/// One role's settings in this database.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct RoleSettings {
+    pub role: String,
+    /// `name=value`, as for the database.
+    pub settings: Vec<String>,
+}
+
+impl DatabaseSettings {
+    pub fn is_empty(&self) -> bool {
+        self.settings.is_empty() && self.role_settings.is_empty() && self.comment.is_none()
+    }
+}
+
+/// A `setconfig` entry `name=value` split at its first `=` (a name never holds one).
+pub fn split_setting(entry: &str) -> (&str, &str) {
+    entry.split_once('=').unwrap_or((entry, ""))
+}
+
+/// Whether a server whose `pg_settings` names are `known` accepts the setting: one of them
+/// (in any case), or a custom `prefix.name` placeholder, which every server takes.
+pub fn knows_setting(known: &std::collections::HashSet<String>, name: &str) -> bool {
+    name.contains('.') || known.iter().any(|k| k.eq_ignore_ascii_case(name))
 }
 
 #[cfg(test)]

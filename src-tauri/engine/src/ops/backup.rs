@@ -19,8 +19,8 @@ use tokio_util::sync::CancellationToken;
 
 use crate::base::error::{Error, Result};
 use crate::format::manifest::{
-    ExtensionInfo, MANIFEST_SUFFIX, MANIFEST_VERSION, Manifest, ManifestFile, SequenceOwner,
-    SequenceValue, TableRows, split_table,
+    DatabaseSettings, ExtensionInfo, MANIFEST_SUFFIX, MANIFEST_VERSION, Manifest, ManifestFile,
+    RoleSettings, SequenceOwner, SequenceValue, TableRows, split_table,
 };
 use crate::pg::connect::{ConnectSpec, connect, query_error, server_version};
 use crate::pg::inventory::{Counting, USER_NS, count_rows_sql, object_counts};
@@ -197,6 +197,7 @@ struct Facts {
     extensions: Vec<ExtensionInfo>,
     roles: Vec<String>,
     object_counts: BTreeMap<String, i64>,
+    settings: DatabaseSettings,
 }
 
 /// Runs a backup. Progress goes to `sink`; `cancel` stops it and removes what it wrote.
@@ -495,6 +496,7 @@ impl Dumps<'_> {
             object_counts: facts.object_counts,
             sequences: facts.sequences,
             tables: facts.tables,
+            database_settings: Some(facts.settings),
         }
     }
 }
@@ -648,6 +650,7 @@ async fn read_facts(
     let extensions = extensions_in_scope(tx, scope, per_schema).await?;
     let roles = roles_referenced(tx).await?;
     let object_counts = object_counts(tx).await?;
+    let settings = database_settings(tx).await?;
     Ok(Facts {
         encoding: db.get(0),
         collate: db.get(1),
@@ -659,7 +662,45 @@ async fn read_facts(
         extensions,
         roles,
         object_counts,
+        settings,
     })
+}
+
+/// The database's own settings (database-wide, and per role in it) and its comment, which
+/// pg_dump keeps only for `--create`. A drill reads the restored copy's with the same query.
+pub(crate) async fn database_settings(
+    tx: &impl tokio_postgres::GenericClient,
+) -> Result<DatabaseSettings> {
+    let q = |e: tokio_postgres::Error| query_error(&e);
+    let rows = tx
+        .query(
+            "SELECT s.setrole <> 0, coalesce(r.rolname::text, ''), s.setconfig::text[] \
+             FROM pg_db_role_setting s \
+             JOIN pg_database d ON d.oid = s.setdatabase AND d.datname = current_database() \
+             LEFT JOIN pg_roles r ON r.oid = s.setrole ORDER BY 1, 2",
+            &[],
+        )
+        .await
+        .map_err(q)?;
+    let mut settings = DatabaseSettings::default();
+    for row in rows {
+        let config: Vec<String> = row.get::<_, Option<Vec<String>>>(2).unwrap_or_default();
+        if row.get::<_, bool>(0) {
+            settings.role_settings.push(RoleSettings { role: row.get(1), settings: config });
+        } else {
+            settings.settings = config;
+        }
+    }
+    settings.comment = tx
+        .query_one(
+            "SELECT shobj_description(oid, 'pg_database') FROM pg_database \
+             WHERE datname = current_database()",
+            &[],
+        )
+        .await
+        .map_err(q)?
+        .get(0);
+    Ok(settings)
 }
 
 /// The tables the dump carries with their exact row counts (none for a schema-only backup).

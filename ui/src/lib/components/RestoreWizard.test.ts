@@ -87,6 +87,7 @@ const outcome: RestoreOutcome = {
   keptAs: null,
   errors: [],
   createdRoles: [],
+  databaseSettings: { applied: [], failed: [] },
 };
 
 /** Holds startRestore open; gives access to its progress callback and its result. */

@@ -60,6 +60,14 @@ export type AppInfo = {
 	practiceServerProblem: string | null,
 };
 
+/**  What a restore set on the database it created, and what it could not. */
+export type AppliedSettings = {
+	/**  The settings (`name=value`, per role where so) and the comment set. */
+	applied: string[],
+	/**  Those the server refused, with its reason. */
+	failed: string[],
+};
+
 /**  An entry of the archive the wizard shows in its tree. */
 export type ArchiveItem = {
 	id: number,
@@ -318,7 +326,17 @@ export type FindingCode = "checksums_verified" | "no_manifest" | "roles_missing"
  *  The backup creates a schema the target database already has (`public`, in a one-schema
  *  backup of it); the restore goes into the existing schema.
  */
-"schema_exists";
+"schema_exists" | 
+/**
+ *  The database's own settings and comment: re-applied to the new database, or left as
+ *  they are in an existing one.
+ */
+"database_settings" | 
+/**
+ *  Recorded database settings the target server does not know, or for roles it lacks:
+ *  left out.
+ */
+"database_settings_skipped";
 
 /**  An entry the restore leaves out. */
 export type LeftOut = {
@@ -472,6 +490,11 @@ export type RestoreOutcome = {
 	errors: string[],
 	/**  Roles created from the roles saved with the backup. */
 	createdRoles: string[],
+	/**
+	 *  The backed-up database's own settings and comment set on the database the restore
+	 *  created.
+	 */
+	databaseSettings: AppliedSettings,
 };
 
 /**  What a restore will do, found out without changing anything. */

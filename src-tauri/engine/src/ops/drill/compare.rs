@@ -1,14 +1,15 @@
 //! Step 3: the restored scratch database against the baseline the backup recorded in its
 //! manifest.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 
 use tokio_postgres::Client;
 
 use super::{DrillCheck, text_column};
 use crate::base::error::Result;
 use crate::format::archive::FoundManifest;
-use crate::format::manifest::Manifest;
+use crate::format::manifest::{DatabaseSettings, Manifest, knows_setting, split_setting};
+use crate::ops::backup::database_settings;
 use crate::pg::connect::query_error;
 use crate::pg::inventory::{self, Counting, count_rows_sql};
 
@@ -108,8 +109,9 @@ impl Comparable {
     }
 }
 
-/// Step 3's checks: tables and rows, sequences, extensions and (for a whole-database backup)
-/// object counts; then the comparisons an older manifest does not allow, named as skipped.
+/// Step 3's checks: tables and rows, sequences, extensions, (for a whole-database backup)
+/// object counts, the database's own settings and comment; then the comparisons an older
+/// manifest does not allow, named as skipped.
 pub(super) async fn compare(client: &Client, manifest: &Manifest) -> Result<Vec<DrillCheck>> {
     let comparable = Comparable::of(manifest);
     let mut checks = table_checks(client, manifest, comparable.rows).await?;
@@ -122,8 +124,87 @@ pub(super) async fn compare(client: &Client, manifest: &Manifest) -> Result<Vec<
     if manifest.scope.is_whole() && !manifest.per_schema {
         checks.extend(object_count_checks(client, manifest).await?);
     }
+    checks.extend(settings_checks(client, manifest).await?);
     checks.extend(comparable.skipped_checks());
     Ok(checks)
+}
+
+/// The database's own settings and comment, as the restore set them on the scratch database.
+async fn settings_checks(client: &Client, manifest: &Manifest) -> Result<Vec<DrillCheck>> {
+    let Some(recorded) = &manifest.database_settings else {
+        return Ok(vec![DrillCheck {
+            name: "database settings".into(),
+            passed: true,
+            expected: "not recorded".into(),
+            actual: "skipped: the manifest was written before Lifeboat recorded the database's \
+                     own settings and comment"
+                .into(),
+        }]);
+    };
+    let restored = database_settings(client).await?;
+    let known = text_column(client, "SELECT name FROM pg_settings").await?;
+    let roles = text_column(client, "SELECT rolname::text FROM pg_roles").await?;
+    let known: HashSet<String> = known.into_iter().collect();
+    let roles: HashSet<String> = roles.into_iter().collect();
+    Ok(compare_settings(recorded, &restored, &known, &roles))
+}
+
+/// Every recorded setting with the same value on the restored copy, and the same comment.
+/// Settings the server does not know, and those of roles it lacks, were left out by the
+/// restore (it named them): passed checks that say they were skipped.
+fn compare_settings(
+    recorded: &DatabaseSettings,
+    restored: &DatabaseSettings,
+    known: &HashSet<String>,
+    roles: &HashSet<String>,
+) -> Vec<DrillCheck> {
+    let restored_value = |role: Option<&str>, name: &str| -> Option<String> {
+        let entries = match role {
+            None => Some(&restored.settings),
+            Some(role) => {
+                restored.role_settings.iter().find(|r| r.role == role).map(|r| &r.settings)
+            }
+        };
+        entries?
+            .iter()
+            .map(|e| split_setting(e))
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.to_owned())
+    };
+    let entries = recorded.settings.iter().map(|e| (None, e));
+    let role_entries = recorded
+        .role_settings
+        .iter()
+        .flat_map(|r| r.settings.iter().map(move |e| (Some(r.role.as_str()), e)));
+    let mut checks = Vec::new();
+    for (role, entry) in entries.chain(role_entries) {
+        let (name, value) = split_setting(entry);
+        let name_text = match role {
+            None => format!("database setting {name}"),
+            Some(role) => format!("database setting {name} for role {role}"),
+        };
+        let skipped = match role {
+            _ if !knows_setting(known, name) => Some("this server does not know the setting"),
+            Some(role) if !roles.contains(role) => Some("the role does not exist on this server"),
+            _ => None,
+        };
+        let (passed, actual) = match (skipped, restored_value(role, name)) {
+            (Some(why), _) => (true, format!("skipped: {why}; the restore left it out")),
+            (None, Some(actual)) => (actual == value, actual),
+            (None, None) => (false, "not set".to_owned()),
+        };
+        checks.push(DrillCheck { name: name_text, passed, expected: value.to_owned(), actual });
+    }
+    if let Some(comment) = &recorded.comment {
+        let actual = restored.comment.clone();
+        checks.push(DrillCheck {
+            name: "database comment".into(),
+            passed: actual.as_ref() == Some(comment),
+            expected: comment.clone(),
+            actual: actual.unwrap_or_else(|| "none".into()),
+        });
+    }
+    checks
 }
 
 /// Every table with exactly its recorded row count, counted as the manifest counted it.
@@ -253,6 +334,57 @@ mod tests {
             "rolesReferenced": [], "objectCounts": {}, "sequences": [], "tables": []
         });
         serde_json::from_value(json).unwrap()
+    }
+
+    #[test]
+    fn database_settings_must_match_except_those_the_server_could_not_take() {
+        use crate::format::manifest::RoleSettings;
+        let role = |role: &str, settings: &[&str]| RoleSettings {
+            role: role.into(),
+            settings: settings.iter().map(|s| s.to_string()).collect(),
+        };
+        let recorded = DatabaseSettings {
+            settings: vec![
+                "TimeZone=Europe/Paris".into(),
+                "search_path=app, public".into(),
+                "io_method=worker".into(),
+            ],
+            role_settings: vec![role("app", &["work_mem=64MB"]), role("gone", &["work_mem=1MB"])],
+            comment: Some("Shop".into()),
+        };
+        let known: HashSet<String> =
+            ["TimeZone", "search_path", "work_mem"].iter().map(|s| s.to_string()).collect();
+        let roles: HashSet<String> = ["app".to_owned()].into();
+        let same = DatabaseSettings {
+            settings: vec!["timezone=Europe/Paris".into(), "search_path=app, public".into()],
+            role_settings: vec![role("app", &["work_mem=64MB"])],
+            comment: Some("Shop".into()),
+        };
+        let checks = compare_settings(&recorded, &same, &known, &roles);
+        assert_eq!(checks.len(), 6);
+        assert!(checks.iter().all(|c| c.passed), "{checks:?}");
+        assert!(checks[2].actual.starts_with("skipped: this server does not know"));
+        assert!(checks[4].actual.starts_with("skipped: the role does not exist"));
+
+        let changed = DatabaseSettings {
+            settings: vec!["TimeZone=UTC".into()],
+            role_settings: Vec::new(),
+            comment: None,
+        };
+        let failed: Vec<String> = compare_settings(&recorded, &changed, &known, &roles)
+            .into_iter()
+            .filter(|c| !c.passed)
+            .map(|c| format!("{}: {} instead of {}", c.name, c.actual, c.expected))
+            .collect();
+        assert_eq!(
+            failed,
+            [
+                "database setting TimeZone: UTC instead of Europe/Paris",
+                "database setting search_path: not set instead of app, public",
+                "database setting work_mem for role app: not set instead of 64MB",
+                "database comment: none instead of Shop",
+            ]
+        );
     }
 
     fn skipped(c: &Comparable) -> Vec<&str> {

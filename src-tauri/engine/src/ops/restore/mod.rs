@@ -31,6 +31,7 @@ mod plan;
 mod replace;
 mod roles;
 mod run;
+mod settings;
 mod source_facts;
 mod summary;
 mod target_facts;
@@ -53,6 +54,8 @@ use crate::format::selection::{ArchiveItem, LeftOut, Selection};
 use crate::pg::admin::drop_database;
 use crate::storage::context::Ctx;
 use crate::storage::profiles::{self, Profile};
+
+pub use settings::AppliedSettings;
 
 use plan::RunDetails;
 
@@ -208,6 +211,9 @@ pub struct RestoreOutcome {
     pub errors: Vec<String>,
     /// Roles created from the roles saved with the backup.
     pub created_roles: Vec<String>,
+    /// The backed-up database's own settings and comment set on the database the restore
+    /// created.
+    pub database_settings: AppliedSettings,
 }
 
 /// Checks a restore without changing anything on the server: the source, its checksums and a
@@ -262,6 +268,7 @@ pub async fn restore_on(
     let terminate = request.terminate_connections;
     match run_and_swap(ctx, &prepared, &database, terminate, sink, cancel).await {
         Ok((tool_versions, errors, final_database)) => Ok(RestoreOutcome {
+            database_settings: settings::apply(ctx, &prepared, &final_database, sink).await,
             database: final_database,
             created: plan.create_database,
             profile: prepared.profile.settings.name.clone(),
@@ -355,6 +362,7 @@ struct Prepared {
     reader: Option<BundledMajor>,
     writer: BundledMajor,
     known_settings: HashSet<String>,
+    db_settings: Vec<settings::Item>,
 }
 
 /// The pre-flight: the backup and its checksums before anything else, then every fact about the
@@ -381,8 +389,10 @@ async fn prepare(
         .iter()
         .any(|r| !target.roles.contains(r));
     source.saved_roles = source_facts::read_saved_roles(found.as_ref(), needs_missing_role)?;
-    let planned = plan::plan(&source, &target, request, chrono::Local::now().naive_local())?;
+    let mut planned = plan::plan(&source, &target, request, chrono::Local::now().naive_local())?;
+    let db_settings = settings::for_plan(found.as_ref(), &target, &mut planned.plan);
     Ok(Prepared {
+        db_settings,
         plan: planned.plan,
         details: planned.run,
         profile,
