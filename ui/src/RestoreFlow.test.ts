@@ -59,6 +59,8 @@ const plan: RestorePlan = {
   leftOut: [],
   createRoles: [],
   recreatableRoles: [],
+  plainRoles: [],
+  leftOutForRoles: [],
 };
 
 const outcome: RestoreOutcome = {

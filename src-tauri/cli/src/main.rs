@@ -128,6 +128,11 @@ struct RestoreArgs {
     /// --globals), without passwords or superuser rights, so owners and grants stay as they were.
     #[arg(long)]
     create_roles: bool,
+    /// Create every other role the restored entries name that the server lacks as a plain
+    /// NOLOGIN role (no password, no other attribute), so policies, grants, default privileges
+    /// and owners restore; without it, what names a missing role is left out and named.
+    #[arg(long)]
+    create_missing_roles: bool,
     /// Parallel pg_restore workers (custom and directory archives).
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
     jobs: Option<u32>,
@@ -275,6 +280,7 @@ fn restore_request(args: &RestoreArgs) -> RestoreRequest {
         },
         continue_on_errors: args.continue_on_errors,
         create_roles: args.create_roles,
+        create_missing_roles: args.create_missing_roles,
         ..RestoreRequest::default()
     }
 }

@@ -51,6 +51,8 @@ pub enum FindingCode {
     /// The backup creates a schema the target database already has (`public`, in a one-schema
     /// backup of it); the restore goes into the existing schema.
     SchemaExists,
+    /// Entries naming roles the target lacks (policies, user mappings …) are left out.
+    RoleEntriesSkipped,
     /// The database's own settings and comment: re-applied to the new database, or left as
     /// they are in an existing one.
     DatabaseSettings,

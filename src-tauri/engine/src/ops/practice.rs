@@ -26,6 +26,7 @@ use tokio_util::sync::CancellationToken;
 use crate::base::error::{Error, Result};
 use crate::base::progress::{NullSink, ProgressSink};
 use crate::base::tools::{BundledMajor, Tool};
+use crate::ops::restore::may_create_plain_role;
 use crate::pg::connect::{ConnectSpec, connect, query_error};
 use crate::pg::runner::{self, ToolCommand};
 use crate::storage::context::Ctx;
@@ -48,18 +49,7 @@ pub fn stand_in_candidates(named: impl IntoIterator<Item = String>) -> BTreeSet<
 }
 
 fn may_stand_in(name: &str) -> bool {
-    let lower = name.to_lowercase();
-    let reserved = matches!(
-        lower.as_str(),
-        "postgres" | "public" | "none" | "current_user" | "session_user" | "current_role" | "user"
-    );
-    // 63 bytes is PostgreSQL's limit; a longer name would be cut into another role's name.
-    !name.is_empty()
-        && name.len() <= 63
-        && !name.contains('\0')
-        && !lower.starts_with("pg_")
-        && !reserved
-        && lower != PRACTICE_USER
+    may_create_plain_role(name) && name.to_lowercase() != PRACTICE_USER
 }
 
 /// A running practice server.

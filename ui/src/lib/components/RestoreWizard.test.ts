@@ -70,6 +70,8 @@ function planFor(input: RestoreRequest, findings: Finding[] = []): RestorePlan {
     leftOut,
     createRoles: [],
     recreatableRoles: input.selection ? ["ada"] : [],
+    plainRoles: [],
+    leftOutForRoles: [],
   };
 }
 
@@ -152,6 +154,7 @@ describe("RestoreWizard", () => {
       selection: { schemas: [], excludeSchemas: [], tables: [], excludeEntries: [] },
       continueOnErrors: false,
       createRoles: false,
+      createMissingRoles: false,
     });
     expect(byId("restore-summary").textContent).toContain("into a new database shop_restored_20261121");
     const target = byId("restore-target") as HTMLInputElement;
@@ -230,6 +233,7 @@ describe("RestoreWizard", () => {
       selection: { schemas: [], excludeSchemas: [], tables: [], excludeEntries: [] },
       continueOnErrors: false,
       createRoles: false,
+      createMissingRoles: false,
     };
     expect(vi.mocked(preflightRestore).mock.calls[1][0]).toEqual(wanted);
     await waitFor(() => expect(screen.queryByTestId("restore-stale")).toBeNull());
@@ -318,6 +322,7 @@ describe("RestoreWizard", () => {
       selection: { schemas: [], excludeSchemas: [], tables: [], excludeEntries: [] },
       continueOnErrors: false,
       createRoles: false,
+      createMissingRoles: false,
     };
     expect(vi.mocked(preflightRestore).mock.calls[1][0]).toEqual(wanted);
     await waitFor(() => expect(screen.queryByTestId("restore-stale")).toBeNull());

@@ -327,6 +327,8 @@ export type FindingCode = "checksums_verified" | "no_manifest" | "roles_missing"
  *  backup of it); the restore goes into the existing schema.
  */
 "schema_exists" | 
+/**  Entries naming roles the target lacks (policies, user mappings …) are left out. */
+"role_entries_skipped" | 
 /**
  *  The database's own settings and comment: re-applied to the new database, or left as
  *  they are in an existing one.
@@ -544,6 +546,10 @@ export type RestorePlan = {
 	createRoles: string[],
 	/**  Missing roles the backup saved, which `create_roles` in the request would create. */
 	recreatableRoles: string[],
+	/**  Of `create_roles`, those created as plain `NOLOGIN` roles (`create_missing_roles`). */
+	plainRoles: string[],
+	/**  Entries left out because they name roles the target lacks, with those roles. */
+	leftOutForRoles: RoleLeftOut[],
 	/**  What the archive holds, for choosing what to restore (empty for plain SQL). */
 	contents: ArchiveItem[],
 	/**
@@ -602,6 +608,25 @@ export type RestoreRequest = {
 	 *  grants are restored as they were.
 	 */
 	createRoles?: boolean,
+	/**
+	 *  Create every role the restored entries name that the target lacks (and `create_roles`
+	 *  does not create from the saved roles) as a plain `NOLOGIN` role with no other
+	 *  attribute, so that policies, grants, default privileges and owners restore as they
+	 *  were. Without it, entries that cannot restore without their role are left out.
+	 */
+	createMissingRoles?: boolean,
+};
+
+/**
+ *  An entry left out because it names roles the target lacks (a policy `TO` them, a grant, a
+ *  default privilege or user mapping `FOR` them): restoring it would fail or grant nothing.
+ */
+export type RoleLeftOut = {
+	kind: string,
+	schema: string | null,
+	name: string,
+	/**  The missing roles it names. */
+	roles: string[],
 };
 
 export type SaveSmokeChecks = {

@@ -29,6 +29,7 @@ export function sameRequest(a: RestoreRequest | null, b: RestoreRequest): boolea
     a.terminateConnections === b.terminateConnections &&
     a.continueOnErrors === b.continueOnErrors &&
     a.createRoles === b.createRoles &&
+    a.createMissingRoles === b.createMissingRoles &&
     JSON.stringify(a.selection) === JSON.stringify(b.selection)
   );
 }
@@ -61,6 +62,8 @@ export class RestoreDraft {
   continueOnErrors = $state(false);
   /** Create the roles the server lacks from the roles saved with the backup. */
   createRoles = $state(false);
+  /** Create every other role the server lacks as a plain NOLOGIN role. */
+  createMissingRoles = $state(false);
 
   #checkGeneration = 0;
 
@@ -119,7 +122,15 @@ export class RestoreDraft {
       selection: selectionFor(this.groups, this.unticked),
       continueOnErrors: this.continueOnErrors,
       createRoles: this.createRoles,
+      createMissingRoles: this.createMissingRoles,
     };
+  }
+
+  /** Whether to offer creating the missing roles as NOLOGIN roles: the plan names roles the server
+   * lacks, or the option is on (so that it can be turned off again). */
+  get offersMissingRoles(): boolean {
+    if (this.createMissingRoles) return true;
+    return this.plan?.findings.some((f) => f.code === "roles_missing") ?? false;
   }
 
   /** Runs the pre-flight check for the current choices: true when a new plan arrived. */
@@ -152,6 +163,7 @@ export class RestoreDraft {
     this.confirmName = "";
     this.unticked = new Set();
     this.createRoles = false;
+    this.createMissingRoles = false;
     if (this.check.state === "failed") this.check = { state: "idle" };
   }
 

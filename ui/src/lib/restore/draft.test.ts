@@ -96,6 +96,24 @@ describe("RestoreDraft", () => {
     expect(draft.sourceNote).toBe("No file dialog here. Type the path instead.");
   });
 
+  it("offers creating missing roles when the plan names some, and asks for it", async () => {
+    vi.mocked(preflightRestore).mockImplementation(async (input) => ({
+      ...planFor(input),
+      findings: [{ severity: "warning", code: "roles_missing", message: "1 role…", fix: null }],
+    }));
+    const draft = new RestoreDraft(["Shop"], "Shop", "/b/shop.backup");
+    expect(draft.offersMissingRoles).toBe(false);
+    await draft.runCheck();
+    expect(draft.offersMissingRoles).toBe(true);
+    expect(draft.request().createMissingRoles).toBe(false);
+    draft.createMissingRoles = true;
+    expect(draft.stale).toBe(true);
+    expect(draft.request().createMissingRoles).toBe(true);
+    draft.sourceChanged();
+    expect(draft.createMissingRoles).toBe(false);
+    expect(draft.offersMissingRoles).toBe(false);
+  });
+
   it("compares requests field by field, selection included", () => {
     const draft = new RestoreDraft(["Shop"], "Shop", "/b/shop.backup");
     const a = draft.request();

@@ -10,11 +10,17 @@ use crate::format::selection::{self, LeftOut};
 use crate::format::sqltext::{DumpEntry, DumpFacts};
 use crate::util::size::human_bytes;
 
+use super::RoleLeftOut;
 use super::source_facts::SourceFacts;
 use super::target_facts::{Disk, TargetFacts};
 
 pub(super) fn plural(n: usize) -> &'static str {
     if n == 1 { "" } else { "s" }
+}
+
+/// The endings for a count of entries: "entr{y|ies}", "depend{s|}", "{is|are}".
+fn entry_forms(n: usize) -> (&'static str, &'static str, &'static str) {
+    if n == 1 { ("y", "s", "is") } else { ("ies", "", "are") }
 }
 
 pub(super) fn list_names(names: &BTreeSet<String>) -> String {
@@ -399,19 +405,50 @@ pub(super) fn dependents(left_out: &[LeftOut]) -> Option<Finding> {
         })
         .collect();
     let more = dependents.len().saturating_sub(shown.len());
-    let one = dependents.len() == 1;
+    let (entr, verb_s, is) = entry_forms(dependents.len());
     Some(Finding::new(
         Severity::Info,
         FindingCode::DependentsLeftOut,
         format!(
-            "{} entr{} depend{} on what is left out and {} left out too: {}{}.",
+            "{} entr{entr} depend{verb_s} on what is left out and {is} left out too: {}{}.",
             dependents.len(),
-            if one { "y" } else { "ies" },
-            if one { "s" } else { "" },
-            if one { "is" } else { "are" },
             shown.join(", "),
             if more > 0 { format!(" and {more} more") } else { String::new() }
         ),
         Some("Include what they need to restore them as well.".into()),
+    ))
+}
+
+/// The entries other than grants left out because they name missing roles, each named with
+/// its roles (grants have their own finding).
+pub(super) fn role_entries_skipped(left_out: &[RoleLeftOut]) -> Option<Finding> {
+    let named: Vec<String> = left_out
+        .iter()
+        .filter(|l| l.kind != "ACL" && l.kind != "DEFAULT ACL")
+        .map(|l| {
+            format!(
+                "{} (role {})",
+                selection::describe(&l.kind, l.schema.as_deref(), &l.name),
+                l.roles.join(", ")
+            )
+        })
+        .collect();
+    if named.is_empty() {
+        return None;
+    }
+    let (entr, verb_s, is) = entry_forms(named.len());
+    Some(Finding::new(
+        Severity::Warning,
+        FindingCode::RoleEntriesSkipped,
+        format!(
+            "{} entr{entr} name{verb_s} roles missing on the target and {is} left out: {}.",
+            named.len(),
+            named.join(", ")
+        ),
+        Some(
+            "Restore with --create-missing-roles (the wizard's \"Create the missing roles as \
+             NOLOGIN roles\") to create them and restore these too, or create the roles first."
+                .into(),
+        ),
     ))
 }

@@ -55,6 +55,7 @@ use crate::pg::admin::drop_database;
 use crate::storage::context::Ctx;
 use crate::storage::profiles::{self, Profile};
 
+pub use roles::may_create_plain_role;
 pub use settings::AppliedSettings;
 
 use plan::RunDetails;
@@ -97,6 +98,12 @@ pub struct RestoreRequest {
     /// grants are restored as they were.
     #[serde(default)]
     pub create_roles: bool,
+    /// Create every role the restored entries name that the target lacks (and `create_roles`
+    /// does not create from the saved roles) as a plain `NOLOGIN` role with no other
+    /// attribute, so that policies, grants, default privileges and owners restore as they
+    /// were. Without it, entries that cannot restore without their role are left out.
+    #[serde(default)]
+    pub create_missing_roles: bool,
     /// The caller checked every file's sha256 against the manifest just before (a drill's
     /// integrity step): not read and hashed a second time. Not reachable from the GUI or CLI.
     #[serde(skip)]
@@ -181,11 +188,27 @@ pub struct RestorePlan {
     pub create_roles: Vec<String>,
     /// Missing roles the backup saved, which `create_roles` in the request would create.
     pub recreatable_roles: Vec<String>,
+    /// Of `create_roles`, those created as plain `NOLOGIN` roles (`create_missing_roles`).
+    pub plain_roles: Vec<String>,
+    /// Entries left out because they name roles the target lacks, with those roles.
+    pub left_out_for_roles: Vec<RoleLeftOut>,
     /// What the archive holds, for choosing what to restore (empty for plain SQL).
     pub contents: Vec<ArchiveItem>,
     /// Entries the selection leaves out, with the entry each needs when it is left out only
     /// because of that.
     pub left_out: Vec<LeftOut>,
+}
+
+/// An entry left out because it names roles the target lacks (a policy `TO` them, a grant, a
+/// default privilege or user mapping `FOR` them): restoring it would fail or grant nothing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct RoleLeftOut {
+    pub kind: String,
+    pub schema: Option<String>,
+    pub name: String,
+    /// The missing roles it names.
+    pub roles: Vec<String>,
 }
 
 /// What a finished restore did.

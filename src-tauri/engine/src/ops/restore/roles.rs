@@ -30,6 +30,26 @@ pub(super) struct Roles {
     pub statements: Vec<(String, String)>,
     /// `GRANT role TO member` statements run after them.
     pub memberships: Vec<String>,
+    /// Of the roles to create, those created as plain `NOLOGIN` roles.
+    pub plain: BTreeSet<String>,
+}
+
+/// Whether Lifeboat may create a role of this name as a plain `NOLOGIN` role: never
+/// `postgres`, PostgreSQL's predefined `pg_` roles or the names it reserves (PUBLIC, NONE,
+/// CURRENT_USER …), whatever their case, nor a name PostgreSQL would cut or cannot store.
+/// Shared with the practice server's stand-in roles.
+pub fn may_create_plain_role(name: &str) -> bool {
+    let lower = name.to_lowercase();
+    let reserved = matches!(
+        lower.as_str(),
+        "postgres" | "public" | "none" | "current_user" | "session_user" | "current_role" | "user"
+    );
+    // 63 bytes is PostgreSQL's limit; a longer name would be cut into another role's name.
+    !name.is_empty()
+        && name.len() <= 63
+        && !name.contains('\0')
+        && !lower.starts_with("pg_")
+        && !reserved
 }
 
 /// The roles step: owners, missing roles, roles to create and the role to restore as.
@@ -61,7 +81,9 @@ pub(super) fn decide(
         .cloned()
         .collect();
     let mut roles = Roles::default();
-    if request.create_roles && !missing_roles.is_empty() {
+    // Without saved roles to create from, plain ones stand for them: nothing to warn about.
+    let plain_instead = request.create_missing_roles && recreatable.is_empty();
+    if request.create_roles && !missing_roles.is_empty() && !plain_instead {
         let (finding, statements, memberships) = creation(saved, &recreatable, target);
         roles.findings.push(finding);
         if !statements.is_empty() {
@@ -70,6 +92,22 @@ pub(super) fn decide(
         }
         roles.statements = statements;
         roles.memberships = memberships;
+    }
+    if request.create_missing_roles && !missing_roles.is_empty() {
+        create_plain(&mut roles, &missing_roles, target);
+        // Giving an object to a role needs membership in it unless one is superuser; a
+        // CREATEROLE user has none in the roles it creates (16+: only ADMIN) until it grants it.
+        if !target.superuser {
+            roles.memberships.extend(
+                roles
+                    .plain
+                    .iter()
+                    .filter(|r| owners.contains(r))
+                    .map(|r| format!("GRANT {} TO {}", quote_ident(r), quote_ident(&target.user))),
+            );
+        }
+        missing_owners.retain(|r| !roles.plain.contains(*r));
+        missing_roles.retain(|r| !roles.plain.contains(r));
     }
     roles.findings.extend(owner_role(target, role));
     roles.no_owner = request.no_owner
@@ -162,6 +200,60 @@ fn creation(
         ),
     );
     (finding, statements, memberships(saved, recreatable, target))
+}
+
+/// Plans the missing roles Lifeboat may create (see [`may_create_plain_role`]) as plain
+/// `NOLOGIN` roles, with a finding naming them; or a blocker when the user may not create roles.
+fn create_plain(roles: &mut Roles, missing: &BTreeSet<String>, target: &TargetFacts) {
+    let plain: BTreeSet<String> =
+        missing.iter().filter(|r| may_create_plain_role(r)).cloned().collect();
+    if plain.is_empty() {
+        return;
+    }
+    if !target.superuser && !target.createrole {
+        let blocked = roles
+            .findings
+            .iter()
+            .any(|f| f.code == FindingCode::CannotCreateRoles && f.severity == Severity::Blocker);
+        if !blocked {
+            roles.findings.push(Finding::new(
+                Severity::Blocker,
+                FindingCode::CannotCreateRoles,
+                format!(
+                    "The user {} may not create the missing roles on \"{}\": {}.",
+                    target.user,
+                    target.profile_name,
+                    list_names(&plain)
+                ),
+                Some(
+                    "Give the user CREATEROLE, use a profile with more rights, or restore \
+                     without creating the missing roles (what names them is then left out)."
+                        .into(),
+                ),
+            ));
+        }
+        return;
+    }
+    roles.findings.push(Finding::new(
+        Severity::Warning,
+        FindingCode::RolesCreated,
+        format!(
+            "Creates {} missing role{} as plain NOLOGIN roles, without a password or any other \
+             attribute: {}.",
+            plain.len(),
+            plural(plain.len()),
+            list_names(&plain)
+        ),
+        Some(
+            "Roles are shared by every database of the server. Give them LOGIN, a password or \
+             memberships (ALTER ROLE …, GRANT …) where they need them."
+                .into(),
+        ),
+    ));
+    for name in &plain {
+        roles.statements.push((name.clone(), format!("CREATE ROLE {} NOLOGIN", quote_ident(name))));
+    }
+    roles.plain = plain;
 }
 
 /// The saved memberships that involve a created role, between roles that will exist.

@@ -108,9 +108,12 @@ fn left_out(plan: &RestorePlan) -> Vec<String> {
         parts.push(text);
     }
     if plan.skipped_entries > 0 {
+        let grants_only =
+            plan.left_out_for_roles.iter().all(|l| l.kind == "ACL" || l.kind == "DEFAULT ACL");
         parts.push(format!(
-            "{} grant entr{} naming missing roles left out",
+            "{} {}entr{} naming missing roles left out",
             plan.skipped_entries,
+            if grants_only { "grant " } else { "" },
             if plan.skipped_entries == 1 { "y" } else { "ies" }
         ));
     }

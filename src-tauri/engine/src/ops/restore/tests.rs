@@ -558,3 +558,133 @@ fn a_backup_of_the_public_schema_restores_into_the_one_the_new_database_has() {
     assert!(list.contains("\n2; 1259 16410 TABLE public orders"), "{list}");
     assert_eq!(plan.skipped_entries, 0, "nothing the user would miss is skipped");
 }
+
+/// The source with a policy `TO app_reader`, a default privilege `FOR ROLE app_owner` and a
+/// user mapping `FOR app_reader`, on a target that has none of those roles.
+fn source_naming_app_roles() -> SourceFacts {
+    let mut source = source();
+    source.dump.entries.extend([
+        entry(5, "POLICY", "orders orders_read", "alice", &["app_reader"]),
+        entry(6, "DEFAULT ACL", "DEFAULT PRIVILEGES FOR TABLES", "app_owner", &["app_owner"]),
+        entry(7, "USER MAPPING", "USER MAPPING app_reader SERVER files", "alice", &["app_reader"]),
+        // `TO public` names no role.
+        entry(8, "POLICY", "orders orders_all", "alice", &[]),
+    ]);
+    source.list = Some(
+        ";     dbname: shop\n1; 2615 1 SCHEMA - shop alice\n5; 0 0 POLICY shop orders \
+         orders_read alice\n6; 0 0 DEFAULT ACL - DEFAULT PRIVILEGES FOR TABLES app_owner\n\
+         7; 0 0 USER MAPPING - USER MAPPING app_reader SERVER files alice\n\
+         8; 0 0 POLICY shop orders orders_all alice\n"
+            .into(),
+    );
+    source
+}
+
+#[test]
+fn entries_naming_missing_roles_are_left_out_and_named() {
+    let Planned { plan, run } =
+        planned(&source_naming_app_roles(), &target(), &RestoreRequest::default());
+    assert!(
+        !plan.blocked && plan.no_owner,
+        "app_owner owns the default privileges, and is missing"
+    );
+    let left: Vec<(&str, &[String])> =
+        plan.left_out_for_roles.iter().map(|l| (l.kind.as_str(), l.roles.as_slice())).collect();
+    assert_eq!(
+        left,
+        [
+            ("POLICY", &["app_reader".to_owned()][..]),
+            ("DEFAULT ACL", &["app_owner".to_owned()][..]),
+            ("USER MAPPING", &["app_reader".to_owned()][..]),
+        ]
+    );
+    assert_eq!(plan.skipped_entries, 3);
+    let list = run.use_list.as_deref().unwrap();
+    assert!(list.contains("\n;5; ") && list.contains("\n;6; ") && list.contains("\n;7; "));
+    assert!(list.contains("\n8; "), "a policy TO public restores");
+    let skipped = finding(&plan, FindingCode::RoleEntriesSkipped);
+    assert_eq!(skipped.severity, Severity::Warning);
+    assert_eq!(
+        skipped.message,
+        "2 entries name roles missing on the target and are left out: POLICY shop.orders \
+         orders_read (role app_reader), USER MAPPING shop.USER MAPPING app_reader SERVER files \
+         (role app_reader)."
+    );
+    assert!(skipped.fix.as_deref().unwrap().contains("--create-missing-roles"));
+    assert!(plan.summary.contains("3 entries naming missing roles left out"), "{}", plan.summary);
+    assert!(plan.create_roles.is_empty() && plan.plain_roles.is_empty());
+}
+
+#[test]
+fn missing_roles_are_created_as_plain_nologin_roles_when_asked() {
+    let mut source = source_naming_app_roles();
+    source.dump.entries.push(entry(9, "ACL", "TABLE orders", "", &["Odd \"Role"]));
+    source.dump.entries.push(entry(10, "ACL", "SCHEMA shop", "", &["pg_read_all_data"]));
+    let mut target = target();
+    target.roles = names(&["lifeboat", "bob", "postgres"]);
+    target.member_of.remove("alice");
+    let request = RestoreRequest { create_missing_roles: true, ..Default::default() };
+    let plan = planned(&source, &target, &request).plan;
+    assert!(plan.blocked, "the user may not create roles");
+    assert_eq!(finding(&plan, FindingCode::CannotCreateRoles).severity, Severity::Blocker);
+    target.createrole = true;
+    let Planned { plan, run } = planned(&source, &target, &request);
+    assert!(!plan.blocked && !plan.no_owner, "the owners exist once created");
+    let plain = ["Odd \"Role", "alice", "app_owner", "app_reader"];
+    assert_eq!(plan.plain_roles, plain);
+    assert_eq!(plan.create_roles, plain);
+    assert_eq!(
+        run.role_statements.iter().map(|(_, sql)| sql.as_str()).collect::<Vec<_>>(),
+        [
+            "CREATE ROLE \"Odd \"\"Role\" NOLOGIN",
+            "CREATE ROLE \"alice\" NOLOGIN",
+            "CREATE ROLE \"app_owner\" NOLOGIN",
+            "CREATE ROLE \"app_reader\" NOLOGIN",
+        ]
+    );
+    assert!(message(&plan, FindingCode::RolesCreated).contains("as plain NOLOGIN roles"));
+    assert_eq!(
+        run.membership_statements,
+        ["GRANT \"alice\" TO \"lifeboat\"", "GRANT \"app_owner\" TO \"lifeboat\""],
+        "the user may give objects to the owners it created"
+    );
+    // pg_read_all_data is not on this (made-up) server, and never created: its grant is left out.
+    assert_eq!(plan.left_out_for_roles.len(), 1);
+    assert_eq!(plan.left_out_for_roles[0].roles, ["pg_read_all_data"]);
+    assert!(run.use_list.is_none() || !run.use_list.as_deref().unwrap().contains(";5; "));
+    assert!(plan.findings.iter().all(|f| f.code != FindingCode::RoleEntriesSkipped));
+}
+
+#[test]
+fn saved_roles_come_first_and_only_the_rest_are_plain() {
+    let mut source = source_naming_app_roles();
+    let mut saved = BTreeMap::new();
+    saved.insert("app_owner".to_owned(), SavedRole { attributes: vec!["LOGIN".into()] });
+    source.saved_roles = Some(SavedRoles { roles: saved, memberships: Vec::new() });
+    let mut target = target();
+    target.createrole = true;
+    let request =
+        RestoreRequest { create_roles: true, create_missing_roles: true, ..Default::default() };
+    let Planned { plan, run } = planned(&source, &target, &request);
+    assert_eq!(plan.create_roles, ["app_owner", "app_reader"]);
+    assert_eq!(plan.plain_roles, ["app_reader"]);
+    assert!(
+        run.role_statements[0].1.contains("LOGIN") && !run.role_statements[0].1.contains("NOLOGIN")
+    );
+    assert_eq!(run.role_statements[1].1, "CREATE ROLE \"app_reader\" NOLOGIN");
+    assert!(plan.left_out_for_roles.is_empty() && plan.skipped_entries == 0);
+    // Without saved roles, asking for both creates plain ones without a word about globals.
+    source.saved_roles = None;
+    let plan = planned(&source, &target, &request).plan;
+    assert_eq!(plan.plain_roles, ["app_owner", "app_reader"]);
+    assert!(plan.findings.iter().all(|f| f.code != FindingCode::CannotCreateRoles));
+}
+
+#[test]
+fn reserved_names_are_never_created() {
+    for name in ["postgres", "PUBLIC", "pg_monitor", "Current_User", "none", "session_user", ""] {
+        assert!(!may_create_plain_role(name), "{name}");
+    }
+    assert!(!may_create_plain_role(&"x".repeat(64)));
+    assert!(may_create_plain_role("app_reader") && may_create_plain_role("lifeboat"));
+}
