@@ -4,6 +4,7 @@
 
 mod drill;
 
+use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -165,6 +166,9 @@ struct RestoreArgs {
     /// Only run the pre-flight and print the plan and its findings; change nothing.
     #[arg(long)]
     dry_run: bool,
+    /// With --dry-run: list every entry left out, not only how many of each kind.
+    #[arg(long, short)]
+    verbose: bool,
     #[command(flatten)]
     json: JsonFlag,
 }
@@ -302,7 +306,7 @@ async fn run_restore(ctx: Result<Ctx, Error>, args: RestoreArgs) -> ExitCode {
     };
     if args.dry_run {
         let plan = preflight(&ctx, restore_request(&args)).await;
-        return report(json, plan, print_plan, |plan| !plan.blocked);
+        return report(json, plan, |plan| print_plan(plan, args.verbose), |plan| !plan.blocked);
     }
     let cancel = cancel_on_interrupt();
     use std::io::IsTerminal;
@@ -369,7 +373,7 @@ async fn run_restore(ctx: Result<Ctx, Error>, args: RestoreArgs) -> ExitCode {
     }
 }
 
-fn print_plan(plan: &RestorePlan) {
+fn print_plan(plan: &RestorePlan, verbose: bool) {
     println!("{}", plan.summary);
     let format = serde_json::to_value(plan.format).expect("serializable");
     let mut source = format!("Source: {} ({}", plan.source, format.as_str().unwrap_or_default());
@@ -390,16 +394,7 @@ fn print_plan(plan: &RestorePlan) {
         plan.profile,
         plan.server_version
     );
-    if !plan.left_out.is_empty() {
-        println!("Left out:");
-        for entry in &plan.left_out {
-            let what = selection::describe(&entry.kind, entry.schema.as_deref(), &entry.name);
-            match &entry.because {
-                Some(needs) => println!("  {what} (needs {needs})"),
-                None => println!("  {what}"),
-            }
-        }
-    }
+    print_left_out(plan, verbose);
     if plan.findings.is_empty() {
         return;
     }
@@ -417,6 +412,63 @@ fn print_plan(plan: &RestorePlan) {
             println!("      → {fix}");
         }
     }
+}
+
+/// How many left-out entries are listed one by one without --verbose.
+const LEFT_OUT_LISTED: usize = 20;
+
+/// The entries a restore leaves out: each one, or, when there are many, how many of each kind.
+fn print_left_out(plan: &RestorePlan, verbose: bool) {
+    let chosen: Vec<(&str, String)> = plan
+        .left_out
+        .iter()
+        .map(|entry| {
+            let what = selection::describe(&entry.kind, entry.schema.as_deref(), &entry.name);
+            let line = match &entry.because {
+                Some(needs) => format!("{what} (needs {needs})"),
+                None => what,
+            };
+            (entry.kind.as_str(), line)
+        })
+        .collect();
+    print_entries("Left out:", &chosen, verbose);
+    let for_roles: Vec<(&str, String)> = plan
+        .left_out_for_roles
+        .iter()
+        .map(|entry| {
+            let what = selection::describe(&entry.kind, entry.schema.as_deref(), &entry.name);
+            (entry.kind.as_str(), format!("{what} (names {})", entry.roles.join(", ")))
+        })
+        .collect();
+    print_entries("Left out, naming roles this server lacks:", &for_roles, verbose);
+}
+
+/// `title` and one line per entry; past [`LEFT_OUT_LISTED`] entries, without `verbose`, only
+/// how many of each kind.
+fn print_entries(title: &str, entries: &[(&str, String)], verbose: bool) {
+    if entries.is_empty() {
+        return;
+    }
+    if verbose || entries.len() <= LEFT_OUT_LISTED {
+        println!("{title}");
+        for (_, line) in entries {
+            println!("  {line}");
+        }
+        return;
+    }
+    let kinds = count_by_kind(entries.iter().map(|(kind, _)| *kind));
+    println!("{title} {} entries ({kinds}); --verbose lists each.", entries.len());
+}
+
+/// "2100 TABLE DATA, 600 TABLE, 25 SEQUENCE", most first.
+fn count_by_kind<'a>(kinds: impl Iterator<Item = &'a str>) -> String {
+    let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+    for kind in kinds {
+        *counts.entry(kind).or_default() += 1;
+    }
+    let mut counts: Vec<(&str, usize)> = counts.into_iter().collect();
+    counts.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+    counts.iter().map(|(kind, n)| format!("{n} {kind}")).collect::<Vec<_>>().join(", ")
 }
 
 #[derive(Args)]
@@ -699,5 +751,16 @@ async fn main() -> ExitCode {
                 }
             })
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn many_left_out_entries_are_counted_by_kind_most_first() {
+        let kinds = ["TABLE", "TABLE DATA", "TABLE DATA", "ACL"];
+        assert_eq!(count_by_kind(kinds.into_iter()), "2 TABLE DATA, 1 ACL, 1 TABLE");
     }
 }

@@ -163,3 +163,45 @@ fn replacing_needs_yes_and_excludes_a_target_name() {
     );
     assert_eq!(both.status.code(), Some(2), "{}", text(&both));
 }
+
+/// A dry run of one table out of many counts what it leaves out by kind; --verbose lists each.
+#[tokio::test]
+async fn a_long_left_out_list_is_counted_by_kind_unless_verbose() {
+    let server = PgServer::shared(18);
+    let db = server.create_database("cli_many").await;
+    let tables: String = (1..=30)
+        .map(|n| format!("CREATE TABLE public.t{n} (id int PRIMARY KEY); INSERT INTO public.t{n} VALUES ({n});"))
+        .collect();
+    server.client(&db).await.batch_execute(&tables).await.unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let out = tempfile::tempdir().unwrap();
+    add_local_profile(home.path(), &server);
+    let out_dir = out.path().display().to_string();
+    let made = lifeboat(
+        home.path(),
+        &["backup", "--profile", "local", "--database", &db, "--out", &out_dir, "--json"],
+    );
+    assert!(made.status.success(), "{}", text(&made));
+    let file = out.path().join(json(&made)["files"][0]["name"].as_str().unwrap());
+    let file = file.display().to_string();
+    let dry = ["restore", &file, "--profile", "local", "--table", "public.t1", "--dry-run"];
+
+    let counted = lifeboat(home.path(), &dry);
+    assert_eq!(counted.status.code(), Some(0), "{}", text(&counted));
+    let printed = String::from_utf8_lossy(&counted.stdout);
+    assert!(
+        printed.contains(
+            "Left out: 87 entries (29 CONSTRAINT, 29 TABLE, 29 TABLE DATA); --verbose lists each."
+        ),
+        "{printed}"
+    );
+    assert!(!printed.contains("public.t2\n"), "{printed}");
+    let findings = printed.find("Findings:").expect("the findings are printed");
+    assert!(printed[..findings].lines().count() < 10, "{printed}");
+
+    let verbose: Vec<&str> = dry.iter().copied().chain(["--verbose"]).collect();
+    let listed = lifeboat(home.path(), &verbose);
+    let printed = String::from_utf8_lossy(&listed.stdout);
+    assert!(printed.contains("Left out:\n"), "{printed}");
+    assert!(printed.lines().filter(|l| l.starts_with("  ")).count() >= 87, "{printed}");
+}
