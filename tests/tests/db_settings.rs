@@ -164,3 +164,60 @@ async fn settings_survive_on_14() {
 async fn settings_survive_on_18() {
     settings_survive_backup_restore_and_drill(18).await;
 }
+
+/// A restore and a drill by a user who is no superuser and lacks CREATEROLE: the superuser-only
+/// `lc_messages` and the role's own setting cannot be set; the plan names them, the restore
+/// leaves them out, and the drill of the good backup passes, comparing the rest.
+#[tokio::test]
+async fn a_user_without_the_rights_gets_the_rest_and_a_passing_drill() {
+    use lifeboat_engine::storage::profiles::{AddProfile, add_profile};
+    let fx = fixture(18).await;
+    let (manifest_path, _) = make_backup(&fx).await;
+    let user = format!("dbset_restorer_{}", std::process::id());
+    fx.server.create_role(&user, None, "CREATEDB").await;
+    let mut settings = lifeboat_system_tests::home::server_settings("restorer", &fx.server);
+    settings.user = user.clone();
+    add_profile(&fx.home.ctx, AddProfile { settings, password: None }).await.unwrap();
+    let request = RestoreRequest {
+        source: manifest_path.display().to_string(),
+        profile: "restorer".into(),
+        ..RestoreRequest::default()
+    };
+    let plan = preflight(&fx.home.ctx, request.clone()).await.unwrap();
+    let skipped: Vec<&str> = plan
+        .findings
+        .iter()
+        .filter(|f| f.code == FindingCode::DatabaseSettingsSkipped)
+        .map(|f| f.message.as_str())
+        .collect();
+    assert!(
+        skipped.iter().any(|m| m.contains("only a superuser") && m.contains("lc_messages")),
+        "{skipped:?}"
+    );
+    assert!(skipped.iter().any(|m| m.contains("CREATEROLE") && m.contains(ROLE)), "{skipped:?}");
+    assert!(
+        skipped.iter().any(|m| m.contains("custom settings") && m.contains("app.tenant")),
+        "{skipped:?}"
+    );
+    let outcome =
+        restore(&fx.home.ctx, request, &NullSink, &CancellationToken::new()).await.unwrap();
+    let config = setconfig(&fx.server, &outcome.database, None).await;
+    assert!(config.iter().any(|c| c == "TimeZone=Europe/Paris"), "{config:?}");
+    assert!(!config.iter().any(|c| c.starts_with("lc_messages")), "{config:?}");
+
+    let drill_request = DrillRequest {
+        source: manifest_path.display().to_string(),
+        target: DrillTarget::Profile { name: "restorer".into() },
+        ..DrillRequest::default()
+    };
+    let report =
+        drill(&fx.home.ctx, drill_request, &NullSink, &CancellationToken::new()).await.unwrap();
+    assert!(report.passed, "{:?}", report.failure);
+    let compare = report.steps.iter().find(|s| s.kind == DrillStepKind::Compare).unwrap();
+    assert!(
+        compare.checks.iter().any(|c| c.name == "database setting lc_messages"
+            && c.actual.starts_with("skipped: only a superuser")),
+        "{:?}",
+        compare.checks
+    );
+}

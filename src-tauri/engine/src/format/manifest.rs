@@ -270,12 +270,6 @@ pub fn split_setting(entry: &str) -> (&str, &str) {
     entry.split_once('=').unwrap_or((entry, ""))
 }
 
-/// Whether a server whose `pg_settings` names are `known` accepts the setting: one of them
-/// (in any case), or a custom `prefix.name` placeholder, which every server takes.
-pub fn knows_setting(known: &std::collections::HashSet<String>, name: &str) -> bool {
-    name.contains('.') || known.iter().any(|k| k.eq_ignore_ascii_case(name))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

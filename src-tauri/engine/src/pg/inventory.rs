@@ -1,10 +1,12 @@
 //! What a database holds, read the same way when a backup records its baseline and when a drill
 //! compares a restored copy with it.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
+
+use tokio_postgres::Client;
 
 use crate::base::error::Result;
-use crate::pg::connect::query_error;
+use crate::pg::connect::{query_error, server_version};
 use crate::util::quote::quote_ident;
 
 /// How a table's rows are counted.
@@ -111,4 +113,90 @@ pub(crate) fn not_extension(class: &str, alias: &str) -> String {
         "NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = '{class}'::regclass \
          AND d.objid = {alias}.oid AND d.deptype = 'e')"
     )
+}
+
+/// What the connected user can set on a database of this server (`ALTER DATABASE … SET`,
+/// `ALTER ROLE … IN DATABASE … SET`). A restore leaves out what it cannot set, and a drill does
+/// not expect it: both decide with [`SettingsReach::skip_reason`].
+#[derive(Debug, Clone, Default)]
+pub(crate) struct SettingsReach {
+    /// The settings the server knows.
+    pub known: HashSet<String>,
+    /// Superuser-only settings the user may not set (lowercase): not a superuser and, from
+    /// PostgreSQL 15, not granted `SET` on them.
+    pub superuser_only: HashSet<String>,
+    /// The roles on the server.
+    pub roles: HashSet<String>,
+    /// Whether the user may set other roles' settings (a superuser, or CREATEROLE).
+    pub role_settings: bool,
+    /// Whether the user may set custom `prefix.name` settings no module defines: from
+    /// PostgreSQL 15 only a superuser (or a user granted SET on that name) may.
+    pub placeholders: bool,
+}
+
+impl SettingsReach {
+    pub(crate) async fn read(client: &Client) -> Result<SettingsReach> {
+        let q = |e: tokio_postgres::Error| query_error(&e);
+        let major = server_version(client).await?.major();
+        let granted =
+            if major >= 15 { " AND NOT has_parameter_privilege(name, 'SET')" } else { "" };
+        let me = "(SELECT rolsuper FROM pg_roles WHERE rolname = current_user)";
+        let superuser_only = client
+            .query(
+                &format!(
+                    "SELECT name FROM pg_settings WHERE context = 'superuser' AND NOT {me}{granted}"
+                ),
+                &[],
+            )
+            .await
+            .map_err(q)?;
+        let known = client.query("SELECT name FROM pg_settings", &[]).await.map_err(q)?;
+        let roles = client.query("SELECT rolname::text FROM pg_roles", &[]).await.map_err(q)?;
+        let me_row = client
+            .query_one(
+                "SELECT rolsuper, rolsuper OR rolcreaterole FROM pg_roles WHERE rolname = current_user",
+                &[],
+            )
+            .await
+            .map_err(q)?;
+        let (superuser, role_settings): (bool, bool) = (me_row.get(0), me_row.get(1));
+        let names = |rows: Vec<tokio_postgres::Row>| -> HashSet<String> {
+            rows.iter().map(|r| r.get::<_, String>(0)).collect()
+        };
+        Ok(SettingsReach {
+            known: names(known),
+            superuser_only: names(superuser_only).into_iter().map(|n| n.to_lowercase()).collect(),
+            roles: names(roles),
+            role_settings,
+            placeholders: superuser || major < 15,
+        })
+    }
+
+    /// Why the setting `name` (of `role`, or database-wide) cannot be set here; `also_roles`
+    /// will exist by then too (those a restore creates).
+    pub(crate) fn skip_reason(
+        &self,
+        role: Option<&str>,
+        name: &str,
+        also_roles: &HashSet<String>,
+    ) -> Option<&'static str> {
+        let defined = self.known.iter().any(|k| k.eq_ignore_ascii_case(name));
+        let placeholder = !defined && name.contains('.');
+        match role {
+            _ if !defined && !placeholder => Some("this server does not know the setting"),
+            _ if placeholder && !self.placeholders => {
+                Some("only a superuser may set custom settings here")
+            }
+            _ if self.superuser_only.contains(&name.to_lowercase()) => {
+                Some("only a superuser may set it here")
+            }
+            Some(role) if !self.roles.contains(role) && !also_roles.contains(role) => {
+                Some("the role does not exist on this server")
+            }
+            Some(_) if !self.role_settings => {
+                Some("setting another role's values needs a superuser or CREATEROLE")
+            }
+            _ => None,
+        }
+    }
 }

@@ -8,10 +8,10 @@ use tokio_postgres::Client;
 use super::{DrillCheck, text_column};
 use crate::base::error::Result;
 use crate::format::archive::FoundManifest;
-use crate::format::manifest::{DatabaseSettings, Manifest, knows_setting, split_setting};
+use crate::format::manifest::{DatabaseSettings, Manifest, split_setting};
 use crate::ops::backup::database_settings;
 use crate::pg::connect::query_error;
-use crate::pg::inventory::{self, Counting, count_rows_sql};
+use crate::pg::inventory::{self, Counting, SettingsReach, count_rows_sql};
 
 /// The part of the manifest a drill can expect to find: of a one-file-per-schema backup, one
 /// schema's file is tested, so only its schema is compared.
@@ -142,21 +142,17 @@ async fn settings_checks(client: &Client, manifest: &Manifest) -> Result<Vec<Dri
         }]);
     };
     let restored = database_settings(client).await?;
-    let known = text_column(client, "SELECT name FROM pg_settings").await?;
-    let roles = text_column(client, "SELECT rolname::text FROM pg_roles").await?;
-    let known: HashSet<String> = known.into_iter().collect();
-    let roles: HashSet<String> = roles.into_iter().collect();
-    Ok(compare_settings(recorded, &restored, &known, &roles))
+    let reach = SettingsReach::read(client).await?;
+    Ok(compare_settings(recorded, &restored, &reach))
 }
 
 /// Every recorded setting with the same value on the restored copy, and the same comment.
-/// Settings the server does not know, and those of roles it lacks, were left out by the
-/// restore (it named them): passed checks that say they were skipped.
+/// What the restore could not set here it left out and named ([`SettingsReach::skip_reason`],
+/// decided alike): passed checks that say they were skipped.
 fn compare_settings(
     recorded: &DatabaseSettings,
     restored: &DatabaseSettings,
-    known: &HashSet<String>,
-    roles: &HashSet<String>,
+    reach: &SettingsReach,
 ) -> Vec<DrillCheck> {
     let restored_value = |role: Option<&str>, name: &str| -> Option<String> {
         let entries = match role {
@@ -183,11 +179,7 @@ fn compare_settings(
             None => format!("database setting {name}"),
             Some(role) => format!("database setting {name} for role {role}"),
         };
-        let skipped = match role {
-            _ if !knows_setting(known, name) => Some("this server does not know the setting"),
-            Some(role) if !roles.contains(role) => Some("the role does not exist on this server"),
-            _ => None,
-        };
+        let skipped = reach.skip_reason(role, name, &HashSet::new());
         let (passed, actual) = match (skipped, restored_value(role, name)) {
             (Some(why), _) => (true, format!("skipped: {why}; the restore left it out")),
             (None, Some(actual)) => (actual == value, actual),
@@ -348,30 +340,39 @@ mod tests {
                 "TimeZone=Europe/Paris".into(),
                 "search_path=app, public".into(),
                 "io_method=worker".into(),
+                "lc_messages=C".into(),
             ],
             role_settings: vec![role("app", &["work_mem=64MB"]), role("gone", &["work_mem=1MB"])],
             comment: Some("Shop".into()),
         };
-        let known: HashSet<String> =
-            ["TimeZone", "search_path", "work_mem"].iter().map(|s| s.to_string()).collect();
-        let roles: HashSet<String> = ["app".to_owned()].into();
+        let reach = SettingsReach {
+            known: ["TimeZone", "search_path", "work_mem", "lc_messages"]
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
+            superuser_only: ["lc_messages".to_owned()].into(),
+            roles: ["app".to_owned()].into(),
+            role_settings: true,
+            placeholders: true,
+        };
         let same = DatabaseSettings {
             settings: vec!["timezone=Europe/Paris".into(), "search_path=app, public".into()],
             role_settings: vec![role("app", &["work_mem=64MB"])],
             comment: Some("Shop".into()),
         };
-        let checks = compare_settings(&recorded, &same, &known, &roles);
-        assert_eq!(checks.len(), 6);
+        let checks = compare_settings(&recorded, &same, &reach);
+        assert_eq!(checks.len(), 7);
         assert!(checks.iter().all(|c| c.passed), "{checks:?}");
         assert!(checks[2].actual.starts_with("skipped: this server does not know"));
-        assert!(checks[4].actual.starts_with("skipped: the role does not exist"));
+        assert!(checks[3].actual.starts_with("skipped: only a superuser may set it"));
+        assert!(checks[5].actual.starts_with("skipped: the role does not exist"));
 
         let changed = DatabaseSettings {
             settings: vec!["TimeZone=UTC".into()],
             role_settings: Vec::new(),
             comment: None,
         };
-        let failed: Vec<String> = compare_settings(&recorded, &changed, &known, &roles)
+        let failed: Vec<String> = compare_settings(&recorded, &changed, &reach)
             .into_iter()
             .filter(|c| !c.passed)
             .map(|c| format!("{}: {} instead of {}", c.name, c.actual, c.expected))

@@ -11,8 +11,9 @@ use serde::Serialize;
 use crate::base::finding::{Finding, FindingCode, Severity};
 use crate::base::progress::{ProgressEvent, ProgressSink};
 use crate::format::archive::FoundManifest;
-use crate::format::manifest::{DatabaseSettings, knows_setting, split_setting};
+use crate::format::manifest::{DatabaseSettings, split_setting};
 use crate::pg::connect::{ConnectSpec, connect, query_error};
+use crate::pg::inventory::SettingsReach;
 use crate::storage::context::Ctx;
 use crate::util::quote::{quote_ident, quote_literal};
 
@@ -122,14 +123,13 @@ pub(super) struct SettingsPlan {
     pub findings: Vec<Finding>,
 }
 
-/// Decides which recorded settings the new database gets. `roles`: those the target will have
-/// when they are set (its own and those the restore creates). A setting the server does not
-/// know is left out (a custom `prefix.name` is always accepted); so is a role's when the role
-/// is missing.
+/// Decides which recorded settings the new database gets. `created`: roles the restore creates
+/// before the settings are set. What the target cannot take ([`SettingsReach::skip_reason`]:
+/// unknown settings, superuser-only ones, those of missing roles …) is left out and named.
 pub(super) fn plan(
     recorded: Option<&DatabaseSettings>,
-    known: &HashSet<String>,
-    roles: &HashSet<String>,
+    reach: &SettingsReach,
+    created: &HashSet<String>,
     create_database: bool,
     database: &str,
 ) -> SettingsPlan {
@@ -139,7 +139,9 @@ pub(super) fn plan(
     if !create_database {
         return SettingsPlan { items: Vec::new(), findings: vec![kept_as_they_are(database)] };
     }
-    let (mut items, mut unknown, mut roleless) = (Vec::new(), Vec::new(), Vec::new());
+    let mut items = Vec::new();
+    // By reason, in the order the reasons first come up.
+    let mut left_out: Vec<(&'static str, Vec<String>)> = Vec::new();
     let entries = recorded.settings.iter().map(|e| (None, e));
     let role_entries = recorded
         .role_settings
@@ -147,11 +149,14 @@ pub(super) fn plan(
         .flat_map(|r| r.settings.iter().map(move |e| (Some(r.role.clone()), e)));
     for (role, entry) in entries.chain(role_entries) {
         let (name, value) = split_setting(entry);
-        let item = Item::Setting { role: role.clone(), name: name.into(), value: value.into() };
-        match role {
-            _ if !knows_setting(known, name) => unknown.push(item.describe()),
-            Some(role) if !roles.contains(&role) => roleless.push(item.describe()),
-            _ => items.push(item),
+        let reason = reach.skip_reason(role.as_deref(), name, created);
+        let item = Item::Setting { role, name: name.into(), value: value.into() };
+        match reason {
+            Some(why) => match left_out.iter_mut().find(|(reason, _)| *reason == why) {
+                Some((_, settings)) => settings.push(item.describe()),
+                None => left_out.push((why, vec![item.describe()])),
+            },
+            None => items.push(item),
         }
     }
     if let Some(comment) = &recorded.comment {
@@ -170,7 +175,7 @@ pub(super) fn plan(
             None,
         ));
     }
-    findings.extend(skipped(&unknown, &roleless));
+    findings.extend(left_out.iter().map(|(why, settings)| skipped(why, settings)));
     SettingsPlan { items, findings }
 }
 
@@ -190,33 +195,22 @@ fn kept_as_they_are(database: &str) -> Finding {
     )
 }
 
-fn skipped(unknown: &[String], roleless: &[String]) -> Vec<Finding> {
-    let mut findings = Vec::new();
-    if !unknown.is_empty() {
-        findings.push(Finding::new(
-            Severity::Warning,
-            FindingCode::DatabaseSettingsSkipped,
-            format!(
-                "The target server does not know these settings of the backed-up database, so \
-                 they are left out: {}.",
-                unknown.join("; ")
-            ),
-            Some("Set them by hand once the server (or an extension) provides them.".into()),
-        ));
-    }
-    if !roleless.is_empty() {
-        findings.push(Finding::new(
-            Severity::Warning,
-            FindingCode::DatabaseSettingsSkipped,
-            format!("Settings for roles the target lacks are left out: {}.", roleless.join("; ")),
-            Some(
-                "Create the roles (or restore with roles created) and set them with ALTER ROLE \
-                 … IN DATABASE … SET."
-                    .into(),
-            ),
-        ));
-    }
-    findings
+/// Settings left out for one reason, with what the user can do about it.
+fn skipped(why: &str, settings: &[String]) -> Finding {
+    Finding::new(
+        Severity::Warning,
+        FindingCode::DatabaseSettingsSkipped,
+        format!(
+            "These settings of the backed-up database are left out ({why}): {}.",
+            settings.join("; ")
+        ),
+        Some(
+            "Set them by hand with ALTER DATABASE … SET or ALTER ROLE … IN DATABASE … SET once \
+             the server, the role or a user with the right to do so is there (the manifest \
+             lists them)."
+                .into(),
+        ),
+    )
 }
 
 /// The settings the manifest recorded, planned for this restore: their findings join the
@@ -227,10 +221,14 @@ pub(super) fn for_plan(
     plan: &mut RestorePlan,
 ) -> Vec<Item> {
     let recorded = found.and_then(|f| f.manifest.database_settings.as_ref());
-    // The roles there when the settings are set: the target's and those the restore creates.
-    let roles: HashSet<String> = target.roles.iter().chain(&plan.create_roles).cloned().collect();
-    let planned =
-        self::plan(recorded, &target.settings, &roles, plan.create_database, &plan.database);
+    let created: HashSet<String> = plan.create_roles.iter().cloned().collect();
+    let planned = self::plan(
+        recorded,
+        &target.settings_reach,
+        &created,
+        plan.create_database,
+        &plan.database,
+    );
     plan.findings.extend(planned.findings);
     plan.findings.sort_by_key(|f| std::cmp::Reverse(f.severity));
     planned.items
@@ -313,9 +311,19 @@ mod tests {
         }
     }
 
+    /// A superuser's reach on a server that knows four settings and has the role app_reader.
+    fn reach() -> SettingsReach {
+        SettingsReach {
+            known: set(&["TimeZone", "search_path", "lc_messages", "work_mem"]),
+            superuser_only: set(&[]),
+            roles: set(&["app_reader"]),
+            role_settings: true,
+            placeholders: true,
+        }
+    }
+
     fn planned() -> SettingsPlan {
-        let known = set(&["TimeZone", "search_path", "lc_messages", "work_mem"]);
-        plan(Some(&recorded()), &known, &set(&["app_reader"]), true, "shop new")
+        plan(Some(&recorded()), &reach(), &set(&[]), true, "shop new")
     }
 
     #[test]
@@ -358,12 +366,39 @@ mod tests {
 
     #[test]
     fn an_existing_database_keeps_its_settings_and_nothing_is_said_without_any() {
-        let p = plan(Some(&recorded()), &set(&[]), &set(&[]), false, "mine");
+        let p = plan(Some(&recorded()), &reach(), &set(&[]), false, "mine");
         assert!(p.items.is_empty());
         assert_eq!(p.findings.len(), 1);
         assert!(p.findings[0].message.contains("stay as they are"));
-        let none = plan(Some(&DatabaseSettings::default()), &set(&[]), &set(&[]), true, "x");
+        let none = plan(Some(&DatabaseSettings::default()), &reach(), &set(&[]), true, "x");
         assert!(none.items.is_empty() && none.findings.is_empty());
-        assert!(plan(None, &set(&[]), &set(&[]), true, "x").findings.is_empty());
+        assert!(plan(None, &reach(), &set(&[]), true, "x").findings.is_empty());
+    }
+
+    #[test]
+    fn what_a_user_may_not_set_is_left_out_and_named_by_reason() {
+        let user = SettingsReach {
+            superuser_only: set(&["lc_messages"]),
+            role_settings: false,
+            placeholders: false,
+            ..reach()
+        };
+        let p = plan(Some(&recorded()), &user, &set(&["gone"]), true, "db");
+        let described: Vec<String> = p.items.iter().map(Item::describe).collect();
+        assert!(!described.iter().any(|d| d.contains("lc_messages")), "{described:?}");
+        assert!(!described.iter().any(|d| d.contains("for role")), "{described:?}");
+        assert!(described.iter().any(|d| d.contains("TimeZone")), "{described:?}");
+        let warnings: Vec<&str> = p
+            .findings
+            .iter()
+            .filter(|f| f.code == FindingCode::DatabaseSettingsSkipped)
+            .map(|f| f.message.as_str())
+            .collect();
+        assert_eq!(warnings.len(), 4, "{warnings:?}");
+        let reason = |text: &str| warnings.iter().find(|w| w.contains(text)).copied();
+        assert!(reason("only a superuser may set it here").unwrap().contains("lc_messages=C"));
+        assert!(reason("needs a superuser or CREATEROLE").unwrap().contains("for role gone"));
+        assert!(reason("does not know").unwrap().contains("io_method=worker"));
+        assert!(reason("custom settings").unwrap().contains("app.tenant"));
     }
 }

@@ -8,6 +8,7 @@ use tokio_postgres::Client;
 use crate::base::error::Result;
 use crate::base::tools::{BundledMajor, ServerVersion};
 use crate::pg::connect::{ConnectSpec, connect, query_error};
+use crate::pg::inventory;
 use crate::storage::context::Ctx;
 use crate::storage::profiles::Profile;
 
@@ -39,6 +40,8 @@ pub(super) struct TargetFacts {
     /// The roles the user is a member of (and so may act as, or create objects owned by).
     pub member_of: HashSet<String>,
     pub settings: HashSet<String>,
+    /// What the user can set on a new database (for the database's own settings).
+    pub settings_reach: inventory::SettingsReach,
     pub extensions: HashSet<String>,
     pub databases: HashSet<String>,
     /// What new databases get from `template0`.
@@ -165,6 +168,7 @@ async fn read_server(ctx: &Ctx, client: &Client, profile: &Profile) -> Result<Ta
     let member_of =
         role_rows.iter().filter(|r| r.get::<_, bool>(1)).map(|r| r.get::<_, String>(0)).collect();
     let settings = names(client.query("SELECT name FROM pg_settings", &[]).await.map_err(q)?);
+    let settings_reach = inventory::SettingsReach::read(client).await?;
     let extensions = names(
         client.query("SELECT name::text FROM pg_available_extensions", &[]).await.map_err(q)?,
     );
@@ -195,6 +199,7 @@ async fn read_server(ctx: &Ctx, client: &Client, profile: &Profile) -> Result<Ta
         roles: names(role_rows),
         member_of,
         settings,
+        settings_reach,
         extensions,
         databases,
         template: Template {

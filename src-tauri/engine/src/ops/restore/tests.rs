@@ -87,6 +87,7 @@ fn target() -> TargetFacts {
         roles: names(&["lifeboat", "alice", "bob", "postgres"]),
         member_of: names(&["lifeboat", "alice", "bob"]),
         settings: names(&["search_path", "client_encoding"]),
+        settings_reach: Default::default(),
         extensions: names(&["plpgsql"]),
         databases: names(&["postgres", "template0", "template1"]),
         template: Template {
