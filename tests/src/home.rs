@@ -73,5 +73,6 @@ pub fn backup_request(
         jobs: None,
         globals: false,
         role_passwords: false,
+        keep_needed: false,
     }
 }

@@ -100,6 +100,10 @@ struct BackupArgs {
     /// Also save roles and tablespaces (without role passwords).
     #[arg(long)]
     globals: bool,
+    /// When kept objects need objects the scope leaves out (a trigger calling a function of an
+    /// excluded schema), add their schemas or tables to the backup instead of refusing it.
+    #[arg(long)]
+    keep_needed: bool,
     /// Destination folder (default: the "backups" folder in Lifeboat's data folder).
     #[arg(long)]
     out: Option<PathBuf>,
@@ -240,6 +244,7 @@ async fn run_backup(
         jobs: args.jobs,
         globals: args.globals,
         role_passwords: false,
+        keep_needed: args.keep_needed,
     };
     let cancel = cancel_on_interrupt();
     use std::io::IsTerminal;

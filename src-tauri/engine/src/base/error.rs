@@ -145,6 +145,14 @@ pub enum Error {
     #[error("The restore cannot start: {}", blockers.iter().map(|b| b.message.as_str()).collect::<Vec<_>>().join(" "))]
     RestoreBlocked { blockers: Vec<Finding> },
 
+    #[error(
+        "This backup could not restore on its own, so it was not started: {} kept object(s) \
+         need objects its scope leaves out: {}.",
+        dependents.len(),
+        listed(dependents)
+    )]
+    BackupHasBrokenDependencies { dependents: Vec<String>, can_keep: bool },
+
     #[error("The restored copy could not take the place of the database {database}: {detail}.")]
     ReplaceFailed { database: String, detail: String },
 
@@ -173,6 +181,15 @@ pub enum Error {
         #[source]
         source: io::Error,
     },
+}
+
+/// The first twenty items of a long list, and how many more there are.
+fn listed(items: &[String]) -> String {
+    const SHOWN: usize = 20;
+    match items.len().checked_sub(SHOWN) {
+        Some(more) if more > 0 => format!("{}; and {more} more", items[..SHOWN].join("; ")),
+        _ => items.join("; "),
+    }
 }
 
 fn exit_text(code: Option<i32>) -> String {
@@ -220,6 +237,7 @@ pub enum ErrorCode {
     ArchiveDamaged,
     ArchiveTooNew,
     RestoreBlocked,
+    BackupHasBrokenDependencies,
     ReplaceFailed,
     DownloadFailed,
     NotFound,
@@ -274,6 +292,7 @@ impl Error {
             Error::ArchiveDamaged { .. } => ErrorCode::ArchiveDamaged,
             Error::ArchiveTooNew { .. } => ErrorCode::ArchiveTooNew,
             Error::RestoreBlocked { .. } => ErrorCode::RestoreBlocked,
+            Error::BackupHasBrokenDependencies { .. } => ErrorCode::BackupHasBrokenDependencies,
             Error::ReplaceFailed { .. } => ErrorCode::ReplaceFailed,
             Error::DownloadFailed { .. } => ErrorCode::DownloadFailed,
             Error::NotFound { .. } => ErrorCode::NotFound,
@@ -446,6 +465,18 @@ impl Error {
                 } else {
                     format!("Nothing was changed. {}", fixes.join(" "))
                 }
+            }
+            Error::BackupHasBrokenDependencies { can_keep: true, .. } => {
+                "Keep what they need (`lifeboat backup --keep-needed`, or \"Keep what they \
+                 need\" in the wizard): their schemas or tables are added to the backup. Or \
+                 change the scope so that it leaves those objects out as well."
+                    .to_owned()
+            }
+            Error::BackupHasBrokenDependencies { can_keep: false, .. } => {
+                "A backup of single tables carries no functions or types: back up their \
+                 schemas instead (--schema), or leave those objects out as well \
+                 (--exclude-table)."
+                    .to_owned()
             }
             Error::ReplaceFailed { database, .. } => format!(
                 "The restored copy was removed; {database} keeps its data. Close the sessions \

@@ -22,6 +22,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use serde::{Deserialize, Serialize};
 
 use crate::base::error::{Error, Result};
+use crate::format::manifest::{BackupScope, split_table};
 use crate::format::sqltext::DumpEntry;
 
 /// What of an archive to restore. Empty: everything.
@@ -194,16 +195,29 @@ type LeftOutIds = BTreeMap<u32, Option<u32>>;
 /// Applies `selection` to the entries of an archive. Names that match nothing are an error, so
 /// that a typo does not restore nothing (or everything) quietly.
 pub fn choose(entries: &[DumpEntry], selection: &Selection) -> Result<Chosen> {
-    let by_id: HashMap<u32, &DumpEntry> =
-        entries.iter().filter_map(|e| Some((e.toc_id?, e))).collect();
-    check_names(entries, &by_id, selection)?;
-    let mut out = left_out_by_name(&by_id, selection);
+    let by_id = by_id(entries);
+    let out = left_out_ids(entries, &by_id, selection)?;
+    chosen(entries, &by_id, &out)
+}
+
+fn by_id(entries: &[DumpEntry]) -> HashMap<u32, &DumpEntry> {
+    entries.iter().filter_map(|e| Some((e.toc_id?, e))).collect()
+}
+
+/// Rules 1 to 3: the ids left out, each with the entry it needs (None: chosen so).
+fn left_out_ids(
+    entries: &[DumpEntry],
+    by_id: &HashMap<u32, &DumpEntry>,
+    selection: &Selection,
+) -> Result<LeftOutIds> {
+    check_names(entries, by_id, selection)?;
+    let mut out = left_out_by_name(by_id, selection);
     if !selection.tables.is_empty() {
-        keep_tables(entries, &by_id, &selection.tables, &mut out)?;
+        keep_tables(entries, by_id, &selection.tables, &mut out)?;
     }
     follow_dependencies(entries, &mut out);
-    leave_out_dangling_foreign_keys(entries, &by_id, &mut out);
-    chosen(entries, &by_id, &out)
+    leave_out_dangling_foreign_keys(entries, by_id, &mut out);
+    Ok(out)
 }
 
 /// Every schema and entry id the selection names exists in the archive.
@@ -490,6 +504,193 @@ fn attach(
     }
 }
 
+/// A kept object of a scoped backup that needs an object the scope leaves out: the backup
+/// would carry it and every restore of the backup would fail on it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BrokenDependency {
+    /// "TRIGGER sales.orders orders_audit".
+    pub dependent: String,
+    /// "FUNCTION audit.log_change()".
+    pub needs: String,
+    needed_kind: String,
+    needed_schema: Option<String>,
+    needed_name: String,
+}
+
+impl BrokenDependency {
+    pub fn sentence(&self) -> String {
+        format!("{} needs {}", self.dependent, self.needs)
+    }
+}
+
+/// What pg_dump with a backup's scope carries, as a selection of a whole database's entries.
+/// `--table` selects regardless of the schema options and carries only the relations, what
+/// belongs to them and (created by the restore) their schemas: no type, function or other
+/// table they need. Database-wide entries (extensions) are left to the restore's pre-flight.
+pub fn scope_selection(entries: &[DumpEntry], scope: &BackupScope) -> Selection {
+    let excluded = |e: &DumpEntry| {
+        RELATIONS.contains(&e.kind.as_str())
+            && e.schema.as_deref().is_some_and(|s| {
+                scope.exclude_tables.iter().any(|spec| split_table(spec) == (s, e.name.as_str()))
+            })
+    };
+    let mut exclude_entries: Vec<u32> =
+        entries.iter().filter(|e| excluded(e)).filter_map(|e| e.toc_id).collect();
+    if !scope.tables.is_empty() {
+        let carried = carried_with_tables(entries, &scope.tables, &exclude_entries);
+        exclude_entries =
+            entries.iter().filter_map(|e| e.toc_id).filter(|id| !carried.contains(id)).collect();
+        return Selection { exclude_entries, ..Default::default() };
+    }
+    // pg_dump ignores an excluded schema that does not exist; the selection would refuse it.
+    let present: BTreeSet<&str> = entries.iter().filter_map(home).collect();
+    let exclude_schemas =
+        scope.exclude_schemas.iter().filter(|s| present.contains(s.as_str())).cloned().collect();
+    Selection {
+        schemas: scope.schemas.clone(),
+        exclude_schemas,
+        tables: Vec::new(),
+        exclude_entries,
+    }
+}
+
+/// The ids a `--table` dump carries: the named relations, what belongs to them, schemas and
+/// database-wide entries.
+fn carried_with_tables(entries: &[DumpEntry], tables: &[String], excluded: &[u32]) -> HashSet<u32> {
+    let named = |e: &DumpEntry| {
+        e.schema
+            .as_deref()
+            .is_some_and(|s| tables.iter().any(|spec| split_table(spec) == (s, e.name.as_str())))
+    };
+    let mut carried: HashSet<u32> = entries
+        .iter()
+        .filter(|e| RELATIONS.contains(&e.kind.as_str()) && named(e))
+        .filter_map(|e| e.toc_id)
+        .filter(|id| !excluded.contains(id))
+        .collect();
+    loop {
+        let before = carried.len();
+        for entry in entries.iter().filter(|e| ATTACHED.contains(&e.kind.as_str())) {
+            if let Some(id) = entry.toc_id
+                && entry.deps.iter().any(|d| carried.contains(d))
+            {
+                carried.insert(id);
+            }
+        }
+        if carried.len() == before {
+            break;
+        }
+    }
+    let always = entries.iter().filter(|e| e.kind == "SCHEMA" || home(e).is_none());
+    carried.extend(always.filter_map(|e| e.toc_id));
+    carried
+}
+
+/// The kept objects of a backup with `scope` that need objects it leaves out, from the entries
+/// of a schema-only dump of the whole database. Only the first link of each chain is named
+/// (a table needing an excluded type, not also that table's key and data).
+pub fn broken_dependencies(
+    entries: &[DumpEntry],
+    scope: &BackupScope,
+) -> Result<Vec<BrokenDependency>> {
+    let by_id = by_id(entries);
+    let out = left_out_ids(entries, &by_id, &scope_selection(entries, scope))?;
+    let mut broken = Vec::new();
+    for entry in entries {
+        let Some(Some(_)) = entry.toc_id.and_then(|id| out.get(&id)) else { continue };
+        let needed = BTreeSet::from_iter(&entry.deps)
+            .into_iter()
+            .filter(|d| out.get(d) == Some(&None))
+            .filter_map(|d| by_id.get(d).copied())
+            .filter(|n| !belongs_to(entry, n))
+            .collect::<Vec<_>>();
+        // A key of a needed table is needed with it: the table is named, not also its key.
+        let parts =
+            |n: &&DumpEntry| needed.iter().any(|m| m.toc_id != n.toc_id && belongs_to(n, m));
+        for needed in needed.iter().filter(|n| !parts(n)) {
+            broken.push(BrokenDependency {
+                dependent: describe(&entry.kind, entry.schema.as_deref(), &entry.name),
+                needs: describe(&needed.kind, needed.schema.as_deref(), &needed.name),
+                needed_kind: needed.kind.clone(),
+                needed_schema: home(needed).map(str::to_owned),
+                needed_name: needed.name.clone(),
+            });
+        }
+    }
+    Ok(broken)
+}
+
+/// Whether `entry` is a part of `owner` (its key, data, comment, grant …), which pg_dump
+/// leaves out with it. Tags name their owner: "orders orders_pkey", "TABLE orders",
+/// "COLUMN orders.id".
+fn belongs_to(entry: &DumpEntry, owner: &DumpEntry) -> bool {
+    let name = owner.name.as_str();
+    entry.schema == owner.schema
+        && (entry.name == name
+            || entry.name.starts_with(&format!("{name} "))
+            || entry.name.ends_with(&format!(" {name}"))
+            || entry.name.contains(&format!(" {name}."))
+            // An index or an owned sequence depends on its table without naming it.
+            || (matches!(entry.kind.as_str(), "INDEX" | "SEQUENCE")
+                && RELATIONS.contains(&owner.kind.as_str())))
+}
+
+/// The scope widened so that it carries what its kept objects need, with a sentence per
+/// schema or table added; what no scope option can carry (a function with `--table`) stays
+/// in the returned list.
+pub fn keep_needed(
+    entries: &[DumpEntry],
+    scope: &BackupScope,
+) -> Result<(BackupScope, Vec<String>, Vec<BrokenDependency>)> {
+    let mut scope = scope.clone();
+    let mut added = Vec::new();
+    // What a widened scope brings may need more in turn: until nothing more can be added.
+    loop {
+        let mut unfixable = Vec::new();
+        let mut widened = false;
+        for b in broken_dependencies(entries, &scope)? {
+            match widen(&mut scope, &b) {
+                Some(what) => {
+                    added.push(format!("Kept {what} in the backup: {}.", b.sentence()));
+                    widened = true;
+                }
+                None => unfixable.push(b),
+            }
+        }
+        if !widened {
+            return Ok((scope, added, unfixable));
+        }
+    }
+}
+
+/// Widens `scope` to carry what `broken` needs; None when it does already or cannot.
+fn widen(scope: &mut BackupScope, broken: &BrokenDependency) -> Option<String> {
+    let schema = broken.needed_schema.as_deref()?;
+    let relation = RELATIONS.contains(&broken.needed_kind.as_str());
+    let spec = format!("{schema}.{}", broken.needed_name);
+    let names_it = |t: &String| split_table(t) == (schema, broken.needed_name.as_str());
+    if relation && scope.exclude_tables.iter().any(names_it) {
+        scope.exclude_tables.retain(|t| !names_it(t));
+        return Some(format!("table {spec}"));
+    }
+    if !scope.tables.is_empty() {
+        if !relation || scope.tables.iter().any(names_it) {
+            return None;
+        }
+        scope.tables.push(spec.clone());
+        return Some(format!("table {spec}"));
+    }
+    if scope.exclude_schemas.iter().any(|s| s == schema) {
+        scope.exclude_schemas.retain(|s| s != schema);
+        return Some(format!("schema {schema}"));
+    }
+    if !scope.schemas.is_empty() && !scope.schemas.iter().any(|s| s == schema) {
+        scope.schemas.push(schema.to_owned());
+        return Some(format!("schema {schema}"));
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -668,6 +869,73 @@ mod tests {
         assert!(
             choose(&shop(), &Selection { exclude_entries: vec![1], ..Default::default() }).is_err()
         );
+    }
+
+    fn sentences(broken: &[BrokenDependency]) -> Vec<String> {
+        broken.iter().map(BrokenDependency::sentence).collect()
+    }
+
+    #[test]
+    fn a_backup_excluding_a_schema_names_the_kept_objects_that_need_it() {
+        let scope = BackupScope { exclude_schemas: vec!["audit".into()], ..Default::default() };
+        // The first link of each chain only: not public.settings' data or key.
+        assert_eq!(
+            sentences(&broken_dependencies(&shop(), &scope).unwrap()),
+            [
+                "TABLE public.settings needs TYPE audit.level",
+                "VIEW public.v needs TABLE audit.log",
+                "TRIGGER sales.orders orders_audit needs FUNCTION audit.log_change()",
+            ]
+        );
+        let (widened, added, left) = keep_needed(&shop(), &scope).unwrap();
+        assert!(widened.exclude_schemas.is_empty() && left.is_empty());
+        assert_eq!(added.len(), 1, "{added:?}");
+        assert!(added[0].starts_with("Kept schema audit in the backup: "), "{added:?}");
+        // Nothing outside public needs it; an unknown schema is pg_dump's to ignore.
+        for excluded in ["public", "nope"] {
+            let scope =
+                BackupScope { exclude_schemas: vec![excluded.into()], ..Default::default() };
+            assert!(broken_dependencies(&shop(), &scope).unwrap().is_empty(), "{excluded}");
+        }
+    }
+
+    #[test]
+    fn one_schema_adds_the_schemas_its_objects_need() {
+        let scope = BackupScope { schemas: vec!["sales".into()], ..Default::default() };
+        let (widened, added, left) = keep_needed(&shop(), &scope).unwrap();
+        assert_eq!(widened.schemas, ["sales", "audit"]);
+        assert!(left.is_empty() && added.len() == 1, "{added:?}");
+    }
+
+    #[test]
+    fn a_table_backup_adds_the_tables_it_needs_but_cannot_carry_a_function() {
+        let scope = BackupScope { tables: vec!["sales.orders".into()], ..Default::default() };
+        assert_eq!(
+            sentences(&broken_dependencies(&shop(), &scope).unwrap()),
+            [
+                "TRIGGER sales.orders orders_audit needs FUNCTION audit.log_change()",
+                "FK CONSTRAINT sales.orders orders_customer_id_fkey needs TABLE sales.customers",
+            ]
+        );
+        let (widened, added, left) = keep_needed(&shop(), &scope).unwrap();
+        assert_eq!(widened.tables, ["sales.orders", "sales.customers"]);
+        assert_eq!(added.len(), 1);
+        assert_eq!(
+            sentences(&left),
+            ["TRIGGER sales.orders orders_audit needs FUNCTION audit.log_change()"]
+        );
+    }
+
+    #[test]
+    fn an_excluded_table_takes_its_own_parts_and_names_the_keys_pointing_at_it() {
+        let scope =
+            BackupScope { exclude_tables: vec!["sales.customers".into()], ..Default::default() };
+        assert_eq!(
+            sentences(&broken_dependencies(&shop(), &scope).unwrap()),
+            ["FK CONSTRAINT sales.orders orders_customer_id_fkey needs TABLE sales.customers"]
+        );
+        let (widened, _, left) = keep_needed(&shop(), &scope).unwrap();
+        assert!(widened.exclude_tables.is_empty() && left.is_empty());
     }
 
     #[test]

@@ -28,9 +28,12 @@ use crate::storage::catalog;
 use crate::storage::context::Ctx;
 use crate::util::checksum::sha256_reader;
 
-use crate::base::progress::{ProgressEvent, ProgressSink};
+use crate::base::progress::{NullSink, ProgressEvent, ProgressSink};
 use crate::base::tools::{BundledMajor, ServerVersion, Tool};
 pub use crate::format::manifest::{BackupFormat, BackupScope};
+use crate::format::read;
+use crate::format::selection::{self, BrokenDependency};
+use crate::format::sqltext::DumpEntry;
 use crate::pg::runner::{self, ConnTarget, StdoutTo, ToolCommand, Written};
 use crate::storage::profiles::{self, Profile};
 use crate::util::naming;
@@ -126,6 +129,11 @@ pub struct StartBackup {
     pub globals: bool,
     /// With globals: include the roles' password hashes.
     pub role_passwords: bool,
+    /// When kept objects need objects the scope leaves out (a trigger calling a function of
+    /// an excluded schema): add those schemas or tables to the backup, and say so in the
+    /// warnings. Without it such a backup is refused before the dump.
+    #[serde(default)]
+    pub keep_needed: bool,
 }
 
 #[derive(Debug, Clone, Serialize, specta::Type)]
@@ -284,15 +292,21 @@ async fn run_backup(job: &Job<'_>, partials: &mut Partials) -> Result<BackupOutc
         .start()
         .await
         .map_err(|e| query_error(&e))?;
-    let (snapshot, facts) = snapshot_facts(&tx, &input.scope, input.per_schema, job.cancel).await?;
-    let warnings = check_space(destination, facts.size_bytes.max(0) as u64, job.sink);
+    let snapshot: String =
+        tx.query_one("SELECT pg_export_snapshot()", &[]).await.map_err(|e| query_error(&e))?.get(0);
+    let target = ConnTarget::for_profile(job.ctx, job.profile, &input.database)?;
+    let (scope, mut warnings) = checked_scope(job, &tools, &target, &snapshot).await?;
+    let input = &StartBackup { scope, ..input.clone() };
+    let job = &Job { input, ..*job };
+    let facts = snapshot_facts(&tx, &input.scope, input.per_schema, job.cancel).await?;
+    warnings.extend(check_space(destination, facts.size_bytes.max(0) as u64, job.sink));
 
     let dumps = Dumps {
         job,
         server,
         compression,
         stem: unique_stem(destination, &input.database, job.started_at.naive_local(), input.format),
-        target: ConnTarget::for_profile(job.ctx, job.profile, &input.database)?,
+        target,
         tools,
         snapshot,
         compress_arg,
@@ -331,22 +345,82 @@ fn check_request(input: &StartBackup) -> Result<()> {
     Ok(())
 }
 
-/// Exports the transaction's snapshot for pg_dump and reads the facts the manifest records
-/// inside it.
+/// Reads the facts the manifest records inside the transaction's snapshot.
 async fn snapshot_facts(
     tx: &tokio_postgres::Transaction<'_>,
     scope: &BackupScope,
     per_schema: bool,
     cancel: &CancellationToken,
-) -> Result<(String, Facts)> {
-    let snapshot: String =
-        tx.query_one("SELECT pg_export_snapshot()", &[]).await.map_err(|e| query_error(&e))?.get(0);
+) -> Result<Facts> {
     // Exact counts of a large database take a while; a cancel must not wait for them.
-    let facts = tokio::select! {
-        facts = read_facts(tx, scope, per_schema) => facts?,
-        () = cancel.cancelled() => return Err(Error::Cancelled),
+    tokio::select! {
+        facts = read_facts(tx, scope, per_schema) => facts,
+        () = cancel.cancelled() => Err(Error::Cancelled),
+    }
+}
+
+/// The scope the backup is made with. A scoped backup whose kept objects need objects the
+/// scope leaves out would never restore on its own: it is refused before the dump, or with
+/// `keep_needed` widened to carry them (the warnings say what was added). The dependencies
+/// are those the restore follows, read from a schema-only dump of the whole database in the
+/// backup's own snapshot (definitions only: a fraction of a second for a few hundred objects).
+async fn checked_scope(
+    job: &Job<'_>,
+    tools: &BundledMajor,
+    target: &ConnTarget,
+    snapshot: &str,
+) -> Result<(BackupScope, Vec<String>)> {
+    let scope = &job.input.scope;
+    // A whole backup leaves nothing out; a data-only one restores into existing definitions.
+    if scope.is_whole() || scope.data_only {
+        return Ok((scope.clone(), Vec::new()));
+    }
+    let definitions = definitions(job, tools, target, snapshot).await?;
+    let (widened, added, left) = selection::keep_needed(&definitions, scope)?;
+    let broken = |list: &[BrokenDependency], can_keep| Error::BackupHasBrokenDependencies {
+        dependents: list.iter().map(BrokenDependency::sentence).collect(),
+        can_keep,
     };
-    Ok((snapshot, facts))
+    if added.is_empty() && left.is_empty() {
+        return Ok((scope.clone(), Vec::new()));
+    }
+    if !job.input.keep_needed {
+        let all = selection::broken_dependencies(&definitions, scope)?;
+        return Err(broken(&all, left.is_empty()));
+    }
+    if !left.is_empty() {
+        return Err(broken(&left, false));
+    }
+    for message in &added {
+        job.sink.emit(ProgressEvent::Warning { message: message.clone() });
+    }
+    Ok((widened, added))
+}
+
+/// The entries of a schema-only dump of the whole database in `snapshot`, with what each
+/// needs. The dump goes to a hidden file in the data folder, removed afterwards.
+async fn definitions(
+    job: &Job<'_>,
+    tools: &BundledMajor,
+    target: &ConnTarget,
+    snapshot: &str,
+) -> Result<Vec<DumpEntry>> {
+    struct Removed(PathBuf);
+    impl Drop for Removed {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_file(&self.0);
+        }
+    }
+    let file = Removed(
+        job.ctx.data_dir.path().join(format!(".definitions-{}.partial", uuid::Uuid::new_v4())),
+    );
+    let command = ToolCommand::new(tools, Tool::PgDump)?
+        .args([BackupFormat::Custom.flag(), "--schema-only", "--no-password"])
+        .arg(format!("--snapshot={snapshot}"))
+        .conn(target.clone())
+        .stdout(StdoutTo::File(file.0.clone()));
+    runner::run(command, &NullSink, job.cancel).await?;
+    Ok(read::full_read(&file.0, Some(tools), job.cancel).await?.entries)
 }
 
 /// Announces the database's size, and warns when the destination has less space free.

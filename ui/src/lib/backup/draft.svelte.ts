@@ -13,7 +13,7 @@ import {
   type StartBackup,
 } from "$lib/ipc";
 import type { Load } from "$lib/connections/state.svelte";
-import { problemSentence, toProblem } from "$lib/problem";
+import { problemSentence, toProblem, type Problem } from "$lib/problem";
 
 export const FORMATS: { value: BackupFormat; label: string; note: string }[] = [
   {
@@ -61,6 +61,8 @@ export class BackupDraft {
   folderNote = $state<string | null>(null);
   format = $state<BackupFormat>("custom");
   jobs = $state<number | null>(2);
+  /** Add to the backup what kept objects need from the schemas left out, instead of refusing. */
+  keepNeeded = $state(false);
 
   #databaseGeneration = 0;
   #schemaGeneration = 0;
@@ -195,6 +197,11 @@ export class BackupDraft {
     }
   }
 
+  /** Whether a failed run can be fixed by keeping what the backup's kept objects need. */
+  offersKeepNeeded(problem: Problem): boolean {
+    return problem.code === "backup_has_broken_dependencies" && !this.keepNeeded;
+  }
+
   request(): StartBackup {
     return {
       profile: this.profile,
@@ -214,6 +221,7 @@ export class BackupDraft {
       jobs: this.format === "directory" ? this.jobs : null,
       globals: this.globals,
       rolePasswords: false,
+      keepNeeded: this.keepNeeded,
     };
   }
 }

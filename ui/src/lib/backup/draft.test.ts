@@ -94,4 +94,19 @@ describe("BackupDraft", () => {
     await first;
     expect(draft.databases).toEqual({ state: "ready", items: [db("postgres", null), db("shop")] });
   });
+
+  it("offers to keep what kept objects need once, and asks for it in the request", () => {
+    const draft = new BackupDraft(["Shop"], "Shop", "shop");
+    const refused = {
+      code: "backup_has_broken_dependencies" as const,
+      message: "TRIGGER public.orders orders_audit needs FUNCTION audit.log_change().",
+      hint: "",
+    };
+    expect(draft.request().keepNeeded).toBe(false);
+    expect(draft.offersKeepNeeded(refused)).toBe(true);
+    expect(draft.offersKeepNeeded({ ...refused, code: "io" })).toBe(false);
+    draft.keepNeeded = true;
+    expect(draft.request().keepNeeded).toBe(true);
+    expect(draft.offersKeepNeeded(refused)).toBe(false);
+  });
 });

@@ -178,6 +178,7 @@ describe("BackupWizard", () => {
       jobs: null,
       globals: false,
       rolePasswords: false,
+      keepNeeded: false,
     });
     expect(calls[0].id).toMatch(/^[0-9a-f-]{36}$/);
     expect(listSchemas).not.toHaveBeenCalled();
