@@ -174,6 +174,13 @@ pub enum Error {
     #[error("The practice server did not start: {detail}")]
     PracticeServerFailed { detail: String },
 
+    #[error(
+        "The backup {backup} holds only data, no table definitions (a data-only backup): it \
+         restores only into a database that already has its tables, so a drill cannot restore \
+         it into a new scratch database. Nothing was tested or recorded."
+    )]
+    DrillNeedsDefinitions { backup: String },
+
     #[error("{action} failed for {path}: {source}")]
     Io {
         action: &'static str,
@@ -244,6 +251,7 @@ pub enum ErrorCode {
     PracticeServerAsRoot,
     PracticeServerUnavailable,
     PracticeServerFailed,
+    DrillNeedsDefinitions,
     Io,
 }
 
@@ -299,6 +307,7 @@ impl Error {
             Error::PracticeServerAsRoot => ErrorCode::PracticeServerAsRoot,
             Error::PracticeServerUnavailable => ErrorCode::PracticeServerUnavailable,
             Error::PracticeServerFailed { .. } => ErrorCode::PracticeServerFailed,
+            Error::DrillNeedsDefinitions { .. } => ErrorCode::DrillNeedsDefinitions,
             Error::Io { .. } => ErrorCode::Io,
         }
     }
@@ -347,6 +356,11 @@ impl Error {
             Error::PracticeServerFailed { .. } => {
                 "Check that the disk holding Lifeboat's data folder is not full; the server's own \
                  message is above. Testing on one of your own servers works too."
+                    .to_owned()
+            }
+            Error::DrillNeedsDefinitions { .. } => {
+                "Test a whole or schema-including backup of the same database; a data-only \
+                 backup restores into a database that already has its tables."
                     .to_owned()
             }
             Error::Cancelled => {

@@ -51,6 +51,9 @@ pub enum FindingCode {
     /// The backup creates a schema the target database already has (`public`, in a one-schema
     /// backup of it); the restore goes into the existing schema.
     SchemaExists,
+    /// The chosen entries live in schemas the backup does not create (a `--table` backup carries
+    /// no `CREATE SCHEMA`); the restore creates them first.
+    SchemasCreated,
     /// Entries naming roles the target lacks (policies, user mappings …) are left out.
     RoleEntriesSkipped,
     /// The database's own settings and comment: re-applied to the new database, or left as

@@ -1,5 +1,6 @@
 //! Verify: the integrity check of a backup, without any server.
 
+use std::collections::BTreeMap;
 use std::time::Instant;
 
 use serde::Serialize;
@@ -25,6 +26,8 @@ pub struct Verified {
     pub verified_files: u32,
     /// Entries (objects, table data …) read.
     pub entries: u64,
+    /// Entries read per kind ("TABLE", "TABLE DATA" …).
+    pub entry_counts: BTreeMap<String, u64>,
     /// Bytes of SQL the backup turns into.
     pub sql_bytes: u64,
     pub source_database: Option<String>,
@@ -82,6 +85,7 @@ pub async fn verify(
         manifest: manifest.as_ref().map(|m| m.path.display().to_string()),
         verified_files: verified as u32,
         entries: facts.entries.len() as u64,
+        entry_counts: facts.counts(),
         sql_bytes: facts.sql_bytes,
         source_database: manifest
             .as_ref()

@@ -50,6 +50,48 @@ pub(crate) async fn create_database(
     }
 }
 
+/// Creates each schema in `schemas` that the database lacks, owned by `owner` when given (the
+/// role the restore runs as, which must be able to create in it). Returns those it created.
+pub(crate) async fn create_schemas(
+    client: &Client,
+    schemas: &[String],
+    owner: Option<&str>,
+) -> Result<Vec<String>> {
+    let mut created = Vec::new();
+    for schema in schemas {
+        let exists = client
+            .query_one(
+                "SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1::text)",
+                &[schema],
+            )
+            .await
+            .map_err(|e| query_error(&e))?
+            .get::<_, bool>(0);
+        if exists {
+            continue;
+        }
+        let mut sql = format!("CREATE SCHEMA IF NOT EXISTS {}", quote_ident(schema));
+        if let Some(owner) = owner {
+            sql.push_str(&format!(" AUTHORIZATION {}", quote_ident(owner)));
+        }
+        client.batch_execute(&sql).await.map_err(|e| query_error(&e))?;
+        created.push(schema.clone());
+    }
+    Ok(created)
+}
+
+/// Drops schemas [`create_schemas`] created, when what was to fill them failed: only empty ones
+/// (no `CASCADE`), so nothing restored meanwhile is ever dropped.
+pub(crate) async fn drop_empty_schemas(client: &Client, schemas: &[String]) -> Result<()> {
+    for schema in schemas {
+        client
+            .batch_execute(&format!("DROP SCHEMA IF EXISTS {}", quote_ident(schema)))
+            .await
+            .map_err(|e| query_error(&e))?;
+    }
+    Ok(())
+}
+
 /// Renames the database `from` to `to`; with `end_sessions`, the sessions connected to `from`
 /// are ended first (and again while they hold it).
 pub(crate) async fn rename_database(

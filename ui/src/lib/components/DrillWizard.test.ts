@@ -1,6 +1,7 @@
 import { fireEvent, render, screen, waitFor } from "@testing-library/svelte";
 import { beforeEach, describe, expect, it, vi } from "vitest";
 import {
+  IpcError,
   appInfo,
   backupDatabaseName,
   listSmokeChecks,
@@ -125,6 +126,26 @@ describe("DrillWizard", () => {
     expect(compare.getAttribute("data-status")).toBe("failed");
     expect(compare.textContent).toContain("table sales.orders: expected 321 rows, found 318 rows");
     expect(screen.queryByTestId("drill-stood-in")).toBeNull();
+  });
+
+  it("shows a data-only backup as not testable, not as a failed test", async () => {
+    render(DrillWizard, { profiles: ["Shop"], source: MANIFEST, onclose: vi.fn() });
+    await waitFor(() => expect((byId("drill-next") as HTMLButtonElement).disabled).toBe(false));
+    await fireEvent.click(byId("drill-next"));
+    vi.mocked(startDrill).mockRejectedValue(
+      new IpcError({
+        code: "drill_needs_definitions",
+        message: "The backup shop.backup holds only data, no table definitions (a data-only backup).",
+        hint: "Test a whole or schema-including backup of the same database.",
+      }),
+    );
+    await fireEvent.click(byId("drill-start"));
+    const box = await screen.findByTestId("drill-error");
+    expect(box.getAttribute("data-code")).toBe("drill_needs_definitions");
+    expect(box.textContent).toContain("holds only data");
+    expect(box.textContent).toContain("Test a whole or schema-including backup");
+    expect(byId("drill-not-testable").textContent).toContain("nothing was recorded");
+    expect(screen.queryByTestId("drill-result")).toBeNull();
   });
 
   it("picks an untested backup, and says when there is none", async () => {

@@ -274,7 +274,7 @@ export type DrillTarget =
 { kind: "profile"; name: string };
 
 /**  The stable identity of an error. The UI branches on this, never on message text. */
-export type ErrorCode = "tools_not_found" | "server_too_new" | "server_too_old" | "tool_missing" | "tool_spawn" | "tool_failed" | "cancelled" | "data_dir" | "store" | "keychain_unavailable" | "keychain_locked" | "keychain" | "profile_not_found" | "profile_exists" | "invalid_input" | "host_not_found" | "connection_refused" | "connect_timeout" | "password_failed" | "password_missing" | "hba_rejected" | "ssl_required" | "ssl_not_offered" | "ssl_cert_untrusted" | "database_missing" | "connect_failed" | "query" | "not_a_backup" | "manifest_invalid" | "checksum_mismatch" | "backup_file_missing" | "archive_damaged" | "archive_too_new" | "restore_blocked" | "backup_has_broken_dependencies" | "replace_failed" | "download_failed" | "not_found" | "practice_server_as_root" | "practice_server_unavailable" | "practice_server_failed" | "io";
+export type ErrorCode = "tools_not_found" | "server_too_new" | "server_too_old" | "tool_missing" | "tool_spawn" | "tool_failed" | "cancelled" | "data_dir" | "store" | "keychain_unavailable" | "keychain_locked" | "keychain" | "profile_not_found" | "profile_exists" | "invalid_input" | "host_not_found" | "connection_refused" | "connect_timeout" | "password_failed" | "password_missing" | "hba_rejected" | "ssl_required" | "ssl_not_offered" | "ssl_cert_untrusted" | "database_missing" | "connect_failed" | "query" | "not_a_backup" | "manifest_invalid" | "checksum_mismatch" | "backup_file_missing" | "archive_damaged" | "archive_too_new" | "restore_blocked" | "backup_has_broken_dependencies" | "replace_failed" | "download_failed" | "not_found" | "practice_server_as_root" | "practice_server_unavailable" | "practice_server_failed" | "drill_needs_definitions" | "io";
 
 /**  What crosses the IPC boundary or is printed by `lifeboat --json` when something fails. */
 export type ErrorPayload = {
@@ -327,6 +327,11 @@ export type FindingCode = "checksums_verified" | "no_manifest" | "roles_missing"
  *  backup of it); the restore goes into the existing schema.
  */
 "schema_exists" | 
+/**
+ *  The chosen entries live in schemas the backup does not create (a `--table` backup carries
+ *  no `CREATE SCHEMA`); the restore creates them first.
+ */
+"schemas_created" | 
 /**  Entries naming roles the target lacks (policies, user mappings …) are left out. */
 "role_entries_skipped" | 
 /**

@@ -20,6 +20,7 @@ mod certificate;
 mod compare;
 mod steps;
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -185,10 +186,18 @@ pub async fn drill(
     let started_at = chrono::Local::now();
     let started = Instant::now();
     check_request(ctx, &request)?;
-    let mut run = Run::new(ctx, &request, sink, cancel);
     let schema = request.schema.as_deref().map(str::trim).filter(|s| !s.is_empty());
+    // Up front from the manifest beside the backup; after the full read from what it holds.
+    let beside = source::locate_manifest(&request.source, schema);
+    refuse_data_only(&request.source, beside.as_ref().map(|f| &f.manifest), None)?;
+    let mut run = Run::new(ctx, &request, sink, cancel);
     let verified = run.integrity(schema).await?;
     let baseline = Baseline::find(&request.source, schema, verified.as_ref())?;
+    refuse_data_only(
+        verified.as_ref().map_or(&request.source, |v| &v.source),
+        baseline.manifest.as_ref(),
+        verified.as_ref().map(|v| &v.entry_counts),
+    )?;
     let mut report = new_report(&request, verified.as_ref(), &baseline, started_at);
     if let Some(verified) = &verified {
         on_server(&mut run, verified, &baseline, started_at, &mut report).await?;
@@ -213,6 +222,29 @@ fn check_request(ctx: &Ctx, request: &DrillRequest) -> Result<()> {
         DrillTarget::Practice => {}
     }
     Ok(())
+}
+
+/// A data-only backup restores only into a database that already has its tables, never into a
+/// new scratch database: refused as an error (nothing tested, nothing recorded) rather than
+/// called a failed backup. Known from the manifest's scope, or, without one, from entries that
+/// hold data and none that define a table or sequence.
+fn refuse_data_only(
+    backup: &str,
+    manifest: Option<&Manifest>,
+    entry_counts: Option<&BTreeMap<String, u64>>,
+) -> Result<()> {
+    let from_manifest = manifest.is_some_and(|m| m.scope.data_only);
+    let from_entries = manifest.is_none() && entry_counts.is_some_and(holds_only_data);
+    if from_manifest || from_entries {
+        return Err(Error::DrillNeedsDefinitions { backup: backup.to_owned() });
+    }
+    Ok(())
+}
+
+/// Entries that hold data (rows, sequence values) and none that define a table or sequence.
+fn holds_only_data(counts: &BTreeMap<String, u64>) -> bool {
+    let has = |kind: &str| counts.get(kind).is_some_and(|n| *n > 0);
+    (has("TABLE DATA") || has("SEQUENCE SET")) && !has("TABLE") && !has("SEQUENCE")
 }
 
 /// The drill's state while it runs.
@@ -466,6 +498,23 @@ mod tests {
         let long = scratch_name(&"ü".repeat(40), at);
         assert!(long.len() <= 63, "{}", long.len());
         assert!(long.contains("_drill_"));
+    }
+
+    #[test]
+    fn a_backup_without_table_definitions_is_refused_not_failed() {
+        let counts = |kinds: &[&str]| -> BTreeMap<String, u64> {
+            kinds.iter().map(|k| (k.to_string(), 1)).collect()
+        };
+        let data_only = counts(&["TABLE DATA", "SEQUENCE SET"]);
+        let error = refuse_data_only("/b/shop.backup", None, Some(&data_only)).unwrap_err();
+        assert_eq!(error.code(), crate::base::error::ErrorCode::DrillNeedsDefinitions);
+        assert!(error.to_string().contains("/b/shop.backup"), "{error}");
+        assert!(error.hint().contains("data-only backup restores into a database"));
+        let whole = counts(&["TABLE", "SEQUENCE", "TABLE DATA", "SEQUENCE SET"]);
+        assert!(refuse_data_only("b", None, Some(&whole)).is_ok());
+        assert!(refuse_data_only("b", None, Some(&counts(&["TABLE"]))).is_ok(), "schema-only");
+        assert!(refuse_data_only("b", None, Some(&BTreeMap::new())).is_ok(), "an empty database");
+        assert!(refuse_data_only("b", None, None).is_ok(), "not read yet, no manifest");
     }
 
     #[test]

@@ -387,6 +387,27 @@ pub(super) fn schemas_exist(entries: &[&DumpEntry]) -> Option<Finding> {
     ))
 }
 
+/// Schemas the restore creates because the chosen entries live there and the dump does not
+/// create them (a `--table` backup of a table outside `public`).
+pub(super) fn schemas_created(schemas: &[String], database: &str) -> Option<Finding> {
+    if schemas.is_empty() {
+        return None;
+    }
+    Some(Finding::new(
+        Severity::Info,
+        FindingCode::SchemasCreated,
+        format!(
+            "The backup's entries live in the schema{} {}, which it does not create (a backup of \
+             chosen tables carries no CREATE SCHEMA); Lifeboat creates {} in {database} before \
+             restoring.",
+            plural(schemas.len()),
+            schemas.join(", "),
+            if schemas.len() == 1 { "it" } else { "them" }
+        ),
+        None,
+    ))
+}
+
 /// Entries the selection leaves out only because they need what it leaves out.
 pub(super) fn dependents(left_out: &[LeftOut]) -> Option<Finding> {
     let dependents: Vec<&LeftOut> = left_out.iter().filter(|l| l.because.is_some()).collect();

@@ -45,6 +45,8 @@ pub(super) struct RunDetails {
     /// `CREATE ROLE` statements, then `GRANT role TO member` ones, for the roles to create.
     pub role_statements: Vec<(String, String)>,
     pub membership_statements: Vec<String>,
+    /// Schemas created (`IF NOT EXISTS`) in the database restored into before the tools run.
+    pub create_schemas: Vec<String>,
 }
 
 /// Decides the whole restore from the facts. `now` is the local time, for the dated names.
@@ -85,6 +87,10 @@ pub(super) fn plan(
     found.extend(findings::role_entries_skipped(&for_roles));
     let existing = schemas_already_there(dump);
     found.extend(findings::schemas_exist(&existing));
+    let empty_target =
+        naming.create_database || target.existing.as_ref().is_some_and(|c| c.is_empty());
+    let create_schemas = if empty_target { schemas_to_create(dump) } else { Vec::new() };
+    found.extend(findings::schemas_created(&create_schemas, &naming.database));
     let needed = source
         .dump
         .sql_bytes
@@ -95,7 +101,8 @@ pub(super) fn plan(
     let method = method(source, target, request, naming.create_database, &mut found);
     found.extend(findings::dependents(&selected.left_out));
     let left_out_entries = [skipped.as_slice(), existing.as_slice()].concat();
-    let run = run_details(source, &selected, &left_out_entries, &roles, &naming, &requested);
+    let mut run = run_details(source, &selected, &left_out_entries, &roles, &naming, &requested);
+    run.create_schemas = create_schemas;
     let plan = RestorePlan {
         source: source.path.display().to_string(),
         format: source.format,
@@ -128,7 +135,7 @@ pub(super) fn plan(
         contents: selected.contents,
         left_out: selected.left_out,
     };
-    let summary = summarize(&plan, &source.path, roles.missing_owners);
+    let summary = summarize(&plan, &source.path, roles.missing_owners, &run.create_schemas);
     Ok(Planned { plan: RestorePlan { summary, ..plan }, run })
 }
 
@@ -334,6 +341,26 @@ fn schemas_already_there(dump: &DumpFacts) -> Vec<&DumpEntry> {
     dump.entries.iter().filter(|e| e.kind == "SCHEMA" && e.name == "public").collect()
 }
 
+/// The schemas the chosen entries live in that the dump does not create, which a new (or empty)
+/// database lacks. pg_dump 14 and 18 write no `CREATE SCHEMA` with `--table`, so a table outside
+/// `public` would stop the restore at "schema … does not exist". `public` and the system schemas
+/// every database has are never created.
+pub(super) fn schemas_to_create(dump: &DumpFacts) -> Vec<String> {
+    let created: BTreeSet<&str> =
+        dump.entries.iter().filter(|e| e.kind == "SCHEMA").map(|e| e.name.as_str()).collect();
+    let lacking: BTreeSet<&str> = dump
+        .entries
+        .iter()
+        .filter_map(|e| e.schema.as_deref())
+        .filter(|s| !created.contains(s) && !is_builtin_schema(s))
+        .collect();
+    lacking.into_iter().map(str::to_owned).collect()
+}
+
+fn is_builtin_schema(name: &str) -> bool {
+    name == "public" || name == "information_schema" || name.starts_with("pg_")
+}
+
 fn grants_skipped(skipped: &[&DumpEntry]) -> Option<Finding> {
     let names: Vec<&str> =
         skipped.iter().filter(|e| is_grant(&e.kind)).map(|e| e.name.as_str()).collect();
@@ -494,6 +521,7 @@ fn run_details(
         role: requested.role.clone(),
         role_statements: roles.statements.clone(),
         membership_statements: roles.memberships.clone(),
+        create_schemas: Vec::new(),
     }
 }
 

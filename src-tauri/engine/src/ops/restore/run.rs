@@ -12,7 +12,9 @@ use crate::base::error::{Error, Result};
 use crate::base::progress::{NullSink, ProgressEvent, ProgressSink};
 use crate::base::tools::Tool;
 use crate::format::sqltext::DumpFilter;
-use crate::pg::admin::{Created, conninfo_dbname, create_database as create};
+use crate::pg::admin::{
+    Created, conninfo_dbname, create_database as create, create_schemas, drop_empty_schemas,
+};
 use crate::pg::connect::{ConnectSpec, connect, query_error};
 use crate::pg::runner::{self, ConnTarget, PipeSource, ToolCommand};
 use crate::storage::context::Ctx;
@@ -162,9 +164,42 @@ impl Session<'_> {
     }
 }
 
-/// Runs the restore into `database`; returns the versions of the tools used and, when it goes
-/// on after errors, the errors.
+/// Runs the restore into `database`, after creating the schemas the dump needs and does not
+/// create; returns the versions of the tools used and, when it goes on after errors, the errors.
 pub(super) async fn run(
+    ctx: &Ctx,
+    prepared: &Prepared,
+    database: &str,
+    sink: &dyn ProgressSink,
+    cancel: &CancellationToken,
+) -> Result<(Vec<String>, Vec<String>)> {
+    let schemas = &prepared.details.create_schemas;
+    if schemas.is_empty() {
+        return run_tools(ctx, prepared, database, sink, cancel).await;
+    }
+    let profile = &prepared.profile;
+    let client = connect(&ConnectSpec::for_profile(ctx, profile, database)?).await?;
+    let created = create_schemas(&client, schemas, prepared.details.role.as_deref()).await?;
+    let result = run_tools(ctx, prepared, database, sink, cancel).await;
+    // A database the restore created is dropped on failure; an existing one was restored into
+    // in one transaction and must be left as empty as it was.
+    if result.is_err()
+        && !prepared.plan.create_database
+        && let Err(error) = drop_empty_schemas(&client, &created).await
+    {
+        sink.emit(ProgressEvent::Warning {
+            message: format!(
+                "The schemas {} created for this restore in {database} could not be removed: \
+                 {error}. Drop them by hand.",
+                created.join(", ")
+            ),
+        });
+    }
+    result
+}
+
+/// pg_restore or the pipeline into `database`.
+async fn run_tools(
     ctx: &Ctx,
     prepared: &Prepared,
     database: &str,

@@ -10,7 +10,12 @@ use super::{MethodKind, RestoreMethod, RestorePlan};
 /// The plan in one sentence, e.g. "Creates database shop_restored_20261121 on "prod"
 /// (PostgreSQL 18.6) and restores 42 entries from shop.backup with pg_restore 18; 2 roles
 /// missing → owned by postgres; nothing existing is changed."
-pub(super) fn summarize(plan: &RestorePlan, source: &Path, missing_owners: usize) -> String {
+pub(super) fn summarize(
+    plan: &RestorePlan,
+    source: &Path,
+    missing_owners: usize,
+    create_schemas: &[String],
+) -> String {
     let name = source.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     if plan.blocked {
         let reasons: Vec<&str> = plan
@@ -41,6 +46,13 @@ pub(super) fn summarize(plan: &RestorePlan, source: &Path, missing_owners: usize
             plan.entries, plan.database
         )
     }];
+    if !create_schemas.is_empty() {
+        parts.push(format!(
+            "creating schema{} {} first (the backup does not)",
+            plural(create_schemas.len()),
+            create_schemas.join(", ")
+        ));
+    }
     if !plan.method.dropped_settings.is_empty() {
         parts.push(format!("leaving out SET {}", plan.method.dropped_settings.join(", SET ")));
     }

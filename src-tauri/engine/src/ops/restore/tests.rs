@@ -689,3 +689,57 @@ fn reserved_names_are_never_created() {
     assert!(!may_create_plain_role(&"x".repeat(64)));
     assert!(may_create_plain_role("app_reader") && may_create_plain_role("lifeboat"));
 }
+
+/// A `--table crm.customers` backup: the table, its data and its sequence in `crm`, and no
+/// `CREATE SCHEMA` (pg_dump 14 and 18 write none with `--table`).
+fn source_of_one_table(schema: &str) -> SourceFacts {
+    let in_schema = |mut e: DumpEntry| {
+        e.schema = Some(schema.into());
+        e
+    };
+    let mut source = source();
+    source.dump.entries = vec![
+        in_schema(entry(2, "TABLE", "customers", "alice", &[])),
+        in_schema(entry(3, "SEQUENCE", "customers_id_seq", "alice", &[])),
+        in_schema(entry(4, "TABLE DATA", "customers", "alice", &[])),
+    ];
+    source.list = None;
+    source
+}
+
+#[test]
+fn the_schemas_a_table_backup_lives_in_are_created_first() {
+    let Planned { plan, run } =
+        planned(&source_of_one_table("crm"), &target(), &RestoreRequest::default());
+    assert!(!plan.blocked);
+    assert_eq!(run.create_schemas, ["crm"]);
+    let created = finding(&plan, FindingCode::SchemasCreated);
+    assert_eq!(created.severity, Severity::Info);
+    assert!(created.message.contains("schema crm,"), "{}", created.message);
+    assert!(created.message.contains("shop_restored_20261121"), "{}", created.message);
+    assert!(plan.summary.contains("creating schema crm first"), "{}", plan.summary);
+    assert!(run.use_list.is_none(), "nothing of the backup is left out");
+
+    // Into an existing empty database too; a non-empty one is refused anyway.
+    let mut empty = target();
+    empty.databases.insert("crm_copy".into());
+    empty.existing = Some(Contents { encoding: "UTF8".into(), ..Default::default() });
+    let request = RestoreRequest { target_database: Some("crm_copy".into()), ..Default::default() };
+    let run = planned(&source_of_one_table("crm"), &empty, &request).run;
+    assert_eq!(run.create_schemas, ["crm"]);
+}
+
+#[test]
+fn schemas_the_backup_creates_or_every_database_has_are_not_created() {
+    // The default source carries its SCHEMA shop entry.
+    let Planned { plan, run } = planned(&source(), &target(), &RestoreRequest::default());
+    assert!(run.create_schemas.is_empty());
+    assert!(!codes(&plan).iter().any(|(c, _)| *c == FindingCode::SchemasCreated));
+    assert!(!plan.summary.contains("creating schema"), "{}", plan.summary);
+    for schema in ["public", "pg_catalog", "information_schema"] {
+        let Planned { plan, run } =
+            planned(&source_of_one_table(schema), &target(), &RestoreRequest::default());
+        assert!(run.create_schemas.is_empty(), "{schema}");
+        assert!(!codes(&plan).iter().any(|(c, _)| *c == FindingCode::SchemasCreated), "{schema}");
+    }
+}
