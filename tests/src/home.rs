@@ -54,6 +54,24 @@ pub async fn add_server_profile(ctx: &Ctx, name: &str, server: &PgServer) {
         .unwrap();
 }
 
+/// A database filled by `sql` on the shared server of `major`, and a data folder whose profile
+/// "prod" points at that server, with a folder for backups.
+pub struct ProdFixture {
+    pub home: TestHome,
+    pub out: tempfile::TempDir,
+    pub server: PgServer,
+    pub db: String,
+}
+
+pub async fn prod_fixture(major: u32, prefix: &str, sql: &str) -> ProdFixture {
+    let server = PgServer::shared(major);
+    let db = server.create_database(prefix).await;
+    server.client(&db).await.batch_execute(sql).await.unwrap();
+    let home = test_home();
+    add_server_profile(&home.ctx, "prod", &server).await;
+    ProdFixture { home, out: tempfile::tempdir().unwrap(), server, db }
+}
+
 /// A backup of the whole `database` through `profile` into `out`: no filters, one file, no
 /// globals (tests change the fields they need).
 pub fn backup_request(

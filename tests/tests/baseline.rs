@@ -14,8 +14,7 @@ use lifeboat_engine::ops::backup::{BackupFormat, backup};
 use lifeboat_engine::ops::drill::{
     DrillReport, DrillRequest, DrillStep, DrillStepKind, DrillTarget, StepStatus, drill,
 };
-use lifeboat_system_tests::PgServer;
-use lifeboat_system_tests::home::{TestHome, add_server_profile, backup_request, test_home};
+use lifeboat_system_tests::home::{ProdFixture, backup_request, prod_fixture};
 use tokio_util::sync::CancellationToken;
 
 /// Two schemas besides public, inheritance children, a partitioned table, serial and identity
@@ -48,19 +47,10 @@ const DATA: &str = r#"
     SELECT setval('crm.tickets', 41);
 "#;
 
-struct Fixture {
-    home: TestHome,
-    out: tempfile::TempDir,
-    db: String,
-}
+type Fixture = ProdFixture;
 
 async fn fixture(major: u32, prefix: &str) -> Fixture {
-    let server = PgServer::shared(major);
-    let db = server.create_database(prefix).await;
-    server.client(&db).await.batch_execute(DATA).await.unwrap();
-    let home = test_home();
-    add_server_profile(&home.ctx, "prod", &server).await;
-    Fixture { home, out: tempfile::tempdir().unwrap(), db }
+    prod_fixture(major, prefix, DATA).await
 }
 
 /// Backs the fixture's database up with `scope`; returns the manifest's path.

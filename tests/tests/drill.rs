@@ -15,7 +15,7 @@ use lifeboat_engine::storage::catalog::{ListBackups, list_backups};
 use lifeboat_engine::storage::smoke::{Expectation, SmokeCheck};
 use lifeboat_engine::{Error, ErrorCode};
 use lifeboat_system_tests::PgServer;
-use lifeboat_system_tests::home::{TestHome, add_server_profile, backup_request, test_home};
+use lifeboat_system_tests::home::{ProdFixture, backup_request, prod_fixture};
 use tokio_util::sync::CancellationToken;
 
 const DATA: &str = r#"
@@ -27,20 +27,10 @@ const DATA: &str = r#"
     CREATE EXTENSION IF NOT EXISTS pg_trgm;
 "#;
 
-struct Fixture {
-    home: TestHome,
-    out: tempfile::TempDir,
-    server: PgServer,
-    db: String,
-}
+type Fixture = ProdFixture;
 
 async fn fixture(major: u32, prefix: &str) -> Fixture {
-    let server = PgServer::shared(major);
-    let db = server.create_database(prefix).await;
-    server.client(&db).await.batch_execute(DATA).await.unwrap();
-    let home = test_home();
-    add_server_profile(&home.ctx, "prod", &server).await;
-    Fixture { home, out: tempfile::tempdir().unwrap(), server, db }
+    prod_fixture(major, prefix, DATA).await
 }
 
 /// Backs the fixture's database up; returns the manifest.

@@ -16,7 +16,7 @@ use lifeboat_engine::ops::drill::{
 use lifeboat_engine::ops::restore::{FindingCode, RestoreRequest, preflight, restore};
 use lifeboat_engine::storage::catalog::{ListBackups, list_backups};
 use lifeboat_system_tests::PgServer;
-use lifeboat_system_tests::home::{TestHome, add_server_profile, backup_request, test_home};
+use lifeboat_system_tests::home::{ProdFixture, backup_request, prod_fixture};
 use tokio_util::sync::CancellationToken;
 
 /// The table backed up lives in `crm`; another schema and a table in `public` are left out by
@@ -32,19 +32,10 @@ const DATA: &str = r#"
     INSERT INTO public.notes SELECT generate_series(1, 3);
 "#;
 
-struct Fixture {
-    home: TestHome,
-    server: PgServer,
-    db: String,
-}
+type Fixture = ProdFixture;
 
 async fn fixture(major: u32, prefix: &str) -> Fixture {
-    let server = PgServer::shared(major);
-    let db = server.create_database(prefix).await;
-    server.client(&db).await.batch_execute(DATA).await.unwrap();
-    let home = test_home();
-    add_server_profile(&home.ctx, "prod", &server).await;
-    Fixture { home, server, db }
+    prod_fixture(major, prefix, DATA).await
 }
 
 /// Backs the fixture's database up into `out` with `scope`; returns the manifest's path.
