@@ -18,6 +18,22 @@ async fn databases(server: &PgServer) -> Vec<String> {
         .collect()
 }
 
+/// A data folder with the profile "local" for `server`, and a backup of `db` made by
+/// `lifeboat backup` into a folder of its own; the backup's main file.
+fn backed_up(server: &PgServer, db: &str) -> (tempfile::TempDir, tempfile::TempDir, String) {
+    let home = tempfile::tempdir().unwrap();
+    let out = tempfile::tempdir().unwrap();
+    add_local_profile(home.path(), server);
+    let out_dir = out.path().display().to_string();
+    let made = lifeboat(
+        home.path(),
+        &["backup", "--profile", "local", "--database", db, "--out", &out_dir, "--json"],
+    );
+    assert!(made.status.success(), "{}", text(&made));
+    let file = out.path().join(json(&made)["files"][0]["name"].as_str().unwrap());
+    (home, out, file.display().to_string())
+}
+
 #[tokio::test]
 async fn dry_run_restore_and_blocker_from_the_command_line() {
     let server = PgServer::shared(18);
@@ -32,17 +48,7 @@ async fn dry_run_restore_and_blocker_from_the_command_line() {
         )
         .await
         .unwrap();
-    let home = tempfile::tempdir().unwrap();
-    let out = tempfile::tempdir().unwrap();
-    add_local_profile(home.path(), &server);
-    let out_dir = out.path().display().to_string();
-    let made = lifeboat(
-        home.path(),
-        &["backup", "--profile", "local", "--database", &db, "--out", &out_dir, "--json"],
-    );
-    assert!(made.status.success(), "{}", text(&made));
-    let file = out.path().join(json(&made)["files"][0]["name"].as_str().unwrap());
-    let file = file.display().to_string();
+    let (home, out, file) = backed_up(&server, &db);
     let prefix = format!("{db}_restored_");
 
     // The dry run says what would happen and changes nothing.
@@ -173,17 +179,7 @@ async fn a_long_left_out_list_is_counted_by_kind_unless_verbose() {
         .map(|n| format!("CREATE TABLE public.t{n} (id int PRIMARY KEY); INSERT INTO public.t{n} VALUES ({n});"))
         .collect();
     server.client(&db).await.batch_execute(&tables).await.unwrap();
-    let home = tempfile::tempdir().unwrap();
-    let out = tempfile::tempdir().unwrap();
-    add_local_profile(home.path(), &server);
-    let out_dir = out.path().display().to_string();
-    let made = lifeboat(
-        home.path(),
-        &["backup", "--profile", "local", "--database", &db, "--out", &out_dir, "--json"],
-    );
-    assert!(made.status.success(), "{}", text(&made));
-    let file = out.path().join(json(&made)["files"][0]["name"].as_str().unwrap());
-    let file = file.display().to_string();
+    let (home, _out, file) = backed_up(&server, &db);
     let dry = ["restore", &file, "--profile", "local", "--table", "public.t1", "--dry-run"];
 
     let counted = lifeboat(home.path(), &dry);
