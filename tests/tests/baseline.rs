@@ -55,7 +55,11 @@ async fn fixture(major: u32, prefix: &str) -> Fixture {
 
 /// Backs the fixture's database up with `scope`; returns the manifest's path.
 async fn make_backup(fx: &Fixture, scope: BackupScope) -> PathBuf {
-    let mut input = backup_request("prod", &fx.db, fx.out.path(), BackupFormat::Custom);
+    make_backup_as(fx, scope, BackupFormat::Custom).await
+}
+
+async fn make_backup_as(fx: &Fixture, scope: BackupScope, format: BackupFormat) -> PathBuf {
+    let mut input = backup_request("prod", &fx.db, fx.out.path(), format);
     input.scope = scope;
     let outcome = backup(&fx.home.ctx, input, &NullSink, &CancellationToken::new())
         .await
@@ -191,6 +195,26 @@ async fn every_scope_records_what_its_dump_carries_and_passes(major: u32) {
         assert_eq!(compare.status, StepStatus::Passed, "{major} {what}: {compare:?}");
     }
     one_file_per_schema_passes(&fx, major).await;
+    other_formats_pass(&fx, major).await;
+}
+
+/// The scoped backups above in the other formats pass their drills too.
+async fn other_formats_pass(fx: &Fixture, major: u32) {
+    let scopes = [
+        ("--table parent", scope(|s| s.tables = vec!["public.animals".into()])),
+        ("--table partitioned", scope(|s| s.tables = vec!["events".into()])),
+        ("--schema", scope(|s| s.schemas = vec!["sales".into()])),
+        ("--exclude-table", scope(|s| s.exclude_tables = vec!["sales.orders".into()])),
+        ("schema-only", scope(|s| s.schema_only = true)),
+    ];
+    for format in [BackupFormat::Directory, BackupFormat::Tar, BackupFormat::Plain] {
+        for (what, scope) in &scopes {
+            let manifest = make_backup_as(fx, scope.clone(), format).await;
+            let report = drill_on_prod(fx, &manifest, None).await;
+            let compare = compare_step(&report);
+            assert!(report.passed, "{major} {format:?} {what}: {:?} {compare:?}", report.failure);
+        }
+    }
 }
 
 /// One file per schema: each file is `pg_dump --schema`, which creates no extension.

@@ -75,11 +75,13 @@ fn restore_request(source: &Path) -> RestoreRequest {
     }
 }
 
-/// A `--table crm.customers` backup in both formats restores into a new database (the plan says
+/// A `--table crm.customers` backup in every format restores into a new database (the plan says
 /// the schema is created) and passes its drill; a changed row fails it, naming the table.
 async fn a_table_outside_public_restores_and_passes_its_drill(major: u32) {
     let fx = fixture(major, &format!("scoped_table_{major}")).await;
-    for format in [BackupFormat::Custom, BackupFormat::Plain] {
+    for format in
+        [BackupFormat::Custom, BackupFormat::Directory, BackupFormat::Tar, BackupFormat::Plain]
+    {
         let out = tempfile::tempdir().unwrap();
         let manifest = make_backup(&fx, out.path(), format, one_table()).await;
 
