@@ -183,3 +183,47 @@ async fn a_data_only_backup_is_refused_not_failed_14() {
 async fn a_data_only_backup_is_refused_not_failed_18() {
     a_data_only_backup_is_refused_not_failed(18).await;
 }
+
+/// Backups of 18 drilled on a 14 server (pg_restore 18 writes SQL, 14's psql runs it): a whole
+/// backup, one table outside `public`, one schema and one without a table all pass, and a
+/// changed row still fails.
+#[tokio::test]
+async fn scoped_backups_of_18_pass_their_drills_on_14() {
+    let fx = fixture(18, "scoped_older").await;
+    let older = PgServer::shared(14);
+    lifeboat_system_tests::home::add_server_profile(&fx.home.ctx, "old", &older).await;
+    let on_old = |manifest: &Path, tamper: Option<&str>| DrillRequest {
+        source: manifest.display().to_string(),
+        target: DrillTarget::Profile { name: "old".into() },
+        tamper: tamper.map(str::to_owned),
+        ..DrillRequest::default()
+    };
+    let scopes = [
+        ("whole", BackupScope::default()),
+        ("--table crm.customers", one_table()),
+        ("--schema sales", BackupScope { schemas: vec!["sales".into()], ..BackupScope::default() }),
+        (
+            "--exclude-table sales.orders",
+            BackupScope { exclude_tables: vec!["sales.orders".into()], ..BackupScope::default() },
+        ),
+    ];
+    for (what, scope) in scopes {
+        let out = tempfile::tempdir().unwrap();
+        let manifest = make_backup(&fx, out.path(), BackupFormat::Custom, scope).await;
+        let report =
+            drill(&fx.home.ctx, on_old(&manifest, None), &NullSink, &CancellationToken::new())
+                .await
+                .unwrap();
+        assert!(report.passed, "{what}: {:?} {:?}", report.failure, report.steps);
+        let version = report.server_version.as_deref().unwrap_or_default();
+        assert!(version.starts_with("14."), "{what}: {version}");
+    }
+    let out = tempfile::tempdir().unwrap();
+    let manifest = make_backup(&fx, out.path(), BackupFormat::Custom, one_table()).await;
+    let tamper = "DELETE FROM crm.customers WHERE id = 7";
+    let report =
+        drill(&fx.home.ctx, on_old(&manifest, Some(tamper)), &NullSink, &CancellationToken::new())
+            .await
+            .unwrap();
+    assert!(!report.passed, "a changed row must fail on 14 too");
+}
