@@ -118,6 +118,14 @@ pub(crate) fn not_extension(class: &str, alias: &str) -> String {
 /// What the connected user can set on a database of this server (`ALTER DATABASE … SET`,
 /// `ALTER ROLE … IN DATABASE … SET`). A restore leaves out what it cannot set, and a drill does
 /// not expect it: both decide with [`SettingsReach::skip_reason`].
+/// Who sets the settings: the server's major and the user's powers.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct SettingsUser {
+    pub major: u32,
+    pub superuser: bool,
+    pub createrole: bool,
+}
+
 #[derive(Debug, Clone, Default)]
 pub(crate) struct SettingsReach {
     /// The settings the server knows.
@@ -135,40 +143,46 @@ pub(crate) struct SettingsReach {
 }
 
 impl SettingsReach {
+    /// Reads everything from the server (the drill's comparison).
     pub(crate) async fn read(client: &Client) -> Result<SettingsReach> {
         let q = |e: tokio_postgres::Error| query_error(&e);
         let major = server_version(client).await?.major();
-        let granted =
-            if major >= 15 { " AND NOT has_parameter_privilege(name, 'SET')" } else { "" };
-        let me = "(SELECT rolsuper FROM pg_roles WHERE rolname = current_user)";
-        let superuser_only = client
-            .query(
-                &format!(
-                    "SELECT name FROM pg_settings WHERE context = 'superuser' AND NOT {me}{granted}"
-                ),
+        let me = client
+            .query_one(
+                "SELECT rolsuper, rolcreaterole FROM pg_roles WHERE rolname = current_user",
                 &[],
             )
             .await
             .map_err(q)?;
         let known = client.query("SELECT name FROM pg_settings", &[]).await.map_err(q)?;
         let roles = client.query("SELECT rolname::text FROM pg_roles", &[]).await.map_err(q)?;
-        let me_row = client
-            .query_one(
-                "SELECT rolsuper, rolsuper OR rolcreaterole FROM pg_roles WHERE rolname = current_user",
-                &[],
-            )
-            .await
-            .map_err(q)?;
-        let (superuser, role_settings): (bool, bool) = (me_row.get(0), me_row.get(1));
-        let names = |rows: Vec<tokio_postgres::Row>| -> HashSet<String> {
-            rows.iter().map(|r| r.get::<_, String>(0)).collect()
+        let user = SettingsUser { major, superuser: me.get(0), createrole: me.get(1) };
+        SettingsReach::complete(client, user, first_column(known), first_column(roles)).await
+    }
+
+    /// From what the caller read already (the restore's target facts): asks the server only
+    /// which superuser-only settings the user may not set.
+    pub(crate) async fn complete(
+        client: &Client,
+        user: SettingsUser,
+        known: HashSet<String>,
+        roles: HashSet<String>,
+    ) -> Result<SettingsReach> {
+        let granted =
+            if user.major >= 15 { " AND NOT has_parameter_privilege(name, 'SET')" } else { "" };
+        let superuser_only = if user.superuser {
+            HashSet::new()
+        } else {
+            let sql = format!("SELECT name FROM pg_settings WHERE context = 'superuser'{granted}");
+            let rows = client.query(&sql, &[]).await.map_err(|e| query_error(&e))?;
+            first_column(rows).into_iter().map(|n| n.to_lowercase()).collect()
         };
         Ok(SettingsReach {
-            known: names(known),
-            superuser_only: names(superuser_only).into_iter().map(|n| n.to_lowercase()).collect(),
-            roles: names(roles),
-            role_settings,
-            placeholders: superuser || major < 15,
+            known,
+            superuser_only,
+            roles,
+            role_settings: user.superuser || user.createrole,
+            placeholders: user.superuser || user.major < 15,
         })
     }
 
@@ -199,4 +213,8 @@ impl SettingsReach {
             _ => None,
         }
     }
+}
+
+fn first_column(rows: Vec<tokio_postgres::Row>) -> HashSet<String> {
+    rows.iter().map(|r| r.get::<_, String>(0)).collect()
 }

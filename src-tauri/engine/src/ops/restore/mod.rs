@@ -423,6 +423,6 @@ async fn prepare(
         server: target.server,
         reader: source.reader,
         writer: target.writer,
-        known_settings: target.settings,
+        known_settings: target.settings_reach.known,
     })
 }

@@ -460,7 +460,7 @@ fn dropped_settings(
         .dump
         .set_names
         .iter()
-        .filter(|s| !s.contains('.') && !target.settings.contains(*s))
+        .filter(|s| !s.contains('.') && !target.settings_reach.known.contains(*s))
         .cloned()
         .collect();
     if !dropped.is_empty() {

@@ -39,7 +39,6 @@ pub(super) struct TargetFacts {
     pub roles: HashSet<String>,
     /// The roles the user is a member of (and so may act as, or create objects owned by).
     pub member_of: HashSet<String>,
-    pub settings: HashSet<String>,
     /// What the user can set on a new database (for the database's own settings).
     pub settings_reach: inventory::SettingsReach,
     pub extensions: HashSet<String>,
@@ -168,7 +167,14 @@ async fn read_server(ctx: &Ctx, client: &Client, profile: &Profile) -> Result<Ta
     let member_of =
         role_rows.iter().filter(|r| r.get::<_, bool>(1)).map(|r| r.get::<_, String>(0)).collect();
     let settings = names(client.query("SELECT name FROM pg_settings", &[]).await.map_err(q)?);
-    let settings_reach = inventory::SettingsReach::read(client).await?;
+    let roles = names(role_rows);
+    let user = inventory::SettingsUser {
+        major: server.major(),
+        superuser: row.get(3),
+        createrole: row.get(5),
+    };
+    let settings_reach =
+        inventory::SettingsReach::complete(client, user, settings, roles.clone()).await?;
     let extensions = names(
         client.query("SELECT name::text FROM pg_available_extensions", &[]).await.map_err(q)?,
     );
@@ -196,9 +202,8 @@ async fn read_server(ctx: &Ctx, client: &Client, profile: &Profile) -> Result<Ta
         superuser: row.get(3),
         createdb: row.get(4),
         createrole: row.get(5),
-        roles: names(role_rows),
+        roles,
         member_of,
-        settings,
         settings_reach,
         extensions,
         databases,

@@ -11,6 +11,7 @@ use super::*;
 use crate::format::archive::ArchiveVersion;
 use crate::format::globals::{SavedRole, SavedRoles};
 use crate::format::sqltext::{DumpEntry, DumpFacts};
+use crate::pg::inventory::SettingsReach;
 use crate::util::naming::MAX_IDENTIFIER_BYTES;
 
 fn major(major: u32) -> BundledMajor {
@@ -86,8 +87,10 @@ fn target() -> TargetFacts {
         createrole: false,
         roles: names(&["lifeboat", "alice", "bob", "postgres"]),
         member_of: names(&["lifeboat", "alice", "bob"]),
-        settings: names(&["search_path", "client_encoding"]),
-        settings_reach: Default::default(),
+        settings_reach: SettingsReach {
+            known: names(&["search_path", "client_encoding"]),
+            ..SettingsReach::default()
+        },
         extensions: names(&["plpgsql"]),
         databases: names(&["postgres", "template0", "template1"]),
         template: Template {
