@@ -23,7 +23,7 @@ use crate::format::manifest::{
     RoleSettings, SequenceOwner, SequenceValue, TableRows, split_table,
 };
 use crate::pg::connect::{ConnectSpec, connect, query_error, server_version};
-use crate::pg::inventory::{Counting, USER_NS, count_rows_sql, object_counts};
+use crate::pg::inventory::{Counting, USER_NS, count_rows_sql, not_extension, object_counts};
 use crate::storage::catalog;
 use crate::storage::context::Ctx;
 use crate::util::checksum::sha256_reader;
@@ -787,8 +787,8 @@ async fn tables_in_scope(
         .query(
             &format!(
                 "SELECT n.nspname::text, c.relname::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
-                 WHERE c.relkind IN ('r', 'p') AND {USER_NS} AND NOT EXISTS (SELECT 1 FROM pg_depend d \
-                 WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e') ORDER BY 1, 2"
+                 WHERE c.relkind IN ('r', 'p') AND {USER_NS} AND {} ORDER BY 1, 2",
+                not_extension("pg_class", "c")
             ),
             &[],
         )

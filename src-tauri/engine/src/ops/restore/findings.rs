@@ -19,7 +19,7 @@ pub(super) fn plural(n: usize) -> &'static str {
 }
 
 /// The endings for a count of entries: "entr{y|ies}", "depend{s|}", "{is|are}".
-fn entry_forms(n: usize) -> (&'static str, &'static str, &'static str) {
+pub(super) fn entry_forms(n: usize) -> (&'static str, &'static str, &'static str) {
     if n == 1 { ("y", "s", "is") } else { ("ies", "", "are") }
 }
 

@@ -408,11 +408,11 @@ async fn prepare(
     };
     let found = file.manifest.clone();
     let mut source = source_facts::read(file, reader, cancel).await?;
-    let needs_missing_role = plan::selected_roles(&source, &request.selection)?
-        .iter()
-        .any(|r| !target.roles.contains(r));
+    let selected = plan::select(&source, &request.selection)?;
+    let needs_missing_role = selected.dump.roles().iter().any(|r| !target.roles.contains(r));
     source.saved_roles = source_facts::read_saved_roles(found.as_ref(), needs_missing_role)?;
-    let mut planned = plan::plan(&source, &target, request, chrono::Local::now().naive_local())?;
+    let now = chrono::Local::now().naive_local();
+    let mut planned = plan::plan(&source, &target, request, &requested, selected, now)?;
     let db_settings = settings::for_plan(found.as_ref(), &target, &mut planned.plan);
     Ok(Prepared {
         db_settings,

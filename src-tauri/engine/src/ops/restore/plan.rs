@@ -49,18 +49,19 @@ pub(super) struct RunDetails {
     pub create_schemas: Vec<String>,
 }
 
-/// Decides the whole restore from the facts. `now` is the local time, for the dated names.
+/// Decides the whole restore from the facts, the checked request and the chosen entries
+/// ([`requested`], [`select`]). `now` is the local time, for the dated names.
 pub(super) fn plan(
     source: &SourceFacts,
     target: &TargetFacts,
     request: &RestoreRequest,
+    requested: &Requested,
+    selected: Selected,
     now: chrono::NaiveDateTime,
 ) -> Result<Planned> {
-    let requested = requested(request)?;
-    let selected = select(source, &request.selection)?;
     let dump = &selected.dump;
     let mut found = findings::source(source);
-    let naming = target_name(source, target, &requested, now);
+    let naming = target_name(source, target, requested, now);
     if let Some(old) = &requested.replace {
         found.extend(findings::replace(target, old, request.terminate_connections));
     }
@@ -101,7 +102,7 @@ pub(super) fn plan(
     let method = method(source, target, request, naming.create_database, &mut found);
     found.extend(findings::dependents(&selected.left_out));
     let left_out_entries = [skipped.as_slice(), existing.as_slice()].concat();
-    let mut run = run_details(source, &selected, &left_out_entries, &roles, &naming, &requested);
+    let mut run = run_details(source, &selected, &left_out_entries, &roles, &naming, requested);
     run.create_schemas = create_schemas;
     let plan = RestorePlan {
         source: source.path.display().to_string(),
@@ -126,7 +127,7 @@ pub(super) fn plan(
         blocked: found.iter().any(|f| f.severity == Severity::Blocker),
         findings: sorted(found),
         summary: String::new(),
-        replace: requested.replace,
+        replace: requested.replace.clone(),
         kept_as: naming.kept_as,
         create_roles: roles.statements.iter().map(|(name, _)| name.clone()).collect(),
         recreatable_roles: roles.recreatable.iter().cloned().collect(),
@@ -182,23 +183,15 @@ fn checked_name(name: Option<&str>, field: &'static str) -> Result<Option<String
 
 /// What of the backup is restored.
 #[derive(Debug)]
-struct Selected {
+pub(super) struct Selected {
     /// The dump's facts with only the chosen entries.
-    dump: DumpFacts,
+    pub dump: DumpFacts,
     /// What the archive holds, for choosing (empty for plain SQL).
     contents: Vec<ArchiveItem>,
     left_out: Vec<LeftOut>,
 }
 
-/// The roles the chosen part of the backup names.
-pub(super) fn selected_roles(
-    source: &SourceFacts,
-    selection: &Selection,
-) -> Result<BTreeSet<String>> {
-    Ok(select(source, selection)?.dump.roles())
-}
-
-fn select(source: &SourceFacts, selection: &Selection) -> Result<Selected> {
+pub(super) fn select(source: &SourceFacts, selection: &Selection) -> Result<Selected> {
     let archive = source.reader.is_some();
     let mut dump = source.dump.clone();
     let contents = if archive { selection::items(&dump.entries) } else { Vec::new() };
@@ -317,7 +310,7 @@ fn skipped_for_roles<'a>(dump: &'a DumpFacts, roles: &Roles) -> Vec<&'a DumpEntr
         .collect()
 }
 
-fn is_grant(kind: &str) -> bool {
+pub(super) fn is_grant(kind: &str) -> bool {
     kind == "ACL" || kind == "DEFAULT ACL"
 }
 

@@ -4,7 +4,8 @@ use std::path::Path;
 
 use crate::base::finding::Severity;
 
-use super::findings::plural;
+use super::findings::{entry_forms, plural};
+use super::plan::is_grant;
 use super::{MethodKind, RestoreMethod, RestorePlan};
 
 /// The plan in one sentence, e.g. "Creates database shop_restored_20261121 on "prod"
@@ -109,24 +110,19 @@ fn left_out(plan: &RestorePlan) -> Vec<String> {
     if !plan.left_out.is_empty() {
         let chosen = plan.left_out.iter().filter(|l| l.because.is_none()).count();
         let followed = plan.left_out.len() - chosen;
-        let mut text =
-            format!("leaving out {chosen} entr{} by choice", if chosen == 1 { "y" } else { "ies" });
+        let mut text = format!("leaving out {chosen} entr{} by choice", entry_forms(chosen).0);
         if followed > 0 {
-            text.push_str(&format!(
-                " and {followed} that need{} them",
-                if followed == 1 { "s" } else { "" }
-            ));
+            text.push_str(&format!(" and {followed} that need{} them", entry_forms(followed).1));
         }
         parts.push(text);
     }
     if plan.skipped_entries > 0 {
-        let grants_only =
-            plan.left_out_for_roles.iter().all(|l| l.kind == "ACL" || l.kind == "DEFAULT ACL");
+        let grants_only = plan.left_out_for_roles.iter().all(|l| is_grant(&l.kind));
         parts.push(format!(
             "{} {}entr{} naming missing roles left out",
             plan.skipped_entries,
             if grants_only { "grant " } else { "" },
-            if plan.skipped_entries == 1 { "y" } else { "ies" }
+            entry_forms(plan.skipped_entries as usize).0
         ));
     }
     parts

@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::path::PathBuf;
 
 use super::findings::disk_severity;
-use super::plan::{Planned, comment_out, default_base, free_name, plan, requested};
+use super::plan::{Planned, comment_out, default_base, free_name, requested, select};
 use super::source_facts::{ManifestFacts, SourceFacts};
 use super::target_facts::{Contents, Disk, Replaced, TargetFacts, Template};
 use super::*;
@@ -109,8 +109,15 @@ fn now() -> chrono::NaiveDateTime {
     chrono::NaiveDate::from_ymd_opt(2026, 11, 21).unwrap().and_hms_opt(13, 45, 1).unwrap()
 }
 
+/// The plan as the pre-flight makes it: the request checked, the entries chosen, then planned.
+fn plan(source: &SourceFacts, target: &TargetFacts, request: &RestoreRequest) -> Result<Planned> {
+    let requested = requested(request)?;
+    let selected = select(source, &request.selection)?;
+    super::plan::plan(source, target, request, &requested, selected, now())
+}
+
 fn planned(source: &SourceFacts, target: &TargetFacts, request: &RestoreRequest) -> Planned {
-    plan(source, target, request, now()).expect("a plan")
+    plan(source, target, request).expect("a plan")
 }
 
 fn codes(plan: &RestorePlan) -> Vec<(FindingCode, Severity)> {
@@ -462,7 +469,7 @@ fn a_selection_leaves_out_what_depends_on_what_it_leaves_out() {
 }
 
 fn plan_error(source: &SourceFacts, request: &RestoreRequest) -> Error {
-    plan(source, &target(), request, now()).expect_err("no plan")
+    plan(source, &target(), request).expect_err("no plan")
 }
 
 #[test]
