@@ -1,6 +1,6 @@
 //! Verify: the integrity check of a backup, without any server.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Instant;
 
 use serde::Serialize;
@@ -33,6 +33,11 @@ pub struct Verified {
     pub source_database: Option<String>,
     pub dumped_by: Option<String>,
     pub duration_ms: u64,
+    /// The roles the entries name (owners, grantees, policy and user mapping roles), for the
+    /// drill's stand-ins on the practice server, so that it need not read the backup again.
+    #[serde(skip)]
+    #[specta(skip)]
+    pub roles: BTreeSet<String>,
 }
 
 /// The integrity check of a backup, without any server: every file's sha256 against the manifest
@@ -78,6 +83,7 @@ pub async fn verify(
                 .into(),
         });
     }
+    let roles = facts.roles();
     Ok(Verified {
         source: source.display().to_string(),
         format: detected.format,
@@ -93,5 +99,6 @@ pub async fn verify(
             .or_else(|| read::database_from_file_name(&source)),
         dumped_by: facts.dumped_by,
         duration_ms: started.elapsed().as_millis() as u64,
+        roles,
     })
 }

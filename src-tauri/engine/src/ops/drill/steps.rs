@@ -3,7 +3,6 @@
 //! step; only what keeps the drill from judging the backup is an error.
 
 use std::collections::BTreeSet;
-use std::path::Path;
 use std::time::Instant;
 
 use tokio_postgres::Client;
@@ -11,18 +10,16 @@ use tokio_postgres::Client;
 use super::compare::compare;
 use super::{DrillCheck, DrillStep, DrillStepKind, Run, StandIn, StepStatus, drop_scratch};
 use crate::base::error::{Error, Result};
-use crate::base::progress::{NullSink, ProgressEvent};
+use crate::base::progress::ProgressEvent;
 use crate::base::tools::Tool;
 use crate::format::manifest::Manifest;
-use crate::format::read;
 use crate::format::selection::Selection;
-use crate::format::sqltext::DumpScanner;
 use crate::ops::practice::{PracticeServer, stand_in_candidates};
 use crate::ops::restore::{self, FindingCode, RestoreRequest};
 use crate::ops::verify::{Verified, verify};
 use crate::pg::admin;
 use crate::pg::connect::{query_error, server_version};
-use crate::pg::runner::{self, ConnTarget, PipeSource, StdoutTo, ToolCommand};
+use crate::pg::runner::{self, ConnTarget, StdoutTo, ToolCommand};
 use crate::pg::smoke as pg_smoke;
 use crate::storage::profiles::Profile;
 use crate::storage::smoke;
@@ -84,10 +81,8 @@ impl Run<'_> {
         stand_in: Option<StandIn<'_>>,
     ) -> Result<bool> {
         self.stage(DrillStepKind::Restore);
-        if let Some(stand_in) = stand_in
-            && !self.stand_in(stand_in).await?
-        {
-            return Ok(false);
+        if let Some(stand_in) = stand_in {
+            self.stand_in(stand_in).await?;
         }
         let request = RestoreRequest {
             source: self.request.source.clone(),
@@ -146,21 +141,14 @@ impl Run<'_> {
     /// Part of step 2 on the practice server: the roles the backup names (the manifest's, and
     /// the owners, grantees, policy roles and user mappings of its entries) that the server
     /// lacks are created as plain NOLOGIN roles, so that the backup restores as it would at
-    /// home. False when reading the backup failed (a failed step).
-    async fn stand_in(&mut self, stand_in: StandIn<'_>) -> Result<bool> {
-        let mut named: BTreeSet<String> =
-            stand_in.manifest.iter().flat_map(|m| m.roles_referenced.iter().cloned()).collect();
-        match roles_in_dump(self, stand_in.source).await {
-            Ok(roles) => named.extend(roles),
-            Err(error) if is_about_the_backup(&error) => {
-                self.done(StepStatus::Failed, error.to_string());
-                return Ok(false);
-            }
-            Err(error) => return Err(error),
-        }
+    /// home. The entries' roles come from step 1's full read.
+    async fn stand_in(&mut self, stand_in: StandIn<'_>) -> Result<()> {
+        let manifest_roles = stand_in.manifest.iter().flat_map(|m| m.roles_referenced.iter());
+        let named: BTreeSet<String> =
+            manifest_roles.chain(&stand_in.source.roles).cloned().collect();
         let candidates = stand_in_candidates(named);
         self.stood_in = stand_in.server.stand_in_roles(self.ctx, &candidates).await?;
-        Ok(true)
+        Ok(())
     }
 
     /// Step 3; skipped when no manifest describes the backup.
@@ -378,32 +366,6 @@ impl Run<'_> {
         }
         let status = if failed { StepStatus::Failed } else { StepStatus::Passed };
         self.done(status, said.join(" "));
-    }
-}
-
-/// The roles the dump's entries name. Only the definitions are read (`--schema-only`: an
-/// archive's table of contents, never its data), as the full read of step 1 did not keep them.
-async fn roles_in_dump(run: &Run<'_>, source: &Verified) -> Result<BTreeSet<String>> {
-    let path = Path::new(&source.source);
-    if source.archive_version.is_none() {
-        return Ok(read::full_read(path, None, run.cancel).await?.roles());
-    }
-    let reader = ToolCommand::new(run.ctx.tools.newest(), Tool::PgRestore)?
-        .args(["--schema-only", "--file=-"])
-        .arg(path.as_os_str());
-    let mut scanner = DumpScanner::default();
-    let mut look = |line: &[u8]| {
-        scanner.line(line);
-        false
-    };
-    match runner::run_pipeline(PipeSource::Tool(reader), &mut look, None, &NullSink, run.cancel)
-        .await
-    {
-        Ok(_) => Ok(scanner.finish().roles()),
-        Err(Error::ToolFailed { detail, .. }) => {
-            Err(Error::ArchiveDamaged { path: path.to_owned(), detail })
-        }
-        Err(error) => Err(error),
     }
 }
 
