@@ -89,12 +89,14 @@ impl Run<'_> {
             profile: profile.settings.name.clone(),
             target_database: Some(scratch.to_owned()),
             selection: Selection {
+                // Trimmed as step 1 and the baseline take it, so all three read the same file.
                 schemas: self
                     .request
                     .schema
                     .iter()
-                    .filter(|s| !s.trim().is_empty())
-                    .cloned()
+                    .map(|s| s.trim())
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_owned)
                     .collect(),
                 ..Selection::default()
             },
