@@ -14,6 +14,7 @@ import {
 } from "$lib/ipc";
 import type { Load } from "$lib/connections/state.svelte";
 import { problemSentence, toProblem, type Problem } from "$lib/problem";
+import { Generation } from "$lib/generation";
 
 export const FORMATS: { value: BackupFormat; label: string; note: string }[] = [
   {
@@ -64,8 +65,8 @@ export class BackupDraft {
   /** Add to the backup what kept objects need from the schemas left out, instead of refusing. */
   keepNeeded = $state(false);
 
-  #databaseGeneration = 0;
-  #schemaGeneration = 0;
+  readonly #databaseGeneration = new Generation();
+  readonly #schemaGeneration = new Generation();
 
   /** With a single profile there is nothing to choose. */
   constructor(
@@ -130,15 +131,15 @@ export class BackupDraft {
   }
 
   async loadDatabases(): Promise<void> {
-    const mine = ++this.#databaseGeneration;
+    const current = this.#databaseGeneration.next();
     this.databases = { state: "loading" };
     try {
       const items = await listDatabases({ profile: this.profile });
-      if (mine !== this.#databaseGeneration) return;
+      if (!current()) return;
       this.databases = { state: "ready", items };
       if (!items.some((d) => d.name === this.database && d.sizeBytes !== null)) this.database = "";
     } catch (error) {
-      if (mine !== this.#databaseGeneration) return;
+      if (!current()) return;
       this.databases = { state: "failed", problem: toProblem(error) };
     }
   }
@@ -156,21 +157,21 @@ export class BackupDraft {
   }
 
   #resetSchemas(): void {
-    this.#schemaGeneration++;
+    this.#schemaGeneration.next();
     this.schemas = { state: "idle" };
     this.checked = {};
   }
 
   async loadSchemas(): Promise<void> {
-    const mine = ++this.#schemaGeneration;
+    const current = this.#schemaGeneration.next();
     this.schemas = { state: "loading" };
     try {
       const items = await listSchemas({ profile: this.profile, database: this.database });
-      if (mine !== this.#schemaGeneration) return;
+      if (!current()) return;
       this.checked = Object.fromEntries(items.map((s) => [s.name, true]));
       this.schemas = { state: "ready", items };
     } catch (error) {
-      if (mine !== this.#schemaGeneration) return;
+      if (!current()) return;
       this.schemas = { state: "failed", problem: toProblem(error) };
     }
   }

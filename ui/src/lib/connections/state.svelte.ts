@@ -16,6 +16,7 @@ import {
   type TableInfo,
 } from "$lib/ipc";
 import { toProblem, type Problem } from "$lib/problem";
+import { Generation } from "$lib/generation";
 
 /** How long a check from the tree waits for a silent server. */
 export const CHECK_TIMEOUT_SECS = 10;
@@ -29,15 +30,6 @@ export type Load<T> =
 
 /** What the last connection of a profile showed. */
 export type Status = "unknown" | "ok" | "failed";
-
-/** Keeps only the newest of overlapping requests: a refresh makes older answers stale. */
-class Generation {
-  #current = 0;
-  next(): () => boolean {
-    const mine = ++this.#current;
-    return () => mine === this.#current;
-  }
-}
 
 export class SchemaNode {
   expanded = $state(false);

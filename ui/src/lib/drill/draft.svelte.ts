@@ -15,6 +15,7 @@ import {
 } from "$lib/ipc";
 import { formatWhen } from "$lib/format";
 import { problemSentence } from "$lib/problem";
+import { Generation } from "$lib/generation";
 
 export const STAGES: { kind: DrillStepKind; title: string }[] = [
   { kind: "integrity", title: "Integrity: checksums and a full read" },
@@ -77,7 +78,7 @@ export class DrillDraft {
 
   /** The last question about the backup's name; a later one replaces an earlier answer. */
   #guess: Promise<void> = Promise.resolve();
-  #asked = 0;
+  readonly #guesses = new Generation();
 
   constructor(
     readonly profiles: string[],
@@ -93,12 +94,12 @@ export class DrillDraft {
    * reads them the same way). Without an answer the field stays as it is, for the user to fill.
    */
   guessDatabase(source: string): Promise<void> {
-    const asked = ++this.#asked;
+    const current = this.#guesses.next();
     this.#guess = (async () => {
       if (source.trim() === "") return;
       try {
         const name = await backupDatabaseName(source);
-        if (asked === this.#asked) this.database = name;
+        if (current()) this.database = name;
       } catch {
         // Outside the app window there is no engine to ask; the user names the database.
       }
@@ -148,7 +149,7 @@ export class DrillDraft {
         return;
       }
       this.source = record.manifestPath;
-      this.#asked++;
+      this.#guesses.next();
       this.database = record.database;
       this.note = `Picked the untested backup of ${record.database} from ${formatWhen(record.startedAt)}.`;
     } catch (error) {

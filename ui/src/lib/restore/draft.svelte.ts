@@ -5,6 +5,7 @@
 import { groupItems, selectionFor } from "$lib/components/ArchiveContents.svelte";
 import { pickFile, preflightRestore, type RestorePlan, type RestoreRequest, type Severity } from "$lib/ipc";
 import { problemSentence, toProblem, type Problem } from "$lib/problem";
+import { Generation } from "$lib/generation";
 
 export type Owner = "keep" | "none" | "role";
 export type Mode = "new" | "replace";
@@ -65,7 +66,7 @@ export class RestoreDraft {
   /** Create every other role the server lacks as a plain NOLOGIN role. */
   createMissingRoles = $state(false);
 
-  #checkGeneration = 0;
+  readonly #checkGeneration = new Generation();
 
   /** With a single profile there is nothing to choose. */
   constructor(
@@ -136,19 +137,19 @@ export class RestoreDraft {
   /** Runs the pre-flight check for the current choices: true when a new plan arrived. */
   async runCheck(): Promise<boolean> {
     if (!this.canCheck || this.check.state === "checking") return false;
-    const mine = ++this.#checkGeneration;
+    const current = this.#checkGeneration.next();
     const wanted = this.request();
     this.check = { state: "checking" };
     try {
       const result = await preflightRestore(wanted);
-      if (mine !== this.#checkGeneration) return false;
+      if (!current()) return false;
       this.plan = result;
       this.planned = wanted;
       if (wanted.targetDatabase === null) this.defaultName = result.database;
       this.check = { state: "idle" };
       return true;
     } catch (error) {
-      if (mine !== this.#checkGeneration) return false;
+      if (!current()) return false;
       this.check = { state: "failed", problem: toProblem(error) };
       return false;
     }
