@@ -427,6 +427,28 @@ describe("BackupWizard", () => {
     expect(again.calls[0].id).not.toBe("");
   });
 
+  it("keeps what kept objects need when asked, for that run only: Back and Start check afresh", async () => {
+    renderWizard();
+    await toStep2();
+    const refused = new IpcError({
+      code: "backup_has_broken_dependencies",
+      message: "TRIGGER public.orders orders_audit needs FUNCTION audit.log_change().",
+      hint: "Keep what they need, or leave the schema in.",
+    });
+    const first = await start();
+    first.run.reject(refused);
+    const kept = holdBackup();
+    await fireEvent.click(await screen.findByTestId("backup-keep-needed"));
+    await waitFor(() => expect(kept.calls).toHaveLength(1));
+    expect(kept.calls[0].input.keepNeeded).toBe(true);
+    kept.run.reject(new IpcError({ code: "invalid_input", message: "x", hint: "y" }));
+    await screen.findByTestId("backup-error");
+
+    await fireEvent.click(byId("backup-back"));
+    const again = await start();
+    expect(again.calls[0].input.keepNeeded).toBe(false);
+  });
+
   it("summarizes a finished backup: files with size and sha256, manifest, duration", async () => {
     const { onfinished, onclose } = renderWizard();
     await toStep2();
