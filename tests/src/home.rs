@@ -92,5 +92,6 @@ pub fn backup_request(
         globals: false,
         role_passwords: false,
         keep_needed: false,
+        leave_out_dependents: false,
     }
 }

@@ -2,7 +2,8 @@
 //! `TO` a role, grants to it, default privileges for and to roles, and objects owned by one. By
 //! default the entries that cannot restore without their role are left out and named in the
 //! plan; with `create_missing_roles` the roles are created as plain NOLOGIN roles and everything
-//! restores, the policy with its role. Into 18 (the backup's major) and 14 (an older one).
+//! restores, the policy with its role. Rows that name roles (`regrole` and `aclitem` values)
+//! are such entries too. Into 18 (the backup's major) and 14 (an older one).
 
 use std::path::PathBuf;
 
@@ -26,6 +27,8 @@ const DATA: &str = r#"
     GRANT SELECT ON app.notes TO app_reader;
     GRANT INSERT, UPDATE ON app.notes TO app_writer;
     ALTER DEFAULT PRIVILEGES FOR ROLE app_owner IN SCHEMA app GRANT SELECT ON TABLES TO app_reader;
+    CREATE TABLE app.access (who regrole, rights aclitem[]);
+    INSERT INTO app.access VALUES ('app_writer', NULL), (NULL, '{app_reader=r/app_owner}');
     CREATE TABLE public.plain (k int);
     INSERT INTO public.plain VALUES (1), (2), (3);
 "#;
@@ -85,6 +88,8 @@ async fn restore_into(major: u32) {
     assert!(left.contains(&("POLICY".into(), "app_reader".into())), "{left:?}");
     assert!(left.iter().any(|(kind, _)| kind == "DEFAULT ACL"), "{left:?}");
     assert!(left.iter().filter(|(kind, _)| kind == "ACL").count() >= 2, "{left:?}");
+    let data = ("TABLE DATA".into(), "app_owner,app_reader,app_writer".into());
+    assert!(left.contains(&data), "{left:?}");
     let skipped = plan.findings.iter().find(|f| f.code == FindingCode::RoleEntriesSkipped).unwrap();
     assert!(
         skipped.message.contains("POLICY app.notes notes_read (role app_reader)"),
@@ -97,6 +102,7 @@ async fn restore_into(major: u32) {
     assert!(outcome.errors.is_empty() && outcome.created_roles.is_empty());
     assert_eq!(target.query_int(&outcome.database, "SELECT count(*) FROM app.notes").await, 2);
     assert_eq!(target.query_int(&outcome.database, "SELECT count(*) FROM pg_policies").await, 0);
+    assert_eq!(target.query_int(&outcome.database, "SELECT count(*) FROM app.access").await, 0);
 
     // (b) create_missing_roles: the roles are created as NOLOGIN and everything restores.
     let create = RestoreRequest { create_missing_roles: true, ..request(&file, "target") };
@@ -110,6 +116,7 @@ async fn restore_into(major: u32) {
     assert_eq!(outcome.created_roles, ROLES);
     let db = &outcome.database;
     assert_eq!(policy_roles(&target, db).await, ["app_reader"]);
+    assert_eq!(target.query_int(db, "SELECT count(*) FROM app.access").await, 2);
     let owner_and_login = "SELECT count(*) FROM pg_tables t JOIN pg_roles r ON r.rolname = \
                            t.tableowner WHERE t.tablename = 'notes' AND r.rolname = 'app_owner' \
                            AND NOT r.rolcanlogin AND NOT r.rolsuper";

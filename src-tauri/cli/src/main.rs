@@ -104,6 +104,12 @@ struct BackupArgs {
     /// excluded schema), add their schemas or tables to the backup instead of refusing it.
     #[arg(long)]
     keep_needed: bool,
+    /// When kept objects still need objects the scope leaves out (a view on a table of an
+    /// excluded schema, a function using a transform a one-schema backup cannot carry): leave
+    /// them out as well, and name them. Views and tables are left out of the file; a trigger
+    /// or a function is named in the manifest and left out at every restore and test
+    #[arg(long)]
+    leave_out_dependents: bool,
     /// Destination folder (default: the "backups" folder in Lifeboat's data folder).
     #[arg(long)]
     out: Option<PathBuf>,
@@ -245,6 +251,7 @@ async fn run_backup(
         globals: args.globals,
         role_passwords: false,
         keep_needed: args.keep_needed,
+        leave_out_dependents: args.leave_out_dependents,
     };
     let cancel = cancel_on_interrupt();
     use std::io::IsTerminal;

@@ -483,13 +483,15 @@ impl Error {
             Error::BackupHasBrokenDependencies { can_keep: true, .. } => {
                 "Keep what they need (`lifeboat backup --keep-needed`, or \"Keep what they \
                  need\" in the wizard): their schemas or tables are added to the backup. Or \
-                 change the scope so that it leaves those objects out as well."
+                 leave those objects out (`--leave-out-dependents`, or \"Leave them out\")."
                     .to_owned()
             }
             Error::BackupHasBrokenDependencies { can_keep: false, .. } => {
-                "A backup of single tables carries no functions or types: back up their \
-                 schemas instead (--schema), or leave those objects out as well \
-                 (--exclude-table)."
+                "What they need cannot be added to a backup of this scope (a backup of single \
+                 tables carries no functions or types; one of chosen schemas carries no casts, \
+                 transforms or foreign data wrappers). Leave those objects out \
+                 (`lifeboat backup --leave-out-dependents`, or \"Leave them out\" in the \
+                 wizard), or back up more of the database."
                     .to_owned()
             }
             Error::ReplaceFailed { database, .. } => format!(

@@ -173,6 +173,10 @@ pub struct TableRows {
     /// listed themselves); manifests before version 3 counted the children too. Absent for
     /// schema-only backups.
     pub rows: Option<i64>,
+    /// Roles named by the rows themselves (values of `regrole` columns): a `COPY` of this
+    /// table fails where one of them does not exist. Absent when there are none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub roles_in_data: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
@@ -230,6 +234,30 @@ pub struct Manifest {
     /// recorded: a drill then says it could not compare them.
     #[serde(default)]
     pub database_settings: Option<DatabaseSettings>,
+    /// Objects left out so that the backup restores on its own (`leave_out_dependents`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub left_out: Vec<DependentLeftOut>,
+}
+
+/// An object a backup leaves out because it needs what the backup's scope leaves out, and that
+/// pg_dump cannot leave out itself (a trigger, a function, a column default): the manifest
+/// names it and every Lifeboat restore of the backup leaves it out.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct DependentLeftOut {
+    pub kind: String,
+    pub schema: Option<String>,
+    /// The archive entry's name ("orders orders_audit" for a trigger on orders).
+    pub name: String,
+    /// What it needs, e.g. "FUNCTION audit.log_change()".
+    pub needs: String,
+}
+
+impl DependentLeftOut {
+    /// Whether the archive entry of `kind`, `schema` and `name` is this object.
+    pub fn is(&self, kind: &str, schema: Option<&str>, name: &str) -> bool {
+        self.kind == kind && self.schema.as_deref() == schema && self.name == name
+    }
 }
 
 /// What belongs to the database itself rather than to anything in it: pg_dump writes these

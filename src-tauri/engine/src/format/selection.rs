@@ -22,7 +22,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use serde::{Deserialize, Serialize};
 
 use crate::base::error::{Error, Result};
-use crate::format::manifest::{BackupScope, split_table};
+use crate::format::manifest::{BackupScope, DependentLeftOut, split_table};
 use crate::format::sqltext::DumpEntry;
 
 /// What of an archive to restore. Empty: everything.
@@ -155,6 +155,10 @@ fn home(entry: &DumpEntry) -> Option<&str> {
 
 /// "FUNCTION audit.log_change()", "SCHEMA audit".
 pub fn describe(kind: &str, schema: Option<&str>, name: &str) -> String {
+    // Some tags start with their kind: "TRANSFORM FOR integer LANGUAGE sql".
+    if schema.is_none() && name.starts_with(&format!("{kind} ")) {
+        return name.to_owned();
+    }
     match schema {
         Some(schema) => format!("{kind} {schema}.{name}"),
         None => format!("{kind} {name}"),
@@ -510,6 +514,10 @@ fn attach(
 pub struct BrokenDependency {
     /// "TRIGGER sales.orders orders_audit".
     pub dependent: String,
+    dependent_id: Option<u32>,
+    dependent_kind: String,
+    dependent_schema: Option<String>,
+    dependent_name: String,
     /// "FUNCTION audit.log_change()".
     pub needs: String,
     needed_kind: String,
@@ -523,10 +531,49 @@ impl BrokenDependency {
     }
 }
 
+/// Database-wide kinds that pg_dump leaves out of a `--schema` or `--table` dump (it dumps
+/// them only when it dumps "everything"), with the parts that publish tables.
+const LEFT_OUT_BY_NAMED_SCOPES: &[&str] = &[
+    "ACCESS METHOD",
+    "BLOB",
+    "BLOB METADATA",
+    "BLOBS",
+    "CAST",
+    "DEFAULT ACL",
+    "EVENT TRIGGER",
+    "FOREIGN DATA WRAPPER",
+    "LARGE OBJECT",
+    "PROCEDURAL LANGUAGE",
+    "PUBLICATION",
+    "PUBLICATION TABLE",
+    "PUBLICATION TABLES IN SCHEMA",
+    "SERVER",
+    "SUBSCRIPTION",
+    "TRANSFORM",
+    "USER MAPPING",
+];
+
+/// Whether pg_dump with `--schema` or `--table` leaves the entry out for being database-wide:
+/// one of [`LEFT_OUT_BY_NAMED_SCOPES`] (a schema's default privileges stay with the schema),
+/// or a comment, grant or label on one.
+fn database_wide_left_out(entry: &DumpEntry, by_id: &HashMap<u32, &DumpEntry>) -> bool {
+    let kind = entry.kind.as_str();
+    let left_out = |e: &DumpEntry| {
+        LEFT_OUT_BY_NAMED_SCOPES.contains(&e.kind.as_str())
+            && (e.kind != "DEFAULT ACL" || e.schema.is_none())
+    };
+    left_out(entry)
+        || (matches!(kind, "COMMENT" | "ACL" | "SECURITY LABEL")
+            && entry.schema.is_none()
+            && entry.deps.iter().any(|d| by_id.get(d).is_some_and(|e| left_out(e))))
+}
+
 /// What pg_dump with a backup's scope carries, as a selection of a whole database's entries.
 /// `--table` selects regardless of the schema options and carries only the relations, what
 /// belongs to them and (created by the restore) their schemas: no type, function or other
-/// table they need. Database-wide entries (extensions) are left to the restore's pre-flight.
+/// table they need. `--schema` and `--table` leave out database-wide objects (casts,
+/// transforms, languages, foreign data wrappers …) that kept objects may need; extensions are
+/// left to the restore's pre-flight, which checks that the target can create them.
 pub fn scope_selection(entries: &[DumpEntry], scope: &BackupScope) -> Selection {
     let excluded = |e: &DumpEntry| {
         RELATIONS.contains(&e.kind.as_str())
@@ -536,6 +583,11 @@ pub fn scope_selection(entries: &[DumpEntry], scope: &BackupScope) -> Selection 
     };
     let mut exclude_entries: Vec<u32> =
         entries.iter().filter(|e| excluded(e)).filter_map(|e| e.toc_id).collect();
+    if !scope.schemas.is_empty() || !scope.tables.is_empty() {
+        let by_id = by_id(entries);
+        let wide = entries.iter().filter(|e| database_wide_left_out(e, &by_id));
+        exclude_entries.extend(wide.filter_map(|e| e.toc_id));
+    }
     if !scope.tables.is_empty() {
         let carried = carried_with_tables(entries, &scope.tables, &exclude_entries);
         exclude_entries =
@@ -555,7 +607,7 @@ pub fn scope_selection(entries: &[DumpEntry], scope: &BackupScope) -> Selection 
 }
 
 /// The ids a `--table` dump carries: the named relations, what belongs to them, schemas and
-/// database-wide entries.
+/// the database-wide entries not `excluded`.
 fn carried_with_tables(entries: &[DumpEntry], tables: &[String], excluded: &[u32]) -> HashSet<u32> {
     let named = |e: &DumpEntry| {
         e.schema
@@ -582,7 +634,7 @@ fn carried_with_tables(entries: &[DumpEntry], tables: &[String], excluded: &[u32
         }
     }
     let always = entries.iter().filter(|e| e.kind == "SCHEMA" || home(e).is_none());
-    carried.extend(always.filter_map(|e| e.toc_id));
+    carried.extend(always.filter_map(|e| e.toc_id).filter(|id| !excluded.contains(id)));
     carried
 }
 
@@ -593,8 +645,19 @@ pub fn broken_dependencies(
     entries: &[DumpEntry],
     scope: &BackupScope,
 ) -> Result<Vec<BrokenDependency>> {
+    broken_dependencies_without(entries, scope, &BTreeSet::new())
+}
+
+/// [`broken_dependencies`] of a backup that also leaves out the entries `left_out`.
+fn broken_dependencies_without(
+    entries: &[DumpEntry],
+    scope: &BackupScope,
+    left_out: &BTreeSet<u32>,
+) -> Result<Vec<BrokenDependency>> {
     let by_id = by_id(entries);
-    let out = left_out_ids(entries, &by_id, &scope_selection(entries, scope))?;
+    let mut selection = scope_selection(entries, scope);
+    selection.exclude_entries.extend(left_out.iter().copied());
+    let out = left_out_ids(entries, &by_id, &selection)?;
     let mut broken = Vec::new();
     for entry in entries {
         let Some(Some(_)) = entry.toc_id.and_then(|id| out.get(&id)) else { continue };
@@ -610,6 +673,10 @@ pub fn broken_dependencies(
         for needed in needed.iter().filter(|n| !parts(n)) {
             broken.push(BrokenDependency {
                 dependent: describe(&entry.kind, entry.schema.as_deref(), &entry.name),
+                dependent_id: entry.toc_id,
+                dependent_kind: entry.kind.clone(),
+                dependent_schema: entry.schema.clone(),
+                dependent_name: entry.name.clone(),
                 needs: describe(&needed.kind, needed.schema.as_deref(), &needed.name),
                 needed_kind: needed.kind.clone(),
                 needed_schema: home(needed).map(str::to_owned),
@@ -659,6 +726,46 @@ pub fn keep_needed(
         }
         if !widened {
             return Ok((scope, added, unfixable));
+        }
+    }
+}
+
+/// The scope narrowed, and the objects to leave out, so that nothing the backup carries needs
+/// what it leaves out: a relation that does is excluded from the dump (`--exclude-table`),
+/// anything else is returned to be left out at every restore. What is left out may be needed
+/// in turn: until nothing more is. Each returned sentence names one object and its need.
+pub fn leave_out_dependents(
+    entries: &[DumpEntry],
+    scope: &BackupScope,
+) -> Result<(BackupScope, Vec<DependentLeftOut>, Vec<String>)> {
+    let mut scope = scope.clone();
+    let mut ids = BTreeSet::new();
+    let mut left_out = Vec::new();
+    let mut sentences = Vec::new();
+    loop {
+        let before = sentences.len();
+        for b in broken_dependencies_without(entries, &scope, &ids)? {
+            let schema = b.dependent_schema.clone();
+            if RELATIONS.contains(&b.dependent_kind.as_str()) && schema.is_some() {
+                let spec = format!("{}.{}", schema.unwrap_or_default(), b.dependent_name);
+                if scope.exclude_tables.contains(&spec) {
+                    continue;
+                }
+                scope.exclude_tables.push(spec);
+            } else if !b.dependent_id.is_some_and(|id| ids.insert(id)) {
+                continue;
+            } else {
+                left_out.push(DependentLeftOut {
+                    kind: b.dependent_kind.clone(),
+                    schema,
+                    name: b.dependent_name.clone(),
+                    needs: b.needs.clone(),
+                });
+            }
+            sentences.push(format!("Left out {}: it needs {}.", b.dependent, b.needs));
+        }
+        if sentences.len() == before {
+            return Ok((scope, left_out, sentences));
         }
     }
 }
@@ -749,6 +856,19 @@ mod tests {
                 deps: deps.to_vec(),
             })
             .collect()
+    }
+
+    fn entry(id: u32, kind: &str, schema: &str, name: &str, deps: &[u32]) -> DumpEntry {
+        DumpEntry {
+            ordinal: id as usize,
+            toc_id: Some(id),
+            name: name.into(),
+            kind: kind.into(),
+            schema: (schema != "-").then(|| schema.into()),
+            owner: Some("postgres".into()),
+            roles: BTreeSet::new(),
+            deps: deps.to_vec(),
+        }
     }
 
     fn out_ids(chosen: &Chosen) -> BTreeSet<u32> {
@@ -897,6 +1017,57 @@ mod tests {
                 BackupScope { exclude_schemas: vec![excluded.into()], ..Default::default() };
             assert!(broken_dependencies(&shop(), &scope).unwrap().is_empty(), "{excluded}");
         }
+    }
+
+    #[test]
+    fn leaving_out_dependents_excludes_relations_and_names_the_rest() {
+        let scope = BackupScope { exclude_schemas: vec!["audit".into()], ..Default::default() };
+        let (narrowed, left_out, sentences) = leave_out_dependents(&shop(), &scope).unwrap();
+        assert_eq!(narrowed.exclude_tables, ["public.settings", "public.v"]);
+        assert_eq!(narrowed.exclude_schemas, ["audit"]);
+        // pg_dump cannot leave out a trigger: the manifest names it for every restore.
+        assert_eq!(
+            left_out,
+            [DependentLeftOut {
+                kind: "TRIGGER".into(),
+                schema: Some("sales".into()),
+                name: "orders orders_audit".into(),
+                needs: "FUNCTION audit.log_change()".into(),
+            }]
+        );
+        assert_eq!(sentences.len(), 3, "{sentences:?}");
+        assert!(
+            broken_dependencies_without(&shop(), &narrowed, &BTreeSet::from([2554]))
+                .unwrap()
+                .is_empty()
+        );
+        // What is left out may be needed in turn: a view on a left-out view goes too.
+        let mut entries = shop();
+        entries.push(entry(400, "VIEW", "public", "w", &[229]));
+        let (narrowed, _, _) = leave_out_dependents(&entries, &scope).unwrap();
+        assert_eq!(narrowed.exclude_tables, ["public.settings", "public.v", "public.w"]);
+    }
+
+    #[test]
+    fn one_schema_cannot_carry_database_wide_objects_its_functions_need() {
+        let mut entries = shop();
+        entries.push(entry(300, "TRANSFORM", "-", "TRANSFORM FOR integer LANGUAGE sql", &[]));
+        entries.push(entry(301, "COMMENT", "-", "TRANSFORM FOR integer LANGUAGE sql", &[300]));
+        entries.push(entry(302, "FUNCTION", "sales", "f(integer)", &[7, 300]));
+        let scope =
+            BackupScope { schemas: vec!["sales".into(), "audit".into()], ..Default::default() };
+        let broken = broken_dependencies(&entries, &scope).unwrap();
+        assert_eq!(
+            sentences(&broken),
+            ["FUNCTION sales.f(integer) needs TRANSFORM FOR integer LANGUAGE sql"]
+        );
+        let (_, _, unfixable) = keep_needed(&entries, &scope).unwrap();
+        assert_eq!(unfixable.len(), 1);
+        let (_, left_out, _) = leave_out_dependents(&entries, &scope).unwrap();
+        assert_eq!(left_out[0].name, "f(integer)");
+        // Excluding a schema keeps database-wide objects, as pg_dump does.
+        let scope = BackupScope { exclude_schemas: vec!["public".into()], ..Default::default() };
+        assert!(broken_dependencies(&entries, &scope).unwrap().is_empty());
     }
 
     #[test]

@@ -19,8 +19,8 @@ use tokio_util::sync::CancellationToken;
 
 use crate::base::error::{Error, Result};
 use crate::format::manifest::{
-    DatabaseSettings, ExtensionInfo, MANIFEST_SUFFIX, MANIFEST_VERSION, Manifest, ManifestFile,
-    RoleSettings, SequenceOwner, SequenceValue, TableRows, split_table,
+    DatabaseSettings, DependentLeftOut, ExtensionInfo, MANIFEST_SUFFIX, MANIFEST_VERSION, Manifest,
+    ManifestFile, RoleSettings, SequenceOwner, SequenceValue, TableRows, split_table,
 };
 use crate::pg::connect::{ConnectSpec, connect, query_error, server_version};
 use crate::pg::inventory::{Counting, USER_NS, count_rows_sql, not_extension, object_counts};
@@ -37,6 +37,7 @@ use crate::format::sqltext::DumpEntry;
 use crate::pg::runner::{self, ConnTarget, StdoutTo, ToolCommand, Written};
 use crate::storage::profiles::{self, Profile};
 use crate::util::naming;
+use crate::util::quote::quote_ident;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
 #[serde(rename_all = "snake_case")]
@@ -134,6 +135,11 @@ pub struct StartBackup {
     /// warnings. Without it such a backup is refused before the dump.
     #[serde(default)]
     pub keep_needed: bool,
+    /// When kept objects still need objects the scope leaves out: leave them out too (a view
+    /// is excluded from the dump; a trigger or a function, which pg_dump cannot leave out, is
+    /// named in the manifest and left out at every restore), and say so in the warnings.
+    #[serde(default)]
+    pub leave_out_dependents: bool,
 }
 
 #[derive(Debug, Clone, Serialize, specta::Type)]
@@ -295,7 +301,8 @@ async fn run_backup(job: &Job<'_>, partials: &mut Partials) -> Result<BackupOutc
     let snapshot: String =
         tx.query_one("SELECT pg_export_snapshot()", &[]).await.map_err(|e| query_error(&e))?.get(0);
     let target = ConnTarget::for_profile(job.ctx, job.profile, &input.database)?;
-    let (scope, mut warnings) = checked_scope(job, &tools, &target, &snapshot).await?;
+    let Scoped { scope, left_out, mut warnings } =
+        checked_scope(job, &tools, &target, &snapshot).await?;
     let input = &StartBackup { scope, ..input.clone() };
     let job = &Job { input, ..*job };
     let facts = snapshot_facts(&tx, &input.scope, input.per_schema, job.cancel).await?;
@@ -310,6 +317,7 @@ async fn run_backup(job: &Job<'_>, partials: &mut Partials) -> Result<BackupOutc
         tools,
         snapshot,
         compress_arg,
+        left_out,
     };
     let pg_dump_version = runner::version_line(&dumps.tools, Tool::PgDump, job.cancel).await?;
     let files = dumps.all(&facts, partials).await?;
@@ -359,42 +367,88 @@ async fn snapshot_facts(
     }
 }
 
+/// The scope a backup is made with, what it leaves out at every restore, and what the user
+/// should know about both.
+struct Scoped {
+    scope: BackupScope,
+    left_out: Vec<DependentLeftOut>,
+    warnings: Vec<String>,
+}
+
 /// The scope the backup is made with. A scoped backup whose kept objects need objects the
 /// scope leaves out would never restore on its own: it is refused before the dump, or with
-/// `keep_needed` widened to carry them (the warnings say what was added). The dependencies
-/// are those the restore follows, read from a schema-only dump of the whole database in the
-/// backup's own snapshot (definitions only: a fraction of a second for a few hundred objects).
+/// `keep_needed` widened to carry them, and then with `leave_out_dependents` narrowed so that
+/// what still needs them is left out (the warnings say what was added and what left out).
+/// The dependencies are those the restore follows, read from a schema-only dump of the whole
+/// database in the backup's own snapshot (definitions only: a fraction of a second for a few
+/// hundred objects).
 async fn checked_scope(
     job: &Job<'_>,
     tools: &BundledMajor,
     target: &ConnTarget,
     snapshot: &str,
-) -> Result<(BackupScope, Vec<String>)> {
-    let scope = &job.input.scope;
+) -> Result<Scoped> {
+    let input = job.input;
+    let as_asked =
+        Scoped { scope: input.scope.clone(), left_out: Vec::new(), warnings: Vec::new() };
     // A whole backup leaves nothing out; a data-only one restores into existing definitions.
-    if scope.is_whole() || scope.data_only {
-        return Ok((scope.clone(), Vec::new()));
+    if input.scope.is_whole() || input.scope.data_only {
+        return Ok(as_asked);
     }
     let definitions = definitions(job, tools, target, snapshot).await?;
-    let (widened, added, left) = selection::keep_needed(&definitions, scope)?;
-    let broken = |list: &[BrokenDependency], can_keep| Error::BackupHasBrokenDependencies {
-        dependents: list.iter().map(BrokenDependency::sentence).collect(),
-        can_keep,
-    };
-    if added.is_empty() && left.is_empty() {
-        return Ok((scope.clone(), Vec::new()));
+    let (widened, added, unfixable) = selection::keep_needed(&definitions, &input.scope)?;
+    if added.is_empty() && unfixable.is_empty() {
+        return Ok(as_asked);
     }
-    if !job.input.keep_needed {
-        let all = selection::broken_dependencies(&definitions, scope)?;
-        return Err(broken(&all, left.is_empty()));
+    let mut scoped = as_asked;
+    if input.keep_needed {
+        scoped.scope = widened;
+        scoped.warnings = added;
     }
-    if !left.is_empty() {
-        return Err(broken(&left, false));
+    let broken = selection::broken_dependencies(&definitions, &scoped.scope)?;
+    if !broken.is_empty() && !input.leave_out_dependents {
+        return Err(Error::BackupHasBrokenDependencies {
+            dependents: broken.iter().map(BrokenDependency::sentence).collect(),
+            can_keep: !input.keep_needed && unfixable.is_empty(),
+        });
     }
-    for message in &added {
+    if !broken.is_empty() {
+        let (narrowed, left_out, sentences) =
+            selection::leave_out_dependents(&definitions, &scoped.scope)?;
+        if input.format == BackupFormat::Plain && !left_out.is_empty() {
+            return Err(plain_cannot_leave_out(&left_out));
+        }
+        if !left_out.is_empty() {
+            scoped.warnings.push(format!(
+                "{} object(s) pg_dump cannot leave out are in the file; every Lifeboat restore \
+                 and test of this backup leaves them out (its manifest names them).",
+                left_out.len()
+            ));
+        }
+        scoped.warnings.extend(sentences);
+        scoped.scope = narrowed;
+        scoped.left_out = left_out;
+    }
+    for message in &scoped.warnings {
         job.sink.emit(ProgressEvent::Warning { message: message.clone() });
     }
-    Ok((widened, added))
+    Ok(scoped)
+}
+
+/// A plain SQL file is restored whole, so a Lifeboat restore could not leave anything out.
+fn plain_cannot_leave_out(left_out: &[DependentLeftOut]) -> Error {
+    let names: Vec<String> = left_out
+        .iter()
+        .map(|l| selection::describe(&l.kind, l.schema.as_deref(), &l.name))
+        .collect();
+    Error::InvalidInput {
+        field: "format",
+        problem: format!(
+            "a plain SQL backup is restored whole, so it cannot leave out {}; choose the custom, \
+             directory or tar format, or keep what they need",
+            names.join(", ")
+        ),
+    }
 }
 
 /// The entries of a schema-only dump of the whole database in `snapshot`, with what each
@@ -451,6 +505,8 @@ struct Dumps<'a> {
     snapshot: String,
     compress_arg: Option<String>,
     stem: String,
+    /// What the manifest tells every restore to leave out.
+    left_out: Vec<DependentLeftOut>,
 }
 
 impl Dumps<'_> {
@@ -571,6 +627,7 @@ impl Dumps<'_> {
             sequences: facts.sequences,
             tables: facts.tables,
             database_settings: Some(facts.settings),
+            left_out: self.left_out.clone(),
         }
     }
 }
@@ -722,7 +779,10 @@ async fn read_facts(
     let tables = tables_in_scope(tx, scope).await?;
     let sequences = sequences_in_scope(tx, scope).await?;
     let extensions = extensions_in_scope(tx, scope, per_schema).await?;
-    let roles = roles_referenced(tx).await?;
+    let mut roles = roles_referenced(tx).await?;
+    roles.extend(tables.iter().flat_map(|t| t.roles_in_data.iter().cloned()));
+    roles.sort();
+    roles.dedup();
     let object_counts = object_counts(tx).await?;
     let settings = database_settings(tx).await?;
     Ok(Facts {
@@ -782,6 +842,7 @@ async fn tables_in_scope(
     tx: &tokio_postgres::Transaction<'_>,
     scope: &BackupScope,
 ) -> Result<Vec<TableRows>> {
+    let role_columns = if scope.schema_only { Vec::new() } else { role_columns(tx).await? };
     let mut tables = Vec::new();
     for row in tx
         .query(
@@ -807,9 +868,89 @@ async fn tables_in_scope(
             let sql = count_rows_sql(&schema, &table, Counting::Own);
             Some(tx.query_one(&sql, &[]).await.map_err(|e| query_error(&e))?.get::<_, i64>(0))
         };
-        tables.push(TableRows { schema, table, rows });
+        let columns: Vec<&RoleColumn> =
+            role_columns.iter().filter(|c| c.schema == schema && c.table == table).collect();
+        let roles_in_data = roles_in_data(tx, &schema, &table, &columns).await?;
+        tables.push(TableRows { schema, table, rows, roles_in_data });
     }
     Ok(tables)
+}
+
+/// A column whose values name roles: `regrole` or `aclitem` (a privilege, `alice=r/bob`), an
+/// array of either, or a domain over one of them. Each fails to load where a role is missing.
+struct RoleColumn {
+    schema: String,
+    table: String,
+    column: String,
+    /// The base type: `regrole`, `regrole[]`, `aclitem` or `aclitem[]`.
+    base: String,
+}
+
+async fn role_columns(tx: &tokio_postgres::Transaction<'_>) -> Result<Vec<RoleColumn>> {
+    let rows = tx
+        .query(
+            &format!(
+                "SELECT n.nspname::text, c.relname::text, a.attname::text, b.base::regtype::text \
+                 FROM pg_attribute a \
+                 JOIN pg_class c ON c.oid = a.attrelid \
+                 JOIN pg_namespace n ON n.oid = c.relnamespace \
+                 JOIN pg_type t ON t.oid = a.atttypid, \
+                 LATERAL (SELECT coalesce(nullif(t.typbasetype, 0), t.oid) AS base) b \
+                 WHERE c.relkind IN ('r', 'p') AND a.attnum > 0 AND NOT a.attisdropped \
+                   AND {USER_NS} \
+                   AND b.base IN ('regrole'::regtype, 'regrole[]'::regtype, \
+                                  'aclitem'::regtype, 'aclitem[]'::regtype)"
+            ),
+            &[],
+        )
+        .await
+        .map_err(|e| query_error(&e))?;
+    Ok(rows
+        .iter()
+        .map(|r| RoleColumn { schema: r.get(0), table: r.get(1), column: r.get(2), base: r.get(3) })
+        .collect())
+}
+
+/// The roles that rows of one table name in such columns. A `regrole` whose role was dropped
+/// is dumped as a number and restores anywhere, so only existing roles are named.
+async fn roles_in_data(
+    tx: &tokio_postgres::Transaction<'_>,
+    schema: &str,
+    table: &str,
+    columns: &[&RoleColumn],
+) -> Result<Vec<String>> {
+    if columns.is_empty() {
+        return Ok(Vec::new());
+    }
+    let relation = format!("{}.{}", quote_ident(schema), quote_ident(table));
+    let values: Vec<String> = columns
+        .iter()
+        .map(|c| {
+            let column = format!("t.{}", quote_ident(&c.column));
+            let from = format!("FROM ONLY {relation} t");
+            match c.base.as_str() {
+                "regrole" => format!("SELECT {column}::regrole::oid AS role {from}"),
+                "regrole[]" => format!("SELECT unnest({column}::regrole[])::oid AS role {from}"),
+                base => {
+                    let items = if base == "aclitem" {
+                        format!("ARRAY[{column}::aclitem]")
+                    } else {
+                        format!("{column}::aclitem[]")
+                    };
+                    format!(
+                        "SELECT unnest(ARRAY[a.grantor, a.grantee]) AS role {from}, \
+                         aclexplode({items}) a"
+                    )
+                }
+            }
+        })
+        .collect();
+    let sql = format!(
+        "SELECT DISTINCT r.rolname::text FROM ({}) v JOIN pg_roles r ON r.oid = v.role ORDER BY 1",
+        values.join(" UNION ALL ")
+    );
+    let rows = tx.query(&sql, &[]).await.map_err(|e| query_error(&e))?;
+    Ok(rows.iter().map(|r| r.get(0)).collect())
 }
 
 /// The sequences the dump carries; a schema-only dump carries none of their values.

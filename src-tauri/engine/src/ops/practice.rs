@@ -41,15 +41,18 @@ pub const PRACTICE_USER: &str = "lifeboat";
 const STAND_IN_MARK: &str = "Stood in by Lifeboat for a restore drill; dropped after it.";
 
 /// The names a drill may stand in for, of the roles a backup names: never the practice
-/// superuser, `postgres`, PostgreSQL's predefined `pg_` roles or the names it reserves
-/// (PUBLIC, NONE, CURRENT_USER …), whatever their case; without those the restore maps owners
-/// to the practice superuser, as on any server lacking them.
+/// superuser, PostgreSQL's predefined `pg_` roles or the names it reserves (PUBLIC, NONE,
+/// CURRENT_USER …), whatever their case. `postgres` is only the usual name of a server's
+/// superuser; here it is a plain role like the others, because data (a `regrole` column),
+/// grants and policies name it and fail to restore without it, and a practice drill restores
+/// without owners, so it never has to own what only a superuser may own.
 pub fn stand_in_candidates(named: impl IntoIterator<Item = String>) -> BTreeSet<String> {
     named.into_iter().filter(|name| may_stand_in(name)).collect()
 }
 
 fn may_stand_in(name: &str) -> bool {
-    may_create_plain_role(name) && name.to_lowercase() != PRACTICE_USER
+    let lower = name.to_lowercase();
+    (may_create_plain_role(name) || lower == "postgres") && lower != PRACTICE_USER
 }
 
 /// A running practice server.
@@ -421,6 +424,9 @@ mod tests {
         let long = "x".repeat(64);
         let chosen = stand_in_candidates(named.into_iter().chain([long, "y".repeat(63)]));
         let chosen: Vec<&str> = chosen.iter().map(String::as_str).collect();
-        assert_eq!(chosen, ["Odd Role", "app_reader", "y".repeat(63).as_str()]);
+        assert_eq!(
+            chosen,
+            ["Odd Role", "Postgres", "app_reader", "postgres", "y".repeat(63).as_str()]
+        );
     }
 }

@@ -696,6 +696,12 @@ export type StartBackup = {
 	 *  warnings. Without it such a backup is refused before the dump.
 	 */
 	keepNeeded?: boolean,
+	/**
+	 *  When kept objects still need objects the scope leaves out: leave them out too (a view
+	 *  is excluded from the dump; a trigger or a function, which pg_dump cannot leave out, is
+	 *  named in the manifest and left out at every restore), and say so in the warnings.
+	 */
+	leaveOutDependents?: boolean,
 };
 
 export type StepStatus = "passed" | "failed" | 

@@ -81,6 +81,7 @@ impl Run<'_> {
         stand_in: Option<StandIn<'_>>,
     ) -> Result<bool> {
         self.stage(DrillStepKind::Restore);
+        let on_practice = stand_in.is_some();
         if let Some(stand_in) = stand_in {
             self.stand_in(stand_in).await?;
         }
@@ -101,9 +102,13 @@ impl Run<'_> {
                 ..Selection::default()
             },
             // On the practice server every role the backup names has been stood in for; only
-            // reserved names (postgres …) are missing there, and they are never created. A
+            // reserved names (PUBLIC, pg_…) are missing there, and they are never created. A
             // user's server is left as it is.
             create_roles: false,
+            // A stand-in is a plain role: objects that only a superuser may own (event
+            // triggers, foreign data wrappers) cannot be given to it, so on the practice server
+            // the practice superuser owns everything, as on any server lacking the owners.
+            no_owner: on_practice,
             // Step 1 has just hashed every file; a large backup is not read once more for that.
             checksums_verified: true,
             ..RestoreRequest::default()

@@ -194,6 +194,7 @@ pub(super) struct Selected {
 pub(super) fn select(source: &SourceFacts, selection: &Selection) -> Result<Selected> {
     let archive = source.reader.is_some();
     let mut dump = source.dump.clone();
+    let selection = &with_backups_left_out(source, selection);
     let contents = if archive { selection::items(&dump.entries) } else { Vec::new() };
     let left_out = if selection.is_empty() {
         Vec::new()
@@ -207,9 +208,36 @@ pub(super) fn select(source: &SourceFacts, selection: &Selection) -> Result<Sele
     } else {
         let chosen = selection::choose(&dump.entries, selection)?;
         dump.entries.retain(|e| e.toc_id.is_none_or(|id| chosen.keep.contains(&id)));
-        chosen.left_out
+        let mut left_out = chosen.left_out;
+        say_why_the_backup_left_out(source, &mut left_out);
+        left_out
     };
     Ok(Selected { dump, contents, left_out })
+}
+
+/// `selection` and the entries the backup's manifest says to leave out: they need objects the
+/// backup's scope left out, and would fail wherever those are missing.
+fn with_backups_left_out(source: &SourceFacts, selection: &Selection) -> Selection {
+    let mut selection = selection.clone();
+    let Some(left_out) = source.manifest.as_ref().map(|m| &m.left_out) else { return selection };
+    let named =
+        |e: &&DumpEntry| left_out.iter().any(|l| l.is(&e.kind, e.schema.as_deref(), &e.name));
+    let ids = source.dump.entries.iter().filter(named).filter_map(|e| e.toc_id);
+    selection.exclude_entries.extend(ids);
+    selection
+}
+
+fn say_why_the_backup_left_out(source: &SourceFacts, left_out: &mut [LeftOut]) {
+    let Some(manifest) = &source.manifest else { return };
+    for entry in left_out.iter_mut().filter(|l| l.because.is_none()) {
+        let named = manifest
+            .left_out
+            .iter()
+            .find(|l| l.is(&entry.kind, entry.schema.as_deref(), &entry.name));
+        if let Some(named) = named {
+            entry.because = Some(format!("{}, which the backup does not carry", named.needs));
+        }
+    }
 }
 
 /// The database restored into, and the name a replaced one is kept under.

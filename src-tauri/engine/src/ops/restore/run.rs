@@ -215,12 +215,13 @@ async fn run_tools(
     let total = prepared.plan.entries;
     collector.emit(ProgressEvent::Step { done: 0, total, current: String::new() });
     let versions = match prepared.plan.method.kind {
-        MethodKind::PgRestore => pg_restore(&session, &collector).await?,
-        MethodKind::Pipeline | MethodKind::Psql => pipeline(&session, &collector).await?,
-    };
+        MethodKind::PgRestore => pg_restore(&session, &collector).await,
+        MethodKind::Pipeline | MethodKind::Psql => pipeline(&session, &collector).await,
+    }
+    .map_err(|error| collector.name_failure(error))?;
     collector.emit(ProgressEvent::Step { done: total, total, current: String::new() });
     let errors = collector.errors.into_inner().expect("errors");
-    Ok((versions, errors))
+    Ok((versions, errors.into_iter().map(|found| found.text).collect()))
 }
 
 /// pg_restore straight into the database.
@@ -323,11 +324,12 @@ async fn pipeline(session: &Session<'_>, collector: &ErrorCollector<'_>) -> Resu
     Ok(versions)
 }
 
-/// Keeps the errors pg_restore and psql report, for a restore that goes on after them, each
-/// named by the entry it belongs to so that the user knows what is missing.
+/// Keeps the errors pg_restore and psql report, each named by the entry it belongs to: for a
+/// restore that goes on after them, so that the user knows what is missing; for one that stops
+/// at the first, so that its failure names what could not be restored.
 struct ErrorCollector<'a> {
     inner: &'a dyn ProgressSink,
-    errors: Mutex<Vec<String>>,
+    errors: Mutex<Vec<Found>>,
     /// pg_restore's last "from TOC entry …" line: the entry its next error belongs to.
     toc_entry: Mutex<Option<String>>,
     /// Where each entry starts in psql's input (line number, entry), for psql's `<stdin>:N:`.
@@ -349,15 +351,15 @@ impl<'a> ErrorCollector<'a> {
         self.entry_lines.lock().expect("entry lines").push((line, name));
     }
 
-    /// The error a line of output reports, with the entry it belongs to.
-    fn error_in(&self, line: &str) -> Option<String> {
+    /// The error a line of `tool`'s output reports, with the entry it belongs to.
+    fn error_in(&self, tool: Tool, line: &str) -> Option<Found> {
         if let Some(entry) = line.strip_prefix("pg_restore: from TOC entry ") {
             *self.toc_entry.lock().expect("toc entry") = Some(toc_entry_name(entry));
             return None;
         }
         if let Some(error) = line.strip_prefix("pg_restore: error: ") {
             let entry = self.toc_entry.lock().expect("toc entry").take();
-            return Some(named(entry.as_deref(), error));
+            return Some(Found::new(tool, entry.as_deref(), error));
         }
         let (place, error) = line.split_once(": ERROR:  ")?;
         let entry = psql_line(place).and_then(|n| {
@@ -365,18 +367,54 @@ impl<'a> ErrorCollector<'a> {
             let at = lines.partition_point(|(start, _)| *start <= n);
             at.checked_sub(1).map(|i| lines[i].1.clone())
         });
-        Some(named(entry.as_deref(), &format!("ERROR: {error}")))
+        Some(Found::new(tool, entry.as_deref(), &format!("ERROR: {error}")))
+    }
+
+    /// A tool that stopped at an error (`--exit-on-error`, `ON_ERROR_STOP`) fails with the
+    /// errors it reported named by their entries, instead of its bare message (psql's
+    /// `psql:<stdin>:172: ERROR:  …` says nothing about what failed). Other failures, and errors
+    /// no entry is known for, keep their message; the error stays the same kind.
+    fn name_failure(&self, error: Error) -> Error {
+        let Error::ToolFailed { tool, exit_code, detail } = error else { return error };
+        let errors = self.errors.lock().expect("errors");
+        let own: Vec<&Found> = errors.iter().filter(|found| found.tool == tool).collect();
+        if !own.iter().any(|found| found.named) {
+            return Error::ToolFailed { tool, exit_code, detail };
+        }
+        let detail = own.iter().map(|found| found.text.as_str()).collect::<Vec<_>>().join("\n");
+        Error::ToolFailed { tool, exit_code, detail }
     }
 }
 
 impl ProgressSink for ErrorCollector<'_> {
     fn emit(&self, event: ProgressEvent) {
-        if let ProgressEvent::ToolOutput { line, .. } = &event
-            && let Some(error) = self.error_in(line)
+        if let ProgressEvent::ToolOutput { tool, line } = &event
+            && let Some(error) = self.error_in(*tool, line)
         {
             self.errors.lock().expect("errors").push(error);
         }
         self.inner.emit(event);
+    }
+}
+
+/// One error a tool reported, as the user reads it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Found {
+    tool: Tool,
+    /// `<entry>: <error>`, or the bare error when its entry is unknown.
+    text: String,
+    /// Whether the text names the entry.
+    named: bool,
+}
+
+impl Found {
+    fn new(tool: Tool, entry: Option<&str>, error: &str) -> Found {
+        match entry {
+            Some(entry) if !entry.is_empty() => {
+                Found { tool, text: format!("{entry}: {error}"), named: true }
+            }
+            _ => Found { tool, text: error.to_owned(), named: false },
+        }
     }
 }
 
@@ -396,13 +434,6 @@ fn toc_entry_name(line: &str) -> String {
 /// The input line number of psql's `psql:<stdin>:N` error prefix.
 fn psql_line(place: &str) -> Option<u64> {
     place.rsplit(':').next()?.trim().parse().ok()
-}
-
-fn named(entry: Option<&str>, error: &str) -> String {
-    match entry {
-        Some(entry) if !entry.is_empty() => format!("{entry}: {error}"),
-        _ => error.to_owned(),
-    }
 }
 
 /// Turns `pg_restore --verbose` lines into "entry n of m" progress.
@@ -454,6 +485,18 @@ mod tests {
         assert_eq!(quote_ident("Odd \"x\""), "\"Odd \"\"x\"\"\"");
     }
 
+    /// The texts of the errors `lines` of `tool`'s output report.
+    fn errors_in(collector: &ErrorCollector<'_>, tool: Tool, lines: &[&str]) -> Vec<String> {
+        lines.iter().filter_map(|l| collector.error_in(tool, l)).map(|f| f.text).collect()
+    }
+
+    /// Feeds `lines` of `tool`'s output through the collector, as the tools' output streams.
+    fn feed(collector: &ErrorCollector<'_>, tool: Tool, lines: &[&str]) {
+        for line in lines {
+            collector.emit(ProgressEvent::ToolOutput { tool, line: (*line).to_owned() });
+        }
+    }
+
     #[test]
     fn errors_are_named_by_their_entry() {
         let collector = ErrorCollector::new(&NullSink);
@@ -463,9 +506,8 @@ mod tests {
             "pg_restore: error: could not execute query: ERROR:  role \"app_reader\" does not exist",
             "pg_restore: error: could not connect",
         ];
-        let errors: Vec<String> = pg_restore.iter().filter_map(|l| collector.error_in(l)).collect();
         assert_eq!(
-            errors,
+            errors_in(&collector, Tool::PgRestore, &pg_restore),
             [
                 "POLICY public orders own_rows alice: could not execute query: ERROR:  role \"app_reader\" does not exist",
                 "could not connect",
@@ -476,10 +518,84 @@ mod tests {
         collector.entry_starts(55, "POLICY own_rows".into());
         let psql = "psql:<stdin>:52: ERROR:  relation \"nope\" does not exist";
         assert_eq!(
-            collector.error_in(psql).as_deref(),
-            Some("TABLE orders: ERROR: relation \"nope\" does not exist")
+            errors_in(&collector, Tool::Psql, &[psql]),
+            ["TABLE orders: ERROR: relation \"nope\" does not exist"]
         );
-        assert_eq!(collector.error_in("psql:<stdin>:12: NOTICE:  hi"), None);
+        assert_eq!(collector.error_in(Tool::Psql, "psql:<stdin>:12: NOTICE:  hi"), None);
+    }
+
+    #[test]
+    fn psql_stopping_at_an_error_names_the_entry() {
+        let collector = ErrorCollector::new(&NullSink);
+        collector.entry_starts(1, "SCHEMA public".into());
+        collector.entry_starts(25, "COLLATION public.regress_pg_c_utf8".into());
+        collector.entry_starts(31, "TABLE public.t".into());
+        let line = "psql:<stdin>:29: ERROR:  unrecognized collation provider: builtin";
+        feed(&collector, Tool::Psql, &["pg_restore: creating COLLATION \"x\"", line]);
+        // What the pipeline returns for psql -v ON_ERROR_STOP=1 (exit code 3).
+        let failed =
+            Error::ToolFailed { tool: Tool::Psql, exit_code: Some(3), detail: line.into() };
+        let named = collector.name_failure(failed);
+        assert_eq!(
+            named.to_string(),
+            "psql failed with exit code 3: COLLATION public.regress_pg_c_utf8: ERROR: \
+             unrecognized collation provider: builtin"
+        );
+        assert!(matches!(named, Error::ToolFailed { tool: Tool::Psql, exit_code: Some(3), .. }));
+        assert_eq!(named.code(), crate::base::error::ErrorCode::ToolFailed);
+        assert!(named.hint().contains("Read the message"));
+    }
+
+    #[test]
+    fn pg_restore_stopping_at_an_error_names_the_entry() {
+        let collector = ErrorCollector::new(&NullSink);
+        // pg_restore --verbose --exit-on-error, as it prints a failed COPY.
+        feed(
+            &collector,
+            Tool::PgRestore,
+            &[
+                "pg_restore: processing data for table \"public.a_t\"",
+                "pg_restore: while PROCESSING TOC:",
+                "pg_restore: from TOC entry 2570; 0 16438 TABLE DATA a_t postgres",
+                "pg_restore: error: COPY failed for table \"a_t\": ERROR:  new row for relation \"a_t\" violates check constraint \"a_t_a_check\"",
+                "DETAIL:  Failing row contains (1).",
+                "CONTEXT:  COPY a_t, line 1: \"1\"",
+            ],
+        );
+        let failed = Error::ToolFailed {
+            tool: Tool::PgRestore,
+            exit_code: Some(1),
+            detail: "pg_restore: error: COPY failed for table \"a_t\": ERROR:  …".into(),
+        };
+        let Error::ToolFailed { tool, exit_code, detail } = collector.name_failure(failed) else {
+            panic!("still a tool failure")
+        };
+        assert_eq!((tool, exit_code), (Tool::PgRestore, Some(1)));
+        assert_eq!(
+            detail,
+            "TABLE DATA a_t postgres: COPY failed for table \"a_t\": ERROR:  new row for relation \
+             \"a_t\" violates check constraint \"a_t_a_check\""
+        );
+    }
+
+    #[test]
+    fn failures_without_a_named_error_keep_their_message() {
+        let collector = ErrorCollector::new(&NullSink);
+        let connect = "pg_restore: error: connection to server failed: FATAL:  no such database";
+        feed(&collector, Tool::PgRestore, &[connect]);
+        let failed =
+            Error::ToolFailed { tool: Tool::PgRestore, exit_code: Some(1), detail: connect.into() };
+        assert_eq!(
+            collector.name_failure(failed).to_string(),
+            format!("pg_restore failed with exit code 1: {connect}")
+        );
+        // psql's named error does not rename pg_restore's failure in the same pipeline.
+        collector.entry_starts(1, "TABLE public.t".into());
+        feed(&collector, Tool::Psql, &["psql:<stdin>:3: ERROR:  boom"]);
+        let failed =
+            Error::ToolFailed { tool: Tool::PgRestore, exit_code: Some(1), detail: connect.into() };
+        assert!(collector.name_failure(failed).to_string().ends_with(connect));
+        assert!(matches!(collector.name_failure(Error::Cancelled), Error::Cancelled));
     }
 
     #[test]

@@ -10,7 +10,7 @@ use crate::base::progress::ProgressSink;
 use crate::base::tools::BundledMajor;
 use crate::format::archive::{self, ArchiveVersion, FoundManifest};
 use crate::format::globals::SavedRoles;
-use crate::format::manifest::BackupFormat;
+use crate::format::manifest::{BackupFormat, DependentLeftOut, TableRows};
 use crate::format::read;
 use crate::format::remote;
 use crate::format::source::resolve_source;
@@ -35,6 +35,8 @@ pub(super) struct ManifestFacts {
     pub encoding: String,
     pub collate: String,
     pub database_bytes: Option<u64>,
+    /// Objects the backup leaves out at every restore (they need what its scope left out).
+    pub left_out: Vec<DependentLeftOut>,
 }
 
 /// Everything known about the backup.
@@ -93,7 +95,10 @@ pub(super) async fn read(
     reader: Option<BundledMajor>,
     cancel: &CancellationToken,
 ) -> Result<SourceFacts> {
-    let dump = read::full_read(&file.path, reader.as_ref(), cancel).await?;
+    let mut dump = read::full_read(&file.path, reader.as_ref(), cancel).await?;
+    if let Some(found) = &file.manifest {
+        add_roles_in_data(&mut dump, &found.manifest.tables);
+    }
     let list = match &reader {
         Some(reader) => Some(read::list(reader, &file.path, cancel).await?),
         None => None,
@@ -114,6 +119,7 @@ pub(super) async fn read(
             encoding: found.manifest.encoding.clone(),
             collate: found.manifest.collate.clone(),
             database_bytes: found.manifest.database_bytes,
+            left_out: found.manifest.left_out.clone(),
         }),
         path: file.path,
         format: file.format,
@@ -127,6 +133,22 @@ pub(super) async fn read(
         dumped_by,
         saved_roles: None,
     })
+}
+
+/// The roles a table's rows name (its `regrole` values, from the manifest) belong to the
+/// entry of its data: its `COPY` fails where one of them is missing, so the plan treats them
+/// like the grantees of a `GRANT`.
+fn add_roles_in_data(dump: &mut DumpFacts, tables: &[TableRows]) {
+    for table in tables.iter().filter(|t| !t.roles_in_data.is_empty()) {
+        let data = dump.entries.iter_mut().filter(|e| {
+            e.kind == "TABLE DATA"
+                && e.name == table.table
+                && e.schema.as_deref() == Some(table.schema.as_str())
+        });
+        for entry in data {
+            entry.roles.extend(table.roles_in_data.iter().cloned());
+        }
+    }
 }
 
 /// The roles saved with the backup (checksum checked), when `needed`: the chosen part of the

@@ -52,6 +52,7 @@ fn source() -> SourceFacts {
             encoding: "UTF8".into(),
             collate: "en_US.UTF-8".into(),
             database_bytes: Some(2000),
+            ..ManifestFacts::default()
         }),
         verified: 1,
         reader: Some(major(17)),
@@ -442,6 +443,29 @@ fn too_little_disk_space_blocks_and_a_remote_disk_is_not_checked() {
         disk.message
             .ends_with("its disk is on another machine, so Lifeboat cannot check the free space.")
     );
+}
+
+#[test]
+fn what_the_backup_says_to_leave_out_is_left_out_with_its_reason() {
+    let mut source = source();
+    let manifest = source.manifest.as_mut().unwrap();
+    manifest.left_out.push(crate::format::manifest::DependentLeftOut {
+        kind: "TABLE".into(),
+        schema: Some("shop".into()),
+        name: "orders".into(),
+        needs: "TYPE audit.level".into(),
+    });
+    let Planned { plan, run } = planned(&source, &target(), &RestoreRequest::default());
+    let left: Vec<(u32, Option<&str>)> =
+        plan.left_out.iter().map(|l| (l.id, l.because.as_deref())).collect();
+    assert_eq!(
+        left,
+        [
+            (2, Some("TYPE audit.level, which the backup does not carry")),
+            (4, Some("TABLE shop.orders"))
+        ]
+    );
+    assert!(run.use_list.is_some());
 }
 
 #[test]
