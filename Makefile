@@ -24,6 +24,7 @@ setup:
 	@bash installers/install-apt.sh
 	@bash installers/check-toolchain.sh
 	@python3 installers/fetch-postgres.py
+	@python3 installers/fetch-regress.py || echo "make setup: WARNING: PostgreSQL's regression SQL (a test corpus) is missing; the regression_db test will fail until installers/fetch-regress.py succeeds." >&2
 	@bash installers/install-tauri-driver.sh
 	@$(MAKE) -s $(UI_STAMP) $(E2E_STAMP)
 

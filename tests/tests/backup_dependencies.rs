@@ -260,3 +260,32 @@ async fn a_scope_without_broken_dependencies_backs_up_as_before() {
     let manifest = run(&fx, request(&fx, |s| s.schemas = vec!["crm".into()])).await.unwrap();
     assert_eq!(manifest.scope.schemas, ["crm"]);
 }
+
+/// pg_dump --schema carries no extension unless named: a table using hstore is named before the
+/// dump; keeping what it needs adds `--extension hstore`, and the backup's drill passes.
+async fn one_schema_keeps_the_extension_its_table_needs(major: u32) {
+    let extension = "CREATE EXTENSION hstore; \
+        CREATE TABLE crm.tags (id int PRIMARY KEY, h hstore); \
+        INSERT INTO crm.tags VALUES (1, 'a=>1'), (2, 'b=>2');";
+    let fx = fixture(major, &format!("deps_ext_{major}"), extension).await;
+    let only_crm = |s: &mut BackupScope| s.schemas = vec!["crm".into()];
+    let error = run(&fx, request(&fx, only_crm)).await.unwrap_err();
+    assert!(error.to_string().contains("TABLE crm.tags needs EXTENSION hstore"), "{error}");
+    let mut input = request(&fx, only_crm);
+    input.keep_needed = true;
+    let manifest = run(&fx, input).await.unwrap();
+    assert_eq!(manifest.scope.extensions, ["hstore"]);
+    assert_eq!(manifest.scope.schemas, ["crm"]);
+    assert_eq!(manifest.extensions.iter().map(|e| e.name.as_str()).collect::<Vec<_>>(), ["hstore"]);
+    assert_passes(&fx, &manifest, major).await;
+}
+
+#[tokio::test]
+async fn one_schema_keeps_the_extension_its_table_needs_18() {
+    one_schema_keeps_the_extension_its_table_needs(18).await;
+}
+
+#[tokio::test]
+async fn one_schema_keeps_the_extension_its_table_needs_14() {
+    one_schema_keeps_the_extension_its_table_needs(14).await;
+}

@@ -245,6 +245,7 @@ async fn run_backup(
             exclude_tables: args.exclude_tables,
             data_only: args.data_only,
             schema_only: args.schema_only,
+            extensions: Vec::new(),
         },
         per_schema: args.per_schema,
         jobs: args.jobs,
@@ -740,9 +741,7 @@ async fn main() -> ExitCode {
                         file.sha256
                     );
                 }
-                for warning in &outcome.warnings {
-                    println!("warning: {warning}");
-                }
+                // Its warnings were printed on standard error as they came.
             })
         }
         Command::Restore(args) => run_restore(ctx, args).await,

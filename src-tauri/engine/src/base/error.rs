@@ -482,7 +482,8 @@ impl Error {
             }
             Error::BackupHasBrokenDependencies { can_keep: true, .. } => {
                 "Keep what they need (`lifeboat backup --keep-needed`, or \"Keep what they \
-                 need\" in the wizard): their schemas or tables are added to the backup. Or \
+                 need\" in the wizard): their schemas, tables or extensions are added to the \
+                 backup. Or \
                  leave those objects out (`--leave-out-dependents`, or \"Leave them out\")."
                     .to_owned()
             }

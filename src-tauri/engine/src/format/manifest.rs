@@ -70,9 +70,19 @@ pub struct BackupScope {
     pub exclude_tables: Vec<String>,
     pub data_only: bool,
     pub schema_only: bool,
+    /// Extensions a `--schema` or `--table` backup carries all the same (pg_dump
+    /// `--extension`): those its kept objects need. Such a backup carries no other.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub extensions: Vec<String>,
 }
 
 impl BackupScope {
+    /// Whether pg_dump picks objects by name (`--schema`, `--table`): it then leaves out every
+    /// database-wide object, extensions but those of [`Self::extensions`] included.
+    pub fn names_objects(&self) -> bool {
+        !self.schemas.is_empty() || !self.tables.is_empty()
+    }
+
     /// Every object of the database (data or not): its object counts describe the backup.
     pub fn is_whole(&self) -> bool {
         self.schemas.is_empty()
@@ -128,6 +138,14 @@ impl BackupScope {
     /// `--table`, `--data-only` or one file per schema; `--exclude-schema` does not drop them.
     pub fn carries_extensions(&self, per_schema: bool) -> bool {
         self.schemas.is_empty() && self.tables.is_empty() && !self.data_only && !per_schema
+    }
+
+    /// Whether pg_dump carries the extension `name`.
+    pub fn carries_extension(&self, name: &str, per_schema: bool) -> bool {
+        self.carries_extensions(per_schema)
+            || (self.names_objects()
+                && !self.data_only
+                && self.extensions.iter().any(|e| e == name))
     }
 }
 

@@ -554,13 +554,18 @@ const LEFT_OUT_BY_NAMED_SCOPES: &[&str] = &[
 ];
 
 /// Whether pg_dump with `--schema` or `--table` leaves the entry out for being database-wide:
-/// one of [`LEFT_OUT_BY_NAMED_SCOPES`] (a schema's default privileges stay with the schema),
-/// or a comment, grant or label on one.
-fn database_wide_left_out(entry: &DumpEntry, by_id: &HashMap<u32, &DumpEntry>) -> bool {
+/// one of [`LEFT_OUT_BY_NAMED_SCOPES`] (a schema's default privileges stay with the schema), an
+/// extension the scope does not name, or a comment, grant or label on one of those.
+fn database_wide_left_out(
+    entry: &DumpEntry,
+    by_id: &HashMap<u32, &DumpEntry>,
+    scope: &BackupScope,
+) -> bool {
     let kind = entry.kind.as_str();
     let left_out = |e: &DumpEntry| {
-        LEFT_OUT_BY_NAMED_SCOPES.contains(&e.kind.as_str())
-            && (e.kind != "DEFAULT ACL" || e.schema.is_none())
+        (LEFT_OUT_BY_NAMED_SCOPES.contains(&e.kind.as_str())
+            && (e.kind != "DEFAULT ACL" || e.schema.is_none()))
+            || (e.kind == "EXTENSION" && !scope.extensions.contains(&e.name))
     };
     left_out(entry)
         || (matches!(kind, "COMMENT" | "ACL" | "SECURITY LABEL")
@@ -571,9 +576,8 @@ fn database_wide_left_out(entry: &DumpEntry, by_id: &HashMap<u32, &DumpEntry>) -
 /// What pg_dump with a backup's scope carries, as a selection of a whole database's entries.
 /// `--table` selects regardless of the schema options and carries only the relations, what
 /// belongs to them and (created by the restore) their schemas: no type, function or other
-/// table they need. `--schema` and `--table` leave out database-wide objects (casts,
-/// transforms, languages, foreign data wrappers …) that kept objects may need; extensions are
-/// left to the restore's pre-flight, which checks that the target can create them.
+/// table they need. `--schema` and `--table` leave out database-wide objects (extensions,
+/// casts, transforms, languages, foreign data wrappers …) that kept objects may need.
 pub fn scope_selection(entries: &[DumpEntry], scope: &BackupScope) -> Selection {
     let excluded = |e: &DumpEntry| {
         RELATIONS.contains(&e.kind.as_str())
@@ -583,9 +587,9 @@ pub fn scope_selection(entries: &[DumpEntry], scope: &BackupScope) -> Selection 
     };
     let mut exclude_entries: Vec<u32> =
         entries.iter().filter(|e| excluded(e)).filter_map(|e| e.toc_id).collect();
-    if !scope.schemas.is_empty() || !scope.tables.is_empty() {
+    if scope.names_objects() {
         let by_id = by_id(entries);
-        let wide = entries.iter().filter(|e| database_wide_left_out(e, &by_id));
+        let wide = entries.iter().filter(|e| database_wide_left_out(e, &by_id, scope));
         exclude_entries.extend(wide.filter_map(|e| e.toc_id));
     }
     if !scope.tables.is_empty() {
@@ -772,6 +776,13 @@ pub fn leave_out_dependents(
 
 /// Widens `scope` to carry what `broken` needs; None when it does already or cannot.
 fn widen(scope: &mut BackupScope, broken: &BrokenDependency) -> Option<String> {
+    if broken.needed_kind == "EXTENSION" {
+        if scope.extensions.contains(&broken.needed_name) {
+            return None;
+        }
+        scope.extensions.push(broken.needed_name.clone());
+        return Some(format!("extension {}", broken.needed_name));
+    }
     let schema = broken.needed_schema.as_deref()?;
     let relation = RELATIONS.contains(&broken.needed_kind.as_str());
     let spec = format!("{schema}.{}", broken.needed_name);
@@ -1054,8 +1065,11 @@ mod tests {
         entries.push(entry(300, "TRANSFORM", "-", "TRANSFORM FOR integer LANGUAGE sql", &[]));
         entries.push(entry(301, "COMMENT", "-", "TRANSFORM FOR integer LANGUAGE sql", &[300]));
         entries.push(entry(302, "FUNCTION", "sales", "f(integer)", &[7, 300]));
-        let scope =
-            BackupScope { schemas: vec!["sales".into(), "audit".into()], ..Default::default() };
+        let scope = BackupScope {
+            schemas: vec!["sales".into(), "audit".into()],
+            extensions: vec!["hstore".into()],
+            ..Default::default()
+        };
         let broken = broken_dependencies(&entries, &scope).unwrap();
         assert_eq!(
             sentences(&broken),
@@ -1073,9 +1087,18 @@ mod tests {
     #[test]
     fn one_schema_adds_the_schemas_its_objects_need() {
         let scope = BackupScope { schemas: vec!["sales".into()], ..Default::default() };
+        // pg_dump --schema carries no extension: sales.x needs hstore named (--extension).
+        assert_eq!(
+            sentences(&broken_dependencies(&shop(), &scope).unwrap()),
+            [
+                "TABLE sales.x needs EXTENSION hstore",
+                "TRIGGER sales.orders orders_audit needs FUNCTION audit.log_change()",
+            ]
+        );
         let (widened, added, left) = keep_needed(&shop(), &scope).unwrap();
         assert_eq!(widened.schemas, ["sales", "audit"]);
-        assert!(left.is_empty() && added.len() == 1, "{added:?}");
+        assert_eq!(widened.extensions, ["hstore"]);
+        assert!(left.is_empty() && added.len() == 2, "{added:?}");
     }
 
     #[test]

@@ -742,6 +742,10 @@ fn scope_args(scope: &BackupScope, only_schema: Option<&str>) -> Vec<String> {
     args.extend(scope.exclude_schemas.iter().map(|s| format!("--exclude-schema={}", quoted(s))));
     args.extend(scope.tables.iter().map(|t| format!("--table={}", table(t))));
     args.extend(scope.exclude_tables.iter().map(|t| format!("--exclude-table={}", table(t))));
+    // Without names pg_dump carries every extension; `--extension` would narrow that.
+    if scope.names_objects() || only_schema.is_some() {
+        args.extend(scope.extensions.iter().map(|e| format!("--extension={}", quoted(e))));
+    }
     if scope.data_only {
         args.push("--data-only".into());
     }
@@ -999,20 +1003,20 @@ async fn extensions_in_scope(
     scope: &BackupScope,
     per_schema: bool,
 ) -> Result<Vec<ExtensionInfo>> {
-    if !scope.carries_extensions(per_schema) {
+    if !scope.carries_extensions(per_schema) && scope.extensions.is_empty() {
         return Ok(Vec::new());
     }
-    Ok(tx
+    let rows = tx
         .query(
             "SELECT e.extname::text, e.extversion, n.nspname::text FROM pg_extension e \
              JOIN pg_namespace n ON n.oid = e.extnamespace ORDER BY 1",
             &[],
         )
         .await
-        .map_err(|e| query_error(&e))?
-        .iter()
-        .map(|r| ExtensionInfo { name: r.get(0), version: r.get(1), schema: r.get(2) })
-        .collect())
+        .map_err(|e| query_error(&e))?;
+    let extensions =
+        rows.iter().map(|r| ExtensionInfo { name: r.get(0), version: r.get(1), schema: r.get(2) });
+    Ok(extensions.filter(|e| scope.carries_extension(&e.name, per_schema)).collect())
 }
 
 /// Every role that owns or is granted something the dump holds: a restore needs them to exist.
@@ -1175,6 +1179,11 @@ mod tests {
             ]
         );
         assert_eq!(scope_args(&BackupScope::default(), Some("s1")), ["--schema=\"s1\""]);
+        // Extensions are named only where pg_dump would otherwise leave them all out.
+        let with_hstore = BackupScope { extensions: vec!["hstore".into()], ..Default::default() };
+        assert!(scope_args(&with_hstore, None).is_empty());
+        let one_schema = BackupScope { schemas: vec!["s1".into()], ..with_hstore };
+        assert_eq!(scope_args(&one_schema, None), ["--schema=\"s1\"", "--extension=\"hstore\""]);
     }
 
     #[test]

@@ -64,6 +64,8 @@ export class BackupDraft {
   jobs = $state<number | null>(2);
   /** Add to the backup what kept objects need from the schemas left out, instead of refusing. */
   keepNeeded = $state(false);
+  /** Leave out of the backup what needs objects the scope leaves out (restores skip them), instead of refusing. */
+  leaveOutDependents = $state(false);
 
   readonly #databaseGeneration = new Generation();
   readonly #schemaGeneration = new Generation();
@@ -203,6 +205,15 @@ export class BackupDraft {
     return problem.code === "backup_has_broken_dependencies" && !this.keepNeeded;
   }
 
+  /**
+   * Whether a failed run can be fixed by leaving out what needs objects the scope leaves out:
+   * still offered after keeping what they need failed, as some needs cannot be kept (a
+   * one-schema backup never carries a transform).
+   */
+  offersLeaveOut(problem: Problem): boolean {
+    return problem.code === "backup_has_broken_dependencies" && !this.leaveOutDependents;
+  }
+
   request(): StartBackup {
     return {
       profile: this.profile,
@@ -223,6 +234,7 @@ export class BackupDraft {
       globals: this.globals,
       rolePasswords: false,
       keepNeeded: this.keepNeeded,
+      leaveOutDependents: this.leaveOutDependents,
     };
   }
 }

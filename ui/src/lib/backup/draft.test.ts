@@ -109,4 +109,23 @@ describe("BackupDraft", () => {
     expect(draft.request().keepNeeded).toBe(true);
     expect(draft.offersKeepNeeded(refused)).toBe(false);
   });
+
+  it("offers to leave out what needs objects left out, also after keeping failed, and asks for it", () => {
+    const draft = new BackupDraft(["Shop"], "Shop", "shop");
+    const refused = {
+      code: "backup_has_broken_dependencies" as const,
+      message: "FUNCTION public.f(hstore) needs TRANSFORM FOR hstore LANGUAGE plpython3u.",
+      hint: "",
+    };
+    expect(draft.request().leaveOutDependents).toBe(false);
+    expect(draft.offersLeaveOut(refused)).toBe(true);
+    expect(draft.offersLeaveOut({ ...refused, code: "io" })).toBe(false);
+    // Some needs cannot be kept: keeping failed, leaving out is still offered.
+    draft.keepNeeded = true;
+    expect(draft.offersKeepNeeded(refused)).toBe(false);
+    expect(draft.offersLeaveOut(refused)).toBe(true);
+    draft.leaveOutDependents = true;
+    expect(draft.request()).toMatchObject({ keepNeeded: true, leaveOutDependents: true });
+    expect(draft.offersLeaveOut(refused)).toBe(false);
+  });
 });

@@ -179,6 +179,7 @@ describe("BackupWizard", () => {
       globals: false,
       rolePasswords: false,
       keepNeeded: false,
+      leaveOutDependents: false,
     });
     expect(calls[0].id).toMatch(/^[0-9a-f-]{36}$/);
     expect(listSchemas).not.toHaveBeenCalled();
@@ -447,6 +448,68 @@ describe("BackupWizard", () => {
     await fireEvent.click(byId("backup-back"));
     const again = await start();
     expect(again.calls[0].input.keepNeeded).toBe(false);
+  });
+
+  it("offers both fixes for a refusal, saying what each does; leaving out shows what was left out", async () => {
+    renderWizard();
+    await toStep2();
+    const first = await start();
+    first.run.reject(
+      new IpcError({
+        code: "backup_has_broken_dependencies",
+        message: "VIEW public.recent needs TABLE audit.log.",
+        hint: "Keep what they need, or leave them out.",
+      }),
+    );
+    await screen.findByTestId("backup-keep-needed");
+    const note = byId("backup-fix-note").textContent!;
+    expect(note).toContain("Keeping adds the schemas or tables they need to the backup");
+    expect(note).toContain("leaving them out drops them from the backup");
+    expect(note).toContain("restores and tests skip them");
+
+    const left = holdBackup();
+    await fireEvent.click(byId("backup-leave-out"));
+    await waitFor(() => expect(left.calls).toHaveLength(1));
+    expect(left.calls[0].input).toMatchObject({ keepNeeded: false, leaveOutDependents: true });
+    left.run.resolve({ ...outcome, warnings: ["Left out VIEW public.recent: it needs TABLE audit.log."] });
+    await screen.findByTestId("backup-summary");
+    expect(byId("backup-warnings").textContent).toContain("Left out VIEW public.recent: it needs TABLE audit.log.");
+  });
+
+  it("still offers to leave out what keeping could not fix, keeps keepNeeded, and Back resets both", async () => {
+    renderWizard();
+    await toStep2();
+    const refused = new IpcError({
+      code: "backup_has_broken_dependencies",
+      message: "FUNCTION public.f(hstore) needs TRANSFORM FOR hstore LANGUAGE plpython3u.",
+      hint: "Leave them out, or back up the whole database.",
+    });
+    const first = await start();
+    first.run.reject(refused);
+    const kept = holdBackup();
+    await fireEvent.click(await screen.findByTestId("backup-keep-needed"));
+    await waitFor(() => expect(kept.calls).toHaveLength(1));
+    expect(kept.calls[0].input).toMatchObject({ keepNeeded: true, leaveOutDependents: false });
+
+    // Keeping failed the same way: only leaving out is offered now.
+    kept.run.reject(refused);
+    await screen.findByTestId("backup-leave-out");
+    expect(screen.queryByTestId("backup-keep-needed")).toBeNull();
+    expect(byId("backup-fix-note").textContent).toMatch(/^Leaving them out drops them from the backup/);
+
+    const left = holdBackup();
+    await fireEvent.click(byId("backup-leave-out"));
+    await waitFor(() => expect(left.calls).toHaveLength(1));
+    expect(left.calls[0].input).toMatchObject({ keepNeeded: true, leaveOutDependents: true });
+    left.run.reject(refused);
+    await screen.findByTestId("backup-error");
+    expect(screen.queryByTestId("backup-leave-out")).toBeNull();
+    expect(screen.queryByTestId("backup-keep-needed")).toBeNull();
+    expect(screen.queryByTestId("backup-fix-note")).toBeNull();
+
+    await fireEvent.click(byId("backup-back"));
+    const again = await start();
+    expect(again.calls[0].input).toMatchObject({ keepNeeded: false, leaveOutDependents: false });
   });
 
   it("summarizes a finished backup: files with size and sha256, manifest, duration", async () => {

@@ -140,6 +140,11 @@ export type BackupScope = {
 	excludeTables: string[],
 	dataOnly: boolean,
 	schemaOnly: boolean,
+	/**
+	 *  Extensions a `--schema` or `--table` backup carries all the same (pg_dump
+	 *  `--extension`): those its kept objects need. Such a backup carries no other.
+	 */
+	extensions?: string[],
 };
 
 export type BackupStatus = "running" | "finished" | "failed" | "cancelled";
