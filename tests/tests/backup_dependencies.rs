@@ -289,3 +289,54 @@ async fn one_schema_keeps_the_extension_its_table_needs_18() {
 async fn one_schema_keeps_the_extension_its_table_needs_14() {
     one_schema_keeps_the_extension_its_table_needs(14).await;
 }
+
+/// One file per schema: each file is checked as a one-schema backup. The trigger in public
+/// needs audit's function, and a table in crm needs hstore: refused; keeping adds hstore to
+/// every file but cannot put audit's function into public's file; leaving the trigger out too
+/// makes every file pass its drill on its own.
+#[tokio::test]
+async fn one_file_per_schema_checks_each_file_on_its_own() {
+    let extension = "CREATE EXTENSION hstore; \
+        CREATE TABLE crm.tags (id int PRIMARY KEY, h hstore); \
+        INSERT INTO crm.tags VALUES (1, 'a=>1');";
+    let fx = fixture(18, "deps_per_schema_18", extension).await;
+    let per_schema = |keep: bool, leave: bool| {
+        let mut input = request(&fx, |_| {});
+        input.per_schema = true;
+        input.keep_needed = keep;
+        input.leave_out_dependents = leave;
+        input
+    };
+    let error = run(&fx, per_schema(false, false)).await.unwrap_err();
+    let message = error.to_string();
+    assert!(message.contains("TABLE crm.tags needs EXTENSION hstore"), "{message}");
+    assert!(
+        message.contains("TRIGGER public.orders orders_audit needs FUNCTION audit.log_change()"),
+        "{message}"
+    );
+    let error = run(&fx, per_schema(true, false)).await.unwrap_err();
+    assert!(!error.to_string().contains("hstore"), "{error}");
+    let manifest = run(&fx, per_schema(true, true)).await.unwrap();
+    assert_eq!(manifest.scope.extensions, ["hstore"]);
+    assert_eq!(manifest.left_out.len(), 1, "{:?}", manifest.left_out);
+    let path = files_in(fx.out.path())
+        .into_iter()
+        .find(|p| p.to_string_lossy().ends_with(".lifeboat.json"))
+        .unwrap();
+    for file in manifest.files.iter().filter_map(|f| f.schema.clone()) {
+        let report = drill(
+            &fx.home.ctx,
+            DrillRequest {
+                source: path.display().to_string(),
+                target: DrillTarget::Profile { name: "prod".into() },
+                schema: Some(file.clone()),
+                ..DrillRequest::default()
+            },
+            &NullSink,
+            &CancellationToken::new(),
+        )
+        .await
+        .unwrap();
+        assert!(report.passed, "{file}: {:?}", report.failure);
+    }
+}

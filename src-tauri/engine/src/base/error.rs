@@ -489,7 +489,7 @@ impl Error {
             }
             Error::BackupHasBrokenDependencies { can_keep: false, .. } => {
                 "What they need cannot be added to a backup of this scope (a backup of single \
-                 tables carries no functions or types; one of chosen schemas carries no casts, \
+                 tables carries no functions or types; a backup of chosen schemas carries no casts, \
                  transforms or foreign data wrappers). Leave those objects out \
                  (`lifeboat backup --leave-out-dependents`, or \"Leave them out\" in the \
                  wizard), or back up more of the database."

@@ -140,10 +140,10 @@ impl BackupScope {
         self.schemas.is_empty() && self.tables.is_empty() && !self.data_only && !per_schema
     }
 
-    /// Whether pg_dump carries the extension `name`.
+    /// Whether pg_dump carries the extension `name` (with one file per schema: every file).
     pub fn carries_extension(&self, name: &str, per_schema: bool) -> bool {
         self.carries_extensions(per_schema)
-            || (self.names_objects()
+            || ((self.names_objects() || per_schema)
                 && !self.data_only
                 && self.extensions.iter().any(|e| e == name))
     }

@@ -529,6 +529,11 @@ impl BrokenDependency {
     pub fn sentence(&self) -> String {
         format!("{} needs {}", self.dependent, self.needs)
     }
+
+    /// The extension needed, when that is what is needed.
+    pub fn needed_extension(&self) -> Option<&str> {
+        (self.needed_kind == "EXTENSION").then_some(self.needed_name.as_str())
+    }
 }
 
 /// Database-wide kinds that pg_dump leaves out of a `--schema` or `--table` dump (it dumps
@@ -608,6 +613,16 @@ pub fn scope_selection(entries: &[DumpEntry], scope: &BackupScope) -> Selection 
         tables: Vec::new(),
         exclude_entries,
     }
+}
+
+/// The schemas whose objects a backup with `scope` carries, of the entries of a whole
+/// database: the files of a one-file-per-schema backup.
+pub fn schemas_carried(entries: &[DumpEntry], scope: &BackupScope) -> Vec<String> {
+    // Grants on catalog objects name pg_catalog; it is never a file of its own.
+    let user = |s: &&str| *s != "information_schema" && !s.starts_with("pg_");
+    let schemas: BTreeSet<&str> =
+        entries.iter().filter_map(home).filter(user).filter(|s| scope.carries_schema(s)).collect();
+    schemas.into_iter().map(str::to_owned).collect()
 }
 
 /// The ids a `--table` dump carries: the named relations, what belongs to them, schemas and

@@ -392,10 +392,17 @@ async fn checked_scope(
     let as_asked =
         Scoped { scope: input.scope.clone(), left_out: Vec::new(), warnings: Vec::new() };
     // A whole backup leaves nothing out; a data-only one restores into existing definitions.
-    if input.scope.is_whole() || input.scope.data_only {
+    if (input.scope.is_whole() && !input.per_schema) || input.scope.data_only {
         return Ok(as_asked);
     }
     let definitions = definitions(job, tools, target, snapshot).await?;
+    if input.per_schema {
+        let scoped = per_schema_scope(input, &definitions)?;
+        for message in &scoped.warnings {
+            job.sink.emit(ProgressEvent::Warning { message: message.clone() });
+        }
+        return Ok(scoped);
+    }
     let (widened, added, unfixable) = selection::keep_needed(&definitions, &input.scope)?;
     if added.is_empty() && unfixable.is_empty() {
         return Ok(as_asked);
@@ -433,6 +440,73 @@ async fn checked_scope(
         job.sink.emit(ProgressEvent::Warning { message: message.clone() });
     }
     Ok(scoped)
+}
+
+/// The scope of a backup of one file per schema, each file a one-schema dump that must restore
+/// on its own, so each is checked as one. Keeping what they need can only add extensions (every
+/// file then creates them if missing); what needs another schema's objects is left out
+/// (`leave_out_dependents`) or refuses the backup.
+fn per_schema_scope(input: &StartBackup, definitions: &[DumpEntry]) -> Result<Scoped> {
+    let mut scope = input.scope.clone();
+    let schemas = selection::schemas_carried(definitions, &scope);
+    let file = |scope: &BackupScope, schema: &str| BackupScope {
+        schemas: vec![schema.to_owned()],
+        ..scope.clone()
+    };
+    let broken = |scope: &BackupScope| -> Result<Vec<BrokenDependency>> {
+        let mut all = Vec::new();
+        for schema in &schemas {
+            all.extend(selection::broken_dependencies(definitions, &file(scope, schema))?);
+        }
+        Ok(all)
+    };
+    let mut warnings = Vec::new();
+    if input.keep_needed {
+        for b in broken(&scope)? {
+            if let Some(extension) = b.needed_extension()
+                && !scope.extensions.iter().any(|e| e == extension)
+            {
+                scope.extensions.push(extension.to_owned());
+                warnings
+                    .push(format!("Kept extension {extension} in every file: {}.", b.sentence()));
+            }
+        }
+    }
+    let still = broken(&scope)?;
+    if still.is_empty() {
+        return Ok(Scoped { scope, left_out: Vec::new(), warnings });
+    }
+    if !input.leave_out_dependents {
+        return Err(Error::BackupHasBrokenDependencies {
+            dependents: still.iter().map(BrokenDependency::sentence).collect(),
+            can_keep: !input.keep_needed && still.iter().all(|b| b.needed_extension().is_some()),
+        });
+    }
+    let mut left_out = Vec::new();
+    let mut sentences = Vec::new();
+    for schema in &schemas {
+        let (narrowed, left, said) =
+            selection::leave_out_dependents(definitions, &file(&scope, schema))?;
+        for table in narrowed.exclude_tables {
+            if !scope.exclude_tables.contains(&table) {
+                scope.exclude_tables.push(table);
+            }
+        }
+        left_out.extend(left);
+        sentences.extend(said);
+    }
+    if input.format == BackupFormat::Plain && !left_out.is_empty() {
+        return Err(plain_cannot_leave_out(&left_out));
+    }
+    if !left_out.is_empty() {
+        warnings.push(format!(
+            "{} object(s) pg_dump cannot leave out are in the files; every Lifeboat restore and \
+             test of this backup leaves them out (its manifest names them).",
+            left_out.len()
+        ));
+    }
+    warnings.extend(sentences);
+    Ok(Scoped { scope, left_out, warnings })
 }
 
 /// A plain SQL file is restored whole, so a Lifeboat restore could not leave anything out.
