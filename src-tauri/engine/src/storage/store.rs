@@ -80,6 +80,64 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX smoke_checks_by_database ON smoke_checks (database, position);
     "#,
+    // 4: the watch. Schedules (installed in the OS scheduler, run by `lifeboat schedule run`)
+    // and their runs; where each backup's second copy is; deleted backups (pruned files, the
+    // row kept as history); per-database thresholds of the reminders; and when each reminder
+    // was last notified, so that one is not repeated within a day.
+    r#"
+    CREATE TABLE schedules (
+        id             INTEGER PRIMARY KEY AUTOINCREMENT,
+        name           TEXT    NOT NULL UNIQUE,
+        profile_name   TEXT    NOT NULL,
+        database       TEXT    NOT NULL,
+        -- "daily" or weekdays "mon,wed,fri"
+        days           TEXT    NOT NULL,
+        -- "HH:MM", local time
+        time           TEXT    NOT NULL,
+        format         TEXT    NOT NULL DEFAULT 'custom',
+        out_dir        TEXT,
+        -- "none", "after" (each backup) or "weekly"
+        drill          TEXT    NOT NULL DEFAULT 'none',
+        -- "practice" or a profile name
+        drill_target   TEXT    NOT NULL DEFAULT 'practice',
+        keep_last      INTEGER,
+        keep_daily     INTEGER,
+        keep_weekly    INTEGER,
+        keep_monthly   INTEGER,
+        copy_to        TEXT,
+        created_at     TEXT    NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+    );
+    CREATE TABLE schedule_runs (
+        id             INTEGER PRIMARY KEY AUTOINCREMENT,
+        schedule_name  TEXT    NOT NULL,
+        started_at     TEXT    NOT NULL,
+        finished_at    TEXT,
+        -- "running", "ok" or "failed"
+        status         TEXT    NOT NULL,
+        error_code     TEXT,
+        error_message  TEXT,
+        backup_id      INTEGER
+    );
+    CREATE INDEX schedule_runs_by_schedule ON schedule_runs (schedule_name, started_at);
+    ALTER TABLE backups ADD COLUMN deleted_at TEXT;
+    ALTER TABLE backups ADD COLUMN copy_path TEXT;
+    -- "copied", "failed" or "missing" (destination not there)
+    ALTER TABLE backups ADD COLUMN copy_status TEXT;
+    ALTER TABLE backups ADD COLUMN copy_error TEXT;
+    CREATE TABLE watch_thresholds (
+        host                 TEXT    NOT NULL,
+        port                 INTEGER NOT NULL,
+        database             TEXT    NOT NULL,
+        max_backup_age_hours INTEGER,
+        untested_after_days  INTEGER,
+        max_days_without_drill INTEGER,
+        PRIMARY KEY (host, port, database)
+    );
+    CREATE TABLE notified (
+        item_key       TEXT    PRIMARY KEY,
+        last_at        TEXT    NOT NULL
+    );
+    "#,
 ];
 
 pub struct Store {
