@@ -269,6 +269,10 @@ pub struct DependentLeftOut {
     pub name: String,
     /// What it needs, e.g. "FUNCTION audit.log_change()".
     pub needs: String,
+    /// Of a backup of one file per schema: the schema whose file leaves it out (each file is
+    /// restored on its own; another file may carry what it needs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file_schema: Option<String>,
 }
 
 impl DependentLeftOut {

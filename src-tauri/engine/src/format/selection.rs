@@ -779,6 +779,7 @@ pub fn leave_out_dependents(
                     schema,
                     name: b.dependent_name.clone(),
                     needs: b.needs.clone(),
+                    file_schema: None,
                 });
             }
             sentences.push(format!("Left out {}: it needs {}.", b.dependent, b.needs));
@@ -1059,6 +1060,7 @@ mod tests {
                 schema: Some("sales".into()),
                 name: "orders orders_audit".into(),
                 needs: "FUNCTION audit.log_change()".into(),
+                file_schema: None,
             }]
         );
         assert_eq!(sentences.len(), 3, "{sentences:?}");

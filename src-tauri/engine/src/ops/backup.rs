@@ -492,8 +492,11 @@ fn per_schema_scope(input: &StartBackup, definitions: &[DumpEntry]) -> Result<Sc
                 scope.exclude_tables.push(table);
             }
         }
-        left_out.extend(left);
-        sentences.extend(said);
+        let file_schema = Some(schema.clone());
+        left_out.extend(
+            left.into_iter().map(|l| DependentLeftOut { file_schema: file_schema.clone(), ..l }),
+        );
+        sentences.extend(said.into_iter().map(|s| format!("In the file of {schema}: {s}")));
     }
     if input.format == BackupFormat::Plain && !left_out.is_empty() {
         return Err(plain_cannot_leave_out(&left_out));
@@ -511,10 +514,11 @@ fn per_schema_scope(input: &StartBackup, definitions: &[DumpEntry]) -> Result<Sc
 
 /// A plain SQL file is restored whole, so a Lifeboat restore could not leave anything out.
 fn plain_cannot_leave_out(left_out: &[DependentLeftOut]) -> Error {
-    let names: Vec<String> = left_out
+    let names: std::collections::BTreeSet<String> = left_out
         .iter()
         .map(|l| selection::describe(&l.kind, l.schema.as_deref(), &l.name))
         .collect();
+    let names: Vec<String> = names.into_iter().collect();
     Error::InvalidInput {
         field: "format",
         problem: format!(
@@ -761,17 +765,26 @@ fn check_destination(destination: &Path) -> Result<()> {
     if destination.as_os_str().is_empty() {
         return Err(invalid("choose a folder for the backup".into()));
     }
-    if !destination.is_dir() {
-        return Err(invalid(format!(
-            "{} does not exist or is not a folder",
-            destination.display()
-        )));
-    }
     if !naming::fits_windows_path(destination) {
         return Err(invalid(format!(
             "{} is too deep for file names that stay valid on Windows (260 characters); choose a shorter path",
             destination.display()
         )));
+    }
+    if destination.exists() && !destination.is_dir() {
+        return Err(invalid(format!("{} is a file, not a folder", destination.display())));
+    }
+    if !destination.exists() {
+        // A destination that does not exist yet is created, readable by its owner only.
+        let mut builder = std::fs::DirBuilder::new();
+        builder.recursive(true);
+        #[cfg(unix)]
+        std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+        builder.create(destination).map_err(|source| Error::Io {
+            action: "Creating the backup folder",
+            path: destination.to_owned(),
+            source,
+        })?;
     }
     Ok(())
 }

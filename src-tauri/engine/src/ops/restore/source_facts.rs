@@ -119,7 +119,7 @@ pub(super) async fn read(
             encoding: found.manifest.encoding.clone(),
             collate: found.manifest.collate.clone(),
             database_bytes: found.manifest.database_bytes,
-            left_out: found.manifest.left_out.clone(),
+            left_out: left_out_of_file(found),
         }),
         path: file.path,
         format: file.format,
@@ -133,6 +133,15 @@ pub(super) async fn read(
         dumped_by,
         saved_roles: None,
     })
+}
+
+/// What the backup leaves out of the file restored: all it names, but of a backup of one file
+/// per schema only what it names for that file.
+fn left_out_of_file(found: &FoundManifest) -> Vec<DependentLeftOut> {
+    let file_schemas: Vec<&str> = found.files.iter().filter_map(|f| f.schema.as_deref()).collect();
+    let of_this_file =
+        |l: &&DependentLeftOut| l.file_schema.as_deref().is_none_or(|s| file_schemas.contains(&s));
+    found.manifest.left_out.iter().filter(of_this_file).cloned().collect()
 }
 
 /// The roles a table's rows name (its `regrole` values, from the manifest) belong to the

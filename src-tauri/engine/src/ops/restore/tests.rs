@@ -454,6 +454,7 @@ fn what_the_backup_says_to_leave_out_is_left_out_with_its_reason() {
         schema: Some("shop".into()),
         name: "orders".into(),
         needs: "TYPE audit.level".into(),
+        file_schema: None,
     });
     let Planned { plan, run } = planned(&source, &target(), &RestoreRequest::default());
     let left: Vec<(u32, Option<&str>)> =
