@@ -2,7 +2,9 @@
 //! 2 usage error (clap's own). With `--json` a command prints exactly one JSON document: its
 //! result, or `{"error": {code, message, hint}}`.
 
+mod backups;
 mod drill;
+mod remind;
 
 use std::collections::BTreeMap;
 use std::io::Read;
@@ -61,6 +63,18 @@ enum Command {
     /// The smoke checks a drill runs, saved per database name.
     #[command(subcommand)]
     Checks(drill::ChecksCommand),
+    /// What needs attention, per database: old or untested backups, missed or failed scheduled
+    /// runs, missing files, tables that lost their rows, a full disk. With --notify also as
+    /// desktop notifications (each at most once a day). Exit code 1 when anything needs attention.
+    Remind(remind::RemindArgs),
+    /// The catalog: every backup with its status, size, place, test result and second copy.
+    Backups(backups::BackupsArgs),
+    /// Delete old backups of a database by a retention policy (files, manifest, certificates;
+    /// the catalog keeps the row). Never the newest tested one, the only one, or one in use.
+    Prune(backups::PruneArgs),
+    /// Copy a finished backup to a folder on another disk and check the copy (or, with
+    /// --verify, check an existing copy again).
+    Copy(backups::CopyArgs),
     /// List the databases of a profile's server.
     Databases {
         profile: String,
@@ -748,6 +762,10 @@ async fn main() -> ExitCode {
         Command::Test(args) => drill::run_test(ctx, args).await,
         Command::Verify(args) => drill::run_verify(ctx, args).await,
         Command::Checks(command) => drill::run_checks(ctx, command),
+        Command::Remind(args) => remind::run_remind(ctx, args).await,
+        Command::Backups(args) => backups::run_backups(ctx, args),
+        Command::Prune(args) => backups::run_prune(ctx, args).await,
+        Command::Copy(args) => backups::run_copy(ctx, args).await,
         Command::Databases { profile, json } => {
             let result = async { list_databases(&ctx?, ListDatabases { profile }).await }.await;
             finish(json.json, result, |databases| {

@@ -150,12 +150,16 @@ async fn backup_prints_the_manifest_files_and_checksums() {
     );
     assert_eq!(missing.status.code(), Some(1));
     assert_eq!(json(&missing)["error"]["code"], "database_missing");
+    // A missing --out folder is created (cli/tests/headless.rs); a file in its place is refused.
+    let not_a_folder = home.path().join("not-a-folder");
+    std::fs::write(&not_a_folder, b"").unwrap();
+    let not_a_folder = not_a_folder.display().to_string();
     let bad_out = lifeboat(
         home.path(),
-        &["backup", "--profile", "b", "--database", &db, "--out", "/no/such/folder"],
+        &["backup", "--profile", "b", "--database", &db, "--out", &not_a_folder],
     );
     assert_eq!(bad_out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&bad_out.stderr).contains("/no/such/folder"));
+    assert!(String::from_utf8_lossy(&bad_out.stderr).contains(&not_a_folder));
     assert!(
         lifeboat(home.path(), &["backup", "--profile", "b"]).status.code() == Some(2),
         "--database is required"

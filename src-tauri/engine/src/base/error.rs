@@ -61,6 +61,12 @@ pub enum Error {
     #[error("The system keychain is not available: {detail}")]
     KeychainUnavailable { detail: String },
 
+    #[error(
+        "The password of profile \"{profile}\" is in the system keychain, which cannot be \
+         reached here (no desktop session, as under a scheduler or over SSH): {detail}"
+    )]
+    StoredPasswordUnreachable { profile: String, detail: String },
+
     #[error("The system keychain is locked: {detail}")]
     KeychainLocked { detail: String },
 
@@ -181,6 +187,33 @@ pub enum Error {
     )]
     DrillNeedsDefinitions { backup: String },
 
+    #[error("There is no backup number {id} in Lifeboat's catalog.")]
+    BackupNotInCatalog { id: i64 },
+
+    #[error(
+        "The second copy is damaged: {file} has sha256 {actual}, but the backup's manifest \
+         records {expected}."
+    )]
+    CopyDamaged { file: PathBuf, expected: String, actual: String },
+
+    #[error("There is no schedule named \"{name}\".")]
+    ScheduleNotFound { name: String },
+
+    #[error("A schedule named \"{name}\" already exists.")]
+    ScheduleExists { name: String },
+
+    #[error("The {scheduler} could not be changed: {detail}")]
+    SchedulerFailed { scheduler: &'static str, detail: String },
+
+    #[error("No scheduler can run Lifeboat on this computer: {detail}")]
+    SchedulerUnavailable { detail: String },
+
+    #[error("The scheduled backup {backup} was made, but its test failed: {failure}")]
+    ScheduleDrillFailed { backup: String, failure: String },
+
+    #[error("No notification service is reachable: {detail}")]
+    NotificationsUnavailable { detail: String },
+
     #[error("{action} failed for {path}: {source}")]
     Io {
         action: &'static str,
@@ -252,6 +285,14 @@ pub enum ErrorCode {
     PracticeServerUnavailable,
     PracticeServerFailed,
     DrillNeedsDefinitions,
+    BackupNotInCatalog,
+    CopyDamaged,
+    ScheduleNotFound,
+    ScheduleExists,
+    SchedulerFailed,
+    SchedulerUnavailable,
+    ScheduleDrillFailed,
+    NotificationsUnavailable,
     Io,
 }
 
@@ -276,6 +317,7 @@ impl Error {
             Error::DataDir { .. } => ErrorCode::DataDir,
             Error::Store { .. } => ErrorCode::Store,
             Error::KeychainUnavailable { .. } => ErrorCode::KeychainUnavailable,
+            Error::StoredPasswordUnreachable { .. } => ErrorCode::KeychainUnavailable,
             Error::KeychainLocked { .. } => ErrorCode::KeychainLocked,
             Error::Keychain { .. } => ErrorCode::Keychain,
             Error::ProfileNotFound { .. } => ErrorCode::ProfileNotFound,
@@ -308,6 +350,14 @@ impl Error {
             Error::PracticeServerUnavailable => ErrorCode::PracticeServerUnavailable,
             Error::PracticeServerFailed { .. } => ErrorCode::PracticeServerFailed,
             Error::DrillNeedsDefinitions { .. } => ErrorCode::DrillNeedsDefinitions,
+            Error::BackupNotInCatalog { .. } => ErrorCode::BackupNotInCatalog,
+            Error::CopyDamaged { .. } => ErrorCode::CopyDamaged,
+            Error::ScheduleNotFound { .. } => ErrorCode::ScheduleNotFound,
+            Error::ScheduleExists { .. } => ErrorCode::ScheduleExists,
+            Error::SchedulerFailed { .. } => ErrorCode::SchedulerFailed,
+            Error::SchedulerUnavailable { .. } => ErrorCode::SchedulerUnavailable,
+            Error::ScheduleDrillFailed { .. } => ErrorCode::ScheduleDrillFailed,
+            Error::NotificationsUnavailable { .. } => ErrorCode::NotificationsUnavailable,
             Error::Io { .. } => ErrorCode::Io,
         }
     }
@@ -382,6 +432,13 @@ impl Error {
                  the profile to use .pgpass / PGPASSWORD instead."
                     .to_owned()
             }
+            Error::StoredPasswordUnreachable { profile, .. } => format!(
+                "Either have the keychain unlocked at login (GNOME Keyring or KWallet started by \
+                 your login session, so that scheduled runs find it), or keep this password in \
+                 ~/.pgpass (a line host:port:*:user:password, mode 0600) and add the profile \
+                 again with `lifeboat profile remove \"{profile}\"` and `lifeboat profile add \
+                 \"{profile}\" ... --use-pgpass`."
+            ),
             Error::KeychainLocked { .. } => {
                 "Unlock your keychain (for example by logging in again), then try again.".to_owned()
             }
@@ -508,6 +565,43 @@ impl Error {
             Error::NotFound { .. } => {
                 "Check the address: the backup may have been moved or deleted, or a letter may \
                  be wrong. Open the folder's address in a browser to see what it holds."
+                    .to_owned()
+            }
+            Error::BackupNotInCatalog { .. } => {
+                "List the backups with `lifeboat backups --all` and use one of their numbers."
+                    .to_owned()
+            }
+            Error::CopyDamaged { .. } => {
+                "The original backup is unaffected. Copy it again (the damaged copy is replaced); \
+                 if the copy is damaged again, check the disk it is on."
+                    .to_owned()
+            }
+            Error::ScheduleNotFound { .. } => {
+                "List the schedules with `lifeboat schedule list`.".to_owned()
+            }
+            Error::ScheduleExists { name } => format!(
+                "Remove it first with `lifeboat schedule remove {name}`, then add it again with \
+                 the new settings."
+            ),
+            Error::SchedulerFailed { .. } => {
+                "The scheduler's own message is above: fix what it names and try again. Nothing \
+                 was left half-installed."
+                    .to_owned()
+            }
+            Error::SchedulerUnavailable { .. } => {
+                "Install cron (on Debian or Ubuntu: `sudo apt install cron`), or add the schedule \
+                 where systemd runs your user session, then add it again."
+                    .to_owned()
+            }
+            Error::ScheduleDrillFailed { .. } => {
+                "The backup is kept. Open the test's certificate to see what did not match, fix \
+                 it, and test the backup again with `lifeboat test BACKUP`."
+                    .to_owned()
+            }
+            Error::NotificationsUnavailable { .. } => {
+                "Nothing was lost: the items will show in the app on its next start. On a \
+                 desktop, check that a notification service runs (it comes with the desktop \
+                 session); a scheduled run without a session bus cannot show notifications."
                     .to_owned()
             }
             Error::Io { .. } => {

@@ -5,7 +5,11 @@
 pub mod app_info;
 pub mod backup;
 pub mod browse;
+pub mod copy;
 pub mod drill;
+pub mod notify;
 pub mod practice;
 pub mod restore;
+pub mod retention;
 pub mod verify;
+pub mod watch;

@@ -293,7 +293,7 @@ pub async fn check_settings(ctx: &Ctx, input: CheckSettings) -> Result<CheckRepo
         }
         (None, Some(existing)) => {
             let saved = profiles::find_profile(ctx, existing)?;
-            ctx.keychain.get(&saved.keychain_account)?
+            profiles::keychain_password(ctx, &saved)?
         }
         (None, None) => None,
     };

@@ -278,13 +278,24 @@ pub async fn add_profile(ctx: &Ctx, input: AddProfile) -> Result<Profile> {
     if let Some(password) = &input.password {
         ctx.keychain.set(&account, password)?;
     }
-    let inserted = ctx.store.conn().execute(
-        &format!("INSERT INTO profiles ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"),
-        row_params(&settings, &account),
-    );
+    // The statement's lock on the store ends before the next one takes it.
+    let inserted = {
+        let conn = ctx.store.conn();
+        conn.execute(
+            &format!(
+                "INSERT INTO profiles ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
+            ),
+            row_params(&settings, &account),
+        )
+        .map_err(|e| ctx.store.error(e))
+    };
+    let inserted =
+        inserted.and_then(|_| set_password_stored(ctx, &account, input.password.is_some()));
     if let Err(error) = inserted {
-        let _ = ctx.keychain.delete(&account);
-        return Err(ctx.store.error(error));
+        if input.password.is_some() {
+            let _ = ctx.keychain.delete(&account);
+        }
+        return Err(error);
     }
     Ok(Profile { settings, keychain_account: account, fixed_password: None })
 }
@@ -299,9 +310,15 @@ pub async fn update_profile(ctx: &Ctx, input: UpdateProfile) -> Result<Profile> 
     match &input.password {
         PasswordChange::Keep => {}
         PasswordChange::Set { password } => {
-            ctx.keychain.set(&current.keychain_account, password)?
+            ctx.keychain.set(&current.keychain_account, password)?;
+            set_password_stored(ctx, &current.keychain_account, true)?;
         }
-        PasswordChange::Clear => ctx.keychain.delete(&current.keychain_account)?,
+        PasswordChange::Clear => {
+            if password_stored(ctx, &current.keychain_account)? != Some(false) {
+                ctx.keychain.delete(&current.keychain_account)?;
+            }
+            set_password_stored(ctx, &current.keychain_account, false)?;
+        }
     }
     // A rename keeps the keychain account, so the stored password follows the profile.
     ctx.store
@@ -317,7 +334,11 @@ pub async fn update_profile(ctx: &Ctx, input: UpdateProfile) -> Result<Profile> 
 
 pub async fn remove_profile(ctx: &Ctx, input: RemoveProfile) -> Result<()> {
     let profile = find_profile(ctx, &input.name)?;
-    match ctx.keychain.delete(&profile.keychain_account) {
+    // A profile that never stored a password has nothing in the keychain to delete.
+    let stored = password_stored(ctx, &profile.keychain_account)?;
+    let deleted =
+        if stored == Some(false) { Ok(()) } else { ctx.keychain.delete(&profile.keychain_account) };
+    match deleted {
         Ok(()) => {}
         // A profile that never used the keychain may be removed without one.
         Err(Error::KeychainUnavailable { .. })
@@ -338,11 +359,52 @@ pub fn password_for(ctx: &Ctx, profile: &Profile, dbname: &str) -> Result<Option
         return Ok(Some(password.clone()));
     }
     match s.password_source {
-        PasswordSource::Keychain => ctx.keychain.get(&profile.keychain_account),
+        PasswordSource::Keychain => keychain_password(ctx, profile),
         PasswordSource::Environment => {
             Ok(pgpass::from_environment(&s.host, s.port, dbname, &s.user))
         }
     }
+}
+
+/// The password stored in the keychain for a saved profile. A profile that stored none never
+/// asks the keychain (which a scheduler's environment cannot reach); one that did says, when
+/// the keychain is out of reach, that its password is there and what to do instead.
+pub fn keychain_password(ctx: &Ctx, profile: &Profile) -> Result<Option<Secret>> {
+    let stored = password_stored(ctx, &profile.keychain_account)?;
+    if stored == Some(false) {
+        return Ok(None);
+    }
+    match ctx.keychain.get(&profile.keychain_account) {
+        Err(Error::KeychainUnavailable { detail }) if stored == Some(true) => {
+            Err(Error::StoredPasswordUnreachable { profile: profile.settings.name.clone(), detail })
+        }
+        other => other,
+    }
+}
+
+/// Whether a password was stored in the keychain for the profile with this account: `None`
+/// for profiles saved before Lifeboat kept track (and for an account no profile has).
+fn password_stored(ctx: &Ctx, account: &str) -> Result<Option<bool>> {
+    let conn = ctx.store.conn();
+    conn.query_row(
+        "SELECT password_stored FROM profiles WHERE keychain_account = ?1",
+        [account],
+        |r| r.get::<_, Option<bool>>(0),
+    )
+    .optional()
+    .map(Option::flatten)
+    .map_err(|e| ctx.store.error(e))
+}
+
+fn set_password_stored(ctx: &Ctx, account: &str, stored: bool) -> Result<()> {
+    ctx.store
+        .conn()
+        .execute(
+            "UPDATE profiles SET password_stored = ?2 WHERE keychain_account = ?1",
+            rusqlite::params![account, stored],
+        )
+        .map_err(|e| ctx.store.error(e))?;
+    Ok(())
 }
 
 #[cfg(test)]
@@ -491,6 +553,62 @@ mod tests {
                 .to_string()
                 .contains("/no/such/ca.pem")
         );
+    }
+
+    /// The keychain of a session without a bus: every call fails.
+    #[derive(Debug)]
+    struct NoBus;
+    impl Keychain for NoBus {
+        fn get(&self, _: &str) -> Result<Option<Secret>> {
+            Err(Error::KeychainUnavailable { detail: "no session bus".into() })
+        }
+        fn set(&self, _: &str, _: &Secret) -> Result<()> {
+            self.get("").map(|_| ())
+        }
+        fn delete(&self, _: &str) -> Result<()> {
+            self.get("").map(|_| ())
+        }
+    }
+
+    #[tokio::test]
+    async fn a_profile_without_a_stored_password_never_asks_the_keychain() {
+        let dir = tempfile::tempdir().unwrap();
+        let headless = Ctx::for_tests(dir.path(), Arc::new(NoBus));
+        add_profile(&headless, AddProfile { settings: settings("Trust"), password: None })
+            .await
+            .unwrap();
+        let profile = find_profile(&headless, "Trust").unwrap();
+        assert!(password_for(&headless, &profile, "postgres").unwrap().is_none());
+        update_profile(
+            &headless,
+            UpdateProfile {
+                name: "Trust".into(),
+                settings: settings("Trust"),
+                password: PasswordChange::Clear,
+            },
+        )
+        .await
+        .unwrap();
+        remove_profile(&headless, RemoveProfile { name: "Trust".into() }).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_stored_password_out_of_reach_names_the_profile_and_the_way_out() {
+        let dir = tempfile::tempdir().unwrap();
+        let desktop = Ctx::for_tests(dir.path(), Arc::new(MemoryKeychain::default()));
+        add_profile(
+            &desktop,
+            AddProfile { settings: settings("Shop"), password: Some(Secret::new("pw")) },
+        )
+        .await
+        .unwrap();
+        drop(desktop);
+        let headless = Ctx::for_tests(dir.path(), Arc::new(NoBus));
+        let profile = find_profile(&headless, "Shop").unwrap();
+        let error = password_for(&headless, &profile, "postgres").unwrap_err();
+        assert_eq!(error.code(), ErrorCode::KeychainUnavailable);
+        assert!(error.to_string().contains("\"Shop\""), "{error}");
+        assert!(error.hint().contains("--use-pgpass") && error.hint().contains("login"));
     }
 
     #[test]

@@ -138,6 +138,12 @@ const MIGRATIONS: &[&str] = &[
         last_at        TEXT    NOT NULL
     );
     "#,
+    // 5: whether a password was stored in the keychain for a profile (1) or not (0), so that a
+    // profile without one never asks the keychain, which is out of reach under a scheduler.
+    // NULL for profiles from before: the keychain is asked, as it was.
+    r#"
+    ALTER TABLE profiles ADD COLUMN password_stored INTEGER;
+    "#,
 ];
 
 pub struct Store {

@@ -128,6 +128,13 @@ export type BackupRecord = {
 	testStatus: string,
 	/**  When it was last tested. */
 	testedAt: string | null,
+	/**  When retention deleted its files; the row stays as history. */
+	deletedAt?: string | null,
+	/**  The second copy's manifest (or, while it is missing, the folder it should go to). */
+	copyPath?: string | null,
+	copyStatus?: CopyStatus | null,
+	/**  Why the second copy failed or is missing. */
+	copyError?: string | null,
 };
 
 /**  What part of the database a backup holds. */
@@ -191,6 +198,15 @@ export type Compression = {
 };
 
 export type CompressionMethod = "none" | "gzip" | "lz4" | "zstd";
+
+/**  Where a backup's second copy stands. */
+export type CopyStatus = 
+/**  Copied, and every file's sha256 matched the manifest. */
+"copied" | 
+/**  The copy failed or was found damaged (`copy_error` says why). */
+"failed" | 
+/**  The destination folder was not there (an unplugged disk, an unmounted share). */
+"missing";
 
 export type DatabaseInfo = {
 	name: string,
@@ -279,7 +295,7 @@ export type DrillTarget =
 { kind: "profile"; name: string };
 
 /**  The stable identity of an error. The UI branches on this, never on message text. */
-export type ErrorCode = "tools_not_found" | "server_too_new" | "server_too_old" | "tool_missing" | "tool_spawn" | "tool_failed" | "cancelled" | "data_dir" | "store" | "keychain_unavailable" | "keychain_locked" | "keychain" | "profile_not_found" | "profile_exists" | "invalid_input" | "host_not_found" | "connection_refused" | "connect_timeout" | "password_failed" | "password_missing" | "hba_rejected" | "ssl_required" | "ssl_not_offered" | "ssl_cert_untrusted" | "database_missing" | "connect_failed" | "query" | "not_a_backup" | "manifest_invalid" | "checksum_mismatch" | "backup_file_missing" | "archive_damaged" | "archive_too_new" | "restore_blocked" | "backup_has_broken_dependencies" | "replace_failed" | "download_failed" | "not_found" | "practice_server_as_root" | "practice_server_unavailable" | "practice_server_failed" | "drill_needs_definitions" | "io";
+export type ErrorCode = "tools_not_found" | "server_too_new" | "server_too_old" | "tool_missing" | "tool_spawn" | "tool_failed" | "cancelled" | "data_dir" | "store" | "keychain_unavailable" | "keychain_locked" | "keychain" | "profile_not_found" | "profile_exists" | "invalid_input" | "host_not_found" | "connection_refused" | "connect_timeout" | "password_failed" | "password_missing" | "hba_rejected" | "ssl_required" | "ssl_not_offered" | "ssl_cert_untrusted" | "database_missing" | "connect_failed" | "query" | "not_a_backup" | "manifest_invalid" | "checksum_mismatch" | "backup_file_missing" | "archive_damaged" | "archive_too_new" | "restore_blocked" | "backup_has_broken_dependencies" | "replace_failed" | "download_failed" | "not_found" | "practice_server_as_root" | "practice_server_unavailable" | "practice_server_failed" | "drill_needs_definitions" | "backup_not_in_catalog" | "copy_damaged" | "schedule_not_found" | "schedule_exists" | "scheduler_failed" | "scheduler_unavailable" | "schedule_drill_failed" | "notifications_unavailable" | "io";
 
 /**  What crosses the IPC boundary or is printed by `lifeboat --json` when something fails. */
 export type ErrorPayload = {

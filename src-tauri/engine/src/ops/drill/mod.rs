@@ -186,6 +186,8 @@ pub async fn drill(
     let started_at = chrono::Local::now();
     let started = Instant::now();
     check_request(ctx, &request)?;
+    // Retention leaves a backup alone while a drill uses it.
+    let _in_use = crate::storage::catalog::use_backup(ctx, &request.source)?;
     let schema = request.schema.as_deref().map(str::trim).filter(|s| !s.is_empty());
     // Up front from the manifest beside the backup; after the full read from what it holds.
     let beside = source::locate_manifest(&request.source, schema);

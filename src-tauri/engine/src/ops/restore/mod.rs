@@ -267,6 +267,8 @@ pub async fn restore_on(
     cancel: &CancellationToken,
 ) -> Result<RestoreOutcome> {
     let started = Instant::now();
+    // Retention leaves a backup alone while a restore uses it.
+    let _in_use = crate::storage::catalog::use_backup(ctx, &request.source)?;
     let prepared = prepare(ctx, profile, &request, sink, cancel).await?;
     let plan = &prepared.plan;
     let warnings = warnings(plan)?;
