@@ -5,6 +5,7 @@
 mod backups;
 mod drill;
 mod remind;
+mod schedule;
 
 use std::collections::BTreeMap;
 use std::io::Read;
@@ -72,6 +73,9 @@ enum Command {
     /// Delete old backups of a database by a retention policy (files, manifest, certificates;
     /// the catalog keeps the row). Never the newest tested one, the only one, or one in use.
     Prune(backups::PruneArgs),
+    /// Back up on a schedule through the system's scheduler, and test-fire a schedule.
+    #[command(subcommand)]
+    Schedule(schedule::ScheduleCommand),
     /// Copy a finished backup to a folder on another disk and check the copy (or, with
     /// --verify, check an existing copy again).
     Copy(backups::CopyArgs),
@@ -765,6 +769,7 @@ async fn main() -> ExitCode {
         Command::Remind(args) => remind::run_remind(ctx, args).await,
         Command::Backups(args) => backups::run_backups(ctx, args),
         Command::Prune(args) => backups::run_prune(ctx, args).await,
+        Command::Schedule(command) => schedule::run_schedule(ctx, command).await,
         Command::Copy(args) => backups::run_copy(ctx, args).await,
         Command::Databases { profile, json } => {
             let result = async { list_databases(&ctx?, ListDatabases { profile }).await }.await;

@@ -142,6 +142,13 @@ pub enum Error {
     ArchiveDamaged { path: PathBuf, detail: String },
 
     #[error(
+        "The backup {} holds {count} psql command{} (a line with a backslash command such as \\!          or \\o, which would run programs or write files on this computer): {found}. pg_dump          never writes these, so the file was changed or made by something else. Nothing was          run.",
+        path.display(),
+        if *count == 1 { "" } else { "s" }
+    )]
+    BackupHasMetaCommands { path: PathBuf, count: u64, found: String },
+
+    #[error(
         "The backup {} is in archive format {version}, newer than any bundled pg_restore reads \
          (the newest bundled is PostgreSQL {newest_bundled}).",
         path.display()
@@ -214,6 +221,17 @@ pub enum Error {
     #[error("No notification service is reachable: {detail}")]
     NotificationsUnavailable { detail: String },
 
+    #[error(
+        "{action} stopped: {path} was already there or is a link ({source}). Lifeboat writes only \
+         files and folders it creates itself, never through a link."
+    )]
+    UnsafePath {
+        action: &'static str,
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+
     #[error("{action} failed for {path}: {source}")]
     Io {
         action: &'static str,
@@ -275,6 +293,7 @@ pub enum ErrorCode {
     ChecksumMismatch,
     BackupFileMissing,
     ArchiveDamaged,
+    BackupHasMetaCommands,
     ArchiveTooNew,
     RestoreBlocked,
     BackupHasBrokenDependencies,
@@ -293,6 +312,7 @@ pub enum ErrorCode {
     SchedulerUnavailable,
     ScheduleDrillFailed,
     NotificationsUnavailable,
+    UnsafePath,
     Io,
 }
 
@@ -340,6 +360,7 @@ impl Error {
             Error::ChecksumMismatch { .. } => ErrorCode::ChecksumMismatch,
             Error::BackupFileMissing { .. } => ErrorCode::BackupFileMissing,
             Error::ArchiveDamaged { .. } => ErrorCode::ArchiveDamaged,
+            Error::BackupHasMetaCommands { .. } => ErrorCode::BackupHasMetaCommands,
             Error::ArchiveTooNew { .. } => ErrorCode::ArchiveTooNew,
             Error::RestoreBlocked { .. } => ErrorCode::RestoreBlocked,
             Error::BackupHasBrokenDependencies { .. } => ErrorCode::BackupHasBrokenDependencies,
@@ -358,6 +379,7 @@ impl Error {
             Error::SchedulerUnavailable { .. } => ErrorCode::SchedulerUnavailable,
             Error::ScheduleDrillFailed { .. } => ErrorCode::ScheduleDrillFailed,
             Error::NotificationsUnavailable { .. } => ErrorCode::NotificationsUnavailable,
+            Error::UnsafePath { .. } => ErrorCode::UnsafePath,
             Error::Io { .. } => ErrorCode::Io,
         }
     }
@@ -524,6 +546,12 @@ impl Error {
                  interrupted copy or a full disk cannot be repaired."
                     .to_owned()
             }
+            Error::BackupHasMetaCommands { .. } => {
+                "Do not restore this file. Use a copy of the backup you know came from pg_dump \
+                 (Lifeboat's own backups carry a manifest whose checksums show they were not \
+                 changed), or look at the lines named to see what they would have done."
+                    .to_owned()
+            }
             Error::ArchiveTooNew { .. } => {
                 "Update Lifeboat to a version that bundles the PostgreSQL release that made this \
                  backup."
@@ -604,11 +632,28 @@ impl Error {
                  session); a scheduled run without a session bus cannot show notifications."
                     .to_owned()
             }
+            Error::UnsafePath { .. } => {
+                "Another program or user of this computer may have put it there: look at it and \
+                 remove it if it is not yours, then try again. Keep backups in a folder only you \
+                 can write to."
+                    .to_owned()
+            }
             Error::Io { .. } => {
                 "Check that the path exists, that you may write there, and that the disk has \
                  space, then try again."
                     .to_owned()
             }
+        }
+    }
+
+    /// An error creating or opening `path` for writing: [`Error::UnsafePath`] when the name was
+    /// taken already or is a link, otherwise [`Error::Io`].
+    pub fn writing(action: &'static str, path: &std::path::Path, source: io::Error) -> Error {
+        let path = path.to_owned();
+        if crate::util::private_fs::is_refusal(&source) {
+            Error::UnsafePath { action, path, source }
+        } else {
+            Error::Io { action, path, source }
         }
     }
 

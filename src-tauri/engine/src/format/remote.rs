@@ -10,7 +10,9 @@
 //!
 //! Files are streamed to `<name>.partial` chunk by chunk and renamed when complete. A `.partial`
 //! left by an interrupted download is resumed with `Range: bytes=N-` when the server answers 206,
-//! otherwise downloaded again from zero. TLS is verified against the webpki roots.
+//! otherwise downloaded again from zero. TLS is verified against the webpki roots. Download
+//! folders are owner-only (0700) and files 0600; a `.partial` is never opened through a link
+//! (`util::private_fs`).
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -26,6 +28,7 @@ use crate::format::manifest::MANIFEST_SUFFIX;
 use crate::pg::tls;
 use crate::storage::context::Ctx;
 use crate::util::checksum::short_sha256;
+use crate::util::private_fs;
 
 /// Extensions of files that look like a dump, for a folder without manifests.
 const DUMP_EXTENSIONS: [&str; 4] = [".backup", ".dump", ".tar", ".sql"];
@@ -91,7 +94,7 @@ pub async fn download(
 ) -> Result<PathBuf> {
     let parsed = parse(url)?;
     let dir = download_dir(ctx, url)?;
-    std::fs::create_dir_all(&dir).map_err(|source| Error::Io {
+    private_fs::ensure_private_dir(&dir).map_err(|source| Error::Io {
         action: "Creating the download folder",
         path: dir.clone(),
         source,
@@ -240,13 +243,19 @@ async fn fetch(
         move |source| Error::Io { action, path, source }
     };
     if let Some(parent) = target.parent() {
-        std::fs::create_dir_all(parent).map_err(io("Creating the download folder", parent))?;
+        private_fs::ensure_private_dir(parent)
+            .map_err(io("Creating the download folder", parent))?;
     }
     // A previous complete copy may be stale: always fetch again.
     if target.exists() {
         std::fs::remove_file(target).map_err(io("Removing an old download", target))?;
     }
-    let have = std::fs::metadata(&partial).map(|m| m.len()).unwrap_or(0);
+    // Only a regular file is resumed (a link at the name is refused when it is opened).
+    let have = std::fs::symlink_metadata(&partial)
+        .ok()
+        .filter(|m| m.is_file())
+        .map(|m| m.len())
+        .unwrap_or(0);
     let mut response = send(client, url, have).await?;
     let mut resume_from = 0;
     if have > 0 {
@@ -281,14 +290,10 @@ async fn fetch(
         return Err(Fetched::Html(page));
     }
     let total = response.content_length().map(|n| n + resume_from);
-    let mut file = tokio::fs::OpenOptions::new()
-        .create(true)
-        .write(true)
-        .append(resume_from > 0)
-        .truncate(resume_from == 0)
-        .open(&partial)
-        .await
-        .map_err(io("Writing the download", &partial))?;
+    let mut file = tokio::fs::File::from_std(
+        open_partial(&partial, resume_from > 0)
+            .map_err(|e| Error::writing("Writing the download", &partial, e))?,
+    );
     let mut done = resume_from;
     let mut reported = done;
     sink.emit(ProgressEvent::Step { done, total: total.unwrap_or(0), current: shown.clone() });
@@ -341,6 +346,19 @@ async fn fetch(
     sink.emit(ProgressEvent::Step { done, total: total.unwrap_or(done), current: shown });
     std::fs::rename(&partial, target).map_err(io("Finishing the download", target))?;
     Ok(target.to_owned())
+}
+
+/// The download's `.partial` file, owner-only and never opened through a link: the one a previous
+/// attempt left to continue it, or a new one (what was there removed first).
+fn open_partial(partial: &Path, resume: bool) -> std::io::Result<std::fs::File> {
+    if resume {
+        return private_fs::open_private(partial, true);
+    }
+    match std::fs::remove_file(partial) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+        _ => {}
+    }
+    private_fs::create_private_file(partial)
 }
 
 /// The first byte of a 206 answer's `Content-Range: bytes N-M/T`.

@@ -5,10 +5,13 @@
 //! 1. a catalog row `running`; the server's facts and exact row counts are read inside a
 //!    repeatable-read transaction whose snapshot pg_dump then shares (`--snapshot`), so the
 //!    counts describe exactly what is in the dump;
-//! 2. every output goes to a hidden `.…partial` name in the destination folder, fsynced;
-//! 3. the manifest is written (also under a partial name), then renamed into place, and the
-//!    dumps are renamed last;
-//! 4. any failure or cancel removes the partial files and marks the row failed / cancelled.
+//! 2. every output goes to the backup's private folder `.<stem>.partial` in the destination
+//!    (0700, made with `mkdir`, so a link or file another user put at that name is refused,
+//!    never followed), fsynced;
+//! 3. the manifest is written there too, everything in the folder is made owner-only (files
+//!    0600, folders 0700, whatever the umask and pg_dump chose), the manifest is renamed into
+//!    place and the dumps last;
+//! 4. any failure or cancel removes the private folder and marks the row failed / cancelled.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -37,6 +40,7 @@ use crate::format::sqltext::DumpEntry;
 use crate::pg::runner::{self, ConnTarget, StdoutTo, ToolCommand, Written};
 use crate::storage::profiles::{self, Profile};
 use crate::util::naming;
+use crate::util::private_fs;
 use crate::util::quote::quote_ident;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
@@ -188,10 +192,11 @@ fn schema_stem(stem: &str, schema: &str) -> String {
     format!("{stem}.{}", naming::safe_component(schema))
 }
 
-/// Where backups go unless the user chooses: "backups" in the data folder, created when missing.
+/// Where backups go unless the user chooses: "backups" in the data folder, created owner-only
+/// when missing.
 pub fn default_folder(ctx: &Ctx) -> Result<PathBuf> {
     let folder = ctx.data_dir.path().join("backups");
-    std::fs::create_dir_all(&folder).map_err(|source| Error::Io {
+    private_fs::ensure_private_dir(&folder).map_err(|source| Error::Io {
         action: "Creating the backups folder",
         path: folder.clone(),
         source,
@@ -591,6 +596,7 @@ impl Dumps<'_> {
     /// Every dump (one, or one per schema) and the globals when asked for, each under a
     /// partial name.
     async fn all(&self, facts: &Facts, partials: &mut Partials) -> Result<Vec<ManifestFile>> {
+        partials.make_staging(self.job.destination, &self.stem)?;
         let units: Vec<Option<&str>> = if self.job.input.per_schema {
             facts.schemas.iter().map(|s| Some(s.as_str())).collect()
         } else {
@@ -620,7 +626,7 @@ impl Dumps<'_> {
             None => self.stem.clone(),
         };
         let final_name = with_extension(&name, input.format);
-        let partial = partial_path(self.job.destination, &final_name);
+        let partial = partials.path(&final_name);
         let mut command = ToolCommand::new(&self.tools, Tool::PgDump)?
             .args([input.format.flag(), "--verbose", "--no-password"])
             .arg(format!("--snapshot={}", self.snapshot))
@@ -633,7 +639,6 @@ impl Dumps<'_> {
             command = command.arg(format!("--jobs={jobs}"));
         }
         let files = if input.format == BackupFormat::Directory {
-            partials.dirs.push(partial.clone());
             runner::run(command.arg("--file").arg(&partial), counter, cancel).await?;
             let files = hash_directory(&partial, &final_name)?;
             files
@@ -641,7 +646,6 @@ impl Dumps<'_> {
                 .map(|f| ManifestFile { schema: unit.map(str::to_owned), ..f })
                 .collect()
         } else {
-            partials.files.push(partial.clone());
             let command = command.stdout(StdoutTo::File(partial.clone()));
             let written = runner::run(command, counter, cancel).await?.written;
             vec![dump_file(&final_name, "dump", unit, &written.expect("streamed to a file"))]
@@ -654,8 +658,7 @@ impl Dumps<'_> {
     async fn globals(&self, partials: &mut Partials) -> Result<ManifestFile> {
         let input = self.job.input;
         let final_name = names_for(&self.stem, input.format, None).globals;
-        let partial = partial_path(self.job.destination, &final_name);
-        partials.files.push(partial.clone());
+        let partial = partials.path(&final_name);
         let mut command = ToolCommand::new(&self.tools, Tool::PgDumpall)?
             .args(["--globals-only", "--no-password"])
             .conn(self.target.clone())
@@ -710,9 +713,10 @@ impl Dumps<'_> {
     }
 }
 
-/// Where an output is written until the whole backup is done: hidden, beside its final name.
-fn partial_path(destination: &Path, final_name: &str) -> PathBuf {
-    destination.join(format!(".{final_name}.partial"))
+/// The backup's private folder in the destination, where every output is written until the
+/// whole backup is done: hidden, named after the backup's stem.
+fn staging_path(destination: &Path, stem: &str) -> PathBuf {
+    destination.join(format!(".{stem}.partial"))
 }
 
 /// Writes the manifest and moves everything to its final name: the manifest first, the dumps
@@ -724,34 +728,53 @@ fn put_in_place(
     partials: &mut Partials,
 ) -> Result<PathBuf> {
     let manifest_name = names_for(stem, manifest.format, None).manifest;
-    let manifest_partial = partial_path(destination, &manifest_name);
-    partials.files.push(manifest_partial.clone());
+    let manifest_partial = partials.path(&manifest_name);
     write_synced(&manifest_partial, &serde_json::to_vec_pretty(manifest).expect("serializable"))?;
+    // What pg_dump wrote has the umask's mode: owner-only before it leaves the private folder.
+    if let Some(staging) = &partials.staging {
+        private_fs::restrict_tree(staging)
+            .map_err(|e| Error::writing("Making the backup owner-only", staging, e))?;
+    }
     let manifest_path = destination.join(&manifest_name);
     rename(&manifest_partial, &manifest_path)?;
     for (from, to) in &partials.renames {
         rename(from, to)?;
+    }
+    if let Some(staging) = &partials.staging {
+        let _ = std::fs::remove_dir(staging);
     }
     partials.clear();
     sync_dir(destination);
     Ok(manifest_path)
 }
 
-/// Outputs not yet under their final names; removed when the backup does not finish.
+/// Outputs not yet under their final names, all inside the backup's private folder
+/// (`.<stem>.partial`, 0700, made by Lifeboat itself so that nothing another user put at its
+/// name is followed); the folder is removed when the backup does not finish.
 #[derive(Default)]
 struct Partials {
-    files: Vec<PathBuf>,
-    dirs: Vec<PathBuf>,
+    staging: Option<PathBuf>,
     renames: Vec<(PathBuf, PathBuf)>,
 }
 
 impl Partials {
+    /// Makes the private folder; refused ([`Error::UnsafePath`]) when anything is at its name.
+    fn make_staging(&mut self, destination: &Path, stem: &str) -> Result<()> {
+        let staging = staging_path(destination, stem);
+        private_fs::create_private_dir(&staging)
+            .map_err(|e| Error::writing("Creating the backup's private folder", &staging, e))?;
+        self.staging = Some(staging);
+        Ok(())
+    }
+
+    /// Where the output `final_name` is written until the backup is done.
+    fn path(&self, final_name: &str) -> PathBuf {
+        self.staging.as_ref().expect("the private folder is made first").join(final_name)
+    }
+
     fn remove(&self) {
-        for file in &self.files {
-            let _ = std::fs::remove_file(file);
-        }
-        for dir in &self.dirs {
-            let _ = std::fs::remove_dir_all(dir);
+        if let Some(staging) = &self.staging {
+            let _ = std::fs::remove_dir_all(staging);
         }
     }
 
@@ -804,9 +827,12 @@ fn unique_stem(
     format: BackupFormat,
 ) -> String {
     let base = naming::backup_stem(database, at);
+    // Anything at a name counts, a dangling link too.
+    let there = |path: PathBuf| std::fs::symlink_metadata(path).is_ok();
     let taken = |stem: &str| {
-        destination.join(with_extension(stem, format)).exists()
-            || destination.join(format!("{stem}{MANIFEST_SUFFIX}")).exists()
+        there(destination.join(with_extension(stem, format)))
+            || there(destination.join(format!("{stem}{MANIFEST_SUFFIX}")))
+            || there(staging_path(destination, stem))
     };
     if !taken(&base) {
         return base;
@@ -1166,12 +1192,8 @@ fn hash_directory(dir: &Path, final_name: &str) -> Result<Vec<ManifestFile>> {
 }
 
 fn write_synced(path: &Path, bytes: &[u8]) -> Result<()> {
-    use std::io::Write;
-    let io = |source| Error::Io { action: "Writing the manifest", path: path.to_owned(), source };
-    let mut file =
-        std::fs::OpenOptions::new().write(true).create_new(true).open(path).map_err(io)?;
-    file.write_all(bytes).map_err(io)?;
-    file.sync_all().map_err(io)
+    private_fs::write_private_file(path, bytes)
+        .map_err(|e| Error::writing("Writing the manifest", path, e))
 }
 
 fn rename(from: &Path, to: &Path) -> Result<()> {

@@ -21,6 +21,7 @@ use crate::format::manifest::{MANIFEST_SUFFIX, ManifestFile};
 use crate::storage::catalog::{self, BackupRecord, CopyStatus};
 use crate::storage::context::Ctx;
 use crate::util::checksum::Sha256Hex;
+use crate::util::private_fs;
 
 #[derive(Debug, Clone, Deserialize, specta::Type)]
 #[serde(rename_all = "camelCase")]
@@ -416,13 +417,16 @@ async fn copy_file(
     let partial = to.with_file_name(format!(".{}.partial", file_name(to)));
     let reading =
         |source| Error::Io { action: "Reading the backup", path: from.to_owned(), source };
-    let writing = |source| Error::Io { action: "Writing the copy", path: partial.clone(), source };
+    let writing = |source| Error::writing("Writing the copy", &partial, source);
     let mut input = tokio::fs::File::open(from).await.map_err(reading)?;
-    let mut options = tokio::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    options.mode(0o600);
-    let mut output = options.open(&partial).await.map_err(writing)?;
+    // The second disk may be shared: a link or file another user put at the partial name is
+    // removed, never written through, and the partial created new and owner-only.
+    match std::fs::remove_file(&partial) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(writing(e)),
+        _ => {}
+    }
+    let mut output =
+        tokio::fs::File::from_std(private_fs::create_private_file(&partial).map_err(writing)?);
     partials.0.push(partial.clone());
     let mut hash = Sha256Hex::new();
     let mut buffer = vec![0u8; 1 << 20];
@@ -446,7 +450,6 @@ async fn copy_file(
     output.flush().await.map_err(writing)?;
     output.sync_all().await.map_err(writing)?;
     drop(output);
-    set_private(&partial, 0o600).map_err(writing)?;
     tokio::fs::rename(&partial, to).await.map_err(|source| Error::Io {
         action: "Putting the copy in place",
         path: to.to_owned(),
@@ -485,20 +488,6 @@ fn create_private_dir(folder: &Path) -> Result<()> {
         path: folder.to_owned(),
         source,
     })
-}
-
-/// Owner-only permissions on Unix (the umask may have narrowed them further; never widened).
-fn set_private(path: &Path, mode: u32) -> std::io::Result<()> {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = (path, mode);
-        Ok(())
-    }
 }
 
 #[cfg(test)]

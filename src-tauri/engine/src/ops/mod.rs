@@ -11,5 +11,6 @@ pub mod notify;
 pub mod practice;
 pub mod restore;
 pub mod retention;
+pub mod schedule;
 pub mod verify;
 pub mod watch;

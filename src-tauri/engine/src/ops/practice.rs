@@ -31,6 +31,7 @@ use crate::pg::connect::{ConnectSpec, connect, query_error};
 use crate::pg::runner::{self, ToolCommand};
 use crate::storage::context::Ctx;
 use crate::storage::profiles::{PasswordSource, Profile, ProfileSettings, SslMode};
+use crate::util::private_fs;
 use crate::util::quote::{quote_ident, quote_literal};
 use crate::util::secret::Secret;
 
@@ -73,14 +74,15 @@ pub fn running_as_root() -> bool {
     #[cfg(unix)]
     {
         use std::os::unix::fs::MetadataExt;
-        // The owner of a file just created is the effective user.
-        let probe = std::env::temp_dir().join(format!("lifeboat-uid-{}", std::process::id()));
-        let uid = std::fs::write(&probe, b"")
-            .and_then(|()| std::fs::metadata(&probe))
-            .map(|m| m.uid())
-            .ok();
-        let _ = std::fs::remove_file(&probe);
-        uid == Some(0)
+        // The owner of a file just created is the effective user. The name is unpredictable and
+        // the file created new, never through a link another user put in the shared temp folder.
+        let probe = std::env::temp_dir().join(format!("lifeboat-uid-{}", uuid::Uuid::new_v4()));
+        let uid =
+            private_fs::create_private_file(&probe).and_then(|f| f.metadata()).map(|m| m.uid());
+        if uid.is_ok() {
+            let _ = std::fs::remove_file(&probe);
+        }
+        uid.ok() == Some(0)
     }
     #[cfg(not(unix))]
     {
@@ -89,11 +91,7 @@ pub fn running_as_root() -> bool {
 }
 
 fn write_owner_only(path: &Path, text: &str) -> std::io::Result<()> {
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    std::io::Write::write_all(&mut options.open(path)?, text.as_bytes())
+    private_fs::replace_private_file(path, text.as_bytes())
 }
 
 fn free_port() -> Result<u16> {
@@ -114,18 +112,13 @@ fn practice_failed(error: Error) -> Error {
 }
 
 fn preparing(path: &Path, source: std::io::Error) -> Error {
-    Error::Io { action: "Preparing the practice server's folder", path: path.to_owned(), source }
+    Error::writing("Preparing the practice server's folder", path, source)
 }
 
 /// Holds the practice server for this drill, waiting while another drill has it.
 async fn lock_home(home: &Path) -> Result<std::fs::File> {
     let lock_path = home.join("in-use.lock");
-    let lock = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&lock_path)
-        .map_err(|e| preparing(&lock_path, e))?;
+    let lock = private_fs::open_private(&lock_path, false).map_err(|e| preparing(&lock_path, e))?;
     tokio::task::spawn_blocking(move || lock.lock().map(|()| lock))
         .await
         .map_err(|e| preparing(&lock_path, std::io::Error::other(e.to_string())))?
@@ -203,7 +196,7 @@ impl PracticeServer {
             return Err(Error::PracticeServerAsRoot);
         }
         let home = ctx.data_dir.path().join("practice").join(bundle.major.to_string());
-        std::fs::create_dir_all(&home).map_err(|e| preparing(&home, e))?;
+        private_fs::ensure_private_dir(&home).map_err(|e| preparing(&home, e))?;
         let lock = lock_home(&home).await?;
         let (data, password) = cluster(&bundle, &home, sink, cancel).await?;
         let server = PracticeServer {

@@ -1,7 +1,7 @@
 //! The backup catalog in the store: every backup with its status, files and test result. The
 //! desktop app and scheduled CLI runs read and write the same rows.
 
-use std::fs::{File, OpenOptions, TryLockError};
+use std::fs::{File, TryLockError};
 use std::path::{Path, PathBuf};
 
 use rusqlite::{OptionalExtension, params};
@@ -415,7 +415,7 @@ pub(crate) fn forget_claim(ctx: &Ctx, id: i64) {
 
 fn lock_path(ctx: &Ctx, id: i64) -> Result<PathBuf> {
     let folder = ctx.data_dir.path().join("locks");
-    std::fs::create_dir_all(&folder).map_err(|source| Error::Io {
+    crate::util::private_fs::ensure_private_dir(&folder).map_err(|source| Error::Io {
         action: "Creating the folder of in-use marks",
         path: folder.clone(),
         source,
@@ -424,8 +424,10 @@ fn lock_path(ctx: &Ctx, id: i64) -> Result<PathBuf> {
 }
 
 fn open_lock(path: &Path) -> Result<File> {
-    OpenOptions::new().create(true).truncate(false).write(true).open(path).map_err(|source| {
-        Error::Io { action: "Opening the backup's in-use mark", path: path.to_owned(), source }
+    crate::util::private_fs::open_private(path, false).map_err(|source| Error::Io {
+        action: "Opening the backup's in-use mark",
+        path: path.to_owned(),
+        source,
     })
 }
 

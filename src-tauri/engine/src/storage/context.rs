@@ -7,6 +7,7 @@ use crate::base::error::{Error, Result};
 use crate::base::tools::Toolbox;
 use crate::storage::keychain::Keychain;
 use crate::storage::store::Store;
+use crate::util::private_fs;
 
 /// Environment variable that overrides the data folder (tests always set it).
 pub const HOME_ENV: &str = "LIFEBOAT_HOME";
@@ -31,9 +32,10 @@ impl DataDir {
         DataDir::at(path)
     }
 
-    /// Uses `path`, creating it when missing.
+    /// Uses `path`, creating it when missing. It holds the store, logs, certificates and the
+    /// practice server's data: owner-only (0700, also when an older version made it wider).
     pub fn at(path: PathBuf) -> Result<DataDir> {
-        std::fs::create_dir_all(&path)
+        private_fs::ensure_private_dir(&path)
             .map_err(|source| Error::DataDir { path: path.clone(), source })?;
         Ok(DataDir(path))
     }
@@ -78,6 +80,20 @@ mod tests {
         let dir = DataDir::at(wanted.clone()).unwrap();
         assert!(wanted.is_dir());
         assert_eq!(dir.path(), wanted);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn data_dir_is_owner_only() {
+        use std::os::unix::fs::PermissionsExt;
+        let parent = tempfile::tempdir().unwrap();
+        let wanted = parent.path().join("home");
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        DataDir::at(wanted.clone()).unwrap();
+        assert_eq!(mode(&wanted), 0o700);
+        std::fs::set_permissions(&wanted, std::fs::Permissions::from_mode(0o755)).unwrap();
+        DataDir::at(wanted.clone()).unwrap();
+        assert_eq!(mode(&wanted), 0o700, "an existing data folder is tightened");
     }
 
     #[test]

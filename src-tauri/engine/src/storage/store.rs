@@ -8,6 +8,7 @@ use std::time::Duration;
 use rusqlite::Connection;
 
 use crate::base::error::{Error, Result};
+use crate::util::private_fs;
 
 pub const STORE_FILE: &str = "lifeboat.sqlite3";
 
@@ -161,10 +162,15 @@ impl Store {
     /// Opens (creating when missing) the store in `data_dir` and brings its schema up to date.
     pub fn open(data_dir: &Path) -> Result<Store> {
         let path = data_dir.join(STORE_FILE);
+        make_private(&path, "")?;
         let conn = Connection::open(&path).map_err(|e| store_error(&path, e))?;
         // The GUI and a scheduled CLI run may write at the same time.
         conn.busy_timeout(Duration::from_secs(10)).map_err(|e| store_error(&path, e))?;
         conn.pragma_update(None, "journal_mode", "WAL").map_err(|e| store_error(&path, e))?;
+        // SQLite gives its journal files the store's mode; ones an older version left are
+        // tightened too.
+        make_private(&path, "-wal")?;
+        make_private(&path, "-shm")?;
         conn.pragma_update(None, "foreign_keys", "ON").map_err(|e| store_error(&path, e))?;
         migrate(&conn).map_err(|e| store_error(&path, e))?;
         Ok(Store { path, conn: Mutex::new(conn) })
@@ -197,6 +203,20 @@ fn migrate(conn: &Connection) -> rusqlite::Result<()> {
     Ok(())
 }
 
+/// Creates the store file (or its journal `suffix`) owner-only before SQLite opens it, or
+/// tightens one that exists; never through a link.
+fn make_private(store: &Path, suffix: &str) -> Result<()> {
+    let mut name = store.as_os_str().to_owned();
+    name.push(suffix);
+    let path = PathBuf::from(name);
+    let made = if suffix.is_empty() {
+        private_fs::open_private(&path, false).map(drop)
+    } else {
+        private_fs::restrict_file(&path)
+    };
+    made.map_err(|e| Error::Store { path, detail: e.to_string() })
+}
+
 fn store_error(path: &Path, source: rusqlite::Error) -> Error {
     Error::Store { path: path.to_owned(), detail: source.to_string() }
 }
@@ -226,6 +246,19 @@ mod tests {
         let count: i64 =
             again.conn().query_row("SELECT count(*) FROM profiles", [], |r| r.get(0)).unwrap();
         assert_eq!(count, 1);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn the_store_and_its_journal_are_owner_only() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        store.conn().execute("CREATE TABLE t (x int)", []).unwrap();
+        for name in [STORE_FILE.to_owned(), format!("{STORE_FILE}-wal")] {
+            let mode = std::fs::metadata(dir.path().join(&name)).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600, "{name}");
+        }
     }
 
     #[test]

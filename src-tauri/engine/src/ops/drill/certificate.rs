@@ -9,6 +9,7 @@ use super::{DrillReport, DrillStep, StepStatus};
 use crate::base::error::{Error, Result};
 use crate::format::manifest::MANIFEST_SUFFIX;
 use crate::storage::context::Ctx;
+use crate::util::private_fs;
 
 /// Writes the certificate (JSON and HTML) next to the backup; when that folder is not writable,
 /// into `certificates/` in the data folder.
@@ -30,29 +31,55 @@ pub(super) fn write_certificate(ctx: &Ctx, report: &mut DrillReport) -> Result<(
         None => source.parent().map(Path::to_path_buf),
     };
     let fallback = ctx.data_dir.path().join("certificates");
-    for folder in beside.into_iter().chain([fallback]) {
+    let mut refused = None;
+    for (folder, own) in beside.map(|f| (f, false)).into_iter().chain([(fallback, true)]) {
         let html = folder.join(format!("{name}.html"));
         let json = folder.join(format!("{name}.json"));
         report.certificate_html = Some(html.display().to_string());
         report.certificate_json = Some(json.display().to_string());
-        let written = std::fs::create_dir_all(&folder)
-            .and_then(|()| {
-                std::fs::write(&json, serde_json::to_vec_pretty(report).expect("serializable"))
-            })
-            .and_then(|()| std::fs::write(&html, certificate_html(report)));
-        if written.is_ok() {
-            return Ok(());
+        match write_pair(&folder, own, &json, &html, report) {
+            Ok(()) => return Ok(()),
+            // A file or link at the certificate's name beside the backup: the data folder's
+            // copy is written instead, and this error kept should that fail too.
+            Err(error @ Error::UnsafePath { .. }) => refused = refused.or(Some(error)),
+            Err(_) => {}
         }
-        let _ = std::fs::remove_file(&json);
     }
     report.certificate_html = None;
     report.certificate_json = None;
-    Err(Error::Io {
+    Err(refused.unwrap_or_else(|| Error::Io {
         action: "Writing the restore certificate",
         path: ctx.data_dir.path().join("certificates"),
         source: std::io::Error::other(
             "neither the backup's folder nor the data folder is writable",
         ),
+    }))
+}
+
+/// Writes the certificate's two files, each created new and owner-only (never through a link
+/// or over a file already there). `own`: the folder is Lifeboat's, made owner-only; the
+/// backup's folder is only created when missing.
+fn write_pair(
+    folder: &Path,
+    own: bool,
+    json: &Path,
+    html: &Path,
+    report: &DrillReport,
+) -> Result<()> {
+    let action = "Writing the restore certificate";
+    let made = if own {
+        private_fs::ensure_private_dir(folder)
+    } else {
+        private_fs::create_private_dirs(folder)
+    };
+    made.map_err(|e| Error::writing(action, folder, e))?;
+    let json_text = serde_json::to_vec_pretty(report).expect("serializable");
+    private_fs::write_private_file(json, &json_text)
+        .map_err(|e| Error::writing(action, json, e))?;
+    private_fs::write_private_file(html, certificate_html(report).as_bytes()).map_err(|e| {
+        // Only the file this call created is removed.
+        let _ = std::fs::remove_file(json);
+        Error::writing(action, html, e)
     })
 }
 
