@@ -24,6 +24,15 @@ fn main() {
         "pick_untested_backup",
         "list_smoke_checks",
         "save_smoke_checks",
+        "watch",
+        "watch_status",
+        "set_thresholds",
+        "list_schedules",
+        "show_schedule",
+        "add_schedule",
+        "remove_schedule",
+        "test_fire_schedule",
+        "preview_retention",
     ]);
     tauri_build::try_build(tauri_build::Attributes::new().app_manifest(manifest))
         .expect("tauri-build failed");

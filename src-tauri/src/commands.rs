@@ -9,6 +9,11 @@ use lifeboat_engine::ops::browse::{
 };
 use lifeboat_engine::ops::drill::{self, DrillReport, DrillRequest};
 use lifeboat_engine::ops::restore::{self, RestoreOutcome, RestorePlan, RestoreRequest};
+use lifeboat_engine::ops::retention::{self, PruneReport, PruneRequest};
+use lifeboat_engine::ops::schedule::{
+    self, Schedule, ScheduleEntry, ScheduleInput, ScheduleSummary, TestFireReport,
+};
+use lifeboat_engine::ops::watch::{self, SetThresholds, WatchReport, WatchRequest};
 use lifeboat_engine::pg::connect::{self, CheckProfile, CheckReport, CheckSettings};
 use lifeboat_engine::storage::catalog::{self, BackupRecord, ListBackups, PickUntested};
 use lifeboat_engine::storage::profiles::{
@@ -20,6 +25,7 @@ use tauri::State;
 use tauri::ipc::Channel;
 
 use crate::state::{AppState, ChannelSink};
+use crate::watcher::{WatchStatus, Watcher};
 
 type Reply<T> = Result<T, ErrorPayload>;
 
@@ -217,4 +223,75 @@ pub async fn save_smoke_checks(
     input: SaveSmokeChecks,
 ) -> Reply<Vec<SmokeCheck>> {
     smoke::save_checks(state.ctx()?, input).await.map_err(|e| e.payload())
+}
+
+/// What needs attention, per database, and each database's readiness line.
+#[tauri::command]
+#[specta::specta]
+pub async fn watch(state: State<'_, AppState>, input: WatchRequest) -> Reply<WatchReport> {
+    watch::watch(state.ctx()?, input).await.map_err(|e| e.payload())
+}
+
+/// What the background check found last (when it ran, what it notified, what kept it from it).
+#[tauri::command]
+#[specta::specta]
+pub async fn watch_status(watcher: State<'_, Watcher>) -> Reply<WatchStatus> {
+    Ok(watcher.status())
+}
+
+/// A database's own limits for the watch; every limit None goes back to the defaults.
+#[tauri::command]
+#[specta::specta]
+pub async fn set_thresholds(state: State<'_, AppState>, input: SetThresholds) -> Reply<()> {
+    watch::set_thresholds(state.ctx()?, input).await.map_err(|e| e.payload())
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn list_schedules(state: State<'_, AppState>) -> Reply<Vec<ScheduleSummary>> {
+    schedule::list(state.ctx()?).await.map_err(|e| e.payload())
+}
+
+/// The schedule and its entry in this user's scheduler, verbatim.
+#[tauri::command]
+#[specta::specta]
+pub async fn show_schedule(state: State<'_, AppState>, name: String) -> Reply<ScheduleEntry> {
+    let platform = state.scheduler()?;
+    schedule::show_with(state.ctx()?, &platform, &name).await.map_err(|e| e.payload())
+}
+
+/// Adds a schedule and installs it in this user's scheduler.
+#[tauri::command]
+#[specta::specta]
+pub async fn add_schedule(state: State<'_, AppState>, input: ScheduleInput) -> Reply<Schedule> {
+    let platform = state.scheduler()?;
+    schedule::add_with(state.ctx()?, &platform, input).await.map_err(|e| e.payload())
+}
+
+/// Removes a schedule and its scheduler entry; its runs stay as history.
+#[tauri::command]
+#[specta::specta]
+pub async fn remove_schedule(state: State<'_, AppState>, name: String) -> Reply<Schedule> {
+    let platform = state.scheduler()?;
+    schedule::remove_with(state.ctx()?, &platform, &name).await.map_err(|e| e.payload())
+}
+
+/// Runs the schedule's installed command in the scheduler's bare environment (a real run) and
+/// says what breaks there.
+#[tauri::command]
+#[specta::specta]
+pub async fn test_fire_schedule(state: State<'_, AppState>, name: String) -> Reply<TestFireReport> {
+    let platform = state.scheduler()?;
+    schedule::test_fire_with(state.ctx()?, &platform, &name).await.map_err(|e| e.payload())
+}
+
+/// What a retention policy would delete; always a dry run, nothing is deleted.
+#[tauri::command]
+#[specta::specta]
+pub async fn preview_retention(
+    state: State<'_, AppState>,
+    input: PruneRequest,
+) -> Reply<PruneReport> {
+    let request = PruneRequest { dry_run: true, ..input };
+    retention::prune(state.ctx()?, request).await.map_err(|e| e.payload())
 }

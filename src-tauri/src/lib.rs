@@ -3,9 +3,10 @@
 
 mod commands;
 mod state;
+mod watcher;
 
 use tauri::Manager;
-use tauri_specta::{Builder, collect_commands};
+use tauri_specta::{Builder, collect_commands, collect_events};
 
 /// Header of the generated TypeScript bindings.
 const BINDINGS_HEADER: &str = "// Generated from Rust by tauri-specta: run `make bindings` after changing a command.\n// Do not edit by hand; src-tauri/tests/bindings.rs fails when this file is stale.";
@@ -36,7 +37,17 @@ pub fn specta_builder() -> Builder<tauri::Wry> {
             commands::pick_untested_backup,
             commands::list_smoke_checks,
             commands::save_smoke_checks,
+            commands::watch,
+            commands::watch_status,
+            commands::set_thresholds,
+            commands::list_schedules,
+            commands::show_schedule,
+            commands::add_schedule,
+            commands::remove_schedule,
+            commands::test_fire_schedule,
+            commands::preview_retention,
         ])
+        .events(collect_events![watcher::AttentionChecked, watcher::OpenFix])
         // Sizes and row counts are i64; JavaScript numbers hold them exactly up to 2^53.
         .dangerously_cast_bigints_to_number()
         // One TypeScript type per Rust type, the same for arguments and results.
@@ -56,6 +67,8 @@ pub fn run() {
         .setup(move |app| {
             builder.mount_events(app);
             app.manage(state::AppState::load(app.handle()));
+            app.manage(watcher::Watcher::default());
+            watcher::start(app.handle());
             Ok(())
         })
         .run(tauri::generate_context!());

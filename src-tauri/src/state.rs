@@ -1,11 +1,13 @@
 //! The app's managed state: the engine context, or why it could not be built.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
+use lifeboat_engine::base::error::ErrorCode;
 use lifeboat_engine::base::progress::{ProgressEvent, ProgressSink};
 use lifeboat_engine::base::tools::Toolbox;
+use lifeboat_engine::ops::schedule::Platform;
 use lifeboat_engine::storage::keychain::OsKeychain;
 use lifeboat_engine::{Ctx, DataDir, ErrorPayload};
 use tauri::ipc::Channel;
@@ -52,6 +54,14 @@ impl ProgressSink for ChannelSink {
 }
 
 impl AppState {
+    /// This user's scheduler, with entries that run the `lifeboat` command-line program
+    /// installed next to this app (a scheduled run has no window, so not this program).
+    pub fn scheduler(&self) -> Result<Platform, ErrorPayload> {
+        let mut platform = Platform::detect().map_err(|e| e.payload())?;
+        platform.exe = cli_program(&platform.exe)?;
+        Ok(platform)
+    }
+
     pub fn load(app: &AppHandle) -> AppState {
         let ctx = DataDir::resolve()
             .and_then(|data_dir| {
@@ -65,6 +75,26 @@ impl AppState {
     pub fn ctx(&self) -> Result<&Ctx, ErrorPayload> {
         self.ctx.as_ref().map_err(Clone::clone)
     }
+}
+
+/// `lifeboat` (`lifeboat.exe`) in the folder of `app`, the running app.
+fn cli_program(app: &Path) -> Result<PathBuf, ErrorPayload> {
+    let name = if cfg!(windows) { "lifeboat.exe" } else { "lifeboat" };
+    let folder = app.parent().unwrap_or(Path::new("."));
+    let cli = folder.join(name);
+    if cli.is_file() {
+        return Ok(cli);
+    }
+    Err(ErrorPayload {
+        code: ErrorCode::SchedulerUnavailable,
+        message: format!(
+            "The lifeboat command-line program, which scheduled backups run, is not in {}.",
+            folder.display()
+        ),
+        hint: "Install Lifeboat's command-line program next to the app (a source build makes \
+               both with `make build`), then save the schedule again."
+            .to_owned(),
+    })
 }
 
 /// Where the bundled PostgreSQL tools are: the installed app's resources, and in debug builds

@@ -626,3 +626,148 @@ describe("backup wizard", () => {
     });
   });
 });
+
+// The watch and the schedule editor: a real backup (made with the real CLI on the same data
+// folder), a reminder limit of 0 days for untested backups set in the app, then the fix button
+// and a schedule saved in the app that `lifeboat schedule list` shows. The scheduler is systemd
+// user units written into this test's own config folder (no systemd manager runs here).
+describe("needs attention and schedules", () => {
+  const home = mkdtempSync(join(tmpdir(), "lifeboat-e2e-home-"));
+  const config = join(home, "config");
+  const cli = join(repo, "target/debug/lifeboat");
+  const env = { LIFEBOAT_HOME: home, LIFEBOAT_SCHEDULER: "systemd", XDG_CONFIG_HOME: config };
+  let server;
+  let session;
+  let manifestPath;
+
+  const lifeboat = (args) =>
+    execFileSync(cli, args, { encoding: "utf8", env: { ...process.env, ...env }, timeout: 120_000 });
+
+  before(async () => {
+    assert.ok(existsSync(cli), `${cli} is missing; build it first (make build)`);
+    server = await startTestServer(18);
+    session = await launch(env);
+  });
+
+  after(async () => {
+    await session?.close();
+    await server?.stop();
+    rmSync(home, { recursive: true, force: true });
+  });
+
+  it("shows an untested backup in Needs attention; its fix button opens the test wizard", async () => {
+    const { browser } = session;
+    await browser.$(byTestId("server-tree")).waitForDisplayed({ timeout: 15000 });
+    await browser.$(byTestId("add-server")).click();
+    await browser.$(byTestId("profile-dialog")).waitForDisplayed({ timeout: 10000 });
+    await browser.$(byTestId("field-name")).setValue("Local 18");
+    await browser.$(byTestId("field-host")).setValue("127.0.0.1");
+    await browser.$(byTestId("field-port")).setValue(String(server.port));
+    await browser.$(byTestId("field-user")).setValue("postgres");
+    await browser.$(byTestId("save-profile")).click();
+    await browser.$(byTestId("profile-dialog")).waitForExist({ reverse: true, timeout: 10000 });
+
+    // A real backup of shop, by the command line on the app's data folder.
+    const outcome = JSON.parse(lifeboat(["backup", "--profile", "Local 18", "--database", "shop", "--json"]));
+    manifestPath = outcome.manifestPath;
+    assert.ok(existsSync(manifestPath), `${manifestPath} is missing`);
+
+    const profile = byTestId("profile-node", "Local 18");
+    await browser.$(`${profile} button[aria-expanded]`).click();
+    const shop = byTestId("database-node", "shop");
+    await browser.$(shop).waitForDisplayed({ timeout: 30000 });
+    await browser.$(`${shop} .label`).click();
+    const details = await browser.$(byTestId("database-details"));
+    await details.waitForDisplayed({ timeout: 10000 });
+
+    // Fresh, the backup is not overdue for a test: nothing needs attention yet.
+    const panel = await details.$(byTestId("needs-attention"));
+    await browser.waitUntil(async () => (await panel.getAttribute("data-state")) === "ready", {
+      timeout: 15000,
+      timeoutMsg: "the panel did not load",
+    });
+    assert.equal(await panel.getAttribute("data-count"), "0");
+    assert.match(await textOf(details.$(byTestId("readiness"))), /No backup of this database has passed a test yet/);
+
+    // Remind about untested backups after 0 days: the backup needs a test now.
+    await details.$(`${byTestId("watch-limits")} summary`).click();
+    await details.$(byTestId("limit-untested-days")).setValue("0");
+    await details.$(byTestId("limits-save")).click();
+    await browser.waitUntil(async () => (await panel.getAttribute("data-count")) === "1", {
+      timeout: 15000,
+      timeoutMsg: "the untested backup did not show in Needs attention",
+    });
+    const item = await panel.$(byTestId("attention-item"));
+    assert.equal(await item.getAttribute("data-code"), "untested_backup");
+    assert.match(await textOf(item), /shop/);
+    await screenshot(browser, "needs-attention-database");
+
+    // The welcome page lists it too, with the readiness line of each database.
+    await browser.$(byTestId("home")).click();
+    const welcome = await browser.$(`${byTestId("welcome")} ${byTestId("attention-item")}`);
+    await welcome.waitForDisplayed({ timeout: 15000 });
+    assert.equal(await welcome.getAttribute("data-database"), "shop");
+    await screenshot(browser, "needs-attention-welcome");
+
+    // Its fix button opens the test wizard on that backup.
+    const fix = await welcome.$(byTestId("attention-fix"));
+    assert.equal(await fix.getAttribute("data-action"), "test_backup");
+    await fix.click();
+    const wizard = await browser.$(byTestId("drill-wizard"));
+    await wizard.waitForDisplayed({ timeout: 10000 });
+    assert.equal(await browser.$(byTestId("drill-source")).getValue(), manifestPath);
+    await browser.$(byTestId("drill-close")).click();
+    await wizard.waitForExist({ reverse: true, timeout: 10000 });
+  });
+
+  it("saves a schedule in the editor that lifeboat schedule list shows", async () => {
+    const { browser } = session;
+    const shop = byTestId("database-node", "shop");
+    await browser.$(`${shop} .label`).click();
+    await browser.$(byTestId("details-schedule")).click();
+    const editor = await browser.$(byTestId("schedule-editor"));
+    await editor.waitForDisplayed({ timeout: 10000 });
+    await browser.waitUntil(async () => /No schedules yet/.test(await textOf(browser.$(byTestId("schedule-list")))), {
+      timeout: 10000,
+      timeoutMsg: "the editor did not list the schedules",
+    });
+    const time = await browser.$(byTestId("schedule-time"));
+    await time.clearValue();
+    await time.setValue("03:15");
+    await browser.$(byTestId("schedule-save")).click();
+    const entry = await browser.$(byTestId("schedule-entry"));
+    await browser.waitUntil(
+      async () => (await entry.isExisting()) || (await browser.$(byTestId("schedule-error")).isExisting()),
+      { timeout: 30000, timeoutMsg: "the schedule was neither saved nor refused" },
+    );
+    if (!(await entry.isExisting())) assert.fail(`saving failed: ${await textOf(browser.$(byTestId("schedule-error")))}`);
+    assert.equal(await entry.getAttribute("data-installed"), "true");
+    assert.match(await textOf(entry), /OnCalendar=\*-\*-\* 03:15:00/);
+    assert.match(await textOf(entry), /schedule run lifeboat-local-18-shop/);
+    const row = await browser.$(byTestId("schedule-row", "lifeboat-local-18-shop"));
+    await row.waitForDisplayed({ timeout: 10000 });
+    await screenshot(browser, "schedule-editor");
+
+    // The command line sees the schedule the app saved, and the unit is in the config folder.
+    const listed = JSON.parse(lifeboat(["schedule", "list", "--json"]));
+    const saved = listed.find((s) => s.name === "lifeboat-local-18-shop");
+    assert.ok(saved, JSON.stringify(listed));
+    assert.equal(saved.database, "shop");
+    assert.equal(saved.profile, "Local 18");
+    assert.equal(saved.time, "03:15");
+    assert.equal(saved.days, "daily");
+    assert.ok(existsSync(join(config, "systemd/user/lifeboat-local-18-shop.timer")));
+
+    // Remove asks first, then the scheduler entry and the schedule are gone.
+    await row.$(byTestId("schedule-remove")).click();
+    await row.$(byTestId("schedule-remove-yes")).click();
+    await browser.waitUntil(async () => /No schedules yet/.test(await textOf(browser.$(byTestId("schedule-list")))), {
+      timeout: 15000,
+      timeoutMsg: "the schedule was not removed",
+    });
+    assert.deepEqual(JSON.parse(lifeboat(["schedule", "list", "--json"])), []);
+    assert.ok(!existsSync(join(config, "systemd/user/lifeboat-local-18-shop.timer")));
+    await browser.$(byTestId("schedule-close")).click();
+    await editor.waitForExist({ reverse: true, timeout: 10000 });
+  });
+});

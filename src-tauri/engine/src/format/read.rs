@@ -9,11 +9,13 @@ use crate::base::error::{Error, Result};
 use crate::base::progress::NullSink;
 use crate::base::tools::{BundledMajor, Tool};
 use crate::format::sqltext::{DumpFacts, DumpScanner};
-use crate::pg::runner::{self, PipeSource, StdoutTo, ToolCommand};
+use crate::pg::runner::{self, PipeSource, Route, StdoutTo, ToolCommand};
 use crate::util::naming;
 
 /// Reads the whole backup once: an archive through `pg_restore --verbose -f -` (a damaged or
 /// truncated archive fails here, where `--list` alone would not notice), a plain dump as it is.
+/// SQL text holding a psql backslash command other than pg_dump's own (`\!`, `\o |…`, `\copy`,
+/// `\i` …) is refused here, before anything runs: [`Error::BackupHasMetaCommands`].
 pub async fn full_read(
     source: &Path,
     reader: Option<&BundledMajor>,
@@ -22,7 +24,7 @@ pub async fn full_read(
     let mut scanner = DumpScanner::default();
     let mut look = |line: &[u8]| {
         scanner.line(line);
-        false
+        Route::Drop
     };
     let input = match reader {
         Some(reader) => PipeSource::Tool(
@@ -44,7 +46,20 @@ pub async fn full_read(
         }
         Err(error) => return Err(error),
     }
-    Ok(scanner.finish())
+    let facts = scanner.finish();
+    if facts.command_count > 0 {
+        return Err(meta_commands(source, &facts));
+    }
+    Ok(facts)
+}
+
+/// The refusal of a source holding psql backslash commands, naming the first few.
+pub fn meta_commands(source: &Path, facts: &DumpFacts) -> Error {
+    let mut found = facts.commands.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ");
+    if facts.command_count > facts.commands.len() as u64 {
+        found.push_str(" …");
+    }
+    Error::BackupHasMetaCommands { path: source.to_owned(), count: facts.command_count, found }
 }
 
 /// `pg_restore --list`: the archive's table of contents.

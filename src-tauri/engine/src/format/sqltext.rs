@@ -26,7 +26,8 @@ pub enum LineKind {
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Quote {
     None,
-    /// `'…'`; `escapes` for `E'…'`, where a backslash escapes the next character.
+    /// `'…'`; `escapes` for `E'…'` (or any string while `standard_conforming_strings` is off),
+    /// where a backslash escapes the next character.
     Single {
         escapes: bool,
     },
@@ -37,19 +38,114 @@ enum Quote {
     Block(u32),
 }
 
-/// Follows SQL quoting across lines so that only lines between statements are taken for
-/// headers, `SET` statements and grants; text inside strings, function bodies and COPY data
-/// never is.
+/// What psql needs to know of the statement under way to split statements the way it does: its
+/// first words (`CREATE [OR REPLACE] FUNCTION|PROCEDURE` bodies in `BEGIN ATOMIC … END` keep
+/// their semicolons; `COPY … FROM STDIN` is followed by data), parentheses and its text when it
+/// is a short `SET`.
+#[derive(Debug, Clone, Default)]
+struct Statement {
+    head: Vec<String>,
+    parens: u32,
+    begins: u32,
+    after_from: bool,
+    copy_from_stdin: bool,
+    /// `COPY … FROM STDIN` statements before a `\;` of this statement (psql sends them all as
+    /// one query).
+    copies: u32,
+    /// The statement's first bytes, for `SET standard_conforming_strings …`.
+    text: Vec<u8>,
+}
+
+impl Statement {
+    fn routine(&self) -> bool {
+        let head: Vec<&str> = self.head.iter().map(String::as_str).collect();
+        matches!(
+            head.as_slice(),
+            ["CREATE", "FUNCTION" | "PROCEDURE", ..]
+                | ["CREATE", "OR", "REPLACE", "FUNCTION" | "PROCEDURE", ..]
+        )
+    }
+
+    fn word(&mut self, word: &[u8]) {
+        let upper = String::from_utf8_lossy(word).to_ascii_uppercase();
+        if self.head.len() < 4 {
+            self.head.push(upper.clone());
+        }
+        if self.routine() && self.parens == 0 {
+            match upper.as_str() {
+                "BEGIN" => self.begins += 1,
+                "CASE" if self.begins > 0 => self.begins += 1,
+                "END" if self.begins > 0 => self.begins -= 1,
+                _ => {}
+            }
+        }
+        if self.head.first().is_some_and(|w| w == "COPY") {
+            if self.after_from && upper == "STDIN" {
+                self.copy_from_stdin = true;
+            }
+            self.after_from = upper == "FROM";
+        }
+    }
+
+    /// `Some(on)` when the statement sets `standard_conforming_strings` (or resets it).
+    fn standard_strings(&self) -> Option<bool> {
+        let text = String::from_utf8_lossy(&self.text).to_ascii_lowercase();
+        let words: Vec<&str> = text
+            .split(|c: char| c.is_whitespace() || matches!(c, '=' | ';' | '\'' | '"'))
+            .filter(|w| !w.is_empty())
+            .collect();
+        match words.as_slice() {
+            ["reset", "all", ..] | ["reset", "standard_conforming_strings", ..] => Some(true),
+            ["set", rest @ ..] => {
+                let rest = match rest {
+                    ["session" | "local", rest @ ..] => rest,
+                    rest => rest,
+                };
+                let ["standard_conforming_strings", value @ ..] = rest else { return None };
+                let value = match value {
+                    ["to", value, ..] | [value, ..] => *value,
+                    [] => return None,
+                };
+                let off = |word: &str| value.len() >= 2 && word.starts_with(value);
+                Some(!(off("off") || "false".starts_with(value) || off("no") || value == "0"))
+            }
+            _ => None,
+        }
+    }
+}
+
+/// Follows SQL quoting across lines the way psql does, so that only lines between statements
+/// are taken for headers, `SET` statements and grants (text inside strings, function bodies and
+/// COPY data never is), and so that every backslash psql would take for a meta-command — at
+/// the start of a line, after a statement on the same line, in the middle of a statement — is
+/// seen ([`SqlLexer::command_at`]).
 #[derive(Debug, Clone)]
 pub struct SqlLexer {
     quote: Quote,
     in_statement: bool,
+    statement: Statement,
+    /// `COPY … FROM stdin` statements ended whose data has not been read yet (psql reads the
+    /// data of each, in order, after the line that ends them).
+    copies_pending: u32,
     copy_data: bool,
+    /// `standard_conforming_strings` as the text last set it (on, as pg_dump writes it).
+    standard_strings: bool,
+    /// Where in the last line a backslash command psql would run starts (one of pg_dump's own
+    /// lines, `\restrict`, `\unrestrict` and `\connect`, is not one).
+    command_at: Option<usize>,
 }
 
 impl Default for SqlLexer {
     fn default() -> Self {
-        SqlLexer { quote: Quote::None, in_statement: false, copy_data: false }
+        SqlLexer {
+            quote: Quote::None,
+            in_statement: false,
+            statement: Statement::default(),
+            copies_pending: 0,
+            copy_data: false,
+            standard_strings: true,
+            command_at: None,
+        }
     }
 }
 
@@ -62,12 +158,39 @@ fn is_ident_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b == b'_' || b >= 0x80
 }
 
+/// The meta-commands pg_dump itself writes between statements, which are not run from a
+/// source: `\restrict KEY` / `\unrestrict KEY` (letters and digits, as pg_dump makes them) and
+/// `\connect` (a dump made with --create; the restore plan refuses it). Arguments with a
+/// backquote (psql runs its text in a shell) or another backslash are none of them.
+fn pg_dump_meta(line: &[u8]) -> bool {
+    let text = String::from_utf8_lossy(line);
+    let mut words = text.split_ascii_whitespace();
+    match words.next() {
+        Some("\\restrict" | "\\unrestrict") => {
+            let key = words.next();
+            words.next().is_none()
+                && key.is_some_and(|k| k.bytes().all(|b| b.is_ascii_alphanumeric()))
+        }
+        Some("\\connect" | "\\c") => {
+            let rest = &text.trim_start()[1..];
+            !rest.contains(['\\', '`']) && rest.bytes().all(|b| !b.is_ascii_control() || b == b'\t')
+        }
+        _ => false,
+    }
+}
+
 impl SqlLexer {
     pub fn line(&mut self, line: &[u8]) -> LineKind {
         let text = trim_newline(line);
+        self.command_at = None;
         if self.copy_data {
             if text == b"\\." {
-                self.copy_data = false;
+                self.copies_pending = self.copies_pending.saturating_sub(1);
+                self.copy_data = self.copies_pending > 0;
+            } else if text.starts_with(b"\\.") {
+                // Not the end of the data for psql, and never written by pg_dump (a backslash in
+                // data is doubled): an attempt to end the data and go on with a command.
+                self.command_at = Some(0);
             }
             return LineKind::CopyData;
         }
@@ -81,107 +204,183 @@ impl SqlLexer {
                 return LineKind::Comment;
             }
             if trimmed.starts_with(b"\\") {
+                if !pg_dump_meta(trimmed) {
+                    self.command_at = Some(text.len() - trimmed.len());
+                }
                 return LineKind::Meta;
             }
         }
         self.scan(text);
+        self.copy_data = self.copies_pending > 0;
         if !starts {
             return LineKind::Continuation;
         }
-        let complete = !self.in_statement && self.quote == Quote::None;
-        if complete && text.starts_with(b"COPY ") && text.trim_ascii_end().ends_with(b"FROM stdin;")
-        {
-            self.copy_data = true;
+        LineKind::StatementStart { complete: !self.in_statement && self.quote == Quote::None }
+    }
+
+    /// Where in the last line a backslash command starts that psql would run: anything but
+    /// pg_dump's own `\restrict`, `\unrestrict` and `\connect` lines and the `\.` ending COPY
+    /// data.
+    pub fn command_at(&self) -> Option<usize> {
+        self.command_at
+    }
+
+    /// Whether the text is between statements: no statement, string or COPY data under way.
+    pub fn at_rest(&self) -> bool {
+        !self.in_statement && self.quote == Quote::None && !self.copy_data
+    }
+
+    fn end_statement(&mut self) {
+        let statement = std::mem::take(&mut self.statement);
+        self.copies_pending += statement.copies + u32::from(statement.copy_from_stdin);
+        if let Some(on) = statement.standard_strings() {
+            self.standard_strings = on;
         }
-        LineKind::StatementStart { complete }
+        self.in_statement = false;
     }
 
     fn scan(&mut self, s: &[u8]) {
         let mut i = 0;
         while i < s.len() {
-            let b = s[i];
-            let next = s.get(i + 1).copied();
-            match &mut self.quote {
-                Quote::None => match b {
-                    b'-' if next == Some(b'-') => return,
-                    b'/' if next == Some(b'*') => {
-                        self.quote = Quote::Block(1);
-                        i += 2;
-                        continue;
-                    }
-                    b'\'' => {
-                        let escapes = i >= 1
-                            && matches!(s[i - 1], b'E' | b'e')
-                            && (i < 2 || !is_ident_byte(s[i - 2]));
-                        self.quote = Quote::Single { escapes };
-                        self.in_statement = true;
-                    }
-                    b'"' => {
-                        self.quote = Quote::Double;
-                        self.in_statement = true;
-                    }
-                    b'$' => {
-                        self.in_statement = true;
-                        if i == 0 || !(is_ident_byte(s[i - 1]) || s[i - 1] == b'$') {
-                            let mut j = i + 1;
-                            while j < s.len() && (is_ident_byte(s[j])) {
-                                j += 1;
-                            }
-                            let tag_ok = j == i + 1 || !s[i + 1].is_ascii_digit();
-                            if tag_ok && j < s.len() && s[j] == b'$' {
-                                self.quote = Quote::Dollar(s[i..=j].to_vec());
-                                i = j + 1;
-                                continue;
-                            }
-                        }
-                    }
-                    b';' => self.in_statement = false,
-                    b if b.is_ascii_whitespace() => {}
-                    _ => self.in_statement = true,
-                },
-                Quote::Single { escapes } => {
-                    if *escapes && b == b'\\' {
-                        i += 2;
-                        continue;
-                    }
-                    if b == b'\'' {
-                        if next == Some(b'\'') {
-                            i += 2;
-                            continue;
-                        }
-                        self.quote = Quote::None;
-                    }
+            if self.statement.text.len() < 200 {
+                self.statement.text.push(s[i]);
+            }
+            i = if self.quote == Quote::None {
+                match self.code(s, i) {
+                    Some(next) => next,
+                    None => return,
                 }
-                Quote::Double => {
-                    if b == b'"' {
-                        self.quote = Quote::None;
+            } else {
+                self.quoted(s, i)
+            };
+        }
+    }
+
+    /// One step through text outside quotes at `s[i]`: the index to go on at, or None when the
+    /// rest of the line is a comment or a backslash command.
+    fn code(&mut self, s: &[u8], i: usize) -> Option<usize> {
+        let b = s[i];
+        let next = s.get(i + 1).copied();
+        match b {
+            b'-' if next == Some(b'-') => return None,
+            b'/' if next == Some(b'*') => {
+                self.quote = Quote::Block(1);
+                return Some(i + 2);
+            }
+            // `\;` and `\:` put a semicolon or colon into the statement; `\;` ends no
+            // statement for psql, which sends what it joins as one query.
+            b'\\' if next == Some(b';') => {
+                let statement = &mut self.statement;
+                statement.copies += u32::from(statement.copy_from_stdin);
+                statement.head.clear();
+                (statement.after_from, statement.copy_from_stdin) = (false, false);
+                return Some(i + 2);
+            }
+            b'\\' if next == Some(b':') => {
+                self.in_statement = true;
+                return Some(i + 2);
+            }
+            b'\\' => {
+                // psql takes the rest of the line as a meta-command and its arguments.
+                self.command_at = Some(i);
+                return None;
+            }
+            b'\'' => {
+                let escapes = !self.standard_strings
+                    || (i >= 1
+                        && matches!(s[i - 1], b'E' | b'e')
+                        && (i < 2 || !is_ident_byte(s[i - 2])));
+                self.quote = Quote::Single { escapes };
+                self.in_statement = true;
+            }
+            b'"' => {
+                self.quote = Quote::Double;
+                self.in_statement = true;
+            }
+            b'$' => {
+                self.in_statement = true;
+                if i == 0 || !(is_ident_byte(s[i - 1]) || s[i - 1] == b'$') {
+                    let mut j = i + 1;
+                    while j < s.len() && (is_ident_byte(s[j])) {
+                        j += 1;
                     }
-                }
-                Quote::Dollar(tag) => {
-                    if s[i..].starts_with(tag) {
-                        i += tag.len();
-                        self.quote = Quote::None;
-                        continue;
-                    }
-                }
-                Quote::Block(depth) => {
-                    if b == b'/' && next == Some(b'*') {
-                        *depth += 1;
-                        i += 2;
-                        continue;
-                    }
-                    if b == b'*' && next == Some(b'/') {
-                        *depth -= 1;
-                        if *depth == 0 {
-                            self.quote = Quote::None;
-                        }
-                        i += 2;
-                        continue;
+                    let tag_ok = j == i + 1 || !s[i + 1].is_ascii_digit();
+                    if tag_ok && j < s.len() && s[j] == b'$' {
+                        self.quote = Quote::Dollar(s[i..=j].to_vec());
+                        return Some(j + 1);
                     }
                 }
             }
-            i += 1;
+            b'(' => {
+                self.statement.parens += 1;
+                self.in_statement = true;
+            }
+            b')' => self.statement.parens = self.statement.parens.saturating_sub(1),
+            b';' if self.statement.parens == 0 && self.statement.begins == 0 => {
+                self.end_statement();
+            }
+            b if b.is_ascii_whitespace() => {}
+            b if is_ident_byte(b) && !b.is_ascii_digit() => {
+                let mut j = i + 1;
+                while j < s.len() && (is_ident_byte(s[j]) || s[j] == b'$') {
+                    j += 1;
+                }
+                self.in_statement = true;
+                self.statement.word(&s[i..j]);
+                let room = 200usize.saturating_sub(self.statement.text.len());
+                let end = j.min(i + 1 + room);
+                self.statement.text.extend_from_slice(&s[i + 1..end]);
+                return Some(j);
+            }
+            _ => self.in_statement = true,
         }
+        Some(i + 1)
+    }
+
+    /// One step through quoted text at `s[i]`: the index to go on at.
+    fn quoted(&mut self, s: &[u8], i: usize) -> usize {
+        let b = s[i];
+        let next = s.get(i + 1).copied();
+        match &mut self.quote {
+            Quote::None => {}
+            Quote::Single { escapes } => {
+                if *escapes && b == b'\\' {
+                    return i + 2;
+                }
+                if b == b'\'' {
+                    if next == Some(b'\'') {
+                        return i + 2;
+                    }
+                    self.quote = Quote::None;
+                }
+            }
+            Quote::Double => {
+                if b == b'"' {
+                    self.quote = Quote::None;
+                }
+            }
+            Quote::Dollar(tag) => {
+                if s[i..].starts_with(tag) {
+                    let end = i + tag.len();
+                    self.quote = Quote::None;
+                    return end;
+                }
+            }
+            Quote::Block(depth) => {
+                if b == b'/' && next == Some(b'*') {
+                    *depth += 1;
+                    return i + 2;
+                }
+                if b == b'*' && next == Some(b'/') {
+                    *depth -= 1;
+                    if *depth == 0 {
+                        self.quote = Quote::None;
+                    }
+                    return i + 2;
+                }
+            }
+        }
+        i + 1
     }
 }
 
@@ -222,6 +421,34 @@ fn parse_header(comment: &str) -> Option<(String, String, Option<String>, Option
     Some((name.to_owned(), kind.to_owned(), some(schema), some(owner)))
 }
 
+/// A backslash command found in a source: its line and (the start of) its text, printable.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FoundCommand {
+    /// 1 for the first line of the SQL text.
+    pub line: u64,
+    pub text: String,
+}
+
+impl FoundCommand {
+    /// How many found commands a read keeps to name.
+    pub const KEPT: usize = 5;
+
+    fn new(line: u64, text: &[u8]) -> FoundCommand {
+        let text: String = String::from_utf8_lossy(text)
+            .chars()
+            .map(|c| if c.is_control() { ' ' } else { c })
+            .take(60)
+            .collect();
+        FoundCommand { line, text: text.trim_end().to_owned() }
+    }
+}
+
+impl std::fmt::Display for FoundCommand {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "line {}: {}", self.line, self.text)
+    }
+}
+
 /// Everything a pre-flight learns from the SQL text of a dump.
 #[derive(Debug, Clone, Default)]
 pub struct DumpFacts {
@@ -237,6 +464,11 @@ pub struct DumpFacts {
     pub complete: bool,
     /// `\connect` lines: the dump switches databases (pg_dump --create).
     pub connects: bool,
+    /// Backslash commands psql would run (`\!`, `\o |…`, `\copy`, `\i` …): the first few, and
+    /// how many there are. pg_dump's own `\restrict`, `\unrestrict`, `\connect` and the `\.`
+    /// ending COPY data are not counted.
+    pub commands: Vec<FoundCommand>,
+    pub command_count: u64,
     /// Bytes of SQL text read: about the size of the data once restored, before indexes.
     pub sql_bytes: u64,
 }
@@ -280,12 +512,20 @@ pub struct DumpScanner {
     pending_toc_id: Option<u32>,
     pending_deps: Vec<u32>,
     statement: Option<String>,
+    lines: u64,
 }
 
 impl DumpScanner {
     pub fn line(&mut self, line: &[u8]) {
         self.facts.sql_bytes += line.len() as u64;
+        self.lines += 1;
         let kind = self.lexer.line(line);
+        if let Some(at) = self.lexer.command_at() {
+            self.facts.command_count += 1;
+            if self.facts.commands.len() < FoundCommand::KEPT {
+                self.facts.commands.push(FoundCommand::new(self.lines, &trim_newline(line)[at..]));
+            }
+        }
         if matches!(kind, LineKind::Blank | LineKind::CopyData) {
             // Most of a dump is table data: nothing to learn there.
             return;
@@ -294,8 +534,8 @@ impl DumpScanner {
         match kind {
             LineKind::Comment => self.comment(text.trim_end()),
             LineKind::Meta => {
-                if text.trim_start().starts_with("\\connect")
-                    || text.trim_start().starts_with("\\c ")
+                let command = text.split_ascii_whitespace().next();
+                if self.lexer.command_at().is_none() && matches!(command, Some("\\connect" | "\\c"))
                 {
                     self.facts.connects = true;
                 }
@@ -384,6 +624,28 @@ fn set_parameter(statement: &str) -> Option<String> {
 fn set_value(statement: &str) -> Option<String> {
     let (_, value) = statement.split_once('=')?;
     Some(value.trim().trim_end_matches(';').trim().trim_matches('\'').to_owned())
+}
+
+/// The session setting a one-line statement between entries makes, named so that a later one
+/// of the same name replaces it: `SET name = …` / `SET name TO …` (`role` and `session
+/// authorization` too) and pg_dump's `SELECT pg_catalog.set_config('name', …)`. A psql started
+/// part-way through a dump runs them first to be in the session the dump expects.
+pub fn session_setting(line: &str) -> Option<String> {
+    let text = line.trim();
+    if !text.ends_with(';') || text.contains('\n') {
+        return None;
+    }
+    if let Some(rest) = text.strip_prefix("SELECT pg_catalog.set_config('") {
+        let (name, _) = rest.split_once('\'')?;
+        return Some(format!("set_config {name}"));
+    }
+    let rest = text.strip_prefix("SET ")?;
+    let name = ["SESSION AUTHORIZATION", "ROLE"]
+        .into_iter()
+        .find(|w| rest.starts_with(w))
+        .map(str::to_owned)
+        .or_else(|| set_parameter(text))?;
+    Some(name.to_ascii_lowercase())
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -527,6 +789,9 @@ pub struct DumpFilter {
     /// Ordinals of entries whose statements are left out entirely.
     skip_entries: HashSet<usize>,
     entry: usize,
+    /// Whether the last line began a `COPY` statement (data may follow it).
+    starts_copy: bool,
+    kind_started: bool,
     pub dropped_settings: BTreeSet<String>,
 }
 
@@ -542,6 +807,8 @@ impl DumpFilter {
             drop_owner,
             skip_entries,
             entry: 0,
+            starts_copy: false,
+            kind_started: false,
             dropped_settings: BTreeSet::new(),
         }
     }
@@ -551,9 +818,44 @@ impl DumpFilter {
         self.entry
     }
 
-    /// Whether `line` goes on to psql.
+    /// Where in the last line a backslash command starts that psql would run (see
+    /// [`SqlLexer::command_at`]); such a line must never reach psql.
+    pub fn command_at(&self) -> Option<usize> {
+        self.lexer.command_at()
+    }
+
+    /// Whether the last line began a statement whose first word is `COPY`: with `FROM stdin`,
+    /// its data follows.
+    pub fn starts_copy(&self) -> bool {
+        self.starts_copy
+    }
+
+    /// Whether the text is between statements after the last line (see [`SqlLexer::at_rest`]).
+    pub fn at_rest(&self) -> bool {
+        self.lexer.at_rest()
+    }
+
+    /// Whether the last line began a statement (not a comment, a blank line or the inside of
+    /// one).
+    pub fn starts_statement(&self) -> bool {
+        self.kind_started
+    }
+
+    /// Whether `line` goes on to psql. pg_dump's own `\restrict` and `\unrestrict` lines do not:
+    /// Lifeboat restricts psql with a key of its own.
     pub fn keep(&mut self, line: &[u8]) -> bool {
         let kind = self.lexer.line(line);
+        self.kind_started = matches!(kind, LineKind::StatementStart { .. });
+        let trimmed = line.trim_ascii_start();
+        let first =
+            &trimmed[..trimmed.iter().position(|b| !is_ident_byte(*b)).unwrap_or(trimmed.len())];
+        self.starts_copy = self.kind_started && first.eq_ignore_ascii_case(b"COPY");
+        if kind == LineKind::Meta && self.lexer.command_at().is_none() {
+            let text = String::from_utf8_lossy(line);
+            if matches!(text.split_ascii_whitespace().next(), Some("\\restrict" | "\\unrestrict")) {
+                return false;
+            }
+        }
         if kind == LineKind::Comment {
             let text = String::from_utf8_lossy(trim_newline(line));
             if parse_header(text.trim_end()).is_some() {
@@ -629,6 +931,92 @@ mod tests {
                 Continuation,
             ]
         );
+    }
+
+    /// The lines (1-based) of `sql` where the lexer finds a backslash command psql would run.
+    fn commands(sql: &str) -> Vec<usize> {
+        let mut lexer = SqlLexer::default();
+        let mut found = Vec::new();
+        for (n, line) in sql.split_inclusive('\n').enumerate() {
+            lexer.line(line.as_bytes());
+            if lexer.command_at().is_some() {
+                found.push(n + 1);
+            }
+        }
+        found
+    }
+
+    #[test]
+    fn backslash_commands_are_found_wherever_psql_would_run_them() {
+        // Where psql runs them: start of a line, after a statement, inside one, after COPY data.
+        assert_eq!(commands("\\! id\n"), [1]);
+        assert_eq!(commands("  \\o |sh\n"), [1]);
+        assert_eq!(commands("SELECT 1; \\! id\n"), [1]);
+        assert_eq!(commands("SELECT 1,\n\\setenv X y\n2;\n"), [2]);
+        assert_eq!(commands("SELECT 1 \\gexec\n"), [1]);
+        assert_eq!(commands("COPY t (a) FROM stdin;\n\\N\n\\.\n\\i /etc/passwd\n"), [4]);
+        assert_eq!(commands("COPY t (a) FROM stdin;\n1\n\\. \\! id\n\\.\n"), [3]);
+        assert_eq!(
+            commands("copy t from STDIN;\n\\\\x\n\\.\nSELECT 'a' \\copy x to program 'id'\n"),
+            [4]
+        );
+        // pg_dump's own lines are not commands; a backquote or a second command is.
+        assert!(
+            commands("\\restrict abcXYZ09\n\\unrestrict abcXYZ09\n\\connect shop\n").is_empty()
+        );
+        assert_eq!(commands("\\restrict a b\n\\connect `id`\n\\c x \\\\ \\! id\n"), [1, 2, 3]);
+        // Data: strings, identifiers, comments, function bodies and COPY rows.
+        let data = "SELECT 'a\\! b', E'\\\\', \"x\\y\" -- \\! no\n\
+                    /* \\! no\n \\! still no */ SELECT 1;\n\
+                    CREATE FUNCTION f() RETURNS text LANGUAGE sql AS $fn$\n\
+                    \\! id\n\
+                    SELECT 'x' \\gexec\n\
+                    $fn$;\n\
+                    COPY t (a, b) FROM stdin;\n\
+                    \\N\t\\\\! id\n\
+                    \\! id\n\
+                    \\.\n\
+                    SELECT 1\\; SELECT 2 \\:\n;\n";
+        assert!(commands(data).is_empty(), "{:?}", commands(data));
+        // psql keeps the semicolons of BEGIN ATOMIC bodies: no COPY ends there.
+        let atomic = "CREATE FUNCTION f() RETURNS int LANGUAGE sql BEGIN ATOMIC\n\
+                      SELECT 1; COPY t FROM stdin;\n\\! id\nEND;\n";
+        assert_eq!(commands(atomic), [3]);
+        // `\;` joins statements into one query, whose COPY reads data.
+        assert!(commands("SELECT 1\\; COPY t FROM stdin;\n\\! data\n\\.\n").is_empty());
+        // Two COPYs on one line read two blocks of data, in order.
+        assert_eq!(
+            commands("COPY a FROM stdin; COPY b FROM stdin;\n\\x\n\\.\n\\y\n\\.\n\\! id\n"),
+            [6]
+        );
+        // With standard_conforming_strings off a backslash escapes a quote in any string.
+        let off = "SET standard_conforming_strings = off;\nSELECT 'a\\' , ' \\! id ; ';\n";
+        assert_eq!(commands(off), [2]);
+        assert!(commands("SELECT 'a\\' , ' \\! id ; ';\n").is_empty());
+    }
+
+    #[test]
+    fn the_scanner_counts_commands_and_the_filter_leaves_out_restrict_lines() {
+        let sql = "\\restrict k1\nSELECT 1; \\! touch /tmp/x\n\\connect other\n\\unrestrict k1\n";
+        let mut scanner = DumpScanner::default();
+        for line in sql.split_inclusive('\n') {
+            scanner.line(line.as_bytes());
+        }
+        let facts = scanner.finish();
+        assert_eq!(facts.command_count, 1);
+        assert_eq!(facts.commands[0].to_string(), "line 2: \\! touch /tmp/x");
+        assert!(facts.connects);
+        let mut filter = DumpFilter::new(None, false, HashSet::new());
+        let kept: Vec<bool> =
+            sql.split_inclusive('\n').map(|l| filter.keep(l.as_bytes())).collect();
+        assert_eq!(kept, [false, true, true, false]);
+        assert_eq!(session_setting("SET search_path = a;\n").as_deref(), Some("search_path"));
+        assert_eq!(
+            session_setting("SELECT pg_catalog.set_config('search_path', '', false);").as_deref(),
+            Some("set_config search_path")
+        );
+        assert_eq!(session_setting("SET ROLE \"x\";").as_deref(), Some("role"));
+        assert_eq!(session_setting("SELECT 1;"), None);
     }
 
     #[test]

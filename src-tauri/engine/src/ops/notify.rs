@@ -72,6 +72,9 @@ pub fn choose<'a>(
     (due, quiet)
 }
 
+/// What a click on a notification's action runs, with the item the notification was about.
+pub type OnAction = std::sync::Arc<dyn Fn(&Attention) + Send + Sync>;
+
 /// Sends a notification for each item not notified within the last day and records it.
 /// `Error::NotificationsUnavailable` when no notification service answers (no session bus, no
 /// daemon, or no answer within [`SEND_TIMEOUT`]); nothing is recorded then.
@@ -79,6 +82,28 @@ pub async fn send(
     ctx: &Ctx,
     items: &[Attention],
     now: DateTime<FixedOffset>,
+) -> Result<NotifySummary> {
+    send_inner(ctx, items, now, None).await
+}
+
+/// [`send`], and a click on a notification's action calls `on_action` with its item (from a
+/// thread that waits while the notification stays up; on the freedesktop service of Linux and
+/// the BSDs: elsewhere a notification carries no click callback). The desktop app uses it to
+/// open the wizard that fixes the item.
+pub async fn send_with_actions(
+    ctx: &Ctx,
+    items: &[Attention],
+    now: DateTime<FixedOffset>,
+    on_action: OnAction,
+) -> Result<NotifySummary> {
+    send_inner(ctx, items, now, Some(on_action)).await
+}
+
+async fn send_inner(
+    ctx: &Ctx,
+    items: &[Attention],
+    now: DateTime<FixedOffset>,
+    on_action: Option<OnAction>,
 ) -> Result<NotifySummary> {
     let keys: Vec<&str> = items.iter().map(|i| i.key.as_str()).collect();
     let last = notified::load(ctx, &keys)?;
@@ -88,7 +113,8 @@ pub async fn send(
         already_notified: quiet.iter().map(|i| i.key.clone()).collect(),
     };
     for item in due {
-        show(message(item)).await?;
+        let then = on_action.clone().map(|callback| (item.clone(), callback));
+        show_then(message(item), then).await?;
         notified::mark(ctx, &item.key, now)?;
         summary.sent.push(item.key.clone());
     }
@@ -98,11 +124,24 @@ pub async fn send(
 /// Shows one notification. The platform call blocks (and on a bus without a daemon may wait
 /// for D-Bus activation), so it runs on its own thread, given up after [`SEND_TIMEOUT`].
 pub async fn show(message: Message) -> Result<()> {
+    show_then(message, None).await
+}
+
+/// [`show`]; with `then`, the thread stays to wait for a click on the action.
+async fn show_then(message: Message, then: Option<(Attention, OnAction)>) -> Result<()> {
     let (done, outcome) = tokio::sync::oneshot::channel();
     std::thread::Builder::new()
         .name("lifeboat-notify".to_owned())
-        .spawn(move || {
-            let _ = done.send(show_blocking(&message));
+        .spawn(move || match show_blocking(&message) {
+            Ok(handle) => {
+                let _ = done.send(Ok(()));
+                if let Some((item, on_action)) = then {
+                    wait_for_click(handle, &message.action_id, &item, &on_action);
+                }
+            }
+            Err(detail) => {
+                let _ = done.send(Err(detail));
+            }
         })
         .map_err(|e| unavailable(e.to_string()))?;
     match tokio::time::timeout(SEND_TIMEOUT, outcome).await {
@@ -113,11 +152,37 @@ pub async fn show(message: Message) -> Result<()> {
     }
 }
 
+#[cfg(all(unix, not(target_os = "macos")))]
+fn wait_for_click(
+    handle: notify_rust::NotificationHandle,
+    action_id: &str,
+    item: &Attention,
+    on_action: &OnAction,
+) {
+    // The action, or a click on the notification itself ("default"), opens the fix.
+    handle.wait_for_action(|clicked| {
+        if clicked == action_id || clicked == "default" {
+            on_action(item);
+        }
+    });
+}
+
+#[cfg(not(all(unix, not(target_os = "macos"))))]
+fn wait_for_click(
+    _handle: notify_rust::NotificationHandle,
+    _action_id: &str,
+    _item: &Attention,
+    _on_action: &OnAction,
+) {
+}
+
 fn unavailable(detail: String) -> Error {
     Error::NotificationsUnavailable { detail }
 }
 
-fn show_blocking(message: &Message) -> std::result::Result<(), String> {
+fn show_blocking(
+    message: &Message,
+) -> std::result::Result<notify_rust::NotificationHandle, String> {
     let mut notification = notify_rust::Notification::new();
     notification
         .appname(APP_NAME)
@@ -130,7 +195,7 @@ fn show_blocking(message: &Message) -> std::result::Result<(), String> {
     }
     #[cfg(not(all(unix, not(target_os = "macos"))))]
     let _ = message.critical;
-    notification.show().map(|_| ()).map_err(|e| e.to_string())
+    notification.show().map_err(|e| e.to_string())
 }
 
 #[cfg(test)]

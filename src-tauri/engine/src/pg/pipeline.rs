@@ -25,29 +25,80 @@ pub enum PipeSource {
     File(PathBuf),
 }
 
+/// A program the kept lines go into, with what Lifeboat writes before and after them.
+#[derive(Debug)]
+pub struct Consumer {
+    pub command: ToolCommand,
+    /// Written before the first line (e.g. psql's `\restrict KEY`).
+    pub prologue: Vec<u8>,
+    /// Written after the last line, just before the input closes (e.g. `\unrestrict KEY`).
+    pub epilogue: Vec<u8>,
+    /// An exit code with which this consumer may stop early without failing the pipeline
+    /// (psql with `ON_ERROR_STOP` running a part of a restore that goes on after errors); the
+    /// lines meant for it after it stopped are dropped.
+    pub may_stop_with: Option<i32>,
+}
+
+impl Consumer {
+    pub fn new(command: ToolCommand) -> Consumer {
+        Consumer { command, prologue: Vec::new(), epilogue: Vec::new(), may_stop_with: None }
+    }
+}
+
+/// What becomes of one line of the source.
+#[derive(Debug)]
+pub enum Route {
+    /// Written to the consumer.
+    Keep,
+    /// Left out.
+    Drop,
+    /// Written to a new consumer: the running one gets its epilogue, its input closes and it is
+    /// waited for, then this one starts, gets its prologue and the line. Only for consumers that
+    /// may each commit their part on its own: only the last one's input waits for the producer.
+    NewConsumer(Consumer),
+    /// Stop: nothing more is written, the consumer is killed with its input still open (so
+    /// `psql -1` commits nothing), the producer too, and the pipeline fails with this error.
+    Abort(Error),
+}
+
+/// The filter between source and consumer: what becomes of each line.
+pub type LineFilter<'a> = dyn FnMut(&[u8]) -> Route + Send + 'a;
+
 /// What a finished pipeline did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PipelineRun {
     pub lines_read: u64,
     /// Lines the filter left out.
     pub lines_dropped: u64,
+    /// Consumers run (each part the filter began with [`Route::NewConsumer`], and the first).
+    pub consumers: u32,
     pub duration: Duration,
 }
 
 /// How the middle of a pipeline ended.
 enum Flow {
-    Done {
-        read: u64,
-        dropped: u64,
-    },
+    Done,
+    /// The filter stopped the pipeline.
+    Aborted(Error),
+    /// A consumer could not be started.
+    Start(Error),
     /// Reading the source failed (the file, or the producer's pipe).
     ReadFailed(std::io::Error),
     /// The producer exited with an error (or a signal) after its output ended.
     ProducerFailed(ExitStatus),
     /// The consumer stopped reading (it exited, usually on an error).
     ConsumerGone(std::io::Error),
+    /// A consumer whose input was closed before the end exited with an error.
+    ConsumerFailed(Tool, ExitStatus),
     /// Waiting for a child failed.
     Wait(Tool, std::io::Error),
+}
+
+/// How one consumer's part ended.
+enum Step {
+    /// The filter began a new consumer with this line.
+    Next(Consumer, Vec<u8>),
+    End(Flow),
 }
 
 type Input = Box<dyn AsyncRead + Unpin + Send>;
@@ -57,43 +108,43 @@ type Writer = BufWriter<ChildStdin>;
 const BUFFER: usize = 256 << 10;
 
 /// Runs `source | filter | consumer`: every line of the source (a program's output or a file)
-/// goes through `filter`, and the lines it keeps are written to the consumer's standard input.
-/// Without a consumer the kept lines are discarded (the filter only looks at them). The
-/// consumer's own standard output is discarded.
+/// goes through `filter`, and the lines it keeps are written to the consumer's standard input,
+/// after the consumer's prologue and before its epilogue. Without a consumer the kept lines are
+/// discarded (the filter only looks at them). The consumer's own standard output is discarded.
 ///
-/// The consumer's input is closed only after the producer has exited successfully: when the
-/// producer fails, or on cancel, the consumer is killed first, so a consumer running one
-/// transaction (`psql -1`) never sees a clean end of input and never commits half a stream.
-/// Both programs' diagnostic lines stream to `sink`; `cancel` kills both.
+/// The (last) consumer's input is closed only after the producer has exited successfully: when
+/// the producer fails, the filter aborts, or on cancel, the consumer is killed first, so a
+/// consumer running one transaction (`psql -1`) never sees a clean end of input and never
+/// commits half a stream. Both programs' diagnostic lines stream to `sink`; `cancel` kills
+/// both.
 pub async fn run_pipeline(
     source: PipeSource,
-    filter: &mut (dyn FnMut(&[u8]) -> bool + Send),
-    consumer: Option<ToolCommand>,
+    filter: &mut LineFilter<'_>,
+    consumer: Option<Consumer>,
     sink: &dyn ProgressSink,
     cancel: &CancellationToken,
 ) -> Result<PipelineRun> {
     let started = Instant::now();
     let (input, producer) = open_source(&source, sink).await?;
-    // What the consumer prints (psql's query results) is not wanted anywhere.
-    let consumer = consumer
-        .map(|command| Program::start(&command, Stdio::piped(), Stdio::null(), sink))
-        .transpose()?;
-    let mut pipe = Pipe::new(producer, consumer);
+    let mut pipe = Pipe::new(producer, input);
     let producer_stderr = pipe.producer.as_mut().and_then(Program::take_stderr);
-    let consumer_stderr = pipe.consumer.as_mut().and_then(Program::take_stderr);
-
-    let tails = async { tokio::join!(tail(producer_stderr, sink), tail(consumer_stderr, sink)) };
-    let joined = async { tokio::join!(pipe.flow(input, filter), tails) };
+    let joined =
+        async { tokio::join!(pipe.parts(consumer, filter, sink), tail(producer_stderr, sink)) };
     let outcome = tokio::select! {
         outcome = joined => Some(outcome),
         () = cancel.cancelled() => None,
     };
-    let Some((flow, (producer_tail, consumer_tail))) = outcome else {
+    let Some(((flow, consumer_tail), producer_tail)) = outcome else {
         pipe.cancel(sink).await;
         return Err(Error::Cancelled);
     };
-    let (read, dropped) = pipe.finish(flow, &source, &producer_tail, &consumer_tail, sink).await?;
-    Ok(PipelineRun { lines_read: read, lines_dropped: dropped, duration: started.elapsed() })
+    pipe.finish(flow, &source, &producer_tail, &consumer_tail, sink).await?;
+    Ok(PipelineRun {
+        lines_read: pipe.read,
+        lines_dropped: pipe.dropped,
+        consumers: pipe.consumers,
+        duration: started.elapsed(),
+    })
 }
 
 /// The source's bytes, and the program writing them when the source is one.
@@ -160,44 +211,173 @@ impl Program {
     }
 }
 
-/// The running pipeline: its programs and the consumer's input.
+/// The running pipeline: its programs, the source and the consumer's input.
 struct Pipe {
     producer: Option<Program>,
+    reader: BufReader<Input>,
     consumer: Option<Program>,
     /// Held here so that no early return or cancel closes the consumer's input by accident.
     writer: Option<Writer>,
+    epilogue: Vec<u8>,
+    may_stop_with: Option<i32>,
+    read: u64,
+    dropped: u64,
+    consumers: u32,
 }
 
 impl Pipe {
-    fn new(producer: Option<Program>, mut consumer: Option<Program>) -> Pipe {
-        let writer = consumer
-            .as_mut()
-            .and_then(|c| c.child.stdin.take())
-            .map(|stdin| BufWriter::with_capacity(BUFFER, stdin));
-        Pipe { producer, consumer, writer }
+    fn new(producer: Option<Program>, input: Input) -> Pipe {
+        Pipe {
+            producer,
+            reader: BufReader::with_capacity(BUFFER, input),
+            consumer: None,
+            writer: None,
+            epilogue: Vec::new(),
+            may_stop_with: None,
+            read: 0,
+            dropped: 0,
+            consumers: 0,
+        }
     }
 
-    /// Moves the lines through, then ends the consumer's input on success or stops both
-    /// programs on a failure.
-    async fn flow(&mut self, input: Input, filter: &mut (dyn FnMut(&[u8]) -> bool + Send)) -> Flow {
-        let ended = async {
-            let counts = copy_lines(input, filter, self.writer.as_mut()).await?;
-            self.wait_producer().await?;
-            if let Some(writer) = self.writer.as_mut() {
-                writer.flush().await.map_err(Flow::ConsumerGone)?;
+    /// Runs the consumers one after the other, each with its part of the lines; how it ended
+    /// and the last consumer's diagnostic lines.
+    async fn parts(
+        &mut self,
+        first: Option<Consumer>,
+        filter: &mut LineFilter<'_>,
+        sink: &dyn ProgressSink,
+    ) -> (Flow, Vec<String>) {
+        let mut next = first;
+        let mut carried = None;
+        loop {
+            let mut prologue = Vec::new();
+            let mut stderr = None;
+            if let Some(consumer) = next.take() {
+                if let Err(error) = self.start_consumer(&consumer.command, sink) {
+                    self.stop_after(&Flow::Done).await;
+                    return (Flow::Start(error), Vec::new());
+                }
+                (self.epilogue, self.may_stop_with) = (consumer.epilogue, consumer.may_stop_with);
+                prologue = consumer.prologue;
+                stderr = self.consumer.as_mut().and_then(Program::take_stderr);
             }
-            Ok(counts)
+            let fed = self.feed(filter, prologue, carried.take());
+            let (step, consumer_tail) = tokio::join!(fed, tail(stderr, sink));
+            match step {
+                Step::Next(consumer, line) => {
+                    if let Err(flow) = self.end_consumer(sink).await {
+                        self.stop_after(&flow).await;
+                        return (flow, consumer_tail);
+                    }
+                    (next, carried) = (Some(consumer), Some(line));
+                }
+                Step::End(flow) => return (flow, consumer_tail),
+            }
+        }
+    }
+
+    fn start_consumer(&mut self, command: &ToolCommand, sink: &dyn ProgressSink) -> Result<()> {
+        let mut program = Program::start(command, Stdio::piped(), Stdio::null(), sink)?;
+        self.writer =
+            program.child.stdin.take().map(|stdin| BufWriter::with_capacity(BUFFER, stdin));
+        self.consumer = Some(program);
+        self.consumers += 1;
+        Ok(())
+    }
+
+    /// Moves the lines of one consumer's part through: then, at the end of the source, ends the
+    /// consumer's input on success or stops both programs on a failure.
+    async fn feed(
+        &mut self,
+        filter: &mut LineFilter<'_>,
+        prologue: Vec<u8>,
+        carried: Option<Vec<u8>>,
+    ) -> Step {
+        let ended = async {
+            self.write(&prologue).await?;
+            if let Some(line) = carried {
+                self.write(&line).await?;
+            }
+            let mut line = Vec::with_capacity(1024);
+            loop {
+                line.clear();
+                if self.reader.read_until(b'\n', &mut line).await.map_err(Flow::ReadFailed)? == 0 {
+                    break;
+                }
+                self.read += 1;
+                match filter(&line) {
+                    Route::Keep => self.write(&line).await?,
+                    Route::Drop => self.dropped += 1,
+                    Route::NewConsumer(next) => {
+                        self.close_input().await?;
+                        return Ok(Some((next, std::mem::take(&mut line))));
+                    }
+                    Route::Abort(error) => return Err(Flow::Aborted(error)),
+                }
+            }
+            self.wait_producer().await?;
+            // The producer finished cleanly: now, and only now, the consumer sees the end.
+            self.close_input().await?;
+            Ok(None)
         };
         match ended.await {
-            Ok((read, dropped)) => {
-                // The producer finished cleanly: now, and only now, the consumer sees the end.
-                drop(self.writer.take());
-                Flow::Done { read, dropped }
-            }
+            Ok(Some((next, line))) => Step::Next(next, line),
+            Ok(None) => Step::End(Flow::Done),
             Err(failure) => {
                 self.stop_after(&failure).await;
-                failure
+                Step::End(failure)
             }
+        }
+    }
+
+    /// Writes to the consumer, if there is one that still reads.
+    async fn write(&mut self, bytes: &[u8]) -> std::result::Result<(), Flow> {
+        let Some(writer) = self.writer.as_mut() else { return Ok(()) };
+        match writer.write_all(bytes).await {
+            Ok(()) => Ok(()),
+            Err(error) => self.consumer_stopped(error).await,
+        }
+    }
+
+    /// The consumer's epilogue, then the end of its input.
+    async fn close_input(&mut self) -> std::result::Result<(), Flow> {
+        let epilogue = std::mem::take(&mut self.epilogue);
+        self.write(&epilogue).await?;
+        if let Some(writer) = self.writer.as_mut()
+            && let Err(error) = writer.flush().await
+        {
+            return self.consumer_stopped(error).await;
+        }
+        drop(self.writer.take());
+        Ok(())
+    }
+
+    /// The consumer stopped reading: fine when it exited as it may (its remaining lines are
+    /// dropped), else a failure.
+    async fn consumer_stopped(&mut self, error: std::io::Error) -> std::result::Result<(), Flow> {
+        if let (Some(code), Some(consumer)) = (self.may_stop_with, self.consumer.as_mut())
+            && let Ok(status) = consumer.child.wait().await
+            && status.code() == Some(code)
+        {
+            drop(self.writer.take());
+            return Ok(());
+        }
+        Err(Flow::ConsumerGone(error))
+    }
+
+    /// Waits for a consumer whose input was closed before the end of the source.
+    async fn end_consumer(&mut self, sink: &dyn ProgressSink) -> std::result::Result<(), Flow> {
+        let Some(mut consumer) = self.consumer.take() else { return Ok(()) };
+        let status = match consumer.child.wait().await {
+            Ok(status) => status,
+            Err(error) => return Err(Flow::Wait(consumer.tool, error)),
+        };
+        sink.emit(ProgressEvent::ToolFinished { tool: consumer.tool, exit_code: status.code() });
+        if status.success() || status.code().is_some_and(|c| Some(c) == self.may_stop_with) {
+            Ok(())
+        } else {
+            Err(Flow::ConsumerFailed(consumer.tool, status))
         }
     }
 
@@ -242,35 +422,37 @@ impl Pipe {
         }
     }
 
-    /// Reports both programs finished and turns how the flow ended into the lines counted or
-    /// the error that says which side failed.
+    /// Reports both programs finished and turns how the flow ended into the error that says
+    /// which side failed.
     async fn finish(
-        mut self,
+        &mut self,
         flow: Flow,
         source: &PipeSource,
         producer_tail: &[String],
         consumer_tail: &[String],
         sink: &dyn ProgressSink,
-    ) -> Result<(u64, u64)> {
+    ) -> Result<()> {
         drop(self.writer.take());
         if let Some(producer) = self.producer.as_mut() {
             producer.report_finished(sink);
         }
-        let Flow::Done { read, dropped } = flow else {
+        let Flow::Done = flow else {
             if let Some(consumer) = self.consumer.as_mut() {
                 consumer.report_finished(sink);
             }
             return Err(self.failure(flow, source, producer_tail, consumer_tail));
         };
-        if let Some(Program { child, tool }) = self.consumer.as_mut() {
-            let tool = *tool;
-            let status = child.wait().await.map_err(|source| Error::ToolSpawn { tool, source })?;
-            sink.emit(ProgressEvent::ToolFinished { tool, exit_code: status.code() });
-            if !status.success() {
-                return Err(tool_failed(tool, status, consumer_tail));
+        let tool = self.consumer.as_ref().map(|c| c.tool);
+        match self.end_consumer(sink).await {
+            Ok(()) => Ok(()),
+            Err(Flow::ConsumerFailed(tool, status)) => {
+                Err(tool_failed(tool, status, consumer_tail))
             }
+            Err(Flow::Wait(_, source)) => {
+                Err(Error::ToolSpawn { tool: tool.unwrap_or(Tool::Psql), source })
+            }
+            Err(_) => unreachable!("ending a consumer fails only so"),
         }
-        Ok((read, dropped))
     }
 
     fn failure(
@@ -292,8 +474,10 @@ impl Pipe {
             },
             Flow::ProducerFailed(status) => tool_failed(producer_tool, status, producer_tail),
             Flow::ConsumerGone(error) => self.consumer_gone(error, consumer_tail),
+            Flow::ConsumerFailed(tool, status) => tool_failed(tool, status, consumer_tail),
             Flow::Wait(tool, source) => Error::ToolSpawn { tool, source },
-            Flow::Done { .. } => unreachable!("a finished flow is no failure"),
+            Flow::Aborted(error) | Flow::Start(error) => error,
+            Flow::Done => unreachable!("a finished flow is no failure"),
         }
     }
 
@@ -310,32 +494,6 @@ impl Pipe {
                     summarize(consumer_tail)
                 ),
             },
-        }
-    }
-}
-
-/// Passes every line of `input` through `filter` and writes the kept ones to `writer`; the
-/// lines read and dropped.
-async fn copy_lines(
-    input: Input,
-    filter: &mut (dyn FnMut(&[u8]) -> bool + Send),
-    mut writer: Option<&mut Writer>,
-) -> std::result::Result<(u64, u64), Flow> {
-    let mut reader = BufReader::with_capacity(BUFFER, input);
-    let mut line = Vec::with_capacity(1024);
-    let (mut read, mut dropped) = (0u64, 0u64);
-    loop {
-        line.clear();
-        if reader.read_until(b'\n', &mut line).await.map_err(Flow::ReadFailed)? == 0 {
-            return Ok((read, dropped));
-        }
-        read += 1;
-        if !filter(&line) {
-            dropped += 1;
-            continue;
-        }
-        if let Some(writer) = writer.as_mut() {
-            writer.write_all(&line).await.map_err(Flow::ConsumerGone)?;
         }
     }
 }
@@ -378,12 +536,12 @@ mod tests {
                 let mut seen = Vec::new();
                 let mut filter = |line: &[u8]| {
                     seen.push(String::from_utf8_lossy(line).into_owned());
-                    !line.starts_with(b"drop")
+                    if line.starts_with(b"drop") { Route::Drop } else { Route::Keep }
                 };
                 let result = run_pipeline(
                     PipeSource::Tool(producer),
                     &mut filter,
-                    Some(consumer),
+                    Some(Consumer::new(consumer)),
                     &crate::base::progress::NullSink,
                     &CancellationToken::new(),
                 )
@@ -408,6 +566,79 @@ mod tests {
         assert!(!bad.exists(), "the consumer never saw a clean end of its input");
     }
 
+    /// A fake psql that appends its input to `<arg>` and exits with the number on its first
+    /// line of input starting with `exit ` (0 without one).
+    #[cfg(unix)]
+    fn fake_psql(dir: &std::path::Path) -> BundledMajor {
+        use std::os::unix::fs::PermissionsExt;
+        let bin = dir.join("bin");
+        std::fs::create_dir_all(&bin).unwrap();
+        let script = "#!/bin/sh\nwhile IFS= read -r l; do\n  case \"$l\" in exit*) exit \"${l#exit }\";; esac\n  \
+                      printf '%s\\n' \"$l\" >> \"$1\"\ndone\n";
+        let path = bin.join("psql");
+        std::fs::write(&path, script).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        BundledMajor { major: 18, version: "18".into(), root: dir.to_owned(), has_server: false }
+    }
+
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn parts_go_to_consumers_of_their_own_with_prologue_and_epilogue() {
+        let dir = tempfile::tempdir().unwrap();
+        let tools = fake_psql(dir.path());
+        let file = dir.path().join("dump.sql");
+        let out = dir.path().join("out.txt");
+        std::fs::write(&file, "a\nPART b\nexit 3\nlost\nPART c\nd\n").unwrap();
+        let consumer = |may_stop: Option<i32>| Consumer {
+            command: ToolCommand::new(&tools, Tool::Psql).unwrap().arg(&out),
+            prologue: b"<\n".to_vec(),
+            epilogue: b">\n".to_vec(),
+            may_stop_with: may_stop,
+        };
+        let mut filter = |line: &[u8]| {
+            if line.starts_with(b"PART") {
+                Route::NewConsumer(consumer(Some(3)))
+            } else {
+                Route::Keep
+            }
+        };
+        let run = run_pipeline(
+            PipeSource::File(file.clone()),
+            &mut filter,
+            Some(consumer(None)),
+            &crate::base::progress::NullSink,
+            &CancellationToken::new(),
+        )
+        .await
+        .unwrap();
+        assert_eq!((run.lines_read, run.consumers), (6, 3));
+        // The second part stopped at "exit 3": its line "lost" went nowhere.
+        assert_eq!(std::fs::read_to_string(&out).unwrap(), "<\na\n>\n<\nPART b\n<\nPART c\nd\n>\n");
+
+        // A consumer stopping with another code fails the pipeline; so does the filter.
+        std::fs::write(&file, "a\nexit 2\nb\n").unwrap();
+        let error = run_pipeline(
+            PipeSource::File(file.clone()),
+            &mut |_: &[u8]| Route::Keep,
+            Some(consumer(Some(3))),
+            &crate::base::progress::NullSink,
+            &CancellationToken::new(),
+        )
+        .await
+        .unwrap_err();
+        assert!(matches!(error, Error::ToolFailed { exit_code: Some(2), .. }), "{error}");
+        let error = run_pipeline(
+            PipeSource::File(file),
+            &mut |_: &[u8]| Route::Abort(Error::Cancelled),
+            Some(consumer(None)),
+            &crate::base::progress::NullSink,
+            &CancellationToken::new(),
+        )
+        .await
+        .unwrap_err();
+        assert!(matches!(error, Error::Cancelled), "{error}");
+    }
+
     #[cfg(unix)]
     #[tokio::test]
     async fn a_file_pipeline_without_consumer_only_reads() {
@@ -417,7 +648,7 @@ mod tests {
         let mut lines = Vec::new();
         let mut filter = |line: &[u8]| {
             lines.push(line.to_vec());
-            true
+            Route::Keep
         };
         let done = run_pipeline(
             PipeSource::File(file),
@@ -432,7 +663,7 @@ mod tests {
         assert_eq!(lines, [b"a\n".to_vec(), b"b\n".to_vec(), b"c".to_vec()]);
         let missing = run_pipeline(
             PipeSource::File(dir.path().join("nope.sql")),
-            &mut |_: &[u8]| true,
+            &mut |_: &[u8]| Route::Keep,
             None,
             &crate::base::progress::NullSink,
             &CancellationToken::new(),

@@ -20,7 +20,7 @@ use crate::storage::profiles::{self, Profile, SslMode};
 use crate::util::checksum::Sha256Hex;
 use crate::util::secret::Secret;
 
-pub use super::pipeline::{PipeSource, PipelineRun, run_pipeline};
+pub use super::pipeline::{Consumer, LineFilter, PipeSource, PipelineRun, Route, run_pipeline};
 
 /// How many of the last diagnostic lines an error keeps.
 const STDERR_TAIL: usize = 20;

@@ -9,6 +9,7 @@ import {
   listSchemas,
   listTables,
   removeProfile,
+  type Attention,
   type CheckReport,
   type DatabaseInfo,
   type Profile,
@@ -17,6 +18,7 @@ import {
 } from "$lib/ipc";
 import { toProblem, type Problem } from "$lib/problem";
 import { Generation } from "$lib/generation";
+import { Watch, type DatabaseKey } from "$lib/watch/state.svelte";
 
 /** How long a check from the tree waits for a silent server. */
 export const CHECK_TIMEOUT_SECS = 10;
@@ -263,7 +265,14 @@ export type Dialog =
   | { kind: "remove"; node: ProfileNode }
   | { kind: "backup"; profile: string | null; database: string | null }
   | { kind: "restore"; profile: string | null; source: string | null }
-  | { kind: "drill"; source: string | null };
+  | { kind: "drill"; source: string | null }
+  | { kind: "schedule"; profile: string; database: string };
+
+/** How the watch names a database of the tree: its server's address and its name. */
+export function databaseKey(node: DatabaseNode): DatabaseKey {
+  const settings = node.profile.profile.settings;
+  return { host: settings.host, port: settings.port, database: node.info.name };
+}
 
 /** Everything the server tree and the details pane share. */
 export class Connections {
@@ -272,6 +281,8 @@ export class Connections {
   dialog = $state.raw<Dialog | null>(null);
   /** Goes up after every finished backup, so lists of backups know to reload. */
   backupsRevision = $state(0);
+  /** What needs attention, for the welcome page and each database's details. */
+  readonly watch = new Watch();
 
   get nodes(): ProfileNode[] {
     return this.profiles.state === "ready" ? this.profiles.items : [];
@@ -338,9 +349,34 @@ export class Connections {
     this.dialog = { kind: "drill", source };
   }
 
+  /** Opens the schedule editor of a database. */
+  openSchedule(profile: string, database: string): void {
+    this.dialog = { kind: "schedule", profile, database };
+  }
+
+  /** Opens what fixes a "needs attention" item (its button, or a click on its notification). */
+  async openFix(item: Attention): Promise<void> {
+    const { profile, database } = item.database;
+    switch (item.action.kind) {
+      case "test_backup":
+        this.openDrill(item.action.manifestPath);
+        return;
+      case "back_up_now":
+        this.dialog = { kind: "backup", profile, database };
+        return;
+      case "open_schedule":
+        this.openSchedule(profile, database);
+        return;
+      case "open_backups":
+        await this.reveal(profile, database);
+        return;
+    }
+  }
+
   /** A drill ended: backup lists show the new test status, the tree the last test date. */
   async drilled(): Promise<void> {
     this.backupsRevision++;
+    void this.watch.refresh();
     await Promise.all(this.nodes.map((n) => n.reloadFacts()));
   }
 
@@ -366,6 +402,7 @@ export class Connections {
   /** A backup finished: lists of backups reload and the profile's databases show the new date. */
   async backedUp(profile: string): Promise<void> {
     this.backupsRevision++;
+    void this.watch.refresh();
     await this.nodes.find((n) => n.name === profile)?.reloadFacts();
   }
 

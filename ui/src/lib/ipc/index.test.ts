@@ -1,7 +1,7 @@
 import { beforeEach, describe, expect, it, vi } from "vitest";
 import { isTauri } from "@tauri-apps/api/core";
 import { open } from "@tauri-apps/plugin-dialog";
-import { commands } from "./bindings";
+import { commands, events } from "./bindings";
 import * as ipc from "./index";
 import { appInfo, cancelOperation, IpcError, pickFolder, startBackup, type ProgressEvent, type StartBackup } from "./index";
 
@@ -30,6 +30,19 @@ vi.mock("./bindings", () => ({
     cancelOperation: vi.fn(),
     listBackups: vi.fn(),
     defaultBackupFolder: vi.fn(),
+    watch: vi.fn(),
+    watchStatus: vi.fn(),
+    setThresholds: vi.fn(),
+    listSchedules: vi.fn(),
+    showSchedule: vi.fn(),
+    addSchedule: vi.fn(),
+    removeSchedule: vi.fn(),
+    testFireSchedule: vi.fn(),
+    previewRetention: vi.fn(),
+  },
+  events: {
+    openFix: { listen: vi.fn() },
+    attentionChecked: { listen: vi.fn() },
   },
 }));
 
@@ -92,6 +105,14 @@ const wrappers = [
   ["listTables", { profile: "a", database: "shop", schema: "sales" }],
   ["listBackups", { database: "shop", limit: 10 }],
   ["defaultBackupFolder", undefined],
+  ["watch", { database: null }],
+  ["watchStatus", undefined],
+  ["listSchedules", undefined],
+  ["showSchedule", "lifeboat-shop-shop"],
+  ["addSchedule", { profile: "a", database: "shop", days: "daily", time: "02:30" }],
+  ["removeSchedule", "lifeboat-shop-shop"],
+  ["testFireSchedule", "lifeboat-shop-shop"],
+  ["previewRetention", { profile: "a", database: "shop", policy: { keepLast: 1 }, dryRun: true }],
 ] as const;
 
 describe.each(wrappers)("%s", (name, input) => {
@@ -207,5 +228,29 @@ describe("pickFolder", () => {
     const err = await pickFolder().catch((e: unknown) => e);
     expect(err).toBeInstanceOf(IpcError);
     expect(err).toMatchObject({ code: "ipc", message: "dialog failed" });
+  });
+});
+
+describe("events", () => {
+  beforeEach(() => mockedIsTauri.mockReset().mockReturnValue(true));
+
+  it("hands a clicked notification's item to the handler and returns the unlisten", async () => {
+    const unlisten = vi.fn();
+    const listen = vi.mocked(events.openFix.listen);
+    listen.mockResolvedValue(unlisten);
+    const handler = vi.fn();
+    const stop = await ipc.onOpenFix(handler);
+    const callback = listen.mock.calls[0][0] as (event: { payload: { item: unknown } }) => void;
+    callback({ payload: { item: { key: "k" } } });
+    expect(handler).toHaveBeenCalledWith({ key: "k" });
+    expect(stop).toBe(unlisten);
+  });
+
+  it("listens to nothing outside the Tauri window", async () => {
+    mockedIsTauri.mockReturnValue(false);
+    vi.mocked(events.attentionChecked.listen).mockReset();
+    const stop = await ipc.onAttentionChecked(vi.fn());
+    stop();
+    expect(events.attentionChecked.listen).not.toHaveBeenCalled();
   });
 });

@@ -3,7 +3,7 @@
 
 import { Channel, isTauri } from "@tauri-apps/api/core";
 import { open } from "@tauri-apps/plugin-dialog";
-import { commands } from "./bindings";
+import { commands, events } from "./bindings";
 import type {
   AddProfile,
   AppInfo,
@@ -25,7 +25,19 @@ import type {
   ListSmokeChecks,
   ListTables,
   PickUntested,
+  Attention,
   Profile,
+  PruneReport,
+  PruneRequest,
+  Schedule,
+  ScheduleEntry,
+  ScheduleInput,
+  ScheduleSummary,
+  SetThresholds,
+  TestFireReport,
+  WatchReport,
+  WatchRequest,
+  WatchStatus,
   ProgressEvent,
   RemoveProfile,
   RestoreOutcome,
@@ -241,6 +253,75 @@ export async function listSmokeChecks(input: ListSmokeChecks): Promise<SmokeChec
 export async function saveSmokeChecks(input: SaveSmokeChecks): Promise<SmokeCheck[]> {
   requireBackend();
   return unwrap(await commands.saveSmokeChecks(input));
+}
+
+/** What needs attention (per database, most severe first) and each database's readiness line. */
+export async function watch(input: WatchRequest): Promise<WatchReport> {
+  requireBackend();
+  return unwrap(await commands.watch(input));
+}
+
+/** What the app's background check found last (it runs at start and every hour). */
+export async function watchStatus(): Promise<WatchStatus> {
+  requireBackend();
+  return unwrap(await commands.watchStatus());
+}
+
+/** A database's own limits for the watch; every limit null goes back to the defaults. */
+export async function setThresholds(input: SetThresholds): Promise<void> {
+  requireBackend();
+  unwrap(await commands.setThresholds(input));
+}
+
+/** Every schedule with its latest run. */
+export async function listSchedules(): Promise<ScheduleSummary[]> {
+  requireBackend();
+  return unwrap(await commands.listSchedules());
+}
+
+/** A schedule and its entry in the system's scheduler, verbatim. */
+export async function showSchedule(name: string): Promise<ScheduleEntry> {
+  requireBackend();
+  return unwrap(await commands.showSchedule(name));
+}
+
+/** Adds a schedule and installs it in the system's scheduler. */
+export async function addSchedule(input: ScheduleInput): Promise<Schedule> {
+  requireBackend();
+  return unwrap(await commands.addSchedule(input));
+}
+
+/** Removes a schedule and its scheduler entry. */
+export async function removeSchedule(name: string): Promise<Schedule> {
+  requireBackend();
+  return unwrap(await commands.removeSchedule(name));
+}
+
+/** Runs the schedule now as the scheduler would (a real run) and reports what breaks there. */
+export async function testFireSchedule(name: string): Promise<TestFireReport> {
+  requireBackend();
+  return unwrap(await commands.testFireSchedule(name));
+}
+
+/** What a retention policy would delete now; nothing is deleted. */
+export async function previewRetention(input: PruneRequest): Promise<PruneReport> {
+  requireBackend();
+  return unwrap(await commands.previewRetention(input));
+}
+
+/**
+ * Calls `handler` with the item whose notification the user clicked (the window is already in
+ * front). Returns the function that stops listening; outside the Tauri window it never calls.
+ */
+export async function onOpenFix(handler: (item: Attention) => void): Promise<() => void> {
+  if (!isTauri()) return () => {};
+  return events.openFix.listen((event) => handler(event.payload.item));
+}
+
+/** Calls `handler` after each background check (at start and every hour). */
+export async function onAttentionChecked(handler: (status: WatchStatus) => void): Promise<() => void> {
+  if (!isTauri()) return () => {};
+  return events.attentionChecked.listen((event) => handler(event.payload.status));
 }
 
 /** The system's file picker for a backup file; null when the user closes it without choosing. */

@@ -4,7 +4,17 @@
 //   vi.mock("$lib/ipc", (importOriginal) => import("$lib/ipc/mock").then((m) => m.mockIpc(importOriginal)));
 
 import { vi } from "vitest";
-import type { AppInfo, CheckReport, DatabaseInfo, Profile, ProfileSettings, ProgressEvent } from "./bindings";
+import type {
+  AppInfo,
+  Attention,
+  CheckReport,
+  DatabaseInfo,
+  Profile,
+  ProfileSettings,
+  ProgressEvent,
+  Schedule,
+  WatchReport,
+} from "./bindings";
 
 type Ipc = typeof import("./index");
 
@@ -16,7 +26,9 @@ export async function mockIpc(importOriginal: <T>() => Promise<T>): Promise<Ipc>
   const actual = await importOriginal<Ipc>();
   const commands = Object.entries(actual).map(([name, value]) =>
     // Commands are camelCase functions; classes (IpcError) start with a capital.
-    typeof value === "function" && /^[a-z]/.test(name) ? [name, vi.fn(value)] : [name, value],
+    typeof value === "function" && /^[a-z]/.test(name)
+      ? [name, vi.fn(value as (...args: unknown[]) => unknown)]
+      : [name, value],
   );
   return Object.fromEntries(commands) as Ipc;
 }
@@ -86,3 +98,56 @@ export const CHECK_REPORT: CheckReport = {
   ssl: true,
   toolsMajor: 18,
 };
+
+/** A "needs attention" item about database `database` on db.example.test:5432 (profile Shop). */
+export function attentionOf(database: string, extra: Partial<Attention> = {}): Attention {
+  return {
+    severity: "warning",
+    code: "untested_backup",
+    database: { profile: "Shop", host: "db.example.test", port: 5432, database },
+    title: `${database} needs a test`,
+    message: `The newest backup of ${database} has never been tested.`,
+    action: {
+      kind: "test_backup",
+      label: "Test this backup",
+      manifestPath: `/b/${database}-2026-11-20-100000.lifeboat.json`,
+      schedule: null,
+    },
+    key: `untested:${database}`,
+    ...extra,
+  };
+}
+
+/** A watch report with `items` and a readiness line for each database they name. */
+export function watchReportOf(items: Attention[], lines: Record<string, string> = {}): WatchReport {
+  const names = [...new Set([...items.map((i) => i.database.database), ...Object.keys(lines)])];
+  return {
+    checkedAt: "2026-11-21T10:00:00+01:00",
+    items,
+    databases: names.map((database) => ({
+      database: { profile: "Shop", host: "db.example.test", port: 5432, database },
+      line: lines[database] ?? `No backup of ${database} has passed a test yet.`,
+      testedBackupAt: null,
+      restoreMs: null,
+    })),
+  };
+}
+
+/** A saved schedule of `database` on profile Shop. */
+export function scheduleOf(database: string, extra: Partial<Schedule> = {}): Schedule {
+  return {
+    name: `lifeboat-shop-${database}`,
+    profile: "Shop",
+    database,
+    days: "daily",
+    time: "02:30",
+    format: "custom",
+    outDir: null,
+    drill: "weekly",
+    drillTarget: "practice",
+    keep: { last: 7, daily: null, weekly: 4, monthly: null },
+    copyTo: null,
+    createdAt: "2026-11-20T10:00:00+01:00",
+    ...extra,
+  };
+}

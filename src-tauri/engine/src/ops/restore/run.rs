@@ -11,12 +11,12 @@ use tokio_util::sync::CancellationToken;
 use crate::base::error::{Error, Result};
 use crate::base::progress::{NullSink, ProgressEvent, ProgressSink};
 use crate::base::tools::Tool;
-use crate::format::sqltext::DumpFilter;
+use crate::format::sqltext::{DumpFilter, session_setting};
 use crate::pg::admin::{
     Created, conninfo_dbname, create_database as create, create_schemas, drop_empty_schemas,
 };
 use crate::pg::connect::{ConnectSpec, connect, query_error};
-use crate::pg::runner::{self, ConnTarget, PipeSource, ToolCommand};
+use crate::pg::runner::{self, ConnTarget, Consumer, PipeSource, Route, ToolCommand};
 use crate::storage::context::Ctx;
 use crate::util::quote::quote_ident;
 
@@ -269,9 +269,6 @@ async fn pipeline(session: &Session<'_>, collector: &ErrorCollector<'_>) -> Resu
     let mut psql = ToolCommand::new(&prepared.writer, Tool::Psql)?
         .args(["-X", "-q", "--no-password"])
         .conn(session.target()?);
-    if !plan.method.continue_on_errors {
-        psql = psql.args(["-v", "ON_ERROR_STOP=1"]);
-    }
     if plan.method.single_transaction {
         psql = psql.arg("--single-transaction");
     }
@@ -290,38 +287,168 @@ async fn pipeline(session: &Session<'_>, collector: &ErrorCollector<'_>) -> Resu
         }
     };
     versions.push(runner::version_line(&prepared.writer, Tool::Psql, cancel).await?);
-    psql = psql.args(["-f", "-"]);
-    // pg_restore already left out owners and skipped entries; a plain dump is filtered.
-    let plain = prepared.reader.is_none();
-    let mut filter = DumpFilter::new(
-        Some(prepared.known_settings.clone()),
-        plain && plan.no_owner,
-        if plain { prepared.details.skip_ordinals.clone() } else { HashSet::new() },
-    );
-    let (total, names, sink) = (plan.entries, &prepared.details.entry_names, session.sink);
-    let mut seen = 0usize;
-    let mut fed = 0u64;
-    let mut keep = |line: &[u8]| {
-        let keep = filter.keep(line);
-        let entry = filter.entry();
-        if entry != seen {
-            seen = entry;
-            let current = names.get(entry - 1).cloned().unwrap_or_default();
-            // The entry's first line is the next line psql reads (its header, when kept).
-            collector.entry_starts(fed + 1, current.clone());
-            sink.emit(ProgressEvent::Step {
-                done: (entry as u64).saturating_sub(1).min(total),
-                total,
-                current,
+    let mut feed = Feed::new(session, psql.args(["-f", "-"]), collector);
+    let first = feed.first_consumer();
+    runner::run_pipeline(source, &mut |line| feed.route(line), Some(first), session.sink, cancel)
+        .await?;
+    Ok(versions)
+}
+
+/// A copy of `command` (for one more psql of a restore fed in parts).
+fn same_command(command: &ToolCommand) -> ToolCommand {
+    ToolCommand {
+        tool: command.tool,
+        major: command.major,
+        program: command.program.clone(),
+        args: command.args.clone(),
+        conn: command.conn.clone(),
+        stdout: command.stdout.clone(),
+    }
+}
+
+/// How the SQL text reaches psql.
+///
+/// - psql is restricted (`\restrict KEY` first, `\unrestrict KEY` last, with a key made for this
+///   run that the source cannot know), so it refuses every backslash command the source might
+///   hold; the source's own `\restrict` lines are left out. A line with a backslash command
+///   stops the restore before psql reads it (the pre-flight refuses such sources already; this
+///   holds if the file changed since).
+/// - A restore that goes on after errors runs psql without `ON_ERROR_STOP`, which reads the
+///   rows after a `COPY … FROM stdin` that failed (its table was not created) as SQL. So each
+///   `COPY` with its data goes to a psql of its own that stops at its first error: a failed
+///   COPY's rows are never read as SQL. The parts between run in psqls that go on after
+///   errors. Each psql first sets the session settings the dump set before its part.
+struct Feed<'a> {
+    filter: DumpFilter,
+    psql: ToolCommand,
+    key: String,
+    /// Whether the SQL goes in parts (the restore goes on after errors).
+    in_parts: bool,
+    in_copy_part: bool,
+    /// The session settings the kept text made so far, by name, in order.
+    settings: Vec<(String, String)>,
+    collector: &'a ErrorCollector<'a>,
+    session: &'a Session<'a>,
+    lines: u64,
+    seen: usize,
+    fed: u64,
+}
+
+impl<'a> Feed<'a> {
+    fn new(session: &'a Session<'a>, psql: ToolCommand, collector: &'a ErrorCollector<'a>) -> Self {
+        let prepared = session.prepared;
+        // pg_restore already left out owners and skipped entries; a plain dump is filtered.
+        let plain = prepared.reader.is_none();
+        let filter = DumpFilter::new(
+            Some(prepared.known_settings.clone()),
+            plain && prepared.plan.no_owner,
+            if plain { prepared.details.skip_ordinals.clone() } else { HashSet::new() },
+        );
+        Feed {
+            filter,
+            psql,
+            key: format!("{}{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple()),
+            in_parts: prepared.plan.method.continue_on_errors,
+            in_copy_part: false,
+            settings: Vec::new(),
+            collector,
+            session,
+            lines: 0,
+            seen: 0,
+            fed: 0,
+        }
+    }
+
+    /// The psql that reads from the start: it stops at the first error unless the restore goes
+    /// on after errors.
+    fn first_consumer(&mut self) -> Consumer {
+        self.consumer(!self.in_parts)
+    }
+
+    /// A psql for the next part, restricted, first setting what the dump set before it.
+    fn consumer(&mut self, stop_on_error: bool) -> Consumer {
+        let mut command = same_command(&self.psql);
+        if stop_on_error {
+            command = command.args(["-v", "ON_ERROR_STOP=1"]);
+        }
+        let mut prologue = format!("\\restrict {}\n", self.key);
+        for (_, line) in &self.settings {
+            prologue.push_str(line);
+            prologue.push('\n');
+        }
+        let prologue_lines = 1 + self.settings.len() as u64;
+        self.collector.part_starts(self.fed, prologue_lines);
+        Consumer {
+            command,
+            prologue: prologue.into_bytes(),
+            epilogue: format!("\n\\unrestrict {}\n", self.key).into_bytes(),
+            // A part that may stop at an error stops with psql's exit code 3.
+            may_stop_with: (stop_on_error && self.in_parts).then_some(3),
+        }
+    }
+
+    fn route(&mut self, line: &[u8]) -> Route {
+        self.lines += 1;
+        let keep = self.filter.keep(line);
+        if let Some(at) = self.filter.command_at() {
+            let text = String::from_utf8_lossy(&line[at..]);
+            let found: String = text.trim_end().chars().take(60).collect();
+            return Route::Abort(Error::BackupHasMetaCommands {
+                path: self.session.prepared.source.clone(),
+                count: 1,
+                found: format!("line {}: {}", self.lines, found.replace(char::is_control, " ")),
             });
         }
-        if keep {
-            fed += 1;
+        self.progress();
+        if !keep {
+            return Route::Drop;
         }
-        keep
-    };
-    runner::run_pipeline(source, &mut keep, Some(psql), sink, cancel).await?;
-    Ok(versions)
+        let route = if !self.in_parts || !self.filter.starts_statement() {
+            Route::Keep
+        } else if self.filter.starts_copy() {
+            self.in_copy_part = true;
+            Route::NewConsumer(self.consumer(true))
+        } else if self.in_copy_part {
+            self.in_copy_part = false;
+            Route::NewConsumer(self.consumer(false))
+        } else {
+            Route::Keep
+        };
+        if self.filter.starts_statement() && self.filter.at_rest() {
+            self.remember_setting(line);
+        }
+        self.fed += 1;
+        route
+    }
+
+    fn remember_setting(&mut self, line: &[u8]) {
+        let text = String::from_utf8_lossy(line);
+        let Some(name) = session_setting(&text) else { return };
+        let text = text.trim().to_owned();
+        match self.settings.iter_mut().find(|(n, _)| *n == name) {
+            Some(setting) => setting.1 = text,
+            None => self.settings.push((name, text)),
+        }
+    }
+
+    /// Progress by entry, and where each entry starts in what psql reads.
+    fn progress(&mut self) {
+        let entry = self.filter.entry();
+        if entry == self.seen {
+            return;
+        }
+        self.seen = entry;
+        let prepared = self.session.prepared;
+        let current = prepared.details.entry_names.get(entry - 1).cloned().unwrap_or_default();
+        // The entry's first line is the next line psql reads (its header, when kept).
+        self.collector.entry_starts(self.fed + 1, current.clone());
+        let total = prepared.plan.entries;
+        self.session.sink.emit(ProgressEvent::Step {
+            done: (entry as u64).saturating_sub(1).min(total),
+            total,
+            current,
+        });
+    }
 }
 
 /// Keeps the errors pg_restore and psql report, each named by the entry it belongs to: for a
@@ -332,8 +459,13 @@ struct ErrorCollector<'a> {
     errors: Mutex<Vec<Found>>,
     /// pg_restore's last "from TOC entry …" line: the entry its next error belongs to.
     toc_entry: Mutex<Option<String>>,
-    /// Where each entry starts in psql's input (line number, entry), for psql's `<stdin>:N:`.
+    /// Where each entry starts in what psql reads of the source (line number, entry), for
+    /// psql's `<stdin>:N:`.
     entry_lines: Mutex<Vec<(u64, String)>>,
+    /// Each psql's part: the source lines fed before it and the lines Lifeboat wrote first.
+    parts: Mutex<Vec<(u64, u64)>>,
+    /// psqls started so far: the last one's part is the one its errors belong to.
+    psqls: AtomicU64,
 }
 
 impl<'a> ErrorCollector<'a> {
@@ -343,7 +475,24 @@ impl<'a> ErrorCollector<'a> {
             errors: Mutex::new(Vec::new()),
             toc_entry: Mutex::new(None),
             entry_lines: Mutex::new(Vec::new()),
+            parts: Mutex::new(Vec::new()),
+            psqls: AtomicU64::new(0),
         }
+    }
+
+    /// The next psql reads `prologue` lines of Lifeboat's own, then the source after `fed`
+    /// lines of it.
+    fn part_starts(&self, fed: u64, prologue: u64) {
+        self.parts.lock().expect("parts").push((fed, prologue));
+    }
+
+    /// The line of the source fed to psql that psql's input line `n` is, in the part of the
+    /// psql running (None for Lifeboat's own lines).
+    fn source_line(&self, n: u64) -> Option<u64> {
+        let parts = self.parts.lock().expect("parts");
+        let running = (self.psqls.load(Ordering::Relaxed) as usize).saturating_sub(1);
+        let (fed, prologue) = parts.get(running).copied().unwrap_or((0, 0));
+        (n > prologue).then(|| fed + n - prologue)
     }
 
     /// The entry `name` starts at line `line` of what psql reads.
@@ -362,7 +511,7 @@ impl<'a> ErrorCollector<'a> {
             return Some(Found::new(tool, entry.as_deref(), error));
         }
         let (place, error) = line.split_once(": ERROR:  ")?;
-        let entry = psql_line(place).and_then(|n| {
+        let entry = psql_line(place).and_then(|n| self.source_line(n)).and_then(|n| {
             let lines = self.entry_lines.lock().expect("entry lines");
             let at = lines.partition_point(|(start, _)| *start <= n);
             at.checked_sub(1).map(|i| lines[i].1.clone())
@@ -388,6 +537,11 @@ impl<'a> ErrorCollector<'a> {
 
 impl ProgressSink for ErrorCollector<'_> {
     fn emit(&self, event: ProgressEvent) {
+        if let ProgressEvent::ToolStarted { tool: Tool::Psql, .. } = &event {
+            // The parts run one after the other: every line of a psql's errors has been read
+            // before the next one starts.
+            self.psqls.fetch_add(1, Ordering::Relaxed);
+        }
         if let ProgressEvent::ToolOutput { tool, line } = &event
             && let Some(error) = self.error_in(*tool, line)
         {

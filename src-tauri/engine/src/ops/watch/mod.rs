@@ -30,6 +30,9 @@ pub use rules::{Thresholds, rules};
 /// How bad an item is: info can wait, a warning wants doing this week, critical now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, specta::Type)]
 #[serde(rename_all = "snake_case")]
+// The type name only (the JSON is the same): a finding's severity (base::finding) is another
+// type called Severity in the app's TypeScript bindings.
+#[serde(rename = "AttentionSeverity")]
 pub enum Severity {
     Info,
     Warning,
