@@ -1118,7 +1118,14 @@ async fn missing_roles_are_created_from_the_saved_globals_keeping_owners_and_gra
     expected.sort();
     assert_eq!(plan.create_roles, expected);
     let created = plan.findings.iter().find(|f| f.code == FindingCode::RolesCreated).unwrap();
-    assert!(created.message.contains(&format!("{admin} (without SUPERUSER)")), "{created:?}");
+    assert!(
+        created.message.contains(&format!("role {admin}: SUPERUSER was not recreated")),
+        "{created:?}"
+    );
+    assert!(
+        created.message.contains(&format!("role {owner}: CREATEDB was not recreated")),
+        "{created:?}"
+    );
     assert!(!role_names(&target).await.contains(&owner), "the pre-flight creates nothing");
 
     let outcome = restore(&fx.ctx, input, &NullSink, &CancellationToken::new()).await.unwrap();
@@ -1152,7 +1159,7 @@ async fn missing_roles_are_created_from_the_saved_globals_keeping_owners_and_gra
         .await
         .unwrap();
     assert!(!row.get::<_, bool>(0), "no superuser is recreated");
-    assert!(row.get::<_, bool>(1));
+    assert!(!row.get::<_, bool>(1), "CREATEDB is not on the allow-list");
     assert_eq!(row.get::<_, i32>(2), 7);
     assert!(row.get::<_, bool>(3), "the membership was recreated");
 }

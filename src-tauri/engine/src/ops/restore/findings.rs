@@ -2,7 +2,7 @@
 //! target database, encoding and locale, the database a replace renames, disk space, extensions
 //! and versions. Pure: they read facts, never a server.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::base::finding::{Finding, FindingCode, Severity};
 use crate::format::manifest::BackupFormat;
@@ -25,6 +25,45 @@ pub(super) fn entry_forms(n: usize) -> (&'static str, &'static str, &'static str
 
 pub(super) fn list_names(names: &BTreeSet<String>) -> String {
     names.iter().cloned().collect::<Vec<_>>().join(", ")
+}
+
+/// "a", "a and b", "a, b and c".
+pub(super) fn and_list(items: &[String]) -> String {
+    match items {
+        [] => String::new(),
+        [one] => one.clone(),
+        [first @ .., last] => format!("{} and {last}", first.join(", ")),
+    }
+}
+
+/// What the roles created from the saved ones had at the source and do not get again, role by
+/// role: "Only LOGIN, … are recreated: role app_admin: SUPERUSER, CREATEROLE and membership in
+/// pg_execute_server_program were not recreated."
+pub(super) fn roles_trimmed(left_out: &BTreeMap<String, Vec<String>>) -> Option<String> {
+    if left_out.is_empty() {
+        return None;
+    }
+    let roles: Vec<String> = left_out
+        .iter()
+        .map(|(role, what)| {
+            let verb = if what.len() == 1 { "was" } else { "were" };
+            format!("role {role}: {} {verb} not recreated", and_list(what))
+        })
+        .collect();
+    Some(format!(
+        "Only LOGIN, INHERIT, CONNECTION LIMIT, VALID UNTIL and memberships among the roles this \
+         restore creates are taken from a backup; {}.",
+        roles.join("; ")
+    ))
+}
+
+/// Saved roles whose names Lifeboat never creates.
+pub(super) fn reserved_roles(reserved: &BTreeSet<String>) -> String {
+    format!(
+        "Not created, whatever the backup saved: {} (PostgreSQL's predefined pg_ roles, postgres \
+         and the names PostgreSQL reserves are never created from a backup).",
+        list_names(reserved)
+    )
 }
 
 /// The checksums, and whether the SQL file is whole and stays in one database.

@@ -2,7 +2,7 @@
 //! create objects owned by them, else the user (or the chosen role); roles the backup saved may
 //! be created first. Pure: it reads facts, never a server.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::base::finding::{Finding, FindingCode, Severity};
 use crate::format::globals::{self, SavedRoles};
@@ -10,7 +10,7 @@ use crate::format::sqltext::DumpFacts;
 use crate::util::quote::quote_ident;
 
 use super::RestoreRequest;
-use super::findings::{list_names, plural};
+use super::findings::{self, list_names, plural};
 use super::target_facts::TargetFacts;
 
 /// What the plan decided about roles.
@@ -75,16 +75,18 @@ pub(super) fn decide(
         .collect();
     let mut missing_roles: BTreeSet<String> =
         dump.roles().into_iter().filter(|r| !target.roles.contains(r)).collect();
-    let recreatable: BTreeSet<String> = missing_roles
+    let saved_role = |r: &String| saved.is_some_and(|s| s.roles.contains_key(r));
+    // A saved role of a reserved or predefined name (pg_…, postgres …) is never created.
+    let (recreatable, reserved): (BTreeSet<String>, BTreeSet<String>) = missing_roles
         .iter()
-        .filter(|r| saved.is_some_and(|s| s.roles.contains_key(*r)))
+        .filter(|r| saved_role(r))
         .cloned()
-        .collect();
+        .partition(|r| may_create_plain_role(r));
     let mut roles = Roles::default();
     // Without saved roles to create from, plain ones stand for them: nothing to warn about.
     let plain_instead = request.create_missing_roles && recreatable.is_empty();
     if request.create_roles && !missing_roles.is_empty() && !plain_instead {
-        let (finding, statements, memberships) = creation(saved, &recreatable, target);
+        let (finding, statements, memberships) = creation(saved, &recreatable, &reserved, target);
         roles.findings.push(finding);
         if !statements.is_empty() {
             missing_owners.retain(|r| !recreatable.contains(*r));
@@ -95,19 +97,21 @@ pub(super) fn decide(
     }
     if request.create_missing_roles && !missing_roles.is_empty() {
         create_plain(&mut roles, &missing_roles, target);
-        // Giving an object to a role needs membership in it unless one is superuser; a
-        // CREATEROLE user has none in the roles it creates (16+: only ADMIN) until it grants it.
-        if !target.superuser {
-            roles.memberships.extend(
-                roles
-                    .plain
-                    .iter()
-                    .filter(|r| owners.contains(r))
-                    .map(|r| format!("GRANT {} TO {}", quote_ident(r), quote_ident(&target.user))),
-            );
-        }
         missing_owners.retain(|r| !roles.plain.contains(*r));
         missing_roles.retain(|r| !roles.plain.contains(r));
+    }
+    // Giving an object to a role needs membership in it unless one is superuser; a CREATEROLE
+    // user has none in the roles it creates (16+: only ADMIN) until it grants it.
+    if !target.superuser {
+        let grants: Vec<String> = roles
+            .statements
+            .iter()
+            .filter(|(name, _)| owners.contains(name))
+            .map(|(name, _)| {
+                format!("GRANT {} TO {}", quote_ident(name), quote_ident(&target.user))
+            })
+            .collect();
+        roles.memberships.extend(grants);
     }
     roles.findings.extend(owner_role(target, role));
     roles.no_owner = request.no_owner
@@ -131,22 +135,29 @@ pub(super) fn decide(
     roles
 }
 
-/// The roles to create from the saved ones, with their memberships: a finding saying so, or why
-/// they cannot be (then no statements).
+/// The roles to create from the saved ones, with their memberships: a finding saying so and
+/// naming what of their definitions is not recreated, or why they cannot be (then no
+/// statements).
 fn creation(
     saved: Option<&SavedRoles>,
     recreatable: &BTreeSet<String>,
+    reserved: &BTreeSet<String>,
     target: &TargetFacts,
 ) -> (Finding, Vec<(String, String)>, Vec<String>) {
     let saved = match saved {
         Some(saved) if !recreatable.is_empty() => saved,
         _ => {
+            let message = if reserved.is_empty() {
+                "The backup saved no roles to create the missing ones from (it was made without \
+                 globals)."
+                    .to_owned()
+            } else {
+                findings::reserved_roles(reserved)
+            };
             let finding = Finding::new(
                 Severity::Warning,
                 FindingCode::CannotCreateRoles,
-                "The backup saved no roles to create the missing ones from (it was made without \
-                 globals)."
-                    .into(),
+                message,
                 Some("Objects are restored without their owners instead.".into()),
             );
             return (finding, Vec::new(), Vec::new());
@@ -168,26 +179,30 @@ fn creation(
         );
         return (finding, Vec::new(), Vec::new());
     }
-    let mut weakened = Vec::new();
-    let mut statements = Vec::new();
+    let statements: Vec<(String, String)> = recreatable
+        .iter()
+        .map(|name| (name.clone(), globals::create_statement(name, &saved.roles[name])))
+        .collect();
+    let (grants, mut left_out) = memberships(saved, recreatable);
     for name in recreatable {
-        let (sql, dropped) = globals::create_statement(name, &saved.roles[name], target.superuser);
-        if !dropped.is_empty() {
-            weakened.push(format!("{name} (without {})", dropped.join(", ")));
-        }
-        statements.push((name.clone(), sql));
+        let refused = saved.roles[name].refused.iter().cloned();
+        let entry = left_out.entry(name.clone()).or_default();
+        entry.splice(0..0, refused);
     }
+    left_out.retain(|_, what| !what.is_empty());
     let mut message = format!(
         "Creates {} role{} from the roles saved with the backup: {}.",
         recreatable.len(),
         plural(recreatable.len()),
         list_names(recreatable)
     );
-    if !weakened.is_empty() {
-        message.push_str(&format!(
-            " Server-wide powers are not given again: {}.",
-            weakened.join(", ")
-        ));
+    if let Some(trimmed) = findings::roles_trimmed(&left_out) {
+        message.push(' ');
+        message.push_str(&trimmed);
+    }
+    if !reserved.is_empty() {
+        message.push(' ');
+        message.push_str(&findings::reserved_roles(reserved));
     }
     let finding = Finding::new(
         Severity::Warning,
@@ -199,7 +214,7 @@ fn creation(
                 .into(),
         ),
     );
-    (finding, statements, memberships(saved, recreatable, target))
+    (finding, statements, grants)
 }
 
 /// Plans the missing roles Lifeboat may create (see [`may_create_plain_role`]) as plain
@@ -256,26 +271,61 @@ fn create_plain(roles: &mut Roles, missing: &BTreeSet<String>, target: &TargetFa
     roles.plain = plain;
 }
 
-/// The saved memberships that involve a created role, between roles that will exist.
+/// The saved memberships among the roles this restore creates, as plain grants (never `WITH
+/// ADMIN OPTION`), and, by created role, what else was saved for it and is left out: membership
+/// in a role that already exists (`postgres`, `pg_execute_server_program` …), a grant of it to
+/// one, the admin option.
 fn memberships(
     saved: &SavedRoles,
-    recreatable: &BTreeSet<String>,
-    target: &TargetFacts,
-) -> Vec<String> {
-    let exists = |r: &String| target.roles.contains(r) || recreatable.contains(r);
-    saved
-        .memberships
-        .iter()
-        // Predefined roles (pg_write_server_files, pg_execute_server_program …) are server-wide
-        // powers too: never given again.
-        .filter(|(role, _)| !role.starts_with("pg_"))
-        .filter(|(role, member)| {
-            (recreatable.contains(role) || recreatable.contains(member))
-                && exists(role)
-                && exists(member)
-        })
-        .map(|(role, member)| format!("GRANT {} TO {}", quote_ident(role), quote_ident(member)))
-        .collect()
+    created: &BTreeSet<String>,
+) -> (Vec<String>, BTreeMap<String, Vec<String>>) {
+    let mut grants = Vec::new();
+    let mut kept: Vec<(&String, &String)> = Vec::new();
+    let mut left_out: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let mut leave_out = |role: &String, what: String| {
+        let entry = left_out.entry(role.clone()).or_default();
+        if !entry.contains(&what) {
+            entry.push(what);
+        }
+    };
+    for membership in &saved.memberships {
+        let (role, member) = (&membership.role, &membership.member);
+        match (created.contains(role), created.contains(member)) {
+            _ if role == member => {}
+            // PostgreSQL refuses a grant that makes a role a member of itself, through others.
+            (true, true) if member_of(&kept, role, member) => {
+                leave_out(member, format!("membership in {role} (circular)"));
+            }
+            (true, true) => {
+                if !kept.contains(&(role, member)) {
+                    kept.push((role, member));
+                    grants.push(format!("GRANT {} TO {}", quote_ident(role), quote_ident(member)));
+                }
+                if membership.admin {
+                    leave_out(member, format!("the admin option on {role}"));
+                }
+            }
+            (false, true) => leave_out(member, format!("membership in {role}")),
+            (true, false) => leave_out(role, format!("its grant to {member}")),
+            (false, false) => {}
+        }
+    }
+    (grants, left_out)
+}
+
+/// Whether `role` is `of` or a member of it through the (role, member) grants in `kept`.
+fn member_of(kept: &[(&String, &String)], role: &String, of: &String) -> bool {
+    let mut seen = BTreeSet::new();
+    let mut next = vec![of];
+    while let Some(current) = next.pop() {
+        if current == role {
+            return true;
+        }
+        if seen.insert(current) {
+            next.extend(kept.iter().filter(|(r, _)| *r == current).map(|(_, m)| *m));
+        }
+    }
+    false
 }
 
 /// The role to restore as must exist, and the user must be a member of it.

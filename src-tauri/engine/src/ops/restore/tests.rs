@@ -9,7 +9,7 @@ use super::source_facts::{ManifestFacts, SourceFacts};
 use super::target_facts::{Contents, Disk, Replaced, TargetFacts, Template};
 use super::*;
 use crate::format::archive::ArchiveVersion;
-use crate::format::globals::{SavedRole, SavedRoles};
+use crate::format::globals::{self, SavedMembership, SavedRole, SavedRoles};
 use crate::format::sqltext::{DumpEntry, DumpFacts};
 use crate::pg::inventory::SettingsReach;
 use crate::util::naming::MAX_IDENTIFIER_BYTES;
@@ -501,9 +501,10 @@ fn plan_error(source: &SourceFacts, request: &RestoreRequest) -> Error {
 fn missing_roles_are_created_from_the_saved_ones_when_asked() {
     let mut source = source();
     let mut roles = BTreeMap::new();
-    roles.insert("alice".to_owned(), SavedRole { attributes: vec!["LOGIN".into()] });
-    source.saved_roles =
-        Some(SavedRoles { roles, memberships: vec![("alice".into(), "lifeboat".into())] });
+    roles.insert("alice".to_owned(), SavedRole { login: Some(true), ..SavedRole::default() });
+    let memberships =
+        vec![SavedMembership { role: "alice".into(), member: "lifeboat".into(), admin: false }];
+    source.saved_roles = Some(SavedRoles { roles, memberships });
     let mut target = target();
     target.roles = names(&["lifeboat", "bob", "postgres"]);
     target.member_of.remove("alice");
@@ -527,7 +528,13 @@ fn missing_roles_are_created_from_the_saved_ones_when_asked() {
     assert!(!plan.blocked && !plan.no_owner, "the owner exists once created");
     assert_eq!(plan.create_roles, ["alice"]);
     assert_eq!(finding(&plan, FindingCode::RolesCreated).severity, Severity::Warning);
-    assert_eq!(run.membership_statements, ["GRANT \"alice\" TO \"lifeboat\""]);
+    assert_eq!(
+        run.membership_statements,
+        ["GRANT \"alice\" TO \"lifeboat\""],
+        "not the saved grant to an existing role: Lifeboat's own, so that the user may give \
+         alice what she owns"
+    );
+    assert!(message(&plan, FindingCode::RolesCreated).contains("its grant to lifeboat"));
     source.saved_roles = None;
     let plan = planned(&source, &target, &request).plan;
     assert_eq!(finding(&plan, FindingCode::CannotCreateRoles).severity, Severity::Warning);
@@ -695,7 +702,7 @@ fn missing_roles_are_created_as_plain_nologin_roles_when_asked() {
 fn saved_roles_come_first_and_only_the_rest_are_plain() {
     let mut source = source_naming_app_roles();
     let mut saved = BTreeMap::new();
-    saved.insert("app_owner".to_owned(), SavedRole { attributes: vec!["LOGIN".into()] });
+    saved.insert("app_owner".to_owned(), SavedRole { login: Some(true), ..SavedRole::default() });
     source.saved_roles = Some(SavedRoles { roles: saved, memberships: Vec::new() });
     let mut target = target();
     target.createrole = true;
@@ -718,7 +725,22 @@ fn saved_roles_come_first_and_only_the_rest_are_plain() {
 
 #[test]
 fn reserved_names_are_never_created() {
-    for name in ["postgres", "PUBLIC", "pg_monitor", "Current_User", "none", "session_user", ""] {
+    for name in [
+        "postgres",
+        "Postgres",
+        "PUBLIC",
+        "pg_monitor",
+        "pg_evil",
+        "PG_EVIL",
+        "Pg_execute_server_program",
+        "Current_User",
+        "none",
+        "session_user",
+        "current_role",
+        "user",
+        "",
+        "a\0b",
+    ] {
         assert!(!may_create_plain_role(name), "{name}");
     }
     assert!(!may_create_plain_role(&"x".repeat(64)));
@@ -777,4 +799,128 @@ fn schemas_the_backup_creates_or_every_database_has_are_not_created() {
         assert!(run.create_schemas.is_empty(), "{schema}");
         assert!(!codes(&plan).iter().any(|(c, _)| *c == FindingCode::SchemasCreated), "{schema}");
     }
+}
+
+/// A globals file written to escalate, and a dump naming its roles: app_admin owns the table;
+/// evil, reader and pg_evil are granted on it.
+fn hostile_source() -> SourceFacts {
+    let mut source = source();
+    source.dump.entries = vec![
+        entry(2, "TABLE", "orders", "app_admin", &[]),
+        entry(3, "ACL", "TABLE orders", "", &["app_admin", "evil", "pg_evil", "reader"]),
+        entry(4, "TABLE DATA", "orders", "app_admin", &[]),
+    ];
+    source.saved_roles = Some(globals::parse(
+        "CREATE ROLE app_admin; ALTER ROLE app_admin WITH SUPERUSER CREATEROLE LOGIN \
+         IN ROLE pg_execute_server_program;\n\
+         CREATE ROLE evil WITH REPLICATION BYPASSRLS CREATEDB CONNECTION LIMIT 3;\n\
+         GRANT postgres TO evil GRANTED BY postgres;\n\
+         GRANT pg_write_server_files TO evil WITH ADMIN OPTION;\n\
+         GRANT app_admin TO evil WITH ADMIN OPTION;\n\
+         GRANT reader TO bob; CREATE ROLE reader;\n\
+         CREATE ROLE pg_evil SUPERUSER; GRANT pg_evil TO evil;\n\
+         ALTER ROLE evil SET session_preload_libraries = 'evil';\n\
+         GRANT evil TO app_admin;\n",
+    ));
+    source
+}
+
+fn hostile_target(superuser: bool) -> TargetFacts {
+    let mut target = target();
+    target.superuser = superuser;
+    target.createrole = true;
+    target.roles = names(&[
+        "lifeboat",
+        "bob",
+        "postgres",
+        "pg_execute_server_program",
+        "pg_write_server_files",
+    ]);
+    target
+}
+
+#[test]
+fn recreated_roles_get_only_allow_listed_attributes_and_memberships_among_themselves() {
+    let source = hostile_source();
+    let request = RestoreRequest { create_roles: true, ..Default::default() };
+    let Planned { plan, run } = planned(&source, &hostile_target(true), &request);
+    assert!(!plan.blocked, "{:?}", plan.findings);
+    assert_eq!(plan.create_roles, ["app_admin", "evil", "reader"]);
+    assert_eq!(plan.recreatable_roles, ["app_admin", "evil", "reader"], "never pg_evil");
+    assert_eq!(
+        run.role_statements.iter().map(|(_, sql)| sql.as_str()).collect::<Vec<_>>(),
+        [
+            "CREATE ROLE \"app_admin\" WITH LOGIN INHERIT",
+            "CREATE ROLE \"evil\" WITH NOLOGIN INHERIT CONNECTION LIMIT 3",
+            "CREATE ROLE \"reader\" WITH NOLOGIN INHERIT",
+        ]
+    );
+    assert_eq!(run.membership_statements, ["GRANT \"app_admin\" TO \"evil\""]);
+    let created = message(&plan, FindingCode::RolesCreated);
+    for named in [
+        "role app_admin: SUPERUSER, CREATEROLE, membership in pg_execute_server_program and \
+         membership in evil (circular) were not recreated",
+        "role evil: REPLICATION, BYPASSRLS, CREATEDB, the setting session_preload_libraries, \
+         membership in postgres, membership in pg_write_server_files, the admin option on \
+         app_admin and membership in pg_evil were not recreated",
+        "role reader: its grant to bob was not recreated",
+        "Not created, whatever the backup saved: pg_evil",
+    ] {
+        assert!(created.contains(named), "{named:?} not in {created}");
+    }
+    assert!(message(&plan, FindingCode::RolesMissing).contains("pg_evil"));
+    let all = format!("{:?}{:?}", run.role_statements, run.membership_statements);
+    for word in [
+        "SUPERUSER",
+        "CREATEROLE",
+        "CREATEDB",
+        "REPLICATION",
+        "BYPASSRLS",
+        "pg_",
+        "SET",
+        "ADMIN",
+        "postgres",
+    ] {
+        assert!(!all.contains(word), "{word} in {all}");
+    }
+}
+
+#[test]
+fn a_createrole_user_is_granted_only_the_created_owners() {
+    let source = hostile_source();
+    let request = RestoreRequest { create_roles: true, ..Default::default() };
+    let Planned { plan, run } = planned(&source, &hostile_target(false), &request);
+    assert!(!plan.blocked && !plan.no_owner, "{:?}", plan.findings);
+    assert_eq!(
+        run.membership_statements,
+        ["GRANT \"app_admin\" TO \"evil\"", "GRANT \"app_admin\" TO \"lifeboat\""],
+        "the user may give app_admin what it owns; nothing else reaches an existing role"
+    );
+}
+
+#[test]
+fn reserved_saved_roles_are_never_created_by_either_option() {
+    let mut source = hostile_source();
+    source.dump.entries[1].roles = ["pg_evil", "PG_Other", "postgres"].map(String::from).into();
+    let mut saved = source.saved_roles.take().unwrap();
+    saved.roles.insert("PG_Other".into(), SavedRole::default());
+    saved.roles.insert("postgres".into(), SavedRole::default());
+    source.saved_roles = Some(saved);
+    let mut target = hostile_target(true);
+    target.roles.remove("postgres");
+    target.roles.insert("app_admin".into());
+    let request = RestoreRequest { create_roles: true, ..Default::default() };
+    let plan = planned(&source, &target, &request).plan;
+    assert!(plan.create_roles.is_empty());
+    let cannot = finding(&plan, FindingCode::CannotCreateRoles);
+    assert_eq!(cannot.severity, Severity::Warning);
+    assert!(cannot.message.contains("PG_Other, pg_evil, postgres"), "{}", cannot.message);
+    let request =
+        RestoreRequest { create_roles: true, create_missing_roles: true, ..Default::default() };
+    let Planned { plan, run } = planned(&source, &target, &request);
+    assert!(plan.create_roles.is_empty() && plan.plain_roles.is_empty(), "{:?}", plan.create_roles);
+    assert!(run.role_statements.is_empty() && run.membership_statements.is_empty());
+    let request = RestoreRequest { create_missing_roles: true, ..Default::default() };
+    let plan = planned(&source, &target, &request).plan;
+    assert!(plan.plain_roles.is_empty(), "{:?}", plan.plain_roles);
 }
