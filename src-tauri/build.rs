@@ -33,6 +33,7 @@ fn main() {
         "remove_schedule",
         "test_fire_schedule",
         "preview_retention",
+        "pick_path",
     ]);
     tauri_build::try_build(tauri_build::Attributes::new().app_manifest(manifest))
         .expect("tauri-build failed");

@@ -21,9 +21,12 @@ use lifeboat_engine::storage::profiles::{
 };
 use lifeboat_engine::storage::smoke::{self, ListSmokeChecks, SaveSmokeChecks, SmokeCheck};
 use lifeboat_engine::util::naming;
-use tauri::State;
+use serde::Deserialize;
 use tauri::ipc::Channel;
+use tauri::{AppHandle, State};
+use tauri_plugin_dialog::DialogExt;
 
+use crate::paths::PathPolicy;
 use crate::state::{AppState, ChannelSink};
 use crate::watcher::{WatchStatus, Watcher};
 
@@ -103,10 +106,12 @@ pub async fn list_tables(state: State<'_, AppState>, input: ListTables) -> Reply
 #[specta::specta]
 pub async fn start_backup(
     state: State<'_, AppState>,
+    paths: State<'_, PathPolicy>,
     operation_id: String,
     input: StartBackup,
     on_event: Channel<ProgressEvent>,
 ) -> Reply<BackupOutcome> {
+    paths.check(&input.destination, "Backup folder")?;
     let ctx = state.ctx()?;
     let cancel = state.operations.begin(&operation_id);
     let outcome = backup::backup(ctx, input, &ChannelSink(on_event), &cancel).await;
@@ -159,8 +164,10 @@ pub async fn backup_database_name(path: String) -> Reply<String> {
 #[specta::specta]
 pub async fn preflight_restore(
     state: State<'_, AppState>,
+    paths: State<'_, PathPolicy>,
     input: RestoreRequest,
 ) -> Reply<RestorePlan> {
+    paths.check_source(&input.source, "Backup to restore")?;
     restore::preflight(state.ctx()?, input).await.map_err(|e| e.payload())
 }
 
@@ -169,10 +176,12 @@ pub async fn preflight_restore(
 #[specta::specta]
 pub async fn start_restore(
     state: State<'_, AppState>,
+    paths: State<'_, PathPolicy>,
     operation_id: String,
     input: RestoreRequest,
     on_event: Channel<ProgressEvent>,
 ) -> Reply<RestoreOutcome> {
+    paths.check_source(&input.source, "Backup to restore")?;
     let ctx = state.ctx()?;
     let cancel = state.operations.begin(&operation_id);
     let outcome = restore::restore(ctx, input, &ChannelSink(on_event), &cancel).await;
@@ -186,10 +195,12 @@ pub async fn start_restore(
 #[specta::specta]
 pub async fn start_drill(
     state: State<'_, AppState>,
+    paths: State<'_, PathPolicy>,
     operation_id: String,
     input: DrillRequest,
     on_event: Channel<ProgressEvent>,
 ) -> Reply<DrillReport> {
+    paths.check_source(&input.source, "Backup to test")?;
     let ctx = state.ctx()?;
     let cancel = state.operations.begin(&operation_id);
     let report = drill::drill(ctx, input, &ChannelSink(on_event), &cancel).await;
@@ -263,7 +274,17 @@ pub async fn show_schedule(state: State<'_, AppState>, name: String) -> Reply<Sc
 /// Adds a schedule and installs it in this user's scheduler.
 #[tauri::command]
 #[specta::specta]
-pub async fn add_schedule(state: State<'_, AppState>, input: ScheduleInput) -> Reply<Schedule> {
+pub async fn add_schedule(
+    state: State<'_, AppState>,
+    paths: State<'_, PathPolicy>,
+    input: ScheduleInput,
+) -> Reply<Schedule> {
+    if let Some(folder) = &input.out_dir {
+        paths.check(folder, "Backup folder")?;
+    }
+    if let Some(folder) = &input.copy_to {
+        paths.check(folder, "Second copy folder")?;
+    }
     let platform = state.scheduler()?;
     schedule::add_with(state.ctx()?, &platform, input).await.map_err(|e| e.payload())
 }
@@ -294,4 +315,47 @@ pub async fn preview_retention(
 ) -> Reply<PruneReport> {
     let request = PruneRequest { dry_run: true, ..input };
     retention::prune(state.ctx()?, request).await.map_err(|e| e.payload())
+}
+
+/// What the system's file or folder picker is asked for.
+#[derive(Debug, Clone, Deserialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct PickPath {
+    /// A folder rather than a backup file.
+    pub directory: bool,
+    /// Where the picker opens: a folder, or a file whose folder is used.
+    pub default_path: Option<String>,
+}
+
+/// Opens the system's picker and returns the chosen path (None when it was closed). The path is
+/// remembered for this session, so the commands above accept it wherever it is (`paths`).
+#[tauri::command]
+#[specta::specta]
+pub async fn pick_path(
+    app: AppHandle,
+    paths: State<'_, PathPolicy>,
+    input: PickPath,
+) -> Reply<Option<String>> {
+    let mut dialog = app.dialog().file();
+    if let Some(default) = input.default_path.filter(|d| !d.trim().is_empty()) {
+        let default = std::path::PathBuf::from(default);
+        let folder = if default.is_dir() { Some(default.as_path()) } else { default.parent() };
+        if let Some(folder) = folder.filter(|f| f.is_dir()) {
+            dialog = dialog.set_directory(folder);
+        }
+    }
+    let (sender, chosen) = tokio::sync::oneshot::channel();
+    let reply = move |path: Option<tauri_plugin_dialog::FilePath>| {
+        let _ = sender.send(path.and_then(|p| p.into_path().ok()));
+    };
+    if input.directory {
+        dialog.pick_folder(reply);
+    } else {
+        dialog.add_filter("Backups", &["backup", "tar", "sql", "json", "dump"]).pick_file(reply);
+    }
+    let chosen = chosen.await.ok().flatten();
+    if let Some(path) = &chosen {
+        paths.remember_pick(path);
+    }
+    Ok(chosen.map(|p| p.display().to_string()))
 }

@@ -2,6 +2,7 @@
 //! engine's operations to the window.
 
 mod commands;
+mod paths;
 mod state;
 mod watcher;
 
@@ -46,6 +47,7 @@ pub fn specta_builder() -> Builder<tauri::Wry> {
             commands::remove_schedule,
             commands::test_fire_schedule,
             commands::preview_retention,
+            commands::pick_path,
         ])
         .events(collect_events![watcher::AttentionChecked, watcher::OpenFix])
         // Sizes and row counts are i64; JavaScript numbers hold them exactly up to 2^53.
@@ -66,7 +68,10 @@ pub fn run() {
         .invoke_handler(builder.invoke_handler())
         .setup(move |app| {
             builder.mount_events(app);
-            app.manage(state::AppState::load(app.handle()));
+            let state = state::AppState::load(app.handle());
+            let data = state.ctx().ok().map(|ctx| ctx.data_dir.path().to_owned());
+            app.manage(paths::PathPolicy::new(data));
+            app.manage(state);
             app.manage(watcher::Watcher::default());
             watcher::start(app.handle());
             Ok(())

@@ -44,6 +44,7 @@ pub fn server_settings(name: &str, server: &PgServer) -> ProfileSettings {
         sslmode: SslMode::Prefer,
         root_cert: None,
         password_source: PasswordSource::Environment,
+        allow_cleartext_password: false,
     }
 }
 

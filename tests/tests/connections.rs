@@ -39,6 +39,7 @@ fn settings(host: &str, port: u16, user: &str) -> ProfileSettings {
         sslmode: SslMode::Prefer,
         root_cert: None,
         password_source: PasswordSource::Keychain,
+        allow_cleartext_password: false,
     }
 }
 

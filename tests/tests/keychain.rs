@@ -33,6 +33,7 @@ fn settings(name: &str, port: u16) -> ProfileSettings {
         sslmode: SslMode::Prefer,
         root_cert: None,
         password_source: PasswordSource::Keychain,
+        allow_cleartext_password: false,
     }
 }
 

@@ -13,6 +13,8 @@ use lifeboat_engine::ops::retention::{
 use lifeboat_engine::storage::catalog::{
     BackupRecord, BackupStatus, CatalogQuery, CopyStatus, query_catalog,
 };
+use lifeboat_engine::storage::jobs;
+use lifeboat_engine::util::display::{safe, safe_text};
 use lifeboat_engine::{Ctx, Error};
 
 use super::{CliProgress, JsonFlag, cancel_on_interrupt, finish, human_size, report};
@@ -82,8 +84,13 @@ pub fn run_backups(ctx: Result<Ctx, Error>, args: BackupsArgs) -> ExitCode {
         limit: Some(args.limit),
         include_deleted: args.all,
     };
+    // Restores that stopped halfway and left a database behind, said before the backups.
+    let interrupted = ctx.as_ref().ok().and_then(|c| jobs::interrupted(c).ok()).unwrap_or_default();
     let result = ctx.and_then(|ctx| query_catalog(&ctx, &query));
     finish(args.json.json, result, |backups| {
+        for job in &interrupted {
+            println!("warning: {}", safe_text(&job.describe()));
+        }
         if backups.is_empty() {
             println!("No backups in the catalog yet. Make one with `lifeboat backup`.");
             return;
@@ -97,20 +104,20 @@ pub fn run_backups(ctx: Result<Ctx, Error>, args: BackupsArgs) -> ExitCode {
                 "{:>5}  {:<16}  {:<20}  {:<9}  {:>9}  {:<13}  {:<7}  {}",
                 b.id,
                 short_time(&b.started_at),
-                b.database,
+                safe(&b.database),
                 status_text(b),
                 human_size(b.size_bytes),
                 b.test_status,
                 copy_text(b.copy_status),
-                b.manifest_path.as_deref().unwrap_or("-")
+                safe(b.manifest_path.as_deref().unwrap_or("-"))
             );
             if let Some(error) = b.error_message.as_deref().filter(|_| b.deleted_at.is_none()) {
-                println!("       {error}");
+                println!("       {}", safe_text(error));
             }
             if let (Some(status @ (CopyStatus::Failed | CopyStatus::Missing)), Some(why)) =
                 (b.copy_status, b.copy_error.as_deref())
             {
-                println!("       copy {}: {why}", status.as_str());
+                println!("       copy {}: {}", status.as_str(), safe_text(why));
             }
         }
     })
@@ -165,7 +172,7 @@ fn print_prune(r: &PruneReport) {
     };
     let verb = if r.dry_run { "Would delete" } else { "Deleted" };
     if r.delete.is_empty() {
-        println!("Nothing to delete for {} on {}:{}.", r.database, r.host, r.port);
+        println!("Nothing to delete for {} on {}:{}.", safe(&r.database), safe(&r.host), r.port);
     } else {
         println!(
             "{verb} {} backup(s), {}:",
@@ -182,7 +189,8 @@ fn print_prune(r: &PruneReport) {
         println!("{}  ({})", line(item), why.join("; "));
     }
     for failure in &r.failures {
-        eprintln!("error: backup {} could not be deleted: {}", failure.backup_id, failure.message);
+        let message = safe_text(&failure.message);
+        eprintln!("error: backup {} could not be deleted: {message}", failure.backup_id);
     }
     if r.dry_run && !r.delete.is_empty() {
         println!("Nothing was deleted (dry run). Run again without --dry-run to delete.");
@@ -209,8 +217,8 @@ pub async fn run_copy(ctx: Result<Ctx, Error>, args: CopyArgs) -> ExitCode {
     .await;
     finish(args.json.json, result, |outcome: &CopyOutcome| match outcome.status {
         // The warning went to standard error already.
-        CopyStatus::Missing if args.verify => println!("{}", outcome.message),
+        CopyStatus::Missing if args.verify => println!("{}", safe_text(&outcome.message)),
         CopyStatus::Missing => {}
-        _ => println!("{} ({})", outcome.message, outcome.copy_path),
+        _ => println!("{} ({})", safe_text(&outcome.message), safe(&outcome.copy_path)),
     })
 }

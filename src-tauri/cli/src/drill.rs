@@ -9,6 +9,7 @@ use lifeboat_engine::base::progress::{ProgressEvent, ProgressSink};
 use lifeboat_engine::ops::drill::{DrillReport, DrillRequest, DrillTarget, StepStatus, drill};
 use lifeboat_engine::ops::verify::verify;
 use lifeboat_engine::storage::smoke::{self, Expectation, SmokeCheck};
+use lifeboat_engine::util::display::{safe, safe_text};
 use lifeboat_engine::{Ctx, Error};
 
 use super::{JsonFlag, cancel_on_interrupt, finish, report};
@@ -82,9 +83,9 @@ impl ProgressSink for StageProgress {
     fn emit(&self, event: ProgressEvent) {
         match event {
             ProgressEvent::Stage { index, total, name } if self.terminal => {
-                eprintln!("[{index}/{total}] {name}…");
+                eprintln!("[{index}/{total}] {}…", safe(&name));
             }
-            ProgressEvent::Warning { message } => eprintln!("warning: {message}"),
+            ProgressEvent::Warning { message } => eprintln!("warning: {}", safe_text(&message)),
             _ => {}
         }
     }
@@ -121,22 +122,29 @@ fn print_report(report: &DrillReport) {
             StepStatus::Failed => "FAIL",
             StepStatus::Skipped => "skip",
         };
-        println!("{mark} {}: {}", step.kind.title(), step.summary);
+        println!("{mark} {}: {}", step.kind.title(), safe_text(&step.summary));
         for check in step.checks.iter().filter(|c| !c.passed) {
-            println!("       {}: expected {}, found {}", check.name, check.expected, check.actual);
+            let (name, expected, actual) = (&check.name, &check.expected, &check.actual);
+            println!("       {}: expected {}, found {}", safe(name), safe(expected), safe(actual));
         }
     }
     if !report.stood_in_roles.is_empty() {
-        println!("Roles stood in for: {}", report.stood_in_roles.join(", "));
+        println!("Roles stood in for: {}", safe(&report.stood_in_roles.join(", ")));
+    }
+    if let Some(role) = &report.restored_as {
+        println!("{}", safe_text(&role.summary));
+        if let Some(warning) = &role.warning {
+            println!("WARNING: {}", safe_text(warning));
+        }
     }
     match &report.failure {
         None => {
             println!("PASSED: the backup restores ({:.1} s).", report.duration_ms as f64 / 1000.0)
         }
-        Some(failure) => println!("FAILED: {failure}"),
+        Some(failure) => println!("FAILED: {}", safe_text(failure)),
     }
     if let Some(html) = &report.certificate_html {
-        println!("Certificate: {html}");
+        println!("Certificate: {}", safe(html));
     }
 }
 

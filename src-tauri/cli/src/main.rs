@@ -27,6 +27,7 @@ use lifeboat_engine::storage::profiles::{
     AddProfile, ListProfiles, PasswordSource, ProfileSettings, RemoveProfile, SslMode, add_profile,
     list_profiles, remove_profile,
 };
+use lifeboat_engine::util::display::{safe, safe_text};
 use lifeboat_engine::util::secret::Secret;
 use lifeboat_engine::{Ctx, DataDir, Error};
 use serde::Serialize;
@@ -233,9 +234,9 @@ impl ProgressSink for CliProgress {
         match event {
             ProgressEvent::Step { done, total, current } if self.terminal => {
                 let doing = self.doing;
-                eprint!("\r\x1b[2K{doing} {done} of {total} ({current})");
+                eprint!("\r\x1b[2K{doing} {done} of {total} ({})", safe(&current));
             }
-            ProgressEvent::Warning { message } => eprintln!("warning: {message}"),
+            ProgressEvent::Warning { message } => eprintln!("warning: {}", safe_text(&message)),
             _ => {}
         }
     }
@@ -363,12 +364,12 @@ async fn run_restore(ctx: Result<Ctx, Error>, args: RestoreArgs) -> ExitCode {
             } else {
                 println!(
                     "Restored into {} with {} error{}: what failed is missing there.",
-                    outcome.database,
+                    safe(&outcome.database),
                     outcome.errors.len(),
                     if outcome.errors.len() == 1 { "" } else { "s" }
                 );
                 for error in &outcome.errors {
-                    println!("error: {error}");
+                    println!("error: {}", safe_text(error));
                 }
             }
             ExitCode::FAILURE
@@ -377,7 +378,7 @@ async fn run_restore(ctx: Result<Ctx, Error>, args: RestoreArgs) -> ExitCode {
             println!(
                 "Restored {} entries into {}{} in {:.1} s ({}).",
                 outcome.restored_entries,
-                outcome.database,
+                safe(&outcome.database),
                 if outcome.kept_as.is_some() {
                     " (replaced)"
                 } else if outcome.created {
@@ -389,25 +390,26 @@ async fn run_restore(ctx: Result<Ctx, Error>, args: RestoreArgs) -> ExitCode {
                 outcome.tool_versions.join(", ")
             );
             if let Some(kept) = &outcome.kept_as {
-                println!("The previous {} is kept as {kept}.", outcome.database);
+                println!("The previous {} is kept as {}.", safe(&outcome.database), safe(kept));
             }
             if !outcome.created_roles.is_empty() {
                 println!(
                     "Created the roles {} (no passwords yet).",
-                    outcome.created_roles.join(", ")
+                    safe(&outcome.created_roles.join(", "))
                 );
             }
             for warning in &outcome.warnings {
-                println!("warning: {warning}");
+                println!("warning: {}", safe_text(warning));
             }
         }),
     }
 }
 
 fn print_plan(plan: &RestorePlan, verbose: bool) {
-    println!("{}", plan.summary);
+    println!("{}", safe_text(&plan.summary));
     let format = serde_json::to_value(plan.format).expect("serializable");
-    let mut source = format!("Source: {} ({}", plan.source, format.as_str().unwrap_or_default());
+    let mut source =
+        format!("Source: {} ({}", safe(&plan.source), format.as_str().unwrap_or_default());
     if let Some(version) = &plan.archive_version {
         source.push_str(&format!(", archive {version}"));
     }
@@ -421,8 +423,8 @@ fn print_plan(plan: &RestorePlan, verbose: bool) {
     println!(
         "Target: {} database {} on \"{}\" (PostgreSQL {})",
         if plan.create_database { "new" } else { "existing" },
-        plan.database,
-        plan.profile,
+        safe(&plan.database),
+        safe(&plan.profile),
         plan.server_version
     );
     print_left_out(plan, verbose);
@@ -437,10 +439,10 @@ fn print_plan(plan: &RestorePlan, verbose: bool) {
             "  [{}] {}: {}",
             severity.as_str().unwrap_or_default(),
             code.as_str().unwrap_or_default(),
-            finding.message
+            safe_text(&finding.message)
         );
         if let Some(fix) = &finding.fix {
-            println!("      → {fix}");
+            println!("      → {}", safe_text(fix));
         }
     }
 }
@@ -483,7 +485,7 @@ fn print_entries(title: &str, entries: &[(&str, String)], verbose: bool) {
     if verbose || entries.len() <= LEFT_OUT_LISTED {
         println!("{title}");
         for (_, line) in entries {
-            println!("  {line}");
+            println!("  {}", safe(line));
         }
         return;
     }
@@ -534,6 +536,11 @@ enum ProfileCommand {
         /// Take the password from PGPASSWORD or .pgpass instead of the keychain.
         #[arg(long)]
         use_pgpass: bool,
+        /// Send the password when the server asks for it in clear text (pg_hba.conf
+        /// `password`, LDAP, PAM) over a connection that does not verify the server. Unsafe
+        /// without TLS: anyone on the way can read it. Not needed with --sslmode verify-full.
+        #[arg(long)]
+        allow_cleartext_password: bool,
         #[command(flatten)]
         json: JsonFlag,
     },
@@ -619,7 +626,11 @@ fn report<T: Serialize>(
             ExitCode::FAILURE
         }
         Err(error) => {
-            eprintln!("error: {error}\nhint: {}", error.hint());
+            eprintln!(
+                "error: {}\nhint: {}",
+                safe_text(&error.to_string()),
+                safe_text(&error.hint())
+            );
             ExitCode::FAILURE
         }
     }
@@ -645,6 +656,7 @@ async fn run_profile(ctx: Result<Ctx, Error>, command: ProfileCommand) -> ExitCo
             root_cert,
             password_stdin,
             use_pgpass,
+            allow_cleartext_password,
             json,
         } => {
             let result = async {
@@ -664,6 +676,7 @@ async fn run_profile(ctx: Result<Ctx, Error>, command: ProfileCommand) -> ExitCo
                     } else {
                         PasswordSource::Keychain
                     },
+                    allow_cleartext_password,
                 };
                 add_profile(&ctx, AddProfile { settings, password }).await
             }
@@ -749,12 +762,12 @@ async fn main() -> ExitCode {
                     "Backup finished in {:.1} s: {} in {}",
                     outcome.duration_ms as f64 / 1000.0,
                     human_size(Some(outcome.size_bytes as i64)),
-                    outcome.manifest_path
+                    safe(&outcome.manifest_path)
                 );
                 for file in &outcome.files {
                     println!(
                         "  {}  {}  sha256 {}",
-                        file.name,
+                        safe(&file.name),
                         human_size(Some(file.bytes as i64)),
                         file.sha256
                     );
@@ -777,10 +790,10 @@ async fn main() -> ExitCode {
                 for d in databases {
                     println!(
                         "{}\t{}\towner {}\t{}",
-                        d.name,
+                        safe(&d.name),
                         human_size(d.size_bytes),
-                        d.owner,
-                        d.encoding
+                        safe(&d.owner),
+                        safe(&d.encoding)
                     );
                 }
             })

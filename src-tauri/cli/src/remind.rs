@@ -8,6 +8,7 @@ use clap::Args;
 use lifeboat_engine::base::error::ErrorPayload;
 use lifeboat_engine::ops::notify::{self, NotifySummary};
 use lifeboat_engine::ops::watch::{Severity, WatchReport, WatchRequest, watch};
+use lifeboat_engine::util::display::{safe, safe_text};
 use lifeboat_engine::{Ctx, Error};
 use serde::Serialize;
 
@@ -88,8 +89,9 @@ fn print_text(output: &RemindOutput) {
     }
     for readiness in &report.databases {
         let db = &readiness.database;
-        println!("{} on {} ({}:{})", db.database, db.profile, db.host, db.port);
-        println!("  {}", readiness.line);
+        let (name, profile, host) = (safe(&db.database), safe(&db.profile), safe(&db.host));
+        println!("{name} on {profile} ({host}:{})", db.port);
+        println!("  {}", safe_text(&readiness.line));
         let items = report.items.iter().filter(|i| i.database == *db);
         for item in items {
             let severity = match item.severity {
@@ -97,7 +99,7 @@ fn print_text(output: &RemindOutput) {
                 Severity::Warning => "warning",
                 Severity::Critical => "critical",
             };
-            println!("  [{severity}] {}", item.message);
+            println!("  [{severity}] {}", safe_text(&item.message));
             let target = item
                 .action
                 .manifest_path
@@ -105,7 +107,7 @@ fn print_text(output: &RemindOutput) {
                 .or(item.action.schedule.as_deref())
                 .map(|t| format!(": {t}"))
                 .unwrap_or_default();
-            println!("      → {}{target}", item.action.label);
+            println!("      → {}{}", item.action.label, safe(&target));
         }
     }
     match report.items.len() {
@@ -115,7 +117,8 @@ fn print_text(output: &RemindOutput) {
     }
     let Some(notifications) = &output.notifications else { return };
     if let Some(error) = &notifications.error {
-        println!("Notifications could not be sent. {} {}", error.message, error.hint);
+        let (message, hint) = (safe_text(&error.message), safe_text(&error.hint));
+        println!("Notifications could not be sent. {message} {hint}");
         return;
     }
     let sent = notifications.summary.sent.len();

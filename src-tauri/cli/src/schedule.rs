@@ -13,6 +13,7 @@ use lifeboat_engine::ops::schedule::{
     self, DrillPolicy, Keep, RunOutcome, Schedule, ScheduleEntry, ScheduleInput, TestFireReport,
 };
 use lifeboat_engine::storage::keychain::OsKeychain;
+use lifeboat_engine::util::display::{safe, safe_text};
 use lifeboat_engine::{Ctx, DataDir, Error};
 
 use super::{FormatArg, JsonFlag, bundle_candidates, cancel_on_interrupt, finish, report};
@@ -134,9 +135,9 @@ impl ProgressSink for RunProgress {
     fn emit(&self, event: ProgressEvent) {
         match event {
             ProgressEvent::Stage { index, total, name } if self.terminal => {
-                eprintln!("[{index}/{total}] {name}…");
+                eprintln!("[{index}/{total}] {}…", safe(&name));
             }
-            ProgressEvent::Warning { message } => eprintln!("warning: {message}"),
+            ProgressEvent::Warning { message } => eprintln!("warning: {}", safe_text(&message)),
             _ => {}
         }
     }
@@ -161,9 +162,9 @@ pub async fn run_schedule(ctx: Result<Ctx, Error>, command: ScheduleCommand) -> 
                     });
                     println!(
                         "{}\t{} on {}\t{}\t{}",
-                        s.schedule.name,
-                        s.schedule.database,
-                        s.schedule.profile,
+                        safe(&s.schedule.name),
+                        safe(&s.schedule.database),
+                        safe(&s.schedule.profile),
                         s.schedule.describe_when(),
                         last
                     );
@@ -209,9 +210,9 @@ fn context_at(home: PathBuf) -> Result<Ctx, Error> {
 fn print_added(s: &Schedule) {
     println!(
         "Added the schedule {}: back up {} on \"{}\" {}.",
-        s.name,
-        s.database,
-        s.profile,
+        safe(&s.name),
+        safe(&s.database),
+        safe(&s.profile),
         s.describe_when()
     );
     match s.drill {
@@ -253,7 +254,7 @@ fn print_entry(entry: &ScheduleEntry) {
 fn print_run(outcome: &RunOutcome) {
     println!(
         "Backup finished: {} ({:.1} s).",
-        outcome.backup.manifest_path,
+        safe(&outcome.backup.manifest_path),
         outcome.backup.duration_ms as f64 / 1000.0
     );
     if let Some(drill) = &outcome.drill {
@@ -264,7 +265,7 @@ fn print_run(outcome: &RunOutcome) {
         );
     }
     if let Some(copy) = &outcome.copy {
-        println!("{}", copy.message);
+        println!("{}", safe_text(&copy.message));
     }
     if let Some(pruned) = &outcome.pruned {
         println!(
@@ -287,13 +288,13 @@ fn print_test_fire(r: &TestFireReport) {
     if !r.output.is_empty() {
         println!("Its output:");
         for line in r.output.lines() {
-            println!("  | {line}");
+            println!("  | {}", safe(line));
         }
     }
     for problem in &r.problems {
         let tag = if problem.blocking { "PROBLEM" } else { "note" };
-        println!("{tag} [{}]: {}", problem.code, problem.message);
-        println!("  → {}", problem.fix);
+        println!("{tag} [{}]: {}", problem.code, safe_text(&problem.message));
+        println!("  → {}", safe_text(&problem.fix));
     }
     if r.passed {
         println!("PASSED: the scheduled run works in the scheduler's environment.");

@@ -97,6 +97,9 @@ pub enum Error {
     #[error("The server asks for a password for user \"{user}\", and none is stored.")]
     PasswordMissing { user: String },
 
+    #[error("The server at {host} asked for the password in clear text; Lifeboat did not send it.")]
+    CleartextPasswordRefused { host: String },
+
     #[error("The server does not allow this connection (pg_hba.conf): {detail}")]
     HbaRejected { detail: String },
 
@@ -175,6 +178,9 @@ pub enum Error {
     #[error("Nothing was found at {url} (the server answered 404 Not Found).")]
     NotFound { url: String },
 
+    #[error("The download of {url} was stopped: {reason}. Nothing of it was kept.")]
+    DownloadTooLarge { url: String, reason: String },
+
     #[error(
         "The practice server cannot run while Lifeboat runs as root: PostgreSQL refuses to run \
          with administrator rights."
@@ -193,6 +199,13 @@ pub enum Error {
          it into a new scratch database. Nothing was tested or recorded."
     )]
     DrillNeedsDefinitions { backup: String },
+
+    #[error(
+        "The backup asked for rights the practice server does not give: it restores as \
+         {role}, a role that is not a superuser and may not run programs or read and write \
+         files on this computer. Nothing was tested or recorded. What PostgreSQL said: {detail}"
+    )]
+    DrillPermissionDenied { role: String, detail: String },
 
     #[error("There is no backup number {id} in Lifeboat's catalog.")]
     BackupNotInCatalog { id: i64 },
@@ -281,6 +294,7 @@ pub enum ErrorCode {
     ConnectTimeout,
     PasswordFailed,
     PasswordMissing,
+    CleartextPasswordRefused,
     HbaRejected,
     SslRequired,
     SslNotOffered,
@@ -300,10 +314,12 @@ pub enum ErrorCode {
     ReplaceFailed,
     DownloadFailed,
     NotFound,
+    DownloadTooLarge,
     PracticeServerAsRoot,
     PracticeServerUnavailable,
     PracticeServerFailed,
     DrillNeedsDefinitions,
+    DrillPermissionDenied,
     BackupNotInCatalog,
     CopyDamaged,
     ScheduleNotFound,
@@ -348,6 +364,7 @@ impl Error {
             Error::ConnectTimeout { .. } => ErrorCode::ConnectTimeout,
             Error::PasswordFailed { .. } => ErrorCode::PasswordFailed,
             Error::PasswordMissing { .. } => ErrorCode::PasswordMissing,
+            Error::CleartextPasswordRefused { .. } => ErrorCode::CleartextPasswordRefused,
             Error::HbaRejected { .. } => ErrorCode::HbaRejected,
             Error::SslRequired => ErrorCode::SslRequired,
             Error::SslNotOffered => ErrorCode::SslNotOffered,
@@ -367,10 +384,12 @@ impl Error {
             Error::ReplaceFailed { .. } => ErrorCode::ReplaceFailed,
             Error::DownloadFailed { .. } => ErrorCode::DownloadFailed,
             Error::NotFound { .. } => ErrorCode::NotFound,
+            Error::DownloadTooLarge { .. } => ErrorCode::DownloadTooLarge,
             Error::PracticeServerAsRoot => ErrorCode::PracticeServerAsRoot,
             Error::PracticeServerUnavailable => ErrorCode::PracticeServerUnavailable,
             Error::PracticeServerFailed { .. } => ErrorCode::PracticeServerFailed,
             Error::DrillNeedsDefinitions { .. } => ErrorCode::DrillNeedsDefinitions,
+            Error::DrillPermissionDenied { .. } => ErrorCode::DrillPermissionDenied,
             Error::BackupNotInCatalog { .. } => ErrorCode::BackupNotInCatalog,
             Error::CopyDamaged { .. } => ErrorCode::CopyDamaged,
             Error::ScheduleNotFound { .. } => ErrorCode::ScheduleNotFound,
@@ -435,6 +454,13 @@ impl Error {
                  backup restores into a database that already has its tables."
                     .to_owned()
             }
+            Error::DrillPermissionDenied { .. } => {
+                "SQL in a backup never runs with full rights on this computer. If the backup is \
+                 yours and needs a superuser (event triggers, untrusted extensions, C functions), \
+                 test it on one of your own servers (choose a profile); if you do not know where \
+                 it came from, do not restore it as a superuser anywhere."
+                    .to_owned()
+            }
             Error::Cancelled => {
                 "Nothing was left behind. Start again when you are ready.".to_owned()
             }
@@ -492,6 +518,13 @@ impl Error {
             }
             Error::PasswordMissing { .. } => {
                 "Enter the password in the profile, or add it to your .pgpass file.".to_owned()
+            }
+            Error::CleartextPasswordRefused { .. } => {
+                "Ask the server's administrator to use scram-sha-256 in pg_hba.conf, or connect \
+                 with SSL mode \"verify-full\" (the server's certificate checked), or allow a \
+                 cleartext password in the profile (--allow-cleartext-password; unsafe without \
+                 TLS: anyone on the way can read it)."
+                    .to_owned()
             }
             Error::HbaRejected { .. } => {
                 "Ask the server's administrator to allow this user, database and address in \
@@ -588,6 +621,13 @@ impl Error {
                 "Check the address, that the web server is reachable from this computer and \
                  that its certificate is valid, then try again: an interrupted download goes on \
                  where it stopped. Nothing was restored."
+                    .to_owned()
+            }
+            Error::DownloadTooLarge { .. } => {
+                "Make room on the disk that holds Lifeboat's data folder (downloads are kept in \
+                 its downloads folder), or check that the address names a backup: an index page \
+                 or a manifest is small, and a backup is no larger than its manifest records. \
+                 Nothing was restored."
                     .to_owned()
             }
             Error::NotFound { .. } => {

@@ -17,6 +17,7 @@ use serde::Serialize;
 
 use crate::base::error::{Error, Result};
 use crate::format::manifest::{BackupFormat, MANIFEST_SUFFIX, Manifest, ManifestFile};
+use crate::util::bounded::{self, Refused};
 use crate::util::checksum::sha256_reader;
 
 /// The version pg_dump writes after `PGDMP` (K_VERS_MAJOR.K_VERS_MINOR-K_VERS_REV).
@@ -95,6 +96,9 @@ pub fn detect(path: &Path) -> Result<Detected> {
     let io = |source| Error::Io { action: "Reading the backup", path: path.to_owned(), source };
     let not = |detail: &str| Error::NotABackup { path: path.to_owned(), detail: detail.to_owned() };
     let meta = std::fs::metadata(path).map_err(io)?;
+    if !meta.is_dir() && !meta.is_file() {
+        return Err(not(&format!("{}, not a file or folder", bounded::kind_of(&meta))));
+    }
     if meta.is_dir() {
         let toc = path.join("toc.dat");
         if !toc.is_file() {
@@ -143,7 +147,7 @@ pub fn detect(path: &Path) -> Result<Detected> {
 }
 
 fn read_head(path: &Path, max: usize) -> std::io::Result<Vec<u8>> {
-    let file = std::fs::File::open(path)?;
+    let file = open_regular(path)?;
     let mut head = Vec::with_capacity(max);
     file.take(max as u64).read_to_end(&mut head)?;
     Ok(head)
@@ -160,7 +164,7 @@ fn archive_version(head: &[u8]) -> Option<ArchiveVersion> {
 /// (pg_dump writes `toc.dat` first, but any position is accepted).
 fn tar_toc_version(path: &Path) -> std::io::Result<Option<ArchiveVersion>> {
     use std::io::{Seek, SeekFrom};
-    let mut file = std::fs::File::open(path)?;
+    let mut file = open_regular(path)?;
     let mut header = [0u8; 512];
     for _ in 0..100_000 {
         if file.read_exact(&mut header).is_err() || header.iter().all(|b| *b == 0) {
@@ -178,6 +182,14 @@ fn tar_toc_version(path: &Path) -> std::io::Result<Option<ArchiveVersion>> {
         file.seek(SeekFrom::Current(size.div_ceil(512) as i64 * 512))?;
     }
     Ok(None)
+}
+
+/// A regular file opened for reading (never waiting on a FIFO), as an I/O result.
+fn open_regular(path: &Path) -> std::io::Result<std::fs::File> {
+    bounded::open_regular(path).map_err(|refused| match refused {
+        Refused::Io(error) => error,
+        other => std::io::Error::new(std::io::ErrorKind::InvalidInput, other.to_string()),
+    })
 }
 
 /// A few words about what a file that is not a dump seems to be, for the error message.
@@ -213,6 +225,19 @@ pub struct FoundManifest {
     pub folder: PathBuf,
 }
 
+impl FoundManifest {
+    /// Where one of the manifest's files is: inside its folder, or [`Error::ManifestInvalid`].
+    pub fn file_path(&self, file: &ManifestFile) -> Result<PathBuf> {
+        if !confined_name(&file.name) {
+            return Err(Error::ManifestInvalid {
+                path: self.path.clone(),
+                detail: format!("the file name {:?} leaves the backup's folder", file.name),
+            });
+        }
+        Ok(self.folder.join(file.name.replace('/', std::path::MAIN_SEPARATOR_STR)))
+    }
+}
+
 /// The Lifeboat manifest describing `source`: `<stem>.lifeboat.json` next to it (stem = the name
 /// without its extension), else any `*.lifeboat.json` in the same folder that lists it. `None`
 /// for a dump that did not come from Lifeboat.
@@ -246,7 +271,9 @@ pub fn find_manifest(source: &Path) -> Result<Option<FoundManifest>> {
         folder: folder.clone(),
     };
     let exact = folder.join(format!("{stem}{MANIFEST_SUFFIX}"));
-    if exact.is_file() {
+    // Whatever is at the manifest's own name must be a manifest: a FIFO, a device or a link to
+    // one is refused (manifest_invalid), not passed over.
+    if std::fs::symlink_metadata(&exact).is_ok() {
         let manifest = read_manifest(&exact)?;
         let files = belongs(&manifest);
         if !files.is_empty() {
@@ -276,15 +303,53 @@ pub fn find_manifest(source: &Path) -> Result<Option<FoundManifest>> {
     Ok(None)
 }
 
-/// Reads and parses a manifest.
+/// The most a manifest can be. A manifest lists a backup's files, tables and sequences: 64 MB
+/// holds several hundred thousand tables.
+pub const MANIFEST_MAX_BYTES: u64 = 64 << 20;
+
+/// Reads and parses a manifest: a regular file of at most [`MANIFEST_MAX_BYTES`], whose file
+/// names stay inside its folder and whose encoding is a plain name. Anything else is
+/// [`Error::ManifestInvalid`].
 pub fn read_manifest(path: &Path) -> Result<Manifest> {
-    let bytes = std::fs::read(path).map_err(|source| Error::Io {
-        action: "Reading the manifest",
-        path: path.to_owned(),
-        source,
-    })?;
-    serde_json::from_slice(&bytes)
-        .map_err(|e| Error::ManifestInvalid { path: path.to_owned(), detail: e.to_string() })
+    let invalid = |detail: String| Error::ManifestInvalid { path: path.to_owned(), detail };
+    let bytes = match bounded::read_regular(path, MANIFEST_MAX_BYTES) {
+        Ok(bytes) => bytes,
+        Err(Refused::Io(source)) => {
+            return Err(Error::Io {
+                action: "Reading the manifest",
+                path: path.to_owned(),
+                source,
+            });
+        }
+        Err(refused) => return Err(invalid(refused.to_string())),
+    };
+    let manifest: Manifest = serde_json::from_slice(&bytes).map_err(|e| invalid(e.to_string()))?;
+    check_manifest(&manifest).map_err(invalid)?;
+    Ok(manifest)
+}
+
+/// What a manifest must hold to be used at all: file names relative to its folder and an
+/// encoding name that is only letters, digits and underscores.
+fn check_manifest(manifest: &Manifest) -> std::result::Result<(), String> {
+    if let Some(file) = manifest.files.iter().find(|f| !confined_name(&f.name)) {
+        return Err(format!(
+            "the file name {:?} leaves the backup's folder (file names are relative, without \"..\")",
+            file.name
+        ));
+    }
+    if !manifest.encoding.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        return Err(format!("the encoding {:?} is not an encoding name", manifest.encoding));
+    }
+    Ok(())
+}
+
+/// Whether a manifest's file name (`a.backup`, `dir/toc.dat`) names a file inside the
+/// manifest's folder: relative, `/`-separated, no empty, `.` or `..` part, no backslash, colon
+/// (a Windows drive or stream) or NUL.
+pub fn confined_name(name: &str) -> bool {
+    name.split('/').all(|part| {
+        !part.is_empty() && part != "." && part != ".." && !part.contains(['\\', ':', '\0'])
+    })
 }
 
 /// Checks every file of `found` against its recorded size and sha256, before anything else
@@ -293,8 +358,8 @@ pub async fn verify(found: &FoundManifest) -> Result<usize> {
     let found = found.clone();
     tokio::task::spawn_blocking(move || {
         for file in &found.files {
-            let path = found.folder.join(file.name.replace('/', std::path::MAIN_SEPARATOR_STR));
-            if !path.is_file() {
+            let path = found.file_path(file)?;
+            if std::fs::symlink_metadata(&path).is_err() {
                 return Err(Error::BackupFileMissing { file: path, manifest: found.path.clone() });
             }
             let actual = sha256_file(&path)?;
@@ -322,25 +387,28 @@ pub fn saved_roles(found: &FoundManifest) -> Result<Option<crate::format::global
     let Some(file) = found.manifest.files.iter().find(|f| f.role == "globals") else {
         return Ok(None);
     };
-    let path = found.folder.join(file.name.replace('/', std::path::MAIN_SEPARATOR_STR));
-    if !path.is_file() {
+    let path = found.file_path(file)?;
+    if std::fs::symlink_metadata(&path).is_err() {
         return Err(Error::BackupFileMissing { file: path, manifest: found.path.clone() });
     }
     let actual = sha256_file(&path)?;
     if actual != file.sha256 {
         return Err(Error::ChecksumMismatch { file: path, expected: file.sha256.clone(), actual });
     }
-    let text = std::fs::read_to_string(&path).map_err(|source| Error::Io {
-        action: "Reading the saved roles",
-        path: path.clone(),
-        source,
+    let bytes = bounded::read_regular(&path, MANIFEST_MAX_BYTES).map_err(|refused| {
+        Error::NotABackup { path: path.clone(), detail: format!("its saved roles: {refused}") }
     })?;
+    let text = String::from_utf8_lossy(&bytes);
     Ok(Some(crate::format::globals::parse(&text)))
 }
 
+/// The sha256 of a backup file, which must be a regular file (never a FIFO or a device).
 fn sha256_file(path: &Path) -> Result<String> {
     let io = |source| Error::Io { action: "Reading the backup", path: path.to_owned(), source };
-    let mut file = std::fs::File::open(path).map_err(io)?;
+    let mut file = bounded::open_regular(path).map_err(|refused| match refused {
+        Refused::Io(source) => io(source),
+        other => Error::NotABackup { path: path.to_owned(), detail: other.to_string() },
+    })?;
     let (_, sha256) = sha256_reader(&mut file).map_err(io)?;
     Ok(sha256)
 }

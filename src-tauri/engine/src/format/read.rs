@@ -30,7 +30,7 @@ pub async fn full_read(
         Some(reader) => PipeSource::Tool(
             ToolCommand::new(reader, Tool::PgRestore)?
                 .args(["--verbose", "--file=-"])
-                .arg(source.as_os_str()),
+                .file_operand(source),
         ),
         None => PipeSource::File(source.to_owned()),
     };
@@ -70,7 +70,7 @@ pub async fn list(
 ) -> Result<String> {
     let command = ToolCommand::new(reader, Tool::PgRestore)?
         .arg("--list")
-        .arg(source.as_os_str())
+        .file_operand(source)
         .stdout(StdoutTo::Capture);
     let run = runner::run(command, &NullSink, cancel).await.map_err(|error| match error {
         Error::ToolFailed { detail, .. } => {

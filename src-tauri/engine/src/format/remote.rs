@@ -13,6 +13,14 @@
 //! otherwise downloaded again from zero. TLS is verified against the webpki roots. Download
 //! folders are owner-only (0700) and files 0600; a `.partial` is never opened through a link
 //! (`util::private_fs`).
+//!
+//! Nothing a server sends is read without a bound: an index page is at most [`PAGE_MAX_BYTES`],
+//! a manifest at most [`MANIFEST_MAX_BYTES`], a file the manifest lists at most the size it
+//! records (the manifest is fetched first), and any download at most the free space of the disk
+//! holding the download folder. A `Content-Length` above the bound is refused before anything
+//! is written; a body without one (or longer than it said) is stopped when it passes the bound,
+//! and its `.partial` removed ([`Error::DownloadTooLarge`]). Addresses are shown without their
+//! password (`util::redact`).
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -24,17 +32,56 @@ use tokio_util::sync::CancellationToken;
 
 use crate::base::error::{Error, Result};
 use crate::base::progress::{ProgressEvent, ProgressSink};
-use crate::format::manifest::MANIFEST_SUFFIX;
+use crate::format::archive::MANIFEST_MAX_BYTES;
+use crate::format::manifest::{MANIFEST_SUFFIX, Manifest};
 use crate::pg::tls;
 use crate::storage::context::Ctx;
 use crate::util::checksum::short_sha256;
 use crate::util::private_fs;
+use crate::util::redact::redact_urls;
+use crate::util::size::human_bytes;
 
 /// Extensions of files that look like a dump, for a folder without manifests.
 const DUMP_EXTENSIONS: [&str; 4] = [".backup", ".dump", ".tar", ".sql"];
 
 /// Emit a progress event at most every this many bytes.
 const PROGRESS_EVERY: u64 = 1 << 20;
+
+/// The most an index page can be: a listing of tens of thousands of files.
+pub const PAGE_MAX_BYTES: u64 = 16 << 20;
+
+/// What a download is expected to be, which bounds it besides the free disk space.
+#[derive(Debug, Clone, Copy)]
+enum Expect {
+    /// A file no manifest describes: only the free space bounds it.
+    Any,
+    /// A manifest: at most [`MANIFEST_MAX_BYTES`].
+    Manifest,
+    /// A file the manifest lists, with the size it records.
+    Recorded(u64),
+}
+
+impl Expect {
+    /// The most bytes this download may have, and why, given the free space of its disk.
+    fn bound(self, free: u64) -> (u64, String) {
+        let disk =
+            format!("the {} free on the disk that holds the download folder", human_bytes(free));
+        let own = match self {
+            Expect::Any => None,
+            Expect::Manifest => Some((
+                MANIFEST_MAX_BYTES,
+                format!("the {} a manifest can be", human_bytes(MANIFEST_MAX_BYTES)),
+            )),
+            Expect::Recorded(bytes) => {
+                Some((bytes, format!("the {bytes} bytes its manifest records")))
+            }
+        };
+        match own {
+            Some((bytes, why)) if bytes <= free => (bytes, why),
+            _ => (free, disk),
+        }
+    }
+}
 
 /// Whether `source` is an address with a scheme (`x://…`), as opposed to a local path.
 fn scheme_of(source: &str) -> Option<String> {
@@ -104,9 +151,18 @@ pub async fn download(
     let listing = parsed.path().ends_with('/');
     if !listing {
         let name = file_name(&parsed)?;
-        match fetch(&client, &parsed, &dir.join(&name), sink, cancel).await {
+        // The manifest first: it bounds the size of the file it lists. When it cannot be
+        // fetched at all (a server that does not answer), the file's own error names the
+        // address the user gave; a manifest that is refused stops everything at once.
+        let beside = match fetch_manifest_beside(&client, &parsed, &name, &dir, sink, cancel).await
+        {
+            Err(error @ Error::DownloadFailed { .. }) => Err(error),
+            other => Ok(other?),
+        };
+        let expect = beside.as_ref().map_or(Expect::Any, |m| recorded_size(m.as_ref(), &name));
+        match fetch(&client, &parsed, &dir.join(&name), expect, sink, cancel).await {
             Ok(path) => {
-                fetch_manifest_beside(&client, &parsed, &name, &dir, sink, cancel).await?;
+                beside?;
                 return Ok(path);
             }
             // The address of a folder without its slash: the server sent its index page.
@@ -123,21 +179,38 @@ pub async fn download(
 }
 
 fn parse(url: &str) -> Result<Url> {
+    let shown = redact_urls(url);
     let parsed = Url::parse(url.trim()).map_err(|e| Error::InvalidInput {
         field: "source",
-        problem: format!("{url} is not a valid address: {e}"),
+        problem: format!("{shown} is not a valid address: {e}"),
     })?;
     if !matches!(parsed.scheme(), "http" | "https") {
         return Err(Error::InvalidInput {
             field: "source",
-            problem: format!("only http:// and https:// addresses can be downloaded, not {url}"),
+            problem: format!("only http:// and https:// addresses can be downloaded, not {shown}"),
         });
     }
     Ok(parsed)
 }
 
+/// A failed download, the address and the detail (which may repeat it) without a password.
 fn failed(url: &str, detail: String) -> Error {
-    Error::DownloadFailed { url: url.to_owned(), detail }
+    Error::DownloadFailed { url: redact_urls(url), detail: redact_urls(&detail) }
+}
+
+fn not_found(url: &Url) -> Error {
+    Error::NotFound { url: redact_urls(url.as_str()) }
+}
+
+fn too_large(url: &Url, reason: String) -> Error {
+    Error::DownloadTooLarge { url: redact_urls(url.as_str()), reason }
+}
+
+/// The size the manifest records for `name`, which bounds its download.
+fn recorded_size(manifest: Option<&Manifest>, name: &str) -> Expect {
+    manifest
+        .and_then(|m| m.files.iter().find(|f| f.name == name))
+        .map_or(Expect::Any, |f| Expect::Recorded(f.bytes))
 }
 
 /// An HTTP client that verifies TLS certificates and host names against the webpki roots, with
@@ -160,7 +233,7 @@ fn file_name(url: &Url) -> Result<String> {
     let name = percent_decode(segment);
     safe_name(&name).then_some(name).ok_or_else(|| Error::InvalidInput {
         field: "source",
-        problem: format!("{url} does not name a file"),
+        problem: format!("{} does not name a file", redact_urls(url.as_str())),
     })
 }
 
@@ -197,9 +270,7 @@ async fn send(client: &Client, url: &Url, from: u64) -> Result<reqwest::Response
     }
     let response = request.send().await.map_err(|e| failed(url.as_str(), error_chain(&e)))?;
     match response.status() {
-        StatusCode::NOT_FOUND | StatusCode::GONE => {
-            Err(Error::NotFound { url: url.as_str().to_owned() })
-        }
+        StatusCode::NOT_FOUND | StatusCode::GONE => Err(not_found(url)),
         status if status.is_success() || status == StatusCode::RANGE_NOT_SATISFIABLE => {
             Ok(response)
         }
@@ -218,30 +289,58 @@ fn error_chain(error: &dyn std::error::Error) -> String {
     text
 }
 
-/// Reads an index page (small) into memory.
+/// Reads an index page into memory, at most [`PAGE_MAX_BYTES`] of it.
 async fn get_page(client: &Client, url: &Url, cancel: &CancellationToken) -> Result<String> {
     let response = send(client, url, 0).await?;
-    tokio::select! {
-        _ = cancel.cancelled() => Err(Error::Cancelled),
-        text = response.text() => text.map_err(|e| failed(url.as_str(), error_chain(&e))),
+    read_page(url, response, cancel).await
+}
+
+/// The body of a web page, refused when it is longer than [`PAGE_MAX_BYTES`] (announced or
+/// sent).
+async fn read_page(
+    url: &Url,
+    mut response: reqwest::Response,
+    cancel: &CancellationToken,
+) -> Result<String> {
+    let over = || {
+        too_large(
+            url,
+            format!(
+                "the web page is larger than the {} an index page can be",
+                human_bytes(PAGE_MAX_BYTES)
+            ),
+        )
+    };
+    if response.content_length().is_some_and(|n| n > PAGE_MAX_BYTES) {
+        return Err(over());
     }
+    let mut page = Vec::new();
+    loop {
+        let chunk = tokio::select! {
+            _ = cancel.cancelled() => return Err(Error::Cancelled),
+            chunk = response.chunk() => chunk.map_err(|e| failed(url.as_str(), error_chain(&e)))?,
+        };
+        let Some(chunk) = chunk else { break };
+        if (page.len() + chunk.len()) as u64 > PAGE_MAX_BYTES {
+            return Err(over());
+        }
+        page.extend_from_slice(&chunk);
+    }
+    Ok(String::from_utf8_lossy(&page).into_owned())
 }
 
 /// Downloads `url` to `target` through `target.partial`, resuming a partial download when the
-/// server supports ranges.
+/// server supports ranges, within the bound of `expect` and the free disk space.
 async fn fetch(
     client: &Client,
     url: &Url,
     target: &Path,
+    expect: Expect,
     sink: &dyn ProgressSink,
     cancel: &CancellationToken,
 ) -> Result<PathBuf, Fetched> {
     let shown = target.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let partial = target.with_file_name(format!("{shown}.partial"));
-    let io = |action: &'static str, path: &Path| {
-        let path = path.to_owned();
-        move |source| Error::Io { action, path, source }
-    };
     if let Some(parent) = target.parent() {
         private_fs::ensure_private_dir(parent)
             .map_err(io("Creating the download folder", parent))?;
@@ -250,8 +349,72 @@ async fn fetch(
     if target.exists() {
         std::fs::remove_file(target).map_err(io("Removing an old download", target))?;
     }
+    let (mut response, resume_from) = respond(client, url, &partial).await?;
+    let html = response
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.to_ascii_lowercase().starts_with("text/html"));
+    if html && !DUMP_EXTENSIONS.iter().any(|e| shown.ends_with(e)) {
+        return Err(Fetched::Html(read_page(url, response, cancel).await?));
+    }
+    let folder = target.parent().unwrap_or(Path::new("."));
+    let free = fs4::available_space(folder).map_err(io("Checking the free space", folder))?;
+    let (allowed, why) = expect.bound(free.saturating_add(resume_from));
+    let total = response.content_length().map(|n| n + resume_from);
+    if let Some(total) = total.filter(|total| *total > allowed) {
+        return Err(too_large(
+            url,
+            format!("the server announces {total} bytes ({}), more than {why}", human_bytes(total)),
+        )
+        .into());
+    }
+    let mut file = tokio::fs::File::from_std(
+        open_partial(&partial, resume_from > 0)
+            .map_err(|e| Error::writing("Writing the download", &partial, e))?,
+    );
+    let mut body = Body { url, partial: &partial, shown: &shown, total, allowed, why: &why };
+    let done = match body.stream(&mut response, &mut file, resume_from, sink, cancel).await {
+        Ok(done) => done,
+        Err(error) => {
+            drop(file);
+            // An over-long download is of no use to a retry: its partial goes.
+            if matches!(error, Error::DownloadTooLarge { .. }) {
+                let _ = std::fs::remove_file(&partial);
+            }
+            return Err(error.into());
+        }
+    };
+    file.sync_all().await.map_err(io("Writing the download", &partial))?;
+    drop(file);
+    if let Some(total) = total
+        && done != total
+    {
+        return Err(failed(
+            url.as_str(),
+            format!("the server sent {done} of {total} bytes; trying again resumes the download"),
+        )
+        .into());
+    }
+    sink.emit(ProgressEvent::Step { done, total: total.unwrap_or(done), current: shown });
+    std::fs::rename(&partial, target).map_err(io("Finishing the download", target))?;
+    Ok(target.to_owned())
+}
+
+fn io(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> Error {
+    let path = path.to_owned();
+    move |source| Error::Io { action, path, source }
+}
+
+/// The server's answer for `url`, continuing `partial` (when it is a regular file) from its end
+/// if the server answers 206 for it; the byte the body starts at.
+async fn respond(
+    client: &Client,
+    url: &Url,
+    partial: &Path,
+) -> Result<(reqwest::Response, u64), Fetched> {
     // Only a regular file is resumed (a link at the name is refused when it is opened).
-    let have = std::fs::symlink_metadata(&partial)
+    let have = std::fs::symlink_metadata(partial)
         .ok()
         .filter(|m| m.is_file())
         .map(|m| m.len())
@@ -277,75 +440,84 @@ async fn fetch(
         )
         .into());
     }
-    let html = response
-        .headers()
-        .get(CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.to_ascii_lowercase().starts_with("text/html"));
-    if html && !DUMP_EXTENSIONS.iter().any(|e| shown.ends_with(e)) {
-        let page = tokio::select! {
-            _ = cancel.cancelled() => return Err(Error::Cancelled.into()),
-            text = response.text() => text.map_err(|e| failed(url.as_str(), error_chain(&e)))?,
-        };
-        return Err(Fetched::Html(page));
-    }
-    let total = response.content_length().map(|n| n + resume_from);
-    let mut file = tokio::fs::File::from_std(
-        open_partial(&partial, resume_from > 0)
-            .map_err(|e| Error::writing("Writing the download", &partial, e))?,
-    );
-    let mut done = resume_from;
-    let mut reported = done;
-    sink.emit(ProgressEvent::Step { done, total: total.unwrap_or(0), current: shown.clone() });
-    loop {
-        let chunk = tokio::select! {
-            _ = cancel.cancelled() => {
-                let _ = file.flush().await;
-                return Err(Error::Cancelled.into());
-            }
-            chunk = response.chunk() => chunk,
-        };
-        let chunk = match chunk {
-            Ok(Some(chunk)) => chunk,
-            Ok(None) => break,
-            Err(e) => {
-                let _ = file.flush().await;
-                return Err(failed(
-                    url.as_str(),
+    Ok((response, resume_from))
+}
+
+/// A download's body on its way into its `.partial`, stopped when it passes `allowed`.
+struct Body<'a> {
+    url: &'a Url,
+    partial: &'a Path,
+    shown: &'a str,
+    total: Option<u64>,
+    allowed: u64,
+    why: &'a str,
+}
+
+impl Body<'_> {
+    /// Writes the body after the `from` bytes already there; returns the bytes in the file.
+    async fn stream(
+        &mut self,
+        response: &mut reqwest::Response,
+        file: &mut tokio::fs::File,
+        from: u64,
+        sink: &dyn ProgressSink,
+        cancel: &CancellationToken,
+    ) -> Result<u64> {
+        let (url, total) = (self.url, self.total.unwrap_or(0));
+        let mut done = from;
+        let mut reported = done;
+        sink.emit(ProgressEvent::Step { done, total, current: self.shown.to_owned() });
+        loop {
+            let chunk = tokio::select! {
+                _ = cancel.cancelled() => {
+                    let _ = file.flush().await;
+                    return Err(Error::Cancelled);
+                }
+                chunk = response.chunk() => chunk,
+            };
+            let chunk = match chunk {
+                Ok(Some(chunk)) => chunk,
+                Ok(None) => break,
+                Err(e) => {
+                    let _ = file.flush().await;
+                    return Err(failed(
+                        url.as_str(),
+                        format!(
+                            "the download stopped after {done} bytes ({}); trying again resumes it",
+                            error_chain(&e)
+                        ),
+                    ));
+                }
+            };
+            if done + chunk.len() as u64 > self.allowed {
+                return Err(too_large(
+                    url,
                     format!(
-                        "the download stopped after {done} bytes ({}); trying again resumes it",
-                        error_chain(&e)
+                        "the server sent more than {} ({} bytes), more than {}",
+                        human_bytes(self.allowed),
+                        self.allowed,
+                        self.why
                     ),
-                )
-                .into());
+                ));
             }
-        };
-        file.write_all(&chunk).await.map_err(io("Writing the download", &partial))?;
-        done += chunk.len() as u64;
-        if done - reported >= PROGRESS_EVERY {
-            reported = done;
-            sink.emit(ProgressEvent::Step {
-                done,
-                total: total.unwrap_or(0),
-                current: shown.clone(),
-            });
+            file.write_all(&chunk).await.map_err(|e| self.write_error(e))?;
+            done += chunk.len() as u64;
+            if done - reported >= PROGRESS_EVERY {
+                reported = done;
+                sink.emit(ProgressEvent::Step { done, total, current: self.shown.to_owned() });
+            }
         }
+        file.flush().await.map_err(|e| self.write_error(e))?;
+        Ok(done)
     }
-    file.flush().await.map_err(io("Writing the download", &partial))?;
-    file.sync_all().await.map_err(io("Writing the download", &partial))?;
-    drop(file);
-    if let Some(total) = total
-        && done != total
-    {
-        return Err(failed(
-            url.as_str(),
-            format!("the server sent {done} of {total} bytes; trying again resumes the download"),
-        )
-        .into());
+
+    /// A failed write: a full disk stops the download like passing the bound does.
+    fn write_error(&self, source: std::io::Error) -> Error {
+        if source.kind() == std::io::ErrorKind::StorageFull {
+            return too_large(self.url, "the disk that holds the download folder is full".into());
+        }
+        Error::Io { action: "Writing the download", path: self.partial.to_owned(), source }
     }
-    sink.emit(ProgressEvent::Step { done, total: total.unwrap_or(done), current: shown });
-    std::fs::rename(&partial, target).map_err(io("Finishing the download", target))?;
-    Ok(target.to_owned())
 }
 
 /// The download's `.partial` file, owner-only and never opened through a link: the one a previous
@@ -372,10 +544,11 @@ async fn fetch_file(
     client: &Client,
     url: &Url,
     target: &Path,
+    expect: Expect,
     sink: &dyn ProgressSink,
     cancel: &CancellationToken,
 ) -> Result<PathBuf> {
-    match fetch(client, url, target, sink, cancel).await {
+    match fetch(client, url, target, expect, sink, cancel).await {
         Ok(path) => Ok(path),
         Err(Fetched::Error(error)) => Err(error),
         Err(Fetched::Html(_)) => {
@@ -384,8 +557,8 @@ async fn fetch_file(
     }
 }
 
-/// Fetches `<stem>.lifeboat.json` beside a downloaded dump; a 404 means there is none (and an old
-/// local copy is removed).
+/// Fetches and reads `<stem>.lifeboat.json` beside a dump to download; a 404 means there is none
+/// (and an old local copy is removed).
 async fn fetch_manifest_beside(
     client: &Client,
     file_url: &Url,
@@ -393,19 +566,19 @@ async fn fetch_manifest_beside(
     dir: &Path,
     sink: &dyn ProgressSink,
     cancel: &CancellationToken,
-) -> Result<()> {
+) -> Result<Option<Manifest>> {
     let stem = Path::new(name).file_stem().map(|s| s.to_string_lossy().into_owned());
-    let Some(stem) = stem else { return Ok(()) };
+    let Some(stem) = stem else { return Ok(None) };
     let manifest_name = format!("{stem}{MANIFEST_SUFFIX}");
     let url = file_url
         .join(&percent_encode(&manifest_name))
         .map_err(|e| failed(file_url.as_str(), e.to_string()))?;
     let target = dir.join(&manifest_name);
-    match fetch_file(client, &url, &target, sink, cancel).await {
-        Ok(_) => Ok(()),
+    match fetch_file(client, &url, &target, Expect::Manifest, sink, cancel).await {
+        Ok(path) => Ok(Some(crate::format::archive::read_manifest(&path)?)),
         Err(Error::NotFound { .. }) => {
             let _ = std::fs::remove_file(&target);
-            Ok(())
+            Ok(None)
         }
         Err(error) => Err(error),
     }
@@ -428,7 +601,8 @@ async fn from_listing(
     if let Some(manifest_name) = newest(manifests) {
         let url = join(folder, &manifest_name)?;
         let manifest_path =
-            fetch_file(client, &url, &dir.join(&manifest_name), sink, cancel).await?;
+            fetch_file(client, &url, &dir.join(&manifest_name), Expect::Manifest, sink, cancel)
+                .await?;
         let manifest = crate::format::archive::read_manifest(&manifest_path)?;
         for file in &manifest.files {
             let Some(parts) = safe_relative(&file.name) else {
@@ -442,19 +616,19 @@ async fn from_listing(
                 &parts.iter().map(|p| percent_encode(p)).collect::<Vec<_>>().join("/"),
             )?;
             let target = parts.iter().fold(dir.to_owned(), |path, part| path.join(part));
-            fetch_file(client, &url, &target, sink, cancel).await?;
+            fetch_file(client, &url, &target, Expect::Recorded(file.bytes), sink, cancel).await?;
         }
         return Ok(manifest_path);
     }
     let dumps: Vec<&String> =
         names.iter().filter(|n| DUMP_EXTENSIONS.iter().any(|e| n.ends_with(e))).collect();
     let Some(dump) = newest(dumps) else {
-        return Err(Error::NotFound { url: folder.as_str().to_owned() });
+        return Err(not_found(folder));
     };
     let url = join(folder, &dump)?;
-    let path = fetch_file(client, &url, &dir.join(&dump), sink, cancel).await?;
-    fetch_manifest_beside(client, &url, &dump, dir, sink, cancel).await?;
-    Ok(path)
+    let beside = fetch_manifest_beside(client, &url, &dump, dir, sink, cancel).await?;
+    let expect = recorded_size(beside.as_ref(), &dump);
+    fetch_file(client, &url, &dir.join(&dump), expect, sink, cancel).await
 }
 
 fn join(folder: &Url, relative: &str) -> Result<Url> {

@@ -7,19 +7,20 @@ use crate::base::error::{Error, Result};
 use crate::format::archive::{self, FoundManifest};
 use crate::format::manifest::{MANIFEST_SUFFIX, ManifestFile};
 
-/// The path to restore from. A manifest stands for the dump it describes; of a one-file-per-schema
-/// backup, for the file of the one schema in `schemas`.
+/// The path to restore from, absolute (so that no file name, such as one starting with `-`, is
+/// ever read by a tool as an option). A manifest stands for the dump it describes; of a
+/// one-file-per-schema backup, for the file of the one schema in `schemas`.
 pub(crate) fn resolve_source(text: &str, schemas: &[String]) -> Result<PathBuf> {
     let invalid = |problem: String| Error::InvalidInput { field: "source", problem };
     let text = text.trim();
     if text.is_empty() {
         return Err(invalid("choose a backup file or folder".into()));
     }
-    let path = PathBuf::from(text);
+    let path = std::path::absolute(text).map_err(|e| invalid(format!("{text}: {e}")))?;
     if !path.exists() {
         return Err(invalid(format!("{} does not exist", path.display())));
     }
-    if path.is_file() && text.ends_with(MANIFEST_SUFFIX) {
+    if text.ends_with(MANIFEST_SUFFIX) && !path.is_dir() {
         let manifest = archive::read_manifest(&path)?;
         let dump_files = manifest.files.iter().filter(|f| f.role == "dump");
         let per_schema: Vec<&str> =

@@ -29,6 +29,7 @@ use crate::pg::connect::{ConnectSpec, connect, query_error, server_version};
 use crate::pg::inventory::{Counting, USER_NS, count_rows_sql, not_extension, object_counts};
 use crate::storage::catalog;
 use crate::storage::context::Ctx;
+use crate::storage::jobs::{self, JobKind, RunningJob};
 use crate::util::checksum::sha256_reader;
 
 use crate::base::progress::{NullSink, ProgressEvent, ProgressSink};
@@ -231,13 +232,23 @@ pub async fn backup(
     check_destination(&destination)?;
     let started = Instant::now();
     let started_at = chrono::Local::now();
-    let backup_id = catalog::start_backup(
+    // Held while the backup runs: when this process ends first, the next start marks the
+    // backup interrupted and removes its private folder.
+    let running = jobs::start(ctx, JobKind::Backup, &profile, &input.database)?;
+    let backup_id = match catalog::start_backup(
         ctx,
         &profile,
         &input.database,
         input.format.name(),
         &started_at.to_rfc3339(),
-    )?;
+        &running,
+    ) {
+        Ok(id) => id,
+        Err(error) => {
+            running.finish(ctx);
+            return Err(error);
+        }
+    };
     let mut partials = Partials::default();
     let job = Job {
         ctx,
@@ -248,9 +259,10 @@ pub async fn backup(
         cancel,
         started,
         started_at,
+        running: &running,
     };
     let result = run_backup(&job, &mut partials).await;
-    match result {
+    let result = match result {
         Ok(mut outcome) => {
             outcome.backup_id = backup_id;
             let finished = catalog::FinishedBackup {
@@ -259,8 +271,7 @@ pub async fn backup(
                 size_bytes: outcome.size_bytes,
                 sha256: outcome.files.first().map(|f| f.sha256.as_str()),
             };
-            catalog::finish_backup(ctx, backup_id, &finished)?;
-            Ok(outcome)
+            catalog::finish_backup(ctx, backup_id, &finished).map(|()| outcome)
         }
         Err(error) => {
             partials.remove();
@@ -269,7 +280,9 @@ pub async fn backup(
                 catalog::fail_backup(ctx, backup_id, &error, started.elapsed().as_millis() as u64);
             Err(error)
         }
-    }
+    };
+    running.finish(ctx);
+    result
 }
 
 /// What a backup was asked to do, and where it reports.
@@ -282,6 +295,8 @@ struct Job<'a> {
     cancel: &'a CancellationToken,
     started: Instant,
     started_at: chrono::DateTime<chrono::Local>,
+    /// The job's lock and row, where its temporary files are recorded before they are made.
+    running: &'a RunningJob,
 }
 
 async fn run_backup(job: &Job<'_>, partials: &mut Partials) -> Result<BackupOutcome> {
@@ -317,7 +332,7 @@ async fn run_backup(job: &Job<'_>, partials: &mut Partials) -> Result<BackupOutc
         job,
         server,
         compression,
-        stem: unique_stem(destination, &input.database, job.started_at.naive_local(), input.format),
+        stem: reserve_stem(job, partials)?,
         target,
         tools,
         snapshot,
@@ -551,6 +566,7 @@ async fn definitions(
     let file = Removed(
         job.ctx.data_dir.path().join(format!(".definitions-{}.partial", uuid::Uuid::new_v4())),
     );
+    job.running.record_partial(job.ctx, &file.0)?;
     let command = ToolCommand::new(tools, Tool::PgDump)?
         .args([BackupFormat::Custom.flag(), "--schema-only", "--no-password"])
         .arg(format!("--snapshot={snapshot}"))
@@ -596,7 +612,6 @@ impl Dumps<'_> {
     /// Every dump (one, or one per schema) and the globals when asked for, each under a
     /// partial name.
     async fn all(&self, facts: &Facts, partials: &mut Partials) -> Result<Vec<ManifestFile>> {
-        partials.make_staging(self.job.destination, &self.stem)?;
         let units: Vec<Option<&str>> = if self.job.input.per_schema {
             facts.schemas.iter().map(|s| Some(s.as_str())).collect()
         } else {
@@ -759,12 +774,17 @@ struct Partials {
 
 impl Partials {
     /// Makes the private folder; refused ([`Error::UnsafePath`]) when anything is at its name.
-    fn make_staging(&mut self, destination: &Path, stem: &str) -> Result<()> {
+    /// Creates the private folder of `stem`; false when something took that name first.
+    fn make_staging(&mut self, destination: &Path, stem: &str) -> Result<bool> {
         let staging = staging_path(destination, stem);
-        private_fs::create_private_dir(&staging)
-            .map_err(|e| Error::writing("Creating the backup's private folder", &staging, e))?;
-        self.staging = Some(staging);
-        Ok(())
+        match private_fs::create_private_dir(&staging) {
+            Ok(()) => {
+                self.staging = Some(staging);
+                Ok(true)
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
+            Err(e) => Err(Error::writing("Creating the backup's private folder", &staging, e)),
+        }
     }
 
     /// Where the output `final_name` is written until the backup is done.
@@ -820,6 +840,26 @@ fn with_extension(stem: &str, format: BackupFormat) -> String {
 }
 
 /// The stem for this backup, avoiding any name already in the folder (two backups in one second).
+/// A name no other backup in the destination has, reserved by creating its private folder: two
+/// backups of one database started in the same second (two processes) get different names.
+fn reserve_stem(job: &Job<'_>, partials: &mut Partials) -> Result<String> {
+    let (input, destination) = (job.input, job.destination);
+    for _ in 0..100 {
+        let stem =
+            unique_stem(destination, &input.database, job.started_at.naive_local(), input.format);
+        job.running.record_partial(job.ctx, &staging_path(destination, &stem))?;
+        if partials.make_staging(destination, &stem)? {
+            return Ok(stem);
+        }
+    }
+    let staging = staging_path(destination, "backup");
+    Err(Error::writing(
+        "Choosing a name for the backup",
+        &staging,
+        std::io::Error::new(std::io::ErrorKind::AlreadyExists, "every name is being taken"),
+    ))
+}
+
 fn unique_stem(
     destination: &Path,
     database: &str,

@@ -15,6 +15,18 @@
 //! cluster lacks: plain `NOLOGIN` roles, each marked by a comment, so that the backup restores
 //! as it would at home. They are dropped after the drill, and roles carrying the mark that a
 //! crash left behind when the server next starts; a role without the mark is never dropped.
+//!
+//! A backup is untrusted input, so nothing of it runs as the superuser: the restore, the
+//! comparison, pg_amcheck and the smoke checks connect as [`DRILL_USER`], a login role that may
+//! create databases and read past row security, and nothing else — not a superuser, no
+//! CREATEROLE, never a member of `pg_execute_server_program`, `pg_read_server_files` or
+//! `pg_write_server_files` (so `COPY … TO PROGRAM`, `ALTER SYSTEM` and file access are refused).
+//! It connects rather than `SET ROLE`s, as a restored `RESET ROLE` would undo a `SET ROLE`. It is
+//! re-created with a new random password (kept in memory only) every time the server starts,
+//! after the databases it owns are dropped, and dropped after the drill: whatever a drill changed
+//! of it (its password, its own settings) never reaches the next. The superuser only creates it,
+//! stands in for roles (granting them to it, so that default privileges `FOR ROLE` restore),
+//! installs amcheck for pg_amcheck in a schema of its own, and drops what a drill left.
 
 use std::collections::{BTreeSet, HashSet};
 use std::path::{Path, PathBuf};
@@ -38,6 +50,14 @@ use crate::util::secret::Secret;
 /// The superuser of the practice cluster.
 pub const PRACTICE_USER: &str = "lifeboat";
 
+/// The unprivileged role that restores, compares, checks and runs the smoke checks.
+pub const DRILL_USER: &str = "lifeboat_drill";
+
+/// The attributes of [`DRILL_USER`]: it creates the scratch database (and so owns it and what
+/// the restore creates without owners) and reads tables with forced row security whole.
+const DRILL_USER_ATTRIBUTES: &str =
+    "LOGIN NOSUPERUSER CREATEDB NOCREATEROLE NOREPLICATION BYPASSRLS INHERIT";
+
 /// The comment on every role Lifeboat stands in for: the only roles it ever drops.
 const STAND_IN_MARK: &str = "Stood in by Lifeboat for a restore drill; dropped after it.";
 
@@ -53,7 +73,13 @@ pub fn stand_in_candidates(named: impl IntoIterator<Item = String>) -> BTreeSet<
 
 fn may_stand_in(name: &str) -> bool {
     let lower = name.to_lowercase();
-    (may_create_plain_role(name) || lower == "postgres") && lower != PRACTICE_USER
+    (may_create_plain_role(name) || lower == "postgres")
+        && lower != PRACTICE_USER
+        && lower != DRILL_USER
+}
+
+fn random_password() -> Secret {
+    Secret::new(format!("{}{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple()))
 }
 
 /// A running practice server.
@@ -64,6 +90,8 @@ pub struct PracticeServer {
     pub port: u16,
     data: PathBuf,
     password: Secret,
+    /// [`DRILL_USER`]'s password, new at every start.
+    drill_password: Secret,
     bundle: BundledMajor,
     stopped: bool,
     _lock: std::fs::File,
@@ -155,8 +183,7 @@ async fn init_cluster(
     if data.exists() {
         std::fs::remove_dir_all(data).map_err(|e| preparing(data, e))?;
     }
-    let password =
-        Secret::new(format!("{}{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple()));
+    let password = random_password();
     write_owner_only(password_file, password.expose()).map_err(|e| preparing(password_file, e))?;
     let initdb = ToolCommand::new(bundle, Tool::Initdb)?
         .arg("-D")
@@ -205,6 +232,7 @@ impl PracticeServer {
             port: 0,
             data,
             password,
+            drill_password: random_password(),
             bundle,
             stopped: true,
             _lock: lock,
@@ -238,6 +266,7 @@ impl PracticeServer {
                     self.port = port;
                     self.stopped = false;
                     self.drop_leftovers(ctx).await?;
+                    self.create_drill_user(ctx).await?;
                     return Ok(self);
                 }
                 Err(Error::Cancelled) => {
@@ -274,31 +303,56 @@ impl PracticeServer {
         }
     }
 
-    /// A profile for connecting to it (not stored).
+    /// A profile for connecting to it as its superuser (not stored): for Lifeboat's own
+    /// statements only, never for SQL that comes from a backup.
     pub fn profile(&self) -> Profile {
+        self.profile_as(PRACTICE_USER, &self.password)
+    }
+
+    /// A profile for connecting as [`DRILL_USER`] (not stored): the restore, the comparison,
+    /// pg_amcheck and the smoke checks use it.
+    pub fn drill_profile(&self) -> Profile {
+        self.profile_as(DRILL_USER, &self.drill_password)
+    }
+
+    fn profile_as(&self, user: &str, password: &Secret) -> Profile {
         Profile {
             settings: ProfileSettings {
                 name: format!("Practice server (PostgreSQL {})", self.major),
                 host: "127.0.0.1".into(),
                 port: self.port,
-                user: PRACTICE_USER.into(),
+                user: user.into(),
                 maintenance_db: "postgres".into(),
                 sslmode: SslMode::Disable,
                 root_cert: None,
                 password_source: PasswordSource::Environment,
+                allow_cleartext_password: false,
             },
             keychain_account: String::new(),
-            fixed_password: Some(self.password.clone()),
+            fixed_password: Some(password.clone()),
         }
     }
 
     async fn client(&self, ctx: &Ctx) -> Result<Client> {
-        connect(&ConnectSpec::for_profile(ctx, &self.profile(), "postgres")?).await
+        self.client_in(ctx, "postgres").await
+    }
+
+    /// The superuser in `database`, resolving names in `pg_catalog` only: a scratch database's
+    /// owner (the drill role) may have set its `search_path` to a schema of its own.
+    async fn client_in(&self, ctx: &Ctx, database: &str) -> Result<Client> {
+        let client = connect(&ConnectSpec::for_profile(ctx, &self.profile(), database)?).await?;
+        client
+            .batch_execute("SET search_path = pg_catalog; SET default_transaction_read_only = off")
+            .await
+            .map_err(|e| query_error(&e))?;
+        Ok(client)
     }
 
     /// Creates the roles of `names` that the cluster lacks as plain `NOLOGIN` roles, each with
-    /// the stand-in mark; returns those created. A role and its mark are one transaction, so a
-    /// crash never leaves an unmarked stand-in.
+    /// the stand-in mark and granted to [`DRILL_USER`] (a restore without owners still sets
+    /// default privileges `FOR ROLE` them, which needs membership); returns those created. A
+    /// role, its mark and the grant are one transaction, so a crash never leaves an unmarked
+    /// stand-in.
     pub async fn stand_in_roles(&self, ctx: &Ctx, names: &BTreeSet<String>) -> Result<Vec<String>> {
         let client = self.client(ctx).await?;
         let rows = client
@@ -310,8 +364,9 @@ impl PracticeServer {
         for name in names.iter().filter(|n| may_stand_in(n) && !existing.contains(*n)) {
             let role = quote_ident(name);
             let sql = format!(
-                "CREATE ROLE {role} NOLOGIN; COMMENT ON ROLE {role} IS {}",
-                quote_literal(STAND_IN_MARK)
+                "CREATE ROLE {role} NOLOGIN; COMMENT ON ROLE {role} IS {}; GRANT {role} TO {}",
+                quote_literal(STAND_IN_MARK),
+                quote_ident(DRILL_USER)
             );
             client.batch_execute(&sql).await.map_err(|e| query_error(&e))?;
             created.push(name.clone());
@@ -319,25 +374,127 @@ impl PracticeServer {
         Ok(created)
     }
 
-    /// Drops every role carrying the stand-in mark (after the scratch databases they own
-    /// things in are gone); returns their names.
-    pub async fn remove_stand_ins(&self, ctx: &Ctx) -> Result<Vec<String>> {
-        drop_stand_ins(&self.client(ctx).await?).await
+    /// After a drill: drops the databases the drill role owns (the scratch database, any other
+    /// a restore created), the stand-in roles and the drill role itself; returns the stand-ins.
+    pub async fn reset_after_drill(&self, ctx: &Ctx) -> Result<Vec<String>> {
+        let stood_in = self.drop_leftovers(ctx).await?;
+        self.drop_drill_user(ctx).await?;
+        Ok(stood_in)
     }
 
-    /// Drops scratch databases, then stand-in roles, that a drill which crashed left behind.
-    async fn drop_leftovers(&self, ctx: &Ctx) -> Result<()> {
+    /// Drops scratch databases and the databases the drill role owns, then stand-in roles, that
+    /// an earlier drill left (a crash, or a restore that created a database of its own); returns
+    /// the stand-ins dropped.
+    async fn drop_leftovers(&self, ctx: &Ctx) -> Result<Vec<String>> {
         let client = self.client(ctx).await?;
         let rows = client
-            .query("SELECT datname::text FROM pg_database WHERE datname LIKE '%\\_drill\\_%'", &[])
+            .query(
+                "SELECT datname::text, datistemplate FROM pg_database \
+                 WHERE datname NOT IN ('postgres', 'template0', 'template1') \
+                 AND (datname LIKE '%\\_drill\\_%' \
+                 OR datdba = (SELECT oid FROM pg_roles WHERE rolname = $1))",
+                &[&DRILL_USER],
+            )
             .await
             .map_err(|e| query_error(&e))?;
         for row in rows {
-            let name: String = row.get(0);
-            let sql = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", quote_ident(&name));
+            let name = quote_ident(row.get::<_, &str>(0));
+            if row.get::<_, bool>(1) {
+                let sql = format!("ALTER DATABASE {name} IS_TEMPLATE false");
+                client.batch_execute(&sql).await.map_err(|e| query_error(&e))?;
+            }
+            let sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
             client.batch_execute(&sql).await.map_err(|e| query_error(&e))?;
         }
-        drop_stand_ins(&client).await.map(|_| ())
+        drop_stand_ins(&client).await
+    }
+
+    /// Drops [`DRILL_USER`] with whatever it owns or was granted in the databases left (after
+    /// [`Self::drop_leftovers`]).
+    async fn drop_drill_user(&self, ctx: &Ctx) -> Result<()> {
+        let client = self.client(ctx).await?;
+        let role = quote_ident(DRILL_USER);
+        let exists = client
+            .query_opt("SELECT 1 FROM pg_roles WHERE rolname = $1", &[&DRILL_USER])
+            .await
+            .map_err(|e| query_error(&e))?
+            .is_some();
+        if !exists {
+            return Ok(());
+        }
+        let databases = client
+            .query("SELECT datname::text FROM pg_database WHERE datallowconn ORDER BY 1", &[])
+            .await
+            .map_err(|e| query_error(&e))?;
+        for row in databases {
+            let database: String = row.get(0);
+            let there = self.client_in(ctx, &database).await?;
+            let sql = format!("DROP OWNED BY {role}");
+            there.batch_execute(&sql).await.map_err(|e| query_error(&e))?;
+        }
+        let sql = format!("DROP ROLE {role}");
+        client.batch_execute(&sql).await.map_err(|e| query_error(&e))
+    }
+
+    /// Creates [`DRILL_USER`] anew with a new password, after dropping the one an earlier drill
+    /// used, then checks that it has exactly the rights it should.
+    async fn create_drill_user(&self, ctx: &Ctx) -> Result<()> {
+        self.drop_drill_user(ctx).await?;
+        let client = self.client(ctx).await?;
+        let sql = format!(
+            "CREATE ROLE {} {DRILL_USER_ATTRIBUTES} PASSWORD {}",
+            quote_ident(DRILL_USER),
+            quote_literal(self.drill_password.expose())
+        );
+        client.batch_execute(&sql).await.map_err(|e| query_error(&e))?;
+        let row = client
+            .query_one(
+                "SELECT r.rolsuper OR r.rolcreaterole OR r.rolreplication OR NOT r.rolcreatedb \
+                 OR NOT r.rolcanlogin \
+                 OR EXISTS (SELECT 1 FROM pg_auth_members m WHERE m.member = r.oid) \
+                 OR EXISTS (SELECT 1 FROM pg_db_role_setting s WHERE s.setrole = r.oid) \
+                 OR pg_has_role(r.oid, 'pg_execute_server_program', 'MEMBER') \
+                 OR pg_has_role(r.oid, 'pg_read_server_files', 'MEMBER') \
+                 OR pg_has_role(r.oid, 'pg_write_server_files', 'MEMBER') \
+                 FROM pg_roles r WHERE r.rolname = $1",
+                &[&DRILL_USER],
+            )
+            .await
+            .map_err(|e| query_error(&e))?;
+        if row.get::<_, bool>(0) {
+            return Err(Error::PracticeServerFailed {
+                detail: format!("the role {DRILL_USER} has rights it must not have"),
+            });
+        }
+        Ok(())
+    }
+
+    /// Installs amcheck into the scratch `database` for pg_amcheck run as [`DRILL_USER`]: in a
+    /// new schema the superuser owns, the role allowed to use it and call its functions
+    /// (pg_amcheck finds the extension's schema itself). Returns the schema.
+    pub async fn install_amcheck(&self, ctx: &Ctx, database: &str) -> Result<String> {
+        let schema =
+            format!("lifeboat_amcheck_{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
+        let (s, role) = (quote_ident(&schema), quote_ident(DRILL_USER));
+        let sql = format!(
+            "BEGIN; CREATE SCHEMA {s}; CREATE EXTENSION amcheck SCHEMA {s}; \
+             GRANT USAGE ON SCHEMA {s} TO {role}; \
+             GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA {s} TO {role}; COMMIT"
+        );
+        let client = self.client_in(ctx, database).await?;
+        client.batch_execute(&sql).await.map_err(|e| query_error(&e))?;
+        Ok(schema)
+    }
+
+    /// Removes what [`Self::install_amcheck`] installed, so that the smoke checks see the
+    /// database as restored.
+    pub async fn remove_amcheck(&self, ctx: &Ctx, database: &str, schema: &str) -> Result<()> {
+        let sql = format!(
+            "DROP EXTENSION IF EXISTS amcheck; DROP SCHEMA IF EXISTS {}",
+            quote_ident(schema)
+        );
+        let client = self.client_in(ctx, database).await?;
+        client.batch_execute(&sql).await.map_err(|e| query_error(&e))
     }
 
     /// Stops the server and waits until it is gone.
@@ -370,8 +527,9 @@ async fn drop_stand_ins(client: &Client) -> Result<Vec<String>> {
     let rows = client
         .query(
             "SELECT rolname::text FROM pg_roles \
-             WHERE shobj_description(oid, 'pg_authid') = $1 ORDER BY 1",
-            &[&STAND_IN_MARK],
+             WHERE shobj_description(oid, 'pg_authid') = $1 \
+             AND rolname NOT IN ($2, $3) ORDER BY 1",
+            &[&STAND_IN_MARK, &PRACTICE_USER, &DRILL_USER],
         )
         .await
         .map_err(|e| query_error(&e))?;

@@ -28,12 +28,17 @@ pub(crate) enum Created {
 }
 
 /// Creates the database `name` from `template0`, in `encoding` and owned by `owner` when given.
+/// The encoding comes from the backup (its manifest or its `SET client_encoding`), so it is
+/// refused unless it is a plain name (`[A-Za-z0-9_]+`), before anything is sent.
 pub(crate) async fn create_database(
     client: &Client,
     name: &str,
     encoding: Option<&str>,
     owner: Option<&str>,
 ) -> Result<Created> {
+    if let Some(encoding) = encoding {
+        check_encoding(encoding)?;
+    }
     let mut sql = format!("CREATE DATABASE {} TEMPLATE template0", quote_ident(name));
     if let Some(encoding) = encoding {
         sql.push_str(&format!(" ENCODING {}", quote_literal(encoding)));
@@ -48,6 +53,21 @@ pub(crate) async fn create_database(
         }
         Err(error) => Err(query_error(&error)),
     }
+}
+
+/// An encoding name as PostgreSQL spells them (`UTF8`, `LATIN1`, `WIN1252`, `EUC_JP`): letters,
+/// digits and underscores only.
+pub(crate) fn check_encoding(encoding: &str) -> Result<()> {
+    if !encoding.is_empty() && encoding.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        return Ok(());
+    }
+    Err(Error::InvalidInput {
+        field: "encoding",
+        problem: format!(
+            "the backup names the encoding {encoding:?}, which is not an encoding name; no \
+             database was created"
+        ),
+    })
 }
 
 /// Creates each schema in `schemas` that the database lacks, owned by `owner` when given (the
@@ -147,6 +167,22 @@ async fn execute_ending_sessions(client: &Client, database: &str, sql: &str) -> 
                 tokio::time::sleep(Duration::from_millis(250)).await;
             }
             Err(error) => return Err(query_error(&error)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_plain_encoding_names_are_used() {
+        for good in ["UTF8", "LATIN1", "WIN1252", "EUC_JP", "sql_ascii"] {
+            assert!(check_encoding(good).is_ok(), "{good}");
+        }
+        for bad in ["", "UTF8; DROP DATABASE x", "UTF8'", "UTF-8", "LATIN1 LC_COLLATE 'C'", "ü"] {
+            let error = check_encoding(bad).unwrap_err();
+            assert_eq!(error.code(), crate::base::error::ErrorCode::InvalidInput, "{bad}");
         }
     }
 }

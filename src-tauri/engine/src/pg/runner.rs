@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::process::{Child, Command};
 use tokio_util::sync::CancellationToken;
 
@@ -55,6 +55,9 @@ pub struct ConnTarget {
     /// libpq's sslmode; absent means libpq's default (prefer).
     pub sslmode: Option<SslMode>,
     pub root_cert: Option<String>,
+    /// Whether the server may ask for the password in clear text; otherwise libpq refuses
+    /// (`pg::connect::child_auth_env`).
+    pub allow_cleartext: bool,
 }
 
 impl ConnTarget {
@@ -69,6 +72,7 @@ impl ConnTarget {
             password: profiles::password_for(ctx, profile, dbname)?,
             sslmode: Some(s.sslmode),
             root_cert: s.root_cert.clone(),
+            allow_cleartext: s.cleartext_password_allowed(),
         })
     }
 
@@ -137,6 +141,15 @@ impl ToolCommand {
         S: Into<OsString>,
     {
         self.args.extend(args.into_iter().map(Into::into));
+        self
+    }
+
+    /// The file the program reads, as its last argument after `--`: a name starting with `-`
+    /// (a backup file named `-l` or `--version`) is never taken for an option. Every option
+    /// must be added before.
+    pub fn file_operand(mut self, path: &std::path::Path) -> Self {
+        self.args.push("--".into());
+        self.args.push(path.as_os_str().to_owned());
         self
     }
 
@@ -286,9 +299,16 @@ fn base_command(command: &ToolCommand) -> Command {
     child_command.env("LC_MESSAGES", "C").env("PGAPPNAME", "lifeboat");
     if let Some(conn) = &command.conn {
         conn.apply(&mut child_command);
+        for (name, value) in super::connect::child_auth_env(&command.program, conn.allow_cleartext)
+        {
+            child_command.env(name, value);
+        }
     }
     child_command
 }
+
+/// The longest diagnostic line kept; the rest of a longer one is dropped.
+const STDERR_LINE_MAX: usize = 64 << 10;
 
 /// Streams a child's diagnostic lines to the sink and keeps the last [`STDERR_TAIL`] of them.
 pub(super) async fn read_stderr(
@@ -296,9 +316,49 @@ pub(super) async fn read_stderr(
     tool: Tool,
     sink: &dyn ProgressSink,
 ) -> VecDeque<String> {
+    read_lines(BufReader::new(stderr), tool, sink).await
+}
+
+/// The next line of `reader` without its line end, decoded leniently: the tools print names
+/// in the database's own encoding (a LATIN1 database's `ü` is one byte that is not UTF-8), and
+/// such a line is shown with a replacement character rather than ending the reading. At most
+/// [`STDERR_LINE_MAX`] bytes of a line are kept. `None` at the end of the output.
+async fn next_lossy_line<R: AsyncBufRead + Unpin>(reader: &mut R) -> Option<String> {
+    let mut line = Vec::new();
+    let mut seen = false;
+    loop {
+        let buffer = reader.fill_buf().await.ok()?;
+        if buffer.is_empty() {
+            break;
+        }
+        seen = true;
+        let (taken, done) = match buffer.iter().position(|b| *b == b'\n') {
+            Some(at) => (at + 1, true),
+            None => (buffer.len(), false),
+        };
+        let room = STDERR_LINE_MAX.saturating_sub(line.len());
+        line.extend_from_slice(&buffer[..taken.min(room)]);
+        reader.consume(taken);
+        if done {
+            break;
+        }
+    }
+    if !seen {
+        return None;
+    }
+    while line.last().is_some_and(|b| matches!(b, b'\n' | b'\r')) {
+        line.pop();
+    }
+    Some(String::from_utf8_lossy(&line).into_owned())
+}
+
+async fn read_lines<R: AsyncBufRead + Unpin>(
+    mut reader: R,
+    tool: Tool,
+    sink: &dyn ProgressSink,
+) -> VecDeque<String> {
     let mut tail = VecDeque::with_capacity(STDERR_TAIL);
-    let mut lines = BufReader::new(stderr).lines();
-    while let Ok(Some(line)) = lines.next_line().await {
+    while let Some(line) = next_lossy_line(&mut reader).await {
         if tail.len() == STDERR_TAIL {
             tail.pop_front();
         }
@@ -360,6 +420,42 @@ mod tests {
         assert_eq!(summarize(&lines), lines[1]);
         assert_eq!(summarize(&lines[..1]), lines[0]);
         assert_eq!(summarize(&[]), "it printed no message");
+    }
+
+    #[tokio::test]
+    async fn lines_that_are_not_utf8_do_not_end_the_reading() {
+        let output: &[u8] =
+            b"pg_restore: creating TABLE \"public.b\xe4ume\"\r\nsecond\n\xff\xfe\nlast";
+        let recorder = crate::base::progress::Recorder::default();
+        let tail = read_lines(output, Tool::PgRestore, &recorder).await;
+        assert_eq!(
+            Vec::from(tail),
+            [
+                "pg_restore: creating TABLE \"public.b\u{fffd}ume\"",
+                "second",
+                "\u{fffd}\u{fffd}",
+                "last"
+            ]
+        );
+        assert_eq!(recorder.events().len(), 4);
+        let long = vec![b'x'; STDERR_LINE_MAX * 2 + 10];
+        let tail = read_lines(&long[..], Tool::Psql, &crate::base::progress::NullSink).await;
+        assert_eq!(tail.len(), 1);
+        assert_eq!(tail[0].len(), STDERR_LINE_MAX);
+    }
+
+    #[test]
+    fn a_file_operand_follows_a_double_dash() {
+        let command = ToolCommand {
+            tool: Tool::PgRestore,
+            major: 18,
+            program: PathBuf::from("pg_restore"),
+            args: vec!["--list".into()],
+            conn: None,
+            stdout: StdoutTo::Discard,
+        }
+        .file_operand(std::path::Path::new("-l"));
+        assert_eq!(command.args, ["--list", "--", "-l"]);
     }
 
     #[test]

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::base::error::{Error, Result};
 use crate::storage::context::Ctx;
+use crate::storage::jobs::RunningJob;
 use crate::storage::profiles::Profile;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
@@ -136,13 +137,14 @@ pub(crate) fn start_backup(
     database: &str,
     format: &str,
     started_at: &str,
+    job: &RunningJob,
 ) -> Result<i64> {
     let s = &profile.settings;
     let conn = ctx.store.conn();
     conn.execute(
-        "INSERT INTO backups (profile_name, host, port, database, format, status, started_at) \
-         VALUES (?1, ?2, ?3, ?4, ?5, 'running', ?6)",
-        params![s.name, s.host, s.port, database, format, started_at],
+        "INSERT INTO backups (profile_name, host, port, database, format, status, started_at, \
+         job_id) VALUES (?1, ?2, ?3, ?4, ?5, 'running', ?6, ?7)",
+        params![s.name, s.host, s.port, database, format, started_at, job.id()],
     )
     .map_err(|e| ctx.store.error(e))?;
     Ok(conn.last_insert_rowid())

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use crate::base::error::{Error, Result};
 use crate::base::tools::Toolbox;
+use crate::storage::jobs;
 use crate::storage::keychain::Keychain;
 use crate::storage::store::Store;
 use crate::util::private_fs;
@@ -55,10 +56,15 @@ pub struct Ctx {
 }
 
 impl Ctx {
-    /// Opens the store in `data_dir` (migrating it) and assembles the context.
+    /// Opens the store in `data_dir` (migrating it) and assembles the context. Jobs whose
+    /// process ended while they ran (killed, crashed) are marked interrupted and their
+    /// temporary files removed ([`jobs::sweep`]); a sweep that fails is tried again at the next
+    /// start and does not keep Lifeboat from starting.
     pub fn open(data_dir: DataDir, tools: Toolbox, keychain: Arc<dyn Keychain>) -> Result<Ctx> {
         let store = Arc::new(Store::open(data_dir.path())?);
-        Ok(Ctx { data_dir, tools, store, keychain })
+        let ctx = Ctx { data_dir, tools, store, keychain };
+        let _ = jobs::sweep(&ctx);
+        Ok(ctx)
     }
 
     /// A context on a temporary folder with no bundled tools, for unit tests.

@@ -3,6 +3,7 @@
 
 pub mod catalog;
 pub mod context;
+pub mod jobs;
 pub mod keychain;
 pub(crate) mod pgpass;
 pub mod profiles;

@@ -55,7 +55,9 @@ pub enum PasswordSource {
     /// The OS keychain (the default).
     #[default]
     Keychain,
-    /// `PGPASSWORD` in Lifeboat's environment, else the `.pgpass` file.
+    /// `PGPASSWORD` in Lifeboat's environment, else the `.pgpass` file. Only a profile with this
+    /// source ever reads `PGPASSWORD`; children of every profile get the profile's own password
+    /// or none (`pg::runner` removes the inherited variable).
     Environment,
 }
 
@@ -82,6 +84,28 @@ pub struct ProfileSettings {
     /// CA certificate file for verify-ca / verify-full.
     pub root_cert: Option<String>,
     pub password_source: PasswordSource,
+    /// Send the password when the server asks for it in clear text (pg_hba.conf `password`,
+    /// LDAP, PAM, RADIUS) over a connection that does not verify the server's certificate.
+    /// Off by default: such a request is refused before the password leaves this computer.
+    #[serde(default)]
+    pub allow_cleartext_password: bool,
+}
+
+impl ProfileSettings {
+    /// Whether a server may ask for this profile's password in clear text: the user allowed it,
+    /// or the connection is TLS with the server's certificate checked against a root
+    /// (verify-ca, verify-full, or require with a root certificate, as libpq treats it), so no
+    /// one on the way can read it or pose as the server.
+    pub fn cleartext_password_allowed(&self) -> bool {
+        cleartext_allowed(self.allow_cleartext_password, self.sslmode, self.root_cert.is_some())
+    }
+}
+
+/// [`ProfileSettings::cleartext_password_allowed`] from its parts.
+pub fn cleartext_allowed(allowed: bool, sslmode: SslMode, has_root_cert: bool) -> bool {
+    allowed
+        || matches!(sslmode, SslMode::VerifyCa | SslMode::VerifyFull)
+        || (sslmode == SslMode::Require && has_root_cert)
 }
 
 #[derive(Debug, Clone, Serialize, specta::Type)]
@@ -195,10 +219,10 @@ pub struct RemoveProfile {
 #[derive(Debug, Clone, Default)]
 pub struct ListProfiles;
 
-const COLUMNS: &str = "name, host, port, username, maintenance_db, sslmode, root_cert, password_source, keychain_account";
+const COLUMNS: &str = "name, host, port, username, maintenance_db, sslmode, root_cert, password_source, keychain_account, allow_cleartext_password";
 
 /// The values of a row in the order of `COLUMNS`, for INSERT and UPDATE alike.
-fn row_params(s: &ProfileSettings, account: &str) -> rusqlite::ParamsFromIter<[Value; 9]> {
+fn row_params(s: &ProfileSettings, account: &str) -> rusqlite::ParamsFromIter<[Value; 10]> {
     let text = |t: &str| Value::Text(t.to_owned());
     rusqlite::params_from_iter([
         text(&s.name),
@@ -210,6 +234,7 @@ fn row_params(s: &ProfileSettings, account: &str) -> rusqlite::ParamsFromIter<[V
         s.root_cert.as_deref().map_or(Value::Null, text),
         text(s.password_source.as_str()),
         text(account),
+        Value::Integer(i64::from(s.allow_cleartext_password)),
     ])
 }
 
@@ -230,6 +255,7 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<Profile> {
             } else {
                 PasswordSource::Keychain
             },
+            allow_cleartext_password: row.get(9)?,
         },
         keychain_account: row.get(8)?,
         fixed_password: None,
@@ -283,7 +309,7 @@ pub async fn add_profile(ctx: &Ctx, input: AddProfile) -> Result<Profile> {
         let conn = ctx.store.conn();
         conn.execute(
             &format!(
-                "INSERT INTO profiles ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
+                "INSERT INTO profiles ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"
             ),
             row_params(&settings, &account),
         )
@@ -325,7 +351,8 @@ pub async fn update_profile(ctx: &Ctx, input: UpdateProfile) -> Result<Profile> 
         .conn()
         .execute(
             "UPDATE profiles SET name = ?1, host = ?2, port = ?3, username = ?4, maintenance_db = ?5, \
-             sslmode = ?6, root_cert = ?7, password_source = ?8 WHERE keychain_account = ?9",
+             sslmode = ?6, root_cert = ?7, password_source = ?8, allow_cleartext_password = ?10 \
+             WHERE keychain_account = ?9",
             row_params(&settings, &current.keychain_account),
         )
         .map_err(|e| ctx.store.error(e))?;
@@ -424,6 +451,7 @@ mod tests {
             sslmode: SslMode::Prefer,
             root_cert: None,
             password_source: PasswordSource::Keychain,
+            allow_cleartext_password: false,
         }
     }
 
@@ -609,6 +637,35 @@ mod tests {
         assert_eq!(error.code(), ErrorCode::KeychainUnavailable);
         assert!(error.to_string().contains("\"Shop\""), "{error}");
         assert!(error.hint().contains("--use-pgpass") && error.hint().contains("login"));
+    }
+
+    #[tokio::test]
+    async fn a_cleartext_password_needs_the_profiles_leave_or_a_verified_server() {
+        let (_dir, ctx, _) = ctx();
+        let lax = ProfileSettings { allow_cleartext_password: true, ..settings("Lax") };
+        add_profile(&ctx, AddProfile { settings: lax, password: None }).await.unwrap();
+        add_profile(&ctx, AddProfile { settings: settings("Strict"), password: None })
+            .await
+            .unwrap();
+        assert!(find_profile(&ctx, "Lax").unwrap().settings.cleartext_password_allowed());
+        let strict = find_profile(&ctx, "Strict").unwrap().settings;
+        assert!(!strict.cleartext_password_allowed(), "prefer, not allowed");
+        for (sslmode, root, allowed) in [
+            (SslMode::Disable, false, false),
+            (SslMode::Require, false, false),
+            (SslMode::Require, true, true),
+            (SslMode::VerifyCa, false, true),
+            (SslMode::VerifyFull, false, true),
+        ] {
+            assert_eq!(cleartext_allowed(false, sslmode, root), allowed, "{sslmode:?} {root}");
+        }
+        let updated = UpdateProfile {
+            name: "Strict".into(),
+            settings: ProfileSettings { allow_cleartext_password: true, ..settings("Strict") },
+            password: PasswordChange::Keep,
+        };
+        update_profile(&ctx, updated).await.unwrap();
+        assert!(find_profile(&ctx, "Strict").unwrap().settings.allow_cleartext_password);
     }
 
     #[test]

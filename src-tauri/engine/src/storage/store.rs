@@ -145,6 +145,44 @@ const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE profiles ADD COLUMN password_stored INTEGER;
     "#,
+    // 6: jobs that change something (backups, restores) while they run, so that the next start
+    // can tell one whose process is gone (its lock in `locks/` is free), remove the temporary
+    // files it recorded and mark it interrupted. An interrupted backup becomes `failed` with
+    // the error code `interrupted` (the status CHECK stays as it is); a restore that created a
+    // database stays here as `interrupted`, naming the database, until the user dismisses it.
+    r#"
+    CREATE TABLE jobs (
+        id               INTEGER PRIMARY KEY AUTOINCREMENT,
+        -- "backup" or "restore"
+        kind             TEXT    NOT NULL,
+        -- the file in locks/ the job holds an exclusive lock on while it runs
+        lock_name        TEXT    NOT NULL UNIQUE,
+        pid              INTEGER NOT NULL,
+        started_at       TEXT    NOT NULL,
+        status           TEXT    NOT NULL DEFAULT 'running'
+                                 CHECK (status IN ('running', 'interrupted')),
+        profile_name     TEXT,
+        host             TEXT,
+        port             INTEGER,
+        -- the database backed up, or the backup restored
+        subject          TEXT,
+        -- the database the job created and had not finished
+        created_database TEXT,
+        -- when the job was found interrupted
+        ended_at         TEXT
+    );
+    CREATE TABLE job_partials (
+        job_id           INTEGER NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,
+        path             TEXT    NOT NULL
+    );
+    CREATE INDEX job_partials_by_job ON job_partials (job_id);
+    ALTER TABLE backups ADD COLUMN job_id INTEGER;
+    "#,
+    // 7: whether the profile may send its password in clear text when the server asks for it
+    // (pg_hba.conf `password`, LDAP, PAM) over a connection that does not verify the server.
+    r#"
+    ALTER TABLE profiles ADD COLUMN allow_cleartext_password INTEGER NOT NULL DEFAULT 0;
+    "#,
 ];
 
 pub struct Store {

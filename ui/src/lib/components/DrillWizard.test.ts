@@ -54,6 +54,7 @@ function report(passed: boolean): DrillReport {
     ],
     // The practice server stood in for the backup's roles; a user's server never does.
     stoodInRoles: passed ? ["app_reader", "app_owner"] : [],
+    restoredAs: null,
     certificateHtml: "/home/ada/backups/shop-2026-11-21-134501.drill-20261121-140000.html",
     certificateJson: "/home/ada/backups/shop-2026-11-21-134501.drill-20261121-140000.json",
   };

@@ -33,6 +33,7 @@ const stored: Profile = {
     sslmode: "verify-full",
     rootCert: "/etc/ssl/root.crt",
     passwordSource: "keychain",
+    allowCleartextPassword: false,
   },
 };
 
@@ -71,6 +72,7 @@ const localSettings: ProfileSettings = {
   sslmode: "prefer",
   rootCert: null,
   passwordSource: "keychain",
+  allowCleartextPassword: false,
 };
 
 describe("ProfileDialog: add", () => {
@@ -124,6 +126,24 @@ describe("ProfileDialog: add", () => {
     await fireEvent.click(screen.getByTestId("save-profile"));
     expect(addProfile).toHaveBeenCalledWith({
       settings: { ...localSettings, passwordSource: "environment" },
+      password: null,
+    });
+  });
+
+  it("allows a cleartext password only when ticked, with a warning unless TLS verifies", async () => {
+    open();
+    vi.mocked(addProfile).mockResolvedValue({ settings: localSettings });
+    await fillLocal();
+    expect(field("field-allow-cleartext").checked).toBe(false);
+    expect(screen.queryByTestId("cleartext-warning")).toBeNull();
+    await fireEvent.click(screen.getByTestId("field-allow-cleartext"));
+    expect(screen.getByTestId("cleartext-warning").textContent).toContain("scram-sha-256");
+    await choose("field-sslmode", "verify-full");
+    expect(screen.queryByTestId("cleartext-warning")).toBeNull();
+    await choose("field-sslmode", "prefer");
+    await fireEvent.click(screen.getByTestId("save-profile"));
+    expect(addProfile).toHaveBeenCalledWith({
+      settings: { ...localSettings, allowCleartextPassword: true },
       password: null,
     });
   });

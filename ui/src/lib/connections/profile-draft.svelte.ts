@@ -30,6 +30,8 @@ export class ProfileDraft {
   clearStored = $state(false);
   /** Take the password from .pgpass / PGPASSWORD instead of the keychain. */
   useEnvironment = $state(false);
+  /** Send the password when the server asks for it in clear text (unsafe without TLS). */
+  allowCleartextPassword = $state(false);
 
   /** The profile as saved, when editing; null for a new one. */
   constructor(readonly original: ProfileSettings | null) {
@@ -42,6 +44,7 @@ export class ProfileDraft {
     this.sslmode = original.sslmode;
     this.rootCert = original.rootCert ?? "";
     this.useEnvironment = original.passwordSource === "environment";
+    this.allowCleartextPassword = original.allowCleartextPassword ?? false;
   }
 
   readonly showRootCert = $derived(encrypts(this.sslmode));
@@ -63,6 +66,7 @@ export class ProfileDraft {
       sslmode: this.sslmode,
       rootCert: this.showRootCert && this.rootCert.trim() !== "" ? this.rootCert.trim() : null,
       passwordSource: this.useEnvironment ? "environment" : "keychain",
+      allowCleartextPassword: this.allowCleartextPassword,
     };
   }
 

@@ -18,6 +18,7 @@ describe("ProfileDraft", () => {
       sslmode: "prefer",
       rootCert: null,
       passwordSource: "keychain",
+      allowCleartextPassword: false,
     });
     draft.sslmode = "verify-full";
     expect(draft.settings(5433).rootCert).toBe("/ca.crt");

@@ -60,6 +60,11 @@ export const commands = {
 	testFireSchedule: (name: string) => typedError<TestFireReport, ErrorPayload>(__TAURI_INVOKE("test_fire_schedule", { name })),
 	/**  What a retention policy would delete; always a dry run, nothing is deleted. */
 	previewRetention: (input: PruneRequest) => typedError<PruneReport, ErrorPayload>(__TAURI_INVOKE("preview_retention", { input })),
+	/**
+	 *  Opens the system's picker and returns the chosen path (None when it was closed). The path is
+	 *  remembered for this session, so the commands above accept it wherever it is (`paths`).
+	 */
+	pickPath: (input: PickPath) => typedError<string | null, ErrorPayload>(__TAURI_INVOKE("pick_path", { input })),
 };
 
 /** Events */
@@ -383,6 +388,11 @@ export type DrillReport = {
 	 *  plain NOLOGIN roles and dropped after it.
 	 */
 	stoodInRoles: string[],
+	/**
+	 *  The role the restore, the comparison and the smoke checks ran as, and what it may do
+	 *  (absent when no server was reached).
+	 */
+	restoredAs: RestoringRole | null,
 	/**  Where the certificate was written (HTML and JSON). */
 	certificateHtml: string | null,
 	certificateJson: string | null,
@@ -426,7 +436,7 @@ export type EntryText = {
 };
 
 /**  The stable identity of an error. The UI branches on this, never on message text. */
-export type ErrorCode = "tools_not_found" | "server_too_new" | "server_too_old" | "tool_missing" | "tool_spawn" | "tool_failed" | "cancelled" | "data_dir" | "store" | "keychain_unavailable" | "keychain_locked" | "keychain" | "profile_not_found" | "profile_exists" | "invalid_input" | "host_not_found" | "connection_refused" | "connect_timeout" | "password_failed" | "password_missing" | "hba_rejected" | "ssl_required" | "ssl_not_offered" | "ssl_cert_untrusted" | "database_missing" | "connect_failed" | "query" | "not_a_backup" | "manifest_invalid" | "checksum_mismatch" | "backup_file_missing" | "archive_damaged" | "backup_has_meta_commands" | "archive_too_new" | "restore_blocked" | "backup_has_broken_dependencies" | "replace_failed" | "download_failed" | "not_found" | "practice_server_as_root" | "practice_server_unavailable" | "practice_server_failed" | "drill_needs_definitions" | "backup_not_in_catalog" | "copy_damaged" | "schedule_not_found" | "schedule_exists" | "scheduler_failed" | "scheduler_unavailable" | "schedule_drill_failed" | "notifications_unavailable" | "unsafe_path" | "io";
+export type ErrorCode = "tools_not_found" | "server_too_new" | "server_too_old" | "tool_missing" | "tool_spawn" | "tool_failed" | "cancelled" | "data_dir" | "store" | "keychain_unavailable" | "keychain_locked" | "keychain" | "profile_not_found" | "profile_exists" | "invalid_input" | "host_not_found" | "connection_refused" | "connect_timeout" | "password_failed" | "password_missing" | "cleartext_password_refused" | "hba_rejected" | "ssl_required" | "ssl_not_offered" | "ssl_cert_untrusted" | "database_missing" | "connect_failed" | "query" | "not_a_backup" | "manifest_invalid" | "checksum_mismatch" | "backup_file_missing" | "archive_damaged" | "backup_has_meta_commands" | "archive_too_new" | "restore_blocked" | "backup_has_broken_dependencies" | "replace_failed" | "download_failed" | "not_found" | "download_too_large" | "practice_server_as_root" | "practice_server_unavailable" | "practice_server_failed" | "drill_needs_definitions" | "drill_permission_denied" | "backup_not_in_catalog" | "copy_damaged" | "schedule_not_found" | "schedule_exists" | "scheduler_failed" | "scheduler_unavailable" | "schedule_drill_failed" | "notifications_unavailable" | "unsafe_path" | "io";
 
 /**  What crosses the IPC boundary or is printed by `lifeboat --json` when something fails. */
 export type ErrorPayload = {
@@ -597,8 +607,20 @@ export type PasswordChange = { kind: "keep" } | { kind: "set"; password: string 
 export type PasswordSource = 
 /**  The OS keychain (the default). */
 "keychain" | 
-/**  `PGPASSWORD` in Lifeboat's environment, else the `.pgpass` file. */
+/**
+ *  `PGPASSWORD` in Lifeboat's environment, else the `.pgpass` file. Only a profile with this
+ *  source ever reads `PGPASSWORD`; children of every profile get the profile's own password
+ *  or none (`pg::runner` removes the inherited variable).
+ */
 "environment";
+
+/**  What the system's file or folder picker is asked for. */
+export type PickPath = {
+	/**  A folder rather than a backup file. */
+	directory: boolean,
+	/**  Where the picker opens: a folder, or a file whose folder is used. */
+	defaultPath: string | null,
+};
 
 export type PickUntested = {
 	/**  Only backups of this database. */
@@ -631,6 +653,12 @@ export type ProfileSettings = {
 	/**  CA certificate file for verify-ca / verify-full. */
 	rootCert: string | null,
 	passwordSource: PasswordSource,
+	/**
+	 *  Send the password when the server asks for it in clear text (pg_hba.conf `password`,
+	 *  LDAP, PAM, RADIUS) over a connection that does not verify the server's certificate.
+	 *  Off by default: such a request is refused before the password leaves this computer.
+	 */
+	allowCleartextPassword?: boolean,
 };
 
 export type ProgressEvent = 
@@ -872,6 +900,24 @@ export type RestoreRequest = {
 	 *  were. Without it, entries that cannot restore without their role are left out.
 	 */
 	createMissingRoles?: boolean,
+};
+
+/**  The role a drill restores as, and what it may do. */
+export type RestoringRole = {
+	name: string,
+	superuser: boolean,
+	createdb: boolean,
+	createrole: boolean,
+	bypassrls: boolean,
+	/**
+	 *  Of `pg_execute_server_program`, `pg_read_server_files` and `pg_write_server_files`, the
+	 *  roles it is a member of (a superuser counts as a member of every role).
+	 */
+	serverAccess: string[],
+	/**  What the role may do, in one sentence. */
+	summary: string,
+	/**  Set when SQL in the backup could reach beyond the scratch database. */
+	warning: string | null,
 };
 
 /**  How many backups to keep; 0 leaves a rule out. At least one must be above 0. */

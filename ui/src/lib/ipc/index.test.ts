@@ -1,6 +1,5 @@
 import { beforeEach, describe, expect, it, vi } from "vitest";
 import { isTauri } from "@tauri-apps/api/core";
-import { open } from "@tauri-apps/plugin-dialog";
 import { commands, events } from "./bindings";
 import * as ipc from "./index";
 import { appInfo, cancelOperation, IpcError, pickFolder, startBackup, type ProgressEvent, type StartBackup } from "./index";
@@ -13,7 +12,6 @@ vi.mock("@tauri-apps/api/core", () => ({
     onmessage: (message: unknown) => void = () => {};
   },
 }));
-vi.mock("@tauri-apps/plugin-dialog", () => ({ open: vi.fn() }));
 vi.mock("./bindings", () => ({
   commands: {
     appInfo: vi.fn(),
@@ -39,6 +37,7 @@ vi.mock("./bindings", () => ({
     removeSchedule: vi.fn(),
     testFireSchedule: vi.fn(),
     previewRetention: vi.fn(),
+    pickPath: vi.fn(),
   },
   events: {
     openFix: { listen: vi.fn() },
@@ -205,26 +204,27 @@ describe("cancelOperation", () => {
 });
 
 describe("pickFolder", () => {
-  const mockedOpen = vi.mocked(open);
+  // The picker is opened by the Rust side (pick_path), which remembers the choice.
+  const mockedPick = vi.mocked(commands.pickPath);
 
   beforeEach(() => {
     mockedIsTauri.mockReset().mockReturnValue(true);
-    mockedOpen.mockReset();
+    mockedPick.mockReset();
   });
 
   it("opens a single-folder picker at the given path and returns the choice", async () => {
-    mockedOpen.mockResolvedValue("/home/ada/backups");
+    mockedPick.mockResolvedValue({ status: "ok", data: "/home/ada/backups" });
     await expect(pickFolder("/home/ada")).resolves.toBe("/home/ada/backups");
-    expect(mockedOpen).toHaveBeenCalledWith({ directory: true, multiple: false, defaultPath: "/home/ada" });
+    expect(mockedPick).toHaveBeenCalledWith({ directory: true, defaultPath: "/home/ada" });
   });
 
   it("returns null when the picker is closed without a choice", async () => {
-    mockedOpen.mockResolvedValue(null);
+    mockedPick.mockResolvedValue({ status: "ok", data: null });
     await expect(pickFolder()).resolves.toBeNull();
   });
 
   it("turns a rejection into an IpcError with a hint", async () => {
-    mockedOpen.mockRejectedValue("dialog failed");
+    mockedPick.mockRejectedValue("dialog failed");
     const err = await pickFolder().catch((e: unknown) => e);
     expect(err).toBeInstanceOf(IpcError);
     expect(err).toMatchObject({ code: "ipc", message: "dialog failed" });

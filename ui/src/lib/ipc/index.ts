@@ -2,7 +2,6 @@
 // may import `@tauri-apps/*` or `./bindings`; components import `$lib/ipc`.
 
 import { Channel, isTauri } from "@tauri-apps/api/core";
-import { open } from "@tauri-apps/plugin-dialog";
 import { commands, events } from "./bindings";
 import type {
   AddProfile,
@@ -324,18 +323,15 @@ export async function onAttentionChecked(handler: (status: WatchStatus) => void)
   return events.attentionChecked.listen((event) => handler(event.payload.status));
 }
 
-/** The system's file picker for a backup file; null when the user closes it without choosing. */
+/** The system's file picker for a backup file; null when the user closes it without choosing.
+ * Opened by the Rust side, which remembers the choice: the backup, restore and drill commands
+ * accept a path chosen here wherever it is, and a typed one only in the usual places. */
 export async function pickFile(defaultPath?: string): Promise<string | null> {
   requireBackend();
   try {
-    const chosen = await open({
-      directory: false,
-      multiple: false,
-      defaultPath,
-      filters: [{ name: "Backups", extensions: ["backup", "tar", "sql", "json", "dump"] }],
-    });
-    return typeof chosen === "string" ? chosen : null;
+    return unwrap(await commands.pickPath({ directory: false, defaultPath: defaultPath ?? null }));
   } catch (error) {
+    if (error instanceof IpcError) throw error;
     throw new IpcError({
       code: "ipc",
       message: typeof error === "string" ? error : "The file picker could not be opened.",
@@ -348,9 +344,9 @@ export async function pickFile(defaultPath?: string): Promise<string | null> {
 export async function pickFolder(defaultPath?: string): Promise<string | null> {
   requireBackend();
   try {
-    const chosen = await open({ directory: true, multiple: false, defaultPath });
-    return typeof chosen === "string" ? chosen : null;
+    return unwrap(await commands.pickPath({ directory: true, defaultPath: defaultPath ?? null }));
   } catch (error) {
+    if (error instanceof IpcError) throw error;
     throw new IpcError({
       code: "ipc",
       message: typeof error === "string" ? error : "The folder picker could not be opened.",

@@ -10,10 +10,14 @@ use crate::base::error::{Error, Result};
 use crate::format::manifest::MANIFEST_SUFFIX;
 use crate::storage::context::Ctx;
 use crate::util::private_fs;
+use crate::util::redact::redact_urls;
 
 /// Writes the certificate (JSON and HTML) next to the backup; when that folder is not writable,
 /// into `certificates/` in the data folder.
 pub(super) fn write_certificate(ctx: &Ctx, report: &mut DrillReport) -> Result<()> {
+    // An address's password is kept in no certificate and no catalog row.
+    report.source = redact_urls(&report.source);
+    report.failure = report.failure.as_deref().map(redact_urls);
     let source = PathBuf::from(&report.source);
     let stem = match &report.manifest {
         Some(manifest) => Path::new(manifest)
@@ -84,7 +88,11 @@ fn write_pair(
 }
 
 fn escape(text: &str) -> String {
-    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&#39;")
 }
 
 /// The certificate as a page that reads offline: no scripts, no external files.
@@ -157,6 +165,10 @@ fn facts(report: &DrillReport) -> String {
             report.stood_in_roles.join(", ")
         )
     });
+    let restored_as = report.restored_as.as_ref().map(|role| match &role.warning {
+        Some(warning) => format!("{} Warning: {warning}", role.summary),
+        None => role.summary.clone(),
+    });
     [
         fact("Backup", Some(&report.source)),
         fact("Manifest (baseline)", report.manifest.as_deref()),
@@ -165,6 +177,7 @@ fn facts(report: &DrillReport) -> String {
         fact("Tested at", Some(&report.started_at)),
         fact("Restored on", Some(&report.target)),
         fact("Server version", report.server_version.as_deref()),
+        fact("Restored as", restored_as.as_deref()),
         fact("Scratch database", report.scratch_database.as_deref()),
         fact("Tools", Some(&report.tool_versions.join(", "))),
         fact("Lifeboat", Some(&report.app_version)),

@@ -4,12 +4,17 @@
 //! 1. Integrity: every file's sha256 against the manifest, then a full read ([`crate::ops::verify::verify`]).
 //! 2. Restore into a scratch database `<db>_drill_YYYYMMDD_HHMMSS`, on the local practice server
 //!    ([`PracticeServer`]) or on a server the user chooses. On the practice server the roles the
-//!    backup names are stood in for first, so that owners, grants and policies restore.
+//!    backup names are stood in for first, so that owners, grants and policies restore, and
+//!    every step that runs the backup's SQL connects as its unprivileged role
+//!    ([`crate::ops::practice::DRILL_USER`]); on a profile, as the profile's user. Either way the
+//!    report names that role and what it may do ([`RestoringRole`]), warning when SQL in the
+//!    backup could reach beyond the scratch database (a superuser …).
 //! 3. Compare with the manifest's baseline: every table with exactly its recorded row count,
 //!    sequences at their recorded values, extensions present, object counts by kind.
 //! 4. `pg_amcheck --heapallindexed --install-missing` on the scratch database.
 //! 5. The user's smoke checks for the database ([`crate::storage::smoke`]).
-//! 6. Drop the scratch database (unless kept), the stand-in roles, and stop the practice server.
+//! 6. Drop the scratch database (unless kept); on the practice server also the stand-in roles, the
+//!    drill role and any database it created; stop the practice server.
 //!
 //! A finding about the backup (a checksum, a damaged archive, a restore error, a difference, a
 //! failed check) makes a failed drill: it is still recorded, with a certificate. Anything that
@@ -18,6 +23,7 @@
 
 mod certificate;
 mod compare;
+mod role;
 mod steps;
 
 use std::collections::BTreeMap;
@@ -43,6 +49,7 @@ use crate::storage::smoke::SmokeCheck;
 use crate::util::naming::fit_identifier;
 
 pub use certificate::certificate_html;
+pub use role::RestoringRole;
 
 /// Where the scratch database is restored.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
@@ -170,6 +177,9 @@ pub struct DrillReport {
     /// Roles the backup names that the practice server lacked, created there for the drill as
     /// plain NOLOGIN roles and dropped after it.
     pub stood_in_roles: Vec<String>,
+    /// The role the restore, the comparison and the smoke checks ran as, and what it may do
+    /// (absent when no server was reached).
+    pub restored_as: Option<RestoringRole>,
     /// Where the certificate was written (HTML and JSON).
     pub certificate_html: Option<String>,
     pub certificate_json: Option<String>,
@@ -263,6 +273,8 @@ struct Run<'a> {
     scratch_created: bool,
     /// Roles stood in for on the practice server.
     stood_in: Vec<String>,
+    /// Who restores and what it may do, for the restore's summary.
+    role_summary: Option<String>,
 }
 
 impl<'a> Run<'a> {
@@ -282,6 +294,7 @@ impl<'a> Run<'a> {
             current: (DrillStepKind::Integrity, Instant::now()),
             scratch_created: false,
             stood_in: Vec::new(),
+            role_summary: None,
         }
     }
 }
@@ -348,6 +361,7 @@ fn new_report(
         app_version: crate::VERSION.to_owned(),
         steps: Vec::new(),
         stood_in_roles: Vec::new(),
+        restored_as: None,
         certificate_html: None,
         certificate_json: None,
     }
@@ -368,10 +382,12 @@ async fn on_server(
         DrillTarget::Profile { .. } => None,
     };
     let profile = match (&practice, &request.target) {
-        (Some(server), _) => server.profile(),
+        (Some(server), _) => server.drill_profile(),
         (None, DrillTarget::Profile { name }) => profiles::find_profile(ctx, name)?,
         (None, DrillTarget::Practice) => unreachable!("the practice server was started"),
     };
+    report.restored_as = Some(role::read(ctx, &profile, practice.is_some()).await?);
+    run.restoring_role(report.restored_as.as_ref());
     let wanted = scratch_name(baseline.database.as_deref().unwrap_or("backup"), started_at);
     let scratch = free_scratch_name(ctx, &profile, &wanted).await?;
     let stand_in = practice.as_ref().map(|server| StandIn {
@@ -397,6 +413,7 @@ async fn in_scratch(
     stand_in: Option<StandIn<'_>>,
     manifest: Option<&Manifest>,
 ) -> Result<Option<String>> {
+    let practice = stand_in.as_ref().map(|s| s.server);
     if !run.restore(profile, scratch, stand_in).await? {
         return Ok(None);
     }
@@ -412,7 +429,7 @@ async fn in_scratch(
     }
     run.compare(&client, manifest).await?;
     run.check_cancel()?;
-    run.amcheck(&client, profile, scratch).await?;
+    run.amcheck(&client, profile, scratch, practice).await?;
     run.check_cancel()?;
     run.smoke_checks(&client, manifest).await?;
     run.check_cancel()?;
@@ -550,6 +567,7 @@ mod tests {
                 }],
             }],
             stood_in_roles: vec!["app_reader".into(), "Odd <Role>".into()],
+            restored_as: None,
             certificate_html: None,
             certificate_json: None,
         };

@@ -8,13 +8,15 @@ use std::time::Instant;
 use tokio_postgres::Client;
 
 use super::compare::compare;
-use super::{DrillCheck, DrillStep, DrillStepKind, Run, StandIn, StepStatus, drop_scratch};
+use super::{
+    DrillCheck, DrillStep, DrillStepKind, RestoringRole, Run, StandIn, StepStatus, drop_scratch,
+};
 use crate::base::error::{Error, Result};
 use crate::base::progress::ProgressEvent;
 use crate::base::tools::Tool;
 use crate::format::manifest::Manifest;
 use crate::format::selection::Selection;
-use crate::ops::practice::{PracticeServer, stand_in_candidates};
+use crate::ops::practice::{DRILL_USER, PracticeServer, stand_in_candidates};
 use crate::ops::restore::{self, FindingCode, RestoreRequest};
 use crate::ops::verify::{Verified, verify};
 use crate::pg::admin;
@@ -49,6 +51,17 @@ impl Run<'_> {
             summary,
             checks,
         });
+    }
+
+    /// Before the restore: the role it runs as, said in the restore's summary, and a warning
+    /// when SQL in the backup could reach beyond the scratch database.
+    pub(super) fn restoring_role(&mut self, role: Option<&RestoringRole>) {
+        if let Some(role) = role {
+            if let Some(warning) = &role.warning {
+                self.sink.emit(ProgressEvent::Warning { message: warning.clone() });
+            }
+            self.role_summary = Some(role.summary.clone());
+        }
     }
 
     /// Between steps: a cancel stops the drill there.
@@ -118,6 +131,11 @@ impl Run<'_> {
                 .await
             {
                 Ok(outcome) => outcome,
+                // The practice server's role lacks a right the backup's SQL used: that SQL would
+                // have run as a superuser before. Not a verdict on the backup.
+                Err(Error::ToolFailed { detail, .. }) if on_practice && refused_rights(&detail) => {
+                    return Err(Error::DrillPermissionDenied { role: DRILL_USER.into(), detail });
+                }
                 Err(error) if is_about_the_backup(&error) => {
                     self.done(StepStatus::Failed, error.to_string());
                     return Ok(false);
@@ -132,6 +150,9 @@ impl Run<'_> {
             profile.settings.name,
             outcome.duration_ms as f64 / 1000.0
         );
+        if let Some(role) = &self.role_summary {
+            summary.push_str(&format!(" {role}"));
+        }
         if !self.stood_in.is_empty() {
             summary.push_str(&format!(
                 " Roles the backup names were stood in for: {}.",
@@ -201,12 +222,15 @@ impl Run<'_> {
         Ok(())
     }
 
-    /// Step 4, where the server offers amcheck and the profile may install it.
+    /// Step 4, where the server offers amcheck and the profile may install it; on the practice
+    /// server the superuser installs it for the drill role, which then runs pg_amcheck (an
+    /// index expression it evaluates runs with that role's rights).
     pub(super) async fn amcheck(
         &mut self,
         client: &Client,
         profile: &Profile,
         scratch: &str,
+        practice: Option<&PracticeServer>,
     ) -> Result<()> {
         self.stage(DrillStepKind::Amcheck);
         let row = client
@@ -225,15 +249,28 @@ impl Run<'_> {
             let summary =
                 format!("The server \"{}\" does not offer the amcheck extension.", settings.name);
             self.done(StepStatus::Skipped, summary);
-        } else if !installed && !superuser {
+        } else if installed || superuser {
+            self.run_amcheck(client, profile, scratch, !installed).await?;
+        } else if let Some(server) = practice {
+            match server.install_amcheck(self.ctx, scratch).await {
+                Ok(schema) => {
+                    let checked = self.run_amcheck(client, profile, scratch, false).await;
+                    let removed = server.remove_amcheck(self.ctx, scratch, &schema).await;
+                    checked?;
+                    removed?;
+                }
+                Err(error) => {
+                    let summary = format!("amcheck could not be installed: {error}");
+                    self.done(StepStatus::Skipped, summary);
+                }
+            }
+        } else {
             // amcheck is not a trusted extension: only a superuser may install it.
             let summary = format!(
                 "Installing the amcheck extension needs a superuser, and \"{}\" connects as {}.",
                 settings.name, settings.user
             );
             self.done(StepStatus::Skipped, summary);
-        } else {
-            self.run_amcheck(client, profile, scratch).await?;
         }
         Ok(())
     }
@@ -243,26 +280,41 @@ impl Run<'_> {
         client: &Client,
         profile: &Profile,
         scratch: &str,
+        install: bool,
     ) -> Result<()> {
         let tools = self.ctx.tools.for_restore(server_version(client).await?)?;
         self.tool_versions.push(runner::version_line(tools, Tool::PgAmcheck, self.cancel).await?);
+        let install = if install { &["--install-missing"][..] } else { &[] };
+        // pg_amcheck reports what it found on its standard output: kept in a file, as the
+        // summary of a failed check names it.
+        let report = self
+            .ctx
+            .data_dir
+            .path()
+            .join(format!("pg_amcheck-{}.txt", uuid::Uuid::new_v4().simple()));
         let command = ToolCommand::new(tools, Tool::PgAmcheck)?
-            .args(["--install-missing", "--heapallindexed", "--no-password"])
+            .args(install.iter().copied())
+            .args(["--heapallindexed", "--no-password"])
             .arg(admin::conninfo_dbname(scratch))
             .conn(ConnTarget::for_profile(self.ctx, profile, scratch)?)
-            .stdout(StdoutTo::Capture);
-        let (status, summary) = match runner::run(command, self.sink, self.cancel).await {
+            .stdout(StdoutTo::File(report.clone()));
+        let result = runner::run(command, self.sink, self.cancel).await;
+        let found = amcheck_findings(&report);
+        let _ = std::fs::remove_file(&report);
+        let (status, summary) = match result {
             Ok(_) => (
                 StepStatus::Passed,
                 "Every table and B-tree index was read and checked; no corruption.".to_owned(),
             ),
             // pg_amcheck ends with 2 when it found corruption, with 1 when it could not check.
-            Err(Error::ToolFailed { exit_code: Some(2), detail, .. }) => {
-                (StepStatus::Failed, format!("pg_amcheck found corruption: {detail}"))
-            }
-            Err(Error::ToolFailed { detail, .. }) => {
-                (StepStatus::Skipped, format!("pg_amcheck could not check the database: {detail}"))
-            }
+            Err(Error::ToolFailed { exit_code: Some(2), detail, .. }) => (
+                StepStatus::Failed,
+                format!("pg_amcheck found corruption: {}", found.unwrap_or(detail)),
+            ),
+            Err(Error::ToolFailed { detail, .. }) => (
+                StepStatus::Skipped,
+                format!("pg_amcheck could not check the database: {}", found.unwrap_or(detail)),
+            ),
             Err(error) => return Err(error),
         };
         self.done(status, summary);
@@ -346,7 +398,7 @@ impl Run<'_> {
             said.push(format!("Kept the scratch database {scratch} on {target}."));
         }
         if let Some(server) = &practice {
-            match server.remove_stand_ins(self.ctx).await {
+            match server.reset_after_drill(self.ctx).await {
                 Ok(dropped) if dropped.is_empty() => {}
                 Ok(dropped) => said.push(format!(
                     "Dropped the stand-in role{} {}.",
@@ -356,8 +408,9 @@ impl Run<'_> {
                 Err(error) => {
                     failed = true;
                     said.push(format!(
-                        "The stand-in roles could not be dropped ({error}); the practice server \
-                         drops them when it next starts."
+                        "What the drill left on the practice server (stand-in roles, the drill \
+                         role, databases it created) could not be removed ({error}); the practice \
+                         server removes it when it next starts."
                     ));
                 }
             }
@@ -397,6 +450,24 @@ fn is_about_the_backup(error: &Error) -> bool {
             FindingCode::DumpIncomplete | FindingCode::DumpSwitchesDatabase
         ))
     )
+}
+
+/// The first lines pg_amcheck reported (its standard output), when it reported any.
+fn amcheck_findings(report: &std::path::Path) -> Option<String> {
+    let text = std::fs::read_to_string(report).ok()?;
+    let lines: Vec<&str> = text.lines().map(str::trim).filter(|l| !l.is_empty()).take(4).collect();
+    let joined = lines.join(" ");
+    (!joined.is_empty()).then(|| joined.chars().take(800).collect())
+}
+
+/// Whether a restore's error is PostgreSQL refusing a right (a superuser's, a predefined role's,
+/// an owner's): on the practice server, where the restore used to run as the superuser, that is
+/// the restricted role doing its job.
+fn refused_rights(detail: &str) -> bool {
+    let detail = detail.to_lowercase();
+    ["permission denied", "must be superuser", "must be owner", "only superusers", "superuser"]
+        .iter()
+        .any(|phrase| detail.contains(phrase))
 }
 
 fn integrity_text(v: &Verified) -> String {

@@ -53,6 +53,7 @@ use crate::format::manifest::BackupFormat;
 use crate::format::selection::{ArchiveItem, LeftOut, Selection};
 use crate::pg::admin::drop_database;
 use crate::storage::context::Ctx;
+use crate::storage::jobs::{self, JobKind, RunningJob};
 use crate::storage::profiles::{self, Profile};
 
 pub use roles::may_create_plain_role;
@@ -278,12 +279,50 @@ pub async fn restore_on(
     if cancel.is_cancelled() {
         return Err(Error::Cancelled);
     }
-    let created_roles = run::create_roles(ctx, &prepared).await?;
+    // Held while the restore runs: when this process ends first, the next start records the
+    // database it created as left by an interrupted restore.
+    let subject = crate::util::redact::redact_urls(&request.source);
+    let running = jobs::start(ctx, JobKind::Restore, &prepared.profile, &subject)?;
+    let run = Run { prepared: &prepared, running: &running, request: &request, sink, cancel };
+    let result = create_and_run(ctx, run, warnings, started).await;
+    running.finish(ctx);
+    result
+}
+
+/// One restore between its pre-flight and its end.
+struct Run<'a> {
+    prepared: &'a Prepared,
+    running: &'a RunningJob,
+    request: &'a RestoreRequest,
+    sink: &'a dyn ProgressSink,
+    cancel: &'a CancellationToken,
+}
+
+/// Creates the roles and the database, restores and swaps; on failure drops what it created.
+async fn create_and_run(
+    ctx: &Ctx,
+    Run { prepared, running, request, sink, cancel }: Run<'_>,
+    warnings: Vec<String>,
+    started: Instant,
+) -> Result<RestoreOutcome> {
+    let plan = &prepared.plan;
+    // The practice server (the profile whose password is its own) drops the scratch databases
+    // a crash left at its next start; elsewhere a database left behind is the user's to judge.
+    let record = plan.create_database && prepared.profile.fixed_password.is_none();
+    if record {
+        running.record_database(ctx, &plan.database)?;
+    }
+    let created_roles = run::create_roles(ctx, prepared).await?;
     let database = if plan.create_database {
-        match run::create_database(ctx, &prepared).await {
-            Ok(name) => name,
+        match run::create_database(ctx, prepared).await {
+            Ok(name) => {
+                if record && name != plan.database {
+                    let _ = running.record_database(ctx, &name);
+                }
+                name
+            }
             Err(error) => {
-                run::drop_roles(ctx, &prepared, &created_roles, sink).await;
+                run::drop_roles(ctx, prepared, &created_roles, sink).await;
                 return Err(error);
             }
         }
@@ -291,9 +330,9 @@ pub async fn restore_on(
         plan.database.clone()
     };
     let terminate = request.terminate_connections;
-    match run_and_swap(ctx, &prepared, &database, terminate, sink, cancel).await {
+    match run_and_swap(ctx, prepared, &database, terminate, sink, cancel).await {
         Ok((tool_versions, errors, final_database)) => Ok(RestoreOutcome {
-            database_settings: settings::apply(ctx, &prepared, &final_database, sink).await,
+            database_settings: settings::apply(ctx, prepared, &final_database, sink).await,
             database: final_database,
             created: plan.create_database,
             profile: prepared.profile.settings.name.clone(),
@@ -303,7 +342,7 @@ pub async fn restore_on(
             duration_ms: started.elapsed().as_millis() as u64,
             restored_entries: plan.entries - plan.skipped_entries,
             skipped_entries: plan.skipped_entries,
-            entry_counts: restored_counts(&prepared),
+            entry_counts: restored_counts(prepared),
             kept_as: plan.kept_as.clone(),
             errors,
             created_roles,
@@ -319,8 +358,9 @@ pub async fn restore_on(
                          {drop_error}. Drop it by hand."
                     ),
                 });
+                running.left_database_behind(ctx);
             }
-            run::drop_roles(ctx, &prepared, &created_roles, sink).await;
+            run::drop_roles(ctx, prepared, &created_roles, sink).await;
             Err(error)
         }
     }

@@ -245,7 +245,7 @@ async fn pg_restore(session: &Session<'_>, collector: &ErrorCollector<'_>) -> Re
     }
     command = command
         .arg(format!("--dbname={}", conninfo_dbname(session.database)))
-        .arg(prepared.source.as_os_str());
+        .file_operand(&prepared.source);
     let counter = EntryCounter::new(session.sink, prepared.plan.entries);
     match runner::run(command, &counter, session.cancel).await {
         Ok(_) => Ok(versions),
@@ -277,7 +277,7 @@ async fn pipeline(session: &Session<'_>, collector: &ErrorCollector<'_>) -> Resu
             versions.push(runner::version_line(reader, Tool::PgRestore, cancel).await?);
             let command =
                 ToolCommand::new(reader, Tool::PgRestore)?.args(["--verbose", "--file=-"]);
-            PipeSource::Tool(session.restore_options(command).arg(prepared.source.as_os_str()))
+            PipeSource::Tool(session.restore_options(command).file_operand(&prepared.source))
         }
         None => {
             if let Some(role) = &prepared.details.role {

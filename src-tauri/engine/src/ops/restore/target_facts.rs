@@ -167,7 +167,15 @@ async fn read_server(ctx: &Ctx, client: &Client, profile: &Profile) -> Result<Ta
     let member_of =
         role_rows.iter().filter(|r| r.get::<_, bool>(1)).map(|r| r.get::<_, String>(0)).collect();
     let settings = names(client.query("SELECT name FROM pg_settings", &[]).await.map_err(q)?);
-    let roles = names(role_rows);
+    let mut roles = names(role_rows);
+    // pg_dump writes an owner's newline as a space in the comments the plan reads its owners
+    // from: a role whose name has one is also known by that spelling.
+    let as_written: Vec<String> = roles
+        .iter()
+        .filter(|r| r.contains(['\n', '\r']))
+        .map(|r| r.replace(['\n', '\r'], " "))
+        .collect();
+    roles.extend(as_written);
     let user = inventory::SettingsUser {
         major: server.major(),
         superuser: row.get(3),

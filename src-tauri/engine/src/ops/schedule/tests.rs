@@ -21,6 +21,7 @@ async fn setup() -> (tempfile::TempDir, Ctx, Platform) {
             sslmode: SslMode::Prefer,
             root_cert: None,
             password_source: PasswordSource::Environment,
+            allow_cleartext_password: false,
         };
         profiles::add_profile(&ctx, AddProfile { settings, password: None }).await.unwrap();
     }
