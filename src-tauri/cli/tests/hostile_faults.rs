@@ -242,7 +242,8 @@ async fn a_killed_drill_on_a_profile_is_listed_with_its_scratch_database() {
     let manifest = finished_backup(home.path(), &db, &out, "custom");
     let before = databases_like(&server, "").await;
     let mut child = spawn(home.path(), &["test", &manifest, "--profile", "local", "--json"]);
-    let new = new_databases(&server, "", &before).await;
+    // Only this drill's scratch database: other tests make databases on the shared server too.
+    let new = new_databases(&server, &format!("{db}_drill"), &before).await;
     let appeared = !new.is_empty();
     assert!(appeared, "the drill never created its scratch database");
     kill_and_wait(&mut child);
@@ -467,7 +468,8 @@ async fn two_backups_of_one_database_at_once_both_finish() {
         assert!(
             made.status.success(),
             "both backups finish, under different names (each reserves its name by creating \
-             its private folder): {}",
+             its private folder): {:?} {}",
+            made.status,
             text(made)
         );
     }

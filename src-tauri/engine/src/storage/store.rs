@@ -200,15 +200,17 @@ impl Store {
     /// Opens (creating when missing) the store in `data_dir` and brings its schema up to date.
     pub fn open(data_dir: &Path) -> Result<Store> {
         let path = data_dir.join(STORE_FILE);
+        // Before SQLite opens them: SQLite locks these files with POSIX locks, which this
+        // process would drop (and another process then read a torn index, SIGBUS) if it opened
+        // and closed one of them once SQLite holds it. SQLite gives journal files it creates
+        // the store's mode; ones an older version left are tightened here.
         make_private(&path, "")?;
+        make_private(&path, "-wal")?;
+        make_private(&path, "-shm")?;
         let conn = Connection::open(&path).map_err(|e| store_error(&path, e))?;
         // The GUI and a scheduled CLI run may write at the same time.
         conn.busy_timeout(Duration::from_secs(10)).map_err(|e| store_error(&path, e))?;
         conn.pragma_update(None, "journal_mode", "WAL").map_err(|e| store_error(&path, e))?;
-        // SQLite gives its journal files the store's mode; ones an older version left are
-        // tightened too.
-        make_private(&path, "-wal")?;
-        make_private(&path, "-shm")?;
         conn.pragma_update(None, "foreign_keys", "ON").map_err(|e| store_error(&path, e))?;
         migrate(&conn).map_err(|e| store_error(&path, e))?;
         Ok(Store { path, conn: Mutex::new(conn) })

@@ -30,8 +30,11 @@ pub(super) fn write_certificate(ctx: &Ctx, report: &mut DrillReport) -> Result<(
         .map(|t| t.format("%Y%m%d-%H%M%S").to_string())
         .unwrap_or_default();
     let name = format!("{stem}.drill-{at}");
+    // A backup on a web server has no folder here: its certificate goes to the data folder
+    // (never to a folder named after the address, relative to wherever Lifeboat was started).
     let beside = match &report.manifest {
         Some(manifest) => Path::new(manifest).parent().map(Path::to_path_buf),
+        None if crate::format::remote::is_remote(&report.source) => None,
         None => source.parent().map(Path::to_path_buf),
     };
     let fallback = ctx.data_dir.path().join("certificates");
