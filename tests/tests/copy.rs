@@ -87,7 +87,7 @@ async fn a_copy_is_checked_and_a_changed_byte_in_it_is_found() {
 
     // The copy is a backup of its own: Lifeboat's verify reads it completely.
     let dump = folder.display().to_string();
-    verify(ctx, &dump, None, &NullSink, &cancel).await.unwrap();
+    verify(ctx, &dump, None, false, &NullSink, &cancel).await.unwrap();
     assert_eq!(
         verify_copy(ctx, VerifyCopy { backup_id: made.backup_id }).await.unwrap().status,
         CopyStatus::Copied

@@ -157,9 +157,11 @@ async fn a_manifest_that_is_not_a_regular_small_file_is_refused_at_once() {
             let error = assert_code(result, ErrorCode::ManifestInvalid, &what);
             assert!(error.to_string().contains(".lifeboat.json"), "{error}");
             let text = source.display().to_string();
-            let verified =
-                bounded(&what, verify(fx.ctx(), &text, None, &NullSink, &CancellationToken::new()))
-                    .await;
+            let verified = bounded(
+                &what,
+                verify(fx.ctx(), &text, None, false, &NullSink, &CancellationToken::new()),
+            )
+            .await;
             assert_code(verified, ErrorCode::ManifestInvalid, &what);
             let request = DrillRequest {
                 source: text,
@@ -300,6 +302,7 @@ async fn a_dump_named_like_an_option_is_read_as_a_file() {
             fx.ctx(),
             &renamed.display().to_string(),
             None,
+            false,
             &NullSink,
             &CancellationToken::new(),
         )
@@ -494,7 +497,12 @@ fn partials(dir: &Path) -> Vec<PathBuf> {
 }
 
 fn restore_request(url: String) -> RestoreRequest {
-    RestoreRequest { source: url, profile: "prod".into(), ..RestoreRequest::default() }
+    RestoreRequest {
+        source: url,
+        profile: "prod".into(),
+        allow_http: true,
+        ..RestoreRequest::default()
+    }
 }
 
 /// An endless index page, an endless body its manifest records as small, and a Content-Length
@@ -561,7 +569,8 @@ async fn an_endless_download_stops_at_the_free_space() {
     let web = WebServer::start(served.path());
     let url = web.url("", "endless-nomanifest.backup");
     let result =
-        bounded(&url, remote::download(&ctx, &url, &NullSink, &CancellationToken::new())).await;
+        bounded(&url, remote::download(&ctx, &url, true, &NullSink, &CancellationToken::new()))
+            .await;
     let error = assert_code(result, ErrorCode::DownloadTooLarge, &url);
     assert!(error.to_string().contains("free on the disk"), "{error}");
     assert!(partials(disk.path()).is_empty(), "{:?}", partials(disk.path()));
@@ -621,6 +630,7 @@ async fn a_password_in_an_address_is_in_no_error_report_or_certificate() {
     let request = |url: String| DrillRequest {
         source: url,
         target: DrillTarget::Profile { name: "prod".into() },
+        allow_http: true,
         ..DrillRequest::default()
     };
     let report =

@@ -86,7 +86,7 @@ async fn assert_refused(home: &TestHome, server: &PgServer, file: &Path, canary:
     let what = std::fs::read_to_string(file).unwrap();
     let cancel = CancellationToken::new();
 
-    let error = verify(&home.ctx, &source, None, &NullSink, &cancel).await.unwrap_err();
+    let error = verify(&home.ctx, &source, None, false, &NullSink, &cancel).await.unwrap_err();
     assert_eq!(error.code(), ErrorCode::BackupHasMetaCommands, "verify: {error}");
     assert!(error.to_string().contains("line "), "{error}");
     assert!(!error.hint().is_empty());
@@ -193,7 +193,7 @@ async fn plain_dumps_with_psql_commands_are_refused_everywhere_and_the_real_one_
     // with them as data, verifies, and drills.
     let cancel = CancellationToken::new();
     let source = out.path().join(&outcome.files[0].name).display().to_string();
-    verify(&home.ctx, &source, None, &NullSink, &cancel).await.unwrap();
+    verify(&home.ctx, &source, None, false, &NullSink, &cancel).await.unwrap();
     let request =
         RestoreRequest { source: source.clone(), profile: "pg".into(), ..Default::default() };
     let restored = restore(&home.ctx, request, &NullSink, &cancel).await.unwrap();

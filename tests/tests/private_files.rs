@@ -334,7 +334,7 @@ impl Drop for WebServer {
 }
 
 async fn download(ctx: &Ctx, url: &str) -> lifeboat_engine::Result<PathBuf> {
-    remote::download(ctx, url, &NullSink, &CancellationToken::new()).await
+    remote::download(ctx, url, true, &NullSink, &CancellationToken::new()).await
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -2,6 +2,8 @@
 //! whose folder pages are autoindex-style HTML): a folder with a Lifeboat backup, the file's own
 //! address, a missing file, a flipped byte, and an interrupted download (restarted by
 //! http.server, which ignores `Range`; resumed by a small Range-aware http.server subclass).
+//! Plain http is refused unless allowed (then with a warning), and a redirect from http to http
+//! is followed when it is allowed.
 
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -52,6 +54,22 @@ handler = functools.partial(H, directory=sys.argv[2])
 http.server.ThreadingHTTPServer(('127.0.0.1', int(sys.argv[1])), handler).serve_forever()
 "#;
 
+/// An http.server subclass that answers `/moved/<path>` with a 302 to `/<path>`.
+const REDIRECT_SERVER: &str = r#"
+import functools, http.server, sys
+class H(http.server.SimpleHTTPRequestHandler):
+    def do_GET(self):
+        if self.path.startswith('/moved/'):
+            self.send_response(302)
+            self.send_header('Location', self.path[len('/moved'):])
+            self.send_header('Content-Length', '0')
+            self.end_headers()
+            return
+        super().do_GET()
+handler = functools.partial(H, directory=sys.argv[2])
+http.server.ThreadingHTTPServer(('127.0.0.1', int(sys.argv[1])), handler).serve_forever()
+"#;
+
 /// A web server child process serving a folder on 127.0.0.1; killed when dropped. Its request
 /// log (stderr) goes to a file.
 struct WebServer {
@@ -63,12 +81,17 @@ struct WebServer {
 
 impl WebServer {
     fn start(dir: &Path, range_aware: bool) -> WebServer {
+        WebServer::run(dir, range_aware.then_some(RANGE_SERVER))
+    }
+
+    /// `python3 -m http.server`, or `script` (`python3 -c SCRIPT PORT FOLDER`).
+    fn run(dir: &Path, script: Option<&str>) -> WebServer {
         let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let log_dir = tempfile::tempdir().unwrap();
         let log = log_dir.path().join("requests.log");
         let mut command = Command::new("python3");
-        if range_aware {
-            command.args(["-c", RANGE_SERVER, &port.to_string()]).arg(dir);
+        if let Some(script) = script {
+            command.args(["-c", script, &port.to_string()]).arg(dir);
         } else {
             command
                 .args([
@@ -137,7 +160,7 @@ async fn fixture(server: &PgServer, prefix: &str) -> Fixture {
 }
 
 fn request(source: String) -> RestoreRequest {
-    RestoreRequest { source, profile: "pg18".into(), ..RestoreRequest::default() }
+    RestoreRequest { source, profile: "pg18".into(), allow_http: true, ..RestoreRequest::default() }
 }
 
 fn name_of(path: &Path) -> String {
@@ -257,7 +280,8 @@ async fn interrupted_download(range_aware: bool) -> String {
     let partial = dir.join(format!("{}.partial", name_of(&fx.file)));
     std::fs::write(&partial, &bytes[..bytes.len() / 2]).unwrap();
 
-    let path = remote::download(&fx.ctx, &url, &NullSink, &CancellationToken::new()).await.unwrap();
+    let path =
+        remote::download(&fx.ctx, &url, true, &NullSink, &CancellationToken::new()).await.unwrap();
     assert_eq!(path, dir.join(name_of(&fx.file)));
     assert!(!partial.exists());
     assert_eq!(std::fs::read(&path).unwrap(), bytes);
@@ -281,4 +305,64 @@ async fn an_interrupted_download_resumes_with_a_range_request() {
         log.lines().filter(|l| l.contains("GET /") && l.contains(".backup")).collect();
     assert_eq!(dump_requests.len(), 1, "{log}");
     assert!(dump_requests[0].contains("\" 206 "), "{log}");
+}
+
+#[tokio::test]
+async fn plain_http_is_refused_unless_allowed_and_then_warned_about() {
+    let server = PgServer::shared(18);
+    let fx = fixture(&server, "webplain").await;
+    let web = WebServer::start(fx.out.path(), false);
+    let file_url = web.url(&name_of(&fx.file));
+
+    // Not allowed: refused before any request, nothing downloaded, nothing restored.
+    for url in [web.url(""), file_url.clone()] {
+        let refused = RestoreRequest { allow_http: false, ..request(url.clone()) };
+        let error = preflight(&fx.ctx, refused.clone()).await.unwrap_err();
+        assert_eq!(error.code(), ErrorCode::PlainHttpRefused, "{error}");
+        assert!(error.to_string().contains(&url), "{error}");
+        assert!(error.payload().hint.contains("--allow-http"), "{}", error.payload().hint);
+        let error =
+            restore(&fx.ctx, refused, &NullSink, &CancellationToken::new()).await.unwrap_err();
+        assert_eq!(error.code(), ErrorCode::PlainHttpRefused, "{error}");
+        let error = remote::download(&fx.ctx, &url, false, &NullSink, &CancellationToken::new())
+            .await
+            .unwrap_err();
+        assert_eq!(error.code(), ErrorCode::PlainHttpRefused, "{error}");
+    }
+    assert!(!web.log().contains("GET /"), "no request was sent: {}", web.log());
+    let downloads = remote::download_dir(&fx.ctx, &file_url).unwrap();
+    assert!(!downloads.exists(), "nothing was downloaded");
+    assert!(restored_from(&server, &fx.db).await.is_empty());
+
+    // Allowed: the download goes on, and a warning says it is not encrypted.
+    let recorder = Recorder::default();
+    let outcome = restore(&fx.ctx, request(file_url.clone()), &recorder, &CancellationToken::new())
+        .await
+        .unwrap();
+    assert_rows(&server, &outcome.database, &fx.manifest).await;
+    let events = recorder.events();
+    assert!(
+        events.iter().any(|e| matches!(e, ProgressEvent::Warning { message }
+            if message.contains("not encrypted") && message.contains(&file_url))),
+        "a warning about plain http: {events:?}"
+    );
+}
+
+#[tokio::test]
+async fn an_allowed_http_source_follows_a_redirect_to_http() {
+    let server = PgServer::shared(18);
+    let fx = fixture(&server, "webmoved").await;
+    let web = WebServer::run(fx.out.path(), Some(REDIRECT_SERVER));
+    let url = web.url(&format!("moved/{}", name_of(&fx.file)));
+    let refused = RestoreRequest { allow_http: false, ..request(url.clone()) };
+    let error = preflight(&fx.ctx, refused).await.unwrap_err();
+    assert_eq!(error.code(), ErrorCode::PlainHttpRefused, "{error}");
+
+    let outcome =
+        restore(&fx.ctx, request(url), &NullSink, &CancellationToken::new()).await.unwrap();
+    assert_rows(&server, &outcome.database, &fx.manifest).await;
+    let log = web.log();
+    assert!(log.contains("\" 302 "), "the server redirected: {log}");
+    let target = format!("GET /{} ", name_of(&fx.file));
+    assert!(log.contains(&target), "the redirect was followed: {log}");
 }

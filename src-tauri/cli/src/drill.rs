@@ -30,6 +30,10 @@ pub struct TestArgs {
     /// Of a one-file-per-schema backup's manifest: test this schema's file.
     #[arg(long)]
     schema: Option<String>,
+    /// Allow a plain http:// address, which is not encrypted: anyone on the network can read or
+    /// change the backup on its way (a warning says so). Use it only on a network you trust.
+    #[arg(long)]
+    allow_http: bool,
     #[command(flatten)]
     json: JsonFlag,
 }
@@ -41,6 +45,10 @@ pub struct VerifyArgs {
     /// Of a one-file-per-schema backup's manifest: check this schema's file.
     #[arg(long)]
     schema: Option<String>,
+    /// Allow a plain http:// address, which is not encrypted: anyone on the network can read or
+    /// change the backup on its way (a warning says so). Use it only on a network you trust.
+    #[arg(long)]
+    allow_http: bool,
     #[command(flatten)]
     json: JsonFlag,
 }
@@ -106,6 +114,7 @@ pub async fn run_test(ctx: Result<Ctx, Error>, args: TestArgs) -> ExitCode {
         },
         keep: args.keep,
         schema: args.schema,
+        allow_http: args.allow_http,
         ..DrillRequest::default()
     };
     use std::io::IsTerminal;
@@ -156,7 +165,7 @@ pub async fn run_verify(ctx: Result<Ctx, Error>, args: VerifyArgs) -> ExitCode {
         let cancel = cancel_on_interrupt();
         let progress = StageProgress { terminal: false };
         let source = args.backup.display().to_string();
-        verify(&ctx, &source, args.schema.as_deref(), &progress, &cancel).await
+        verify(&ctx, &source, args.schema.as_deref(), args.allow_http, &progress, &cancel).await
     }
     .await;
     finish(json, result, |v| {

@@ -189,6 +189,10 @@ struct RestoreArgs {
     /// exit code is 1.
     #[arg(long)]
     continue_on_errors: bool,
+    /// Allow a plain http:// address, which is not encrypted: anyone on the network can read or
+    /// change the backup on its way (a warning says so). Use it only on a network you trust.
+    #[arg(long)]
+    allow_http: bool,
     /// Confirm --replace.
     #[arg(long)]
     yes: bool,
@@ -317,6 +321,7 @@ fn restore_request(args: &RestoreArgs) -> RestoreRequest {
         continue_on_errors: args.continue_on_errors,
         create_roles: args.create_roles,
         create_missing_roles: args.create_missing_roles,
+        allow_http: args.allow_http,
         ..RestoreRequest::default()
     }
 }

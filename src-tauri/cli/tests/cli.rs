@@ -198,3 +198,23 @@ fn a_data_folder_that_cannot_be_created_is_data_dir() {
     );
     assert!(document["error"]["hint"].as_str().unwrap().contains("LIFEBOAT_HOME"), "{document:#}");
 }
+
+#[test]
+fn plain_http_needs_allow_http() {
+    let home = tempfile::tempdir().unwrap();
+    let bundle = bundle();
+    // Nothing listens on port 9: refused before any request without the flag, tried with it.
+    let url = "http://127.0.0.1:9/backups/shop.backup";
+    let refused = run(lifeboat(home.path(), &bundle).args(["verify", url, "--json"]));
+    assert_eq!(refused.status.code(), Some(1), "{}", describe(&refused));
+    let document = json(&refused);
+    assert_eq!(document["error"]["code"], "plain_http_refused", "{document:#}");
+    assert!(document["error"]["hint"].as_str().unwrap().contains("--allow-http"), "{document:#}");
+    let tried = run(lifeboat(home.path(), &bundle).args(["verify", url, "--allow-http", "--json"]));
+    assert_eq!(tried.status.code(), Some(1), "{}", describe(&tried));
+    assert_eq!(json(&tried)["error"]["code"], "download_failed", "{}", describe(&tried));
+    for command in ["restore", "test", "verify"] {
+        let help = run(lifeboat(home.path(), &bundle).args([command, "--help"]));
+        assert!(text(&help.stdout).contains("--allow-http"), "lifeboat {command} --help");
+    }
+}

@@ -165,8 +165,11 @@ async fn passwords_appear_in_no_argv_file_backup_certificate_or_output() {
     assert_eq!(refused.status.code(), Some(1), "{}", text(&refused));
     assert_eq!(json(&refused)["error"]["code"], "password_failed", "{}", text(&refused));
     let url = format!("http://someone:{url_secret}@127.0.0.1:9/backups/x.backup");
-    let remote =
-        lifeboat(home.path(), &["restore", "--profile", "sec", &url, "--json"], &mut printed);
+    let remote = lifeboat(
+        home.path(),
+        &["restore", "--profile", "sec", &url, "--allow-http", "--json"],
+        &mut printed,
+    );
     assert_ne!(remote.status.code(), Some(0), "{}", text(&remote));
     let (leaks, samples) = watch.finish();
 

@@ -175,6 +175,9 @@ pub enum Error {
     #[error("The download of {url} failed: {detail}")]
     DownloadFailed { url: String, detail: String },
 
+    #[error("{url} uses plain http, which is not encrypted, so Lifeboat did not download from it.")]
+    PlainHttpRefused { url: String },
+
     #[error("Nothing was found at {url} (the server answered 404 Not Found).")]
     NotFound { url: String },
 
@@ -313,6 +316,7 @@ pub enum ErrorCode {
     BackupHasBrokenDependencies,
     ReplaceFailed,
     DownloadFailed,
+    PlainHttpRefused,
     NotFound,
     DownloadTooLarge,
     PracticeServerAsRoot,
@@ -383,6 +387,7 @@ impl Error {
             Error::BackupHasBrokenDependencies { .. } => ErrorCode::BackupHasBrokenDependencies,
             Error::ReplaceFailed { .. } => ErrorCode::ReplaceFailed,
             Error::DownloadFailed { .. } => ErrorCode::DownloadFailed,
+            Error::PlainHttpRefused { .. } => ErrorCode::PlainHttpRefused,
             Error::NotFound { .. } => ErrorCode::NotFound,
             Error::DownloadTooLarge { .. } => ErrorCode::DownloadTooLarge,
             Error::PracticeServerAsRoot => ErrorCode::PracticeServerAsRoot,
@@ -628,6 +633,13 @@ impl Error {
                  its downloads folder), or check that the address names a backup: an index page \
                  or a manifest is small, and a backup is no larger than its manifest records. \
                  Nothing was restored."
+                    .to_owned()
+            }
+            Error::PlainHttpRefused { .. } => {
+                "The address uses plain http, which is not encrypted: anyone on the network can \
+                 read or change the backup on its way. Use an https:// address, or, on a network \
+                 you trust, allow plain http for this source (--allow-http, or \"Allow plain \
+                 http\" in the wizard)."
                     .to_owned()
             }
             Error::NotFound { .. } => {

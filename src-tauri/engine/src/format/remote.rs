@@ -21,12 +21,19 @@
 //! is written; a body without one (or longer than it said) is stopped when it passes the bound,
 //! and its `.partial` removed ([`Error::DownloadTooLarge`]). Addresses are shown without their
 //! password (`util::redact`).
+//!
+//! Plain http is not encrypted: an `http://` address (or any `http://` address Lifeboat would
+//! follow: an index page's links, the files a manifest lists, a redirect) is refused with
+//! [`Error::PlainHttpRefused`] unless the user allowed plain http for this source, and then a
+//! warning says so. A step down from https to http is refused always: a redirect to http after
+//! https ([`redirect_verdict`], also at most [`MAX_REDIRECTS`] redirects) and an https index
+//! page's link to one of its files over http ([`listed_files`]).
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use reqwest::header::{CONTENT_RANGE, CONTENT_TYPE, RANGE};
-use reqwest::{Client, StatusCode, Url};
+use reqwest::{Client, StatusCode, Url, redirect};
 use tokio::io::AsyncWriteExt;
 use tokio_util::sync::CancellationToken;
 
@@ -49,6 +56,15 @@ const PROGRESS_EVERY: u64 = 1 << 20;
 
 /// The most an index page can be: a listing of tens of thousands of files.
 pub const PAGE_MAX_BYTES: u64 = 16 << 20;
+
+/// The most redirects one request follows.
+pub const MAX_REDIRECTS: usize = 10;
+
+/// The HTTP client of one download, and whether the user allowed plain http for it.
+struct Web {
+    client: Client,
+    allow_http: bool,
+}
 
 /// What a download is expected to be, which bounds it besides the free disk space.
 #[derive(Debug, Clone, Copy)]
@@ -112,13 +128,14 @@ pub fn download_dir(ctx: &Ctx, url: &str) -> Result<PathBuf> {
 pub async fn localize(
     ctx: &Ctx,
     source: &str,
+    allow_http: bool,
     sink: &dyn ProgressSink,
     cancel: &CancellationToken,
 ) -> Result<String> {
     match scheme_of(source).as_deref() {
         None => Ok(source.to_owned()),
         Some("http" | "https") => {
-            let path = download(ctx, source.trim(), sink, cancel).await?;
+            let path = download(ctx, source.trim(), allow_http, sink, cancel).await?;
             Ok(path.to_string_lossy().into_owned())
         }
         Some(other) => Err(Error::InvalidInput {
@@ -132,21 +149,33 @@ pub async fn localize(
 }
 
 /// Downloads the backup at `url` (a file or a folder's index page) and returns the local path to
-/// restore from.
+/// restore from. A plain `http://` address is refused unless `allow_http`; with it, a warning
+/// says that the download is not encrypted.
 pub async fn download(
     ctx: &Ctx,
     url: &str,
+    allow_http: bool,
     sink: &dyn ProgressSink,
     cancel: &CancellationToken,
 ) -> Result<PathBuf> {
     let parsed = parse(url)?;
+    plain_http_check(&parsed, allow_http)?;
+    if parsed.scheme() == "http" {
+        sink.emit(ProgressEvent::Warning {
+            message: format!(
+                "{} is downloaded over plain http, which is not encrypted: anyone on the network \
+                 can read or change the backup on its way (allowed for this source).",
+                redact_urls(parsed.as_str())
+            ),
+        });
+    }
     let dir = download_dir(ctx, url)?;
     private_fs::ensure_private_dir(&dir).map_err(|source| Error::Io {
         action: "Creating the download folder",
         path: dir.clone(),
         source,
     })?;
-    let client = client(url)?;
+    let client = Web { client: client(url)?, allow_http };
 
     let listing = parsed.path().ends_with('/');
     if !listing {
@@ -223,8 +252,44 @@ fn client(url: &str) -> Result<Client> {
         .connect_timeout(Duration::from_secs(30))
         .read_timeout(Duration::from_secs(120))
         .user_agent(concat!("Lifeboat/", env!("CARGO_PKG_VERSION")))
+        .redirect(redirect::Policy::custom(|attempt| {
+            match redirect_verdict(attempt.previous(), attempt.url()) {
+                Ok(()) => attempt.follow(),
+                Err(refusal) => attempt.error(refusal),
+            }
+        }))
         .build()
         .map_err(|e| failed(url, e.to_string()))
+}
+
+/// Refuses a plain `http://` address unless the user allowed plain http for this source.
+fn plain_http_check(url: &Url, allow_http: bool) -> Result<()> {
+    if url.scheme() == "http" && !allow_http {
+        return Err(Error::PlainHttpRefused { url: redact_urls(url.as_str()) });
+    }
+    Ok(())
+}
+
+/// Whether going from `from` to `to` steps down from https to plain http.
+pub fn is_downgrade(from: &Url, to: &Url) -> bool {
+    from.scheme() == "https" && to.scheme() == "http"
+}
+
+/// Whether to follow a redirect to `next`, given the addresses requested so far (the first is
+/// the one asked for): never from https to http, and at most [`MAX_REDIRECTS`] in a row. The
+/// refusal says why (it ends up in the download's error).
+pub fn redirect_verdict(previous: &[Url], next: &Url) -> Result<(), String> {
+    if previous.len() > MAX_REDIRECTS {
+        return Err(format!("the server redirected more than {MAX_REDIRECTS} times"));
+    }
+    match previous.last() {
+        Some(from) if is_downgrade(from, next) => Err(format!(
+            "the server redirected from https to plain http ({}), which is not encrypted; \
+             Lifeboat never follows such a redirect",
+            redact_urls(next.as_str())
+        )),
+        _ => Ok(()),
+    }
 }
 
 /// The last segment of `url`'s path, decoded, when it is a safe local file name.
@@ -263,8 +328,9 @@ impl From<Error> for Fetched {
     }
 }
 
-async fn send(client: &Client, url: &Url, from: u64) -> Result<reqwest::Response> {
-    let mut request = client.get(url.clone());
+async fn send(client: &Web, url: &Url, from: u64) -> Result<reqwest::Response> {
+    plain_http_check(url, client.allow_http)?;
+    let mut request = client.client.get(url.clone());
     if from > 0 {
         request = request.header(RANGE, format!("bytes={from}-"));
     }
@@ -290,7 +356,7 @@ fn error_chain(error: &dyn std::error::Error) -> String {
 }
 
 /// Reads an index page into memory, at most [`PAGE_MAX_BYTES`] of it.
-async fn get_page(client: &Client, url: &Url, cancel: &CancellationToken) -> Result<String> {
+async fn get_page(client: &Web, url: &Url, cancel: &CancellationToken) -> Result<String> {
     let response = send(client, url, 0).await?;
     read_page(url, response, cancel).await
 }
@@ -332,7 +398,7 @@ async fn read_page(
 /// Downloads `url` to `target` through `target.partial`, resuming a partial download when the
 /// server supports ranges, within the bound of `expect` and the free disk space.
 async fn fetch(
-    client: &Client,
+    client: &Web,
     url: &Url,
     target: &Path,
     expect: Expect,
@@ -409,7 +475,7 @@ fn io(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> Error
 /// The server's answer for `url`, continuing `partial` (when it is a regular file) from its end
 /// if the server answers 206 for it; the byte the body starts at.
 async fn respond(
-    client: &Client,
+    client: &Web,
     url: &Url,
     partial: &Path,
 ) -> Result<(reqwest::Response, u64), Fetched> {
@@ -541,7 +607,7 @@ fn content_range_start(response: &reqwest::Response) -> Option<u64> {
 }
 
 async fn fetch_file(
-    client: &Client,
+    client: &Web,
     url: &Url,
     target: &Path,
     expect: Expect,
@@ -560,7 +626,7 @@ async fn fetch_file(
 /// Fetches and reads `<stem>.lifeboat.json` beside a dump to download; a 404 means there is none
 /// (and an old local copy is removed).
 async fn fetch_manifest_beside(
-    client: &Client,
+    client: &Web,
     file_url: &Url,
     name: &str,
     dir: &Path,
@@ -586,14 +652,14 @@ async fn fetch_manifest_beside(
 
 /// Picks the backup in a folder's index page and downloads it.
 async fn from_listing(
-    client: &Client,
+    client: &Web,
     folder: &Url,
     page: &str,
     dir: &Path,
     sink: &dyn ProgressSink,
     cancel: &CancellationToken,
 ) -> Result<PathBuf> {
-    let names = listed_files(folder, page);
+    let names = listed_files(folder, page)?;
     let newest = |candidates: Vec<&String>| -> Option<String> {
         candidates.into_iter().max_by_key(|n| (timestamp_in(n), n.to_string())).cloned()
     };
@@ -636,8 +702,9 @@ fn join(folder: &Url, relative: &str) -> Result<Url> {
 }
 
 /// The files an index page links to directly inside `folder`: no parent or sorting links, no
-/// subfolders, nothing on other hosts. Decoded names.
-pub fn listed_files(folder: &Url, page: &str) -> Vec<String> {
+/// subfolders, nothing on other hosts. Decoded names. An https page that links to one of its
+/// folder's files over plain http is refused: that link steps down to an unencrypted download.
+pub fn listed_files(folder: &Url, page: &str) -> Result<Vec<String>> {
     let mut names = Vec::new();
     for href in hrefs(page) {
         let href = unescape_html(&href);
@@ -645,9 +712,12 @@ pub fn listed_files(folder: &Url, page: &str) -> Vec<String> {
             continue;
         }
         let Ok(url) = folder.join(&href) else { continue };
-        if url.scheme() != folder.scheme()
-            || url.host_str() != folder.host_str()
-            || url.port_or_known_default() != folder.port_or_known_default()
+        // A link to http differs from the https page in its port too, by the scheme alone.
+        let downgrade = is_downgrade(folder, &url);
+        if url.host_str() != folder.host_str()
+            || !downgrade
+                && (url.scheme() != folder.scheme()
+                    || url.port_or_known_default() != folder.port_or_known_default())
         {
             continue;
         }
@@ -656,11 +726,24 @@ pub fn listed_files(folder: &Url, page: &str) -> Vec<String> {
             continue;
         }
         let name = percent_decode(rest);
-        if safe_name(&name) && !names.contains(&name) {
+        if !safe_name(&name) {
+            continue;
+        }
+        if downgrade {
+            return Err(failed(
+                folder.as_str(),
+                format!(
+                    "the https index page links to {} over plain http, which is not encrypted; \
+                     Lifeboat never follows a link from https to http",
+                    url.as_str()
+                ),
+            ));
+        }
+        if !names.contains(&name) {
             names.push(name);
         }
     }
-    names
+    Ok(names)
 }
 
 /// The values of every `href="…"` (or `'…'`, or unquoted) in an HTML page.
@@ -772,7 +855,7 @@ mod tests {
             <a href="/backups/a%20b.sql">ab</a><a href="http://host:8080/elsewhere/z.dump">z</a>
             <a href="tom&amp;jerry.dump">tj</a>"#;
         assert_eq!(
-            listed_files(&folder, page),
+            listed_files(&folder, page).unwrap(),
             vec![
                 "shop-2026-01-02-030405.backup",
                 "shop-2026-01-02-030405.lifeboat.json",
@@ -780,6 +863,53 @@ mod tests {
                 "tom&jerry.dump"
             ]
         );
+    }
+
+    #[test]
+    fn an_https_page_linking_to_its_files_over_http_is_refused() {
+        let folder = Url::parse("https://host/backups/").unwrap();
+        let fine = r#"<a href="a.backup">a</a><a href="http://nginx.org/">nginx</a>
+            <a href="http://host/elsewhere/x.dump">x</a>"#;
+        assert_eq!(listed_files(&folder, fine).unwrap(), vec!["a.backup"]);
+        for link in ["http://host/backups/a.backup", "http://host:443/backups/b.sql"] {
+            let page = format!(r#"<a href="a.backup">a</a><a href="{link}">b</a>"#);
+            let error = listed_files(&folder, &page).unwrap_err();
+            assert_eq!(error.code(), crate::base::error::ErrorCode::DownloadFailed);
+            assert!(error.to_string().contains("plain http"), "{error}");
+        }
+        // An http page (allowed by the user) linking to its files is no step down.
+        let plain = Url::parse("http://host/backups/").unwrap();
+        assert_eq!(listed_files(&plain, r#"<a href="a.backup">a</a>"#).unwrap(), vec!["a.backup"]);
+    }
+
+    #[test]
+    fn plain_http_needs_the_users_permission() {
+        let http = Url::parse("http://alice:secret@host/a.backup").unwrap();
+        let error = plain_http_check(&http, false).unwrap_err();
+        assert_eq!(error.code(), crate::base::error::ErrorCode::PlainHttpRefused);
+        assert!(!error.to_string().contains("secret"), "{error}");
+        assert!(error.payload().hint.contains("--allow-http"));
+        assert!(plain_http_check(&http, true).is_ok());
+        assert!(plain_http_check(&Url::parse("https://host/a.backup").unwrap(), false).is_ok());
+    }
+
+    #[test]
+    fn redirects_never_step_down_to_http_and_are_capped() {
+        let url = |s: &str| Url::parse(s).unwrap();
+        let https = url("https://host/a.backup");
+        let http = url("http://host/a.backup");
+        assert!(is_downgrade(&https, &http));
+        assert!(!is_downgrade(&http, &https) && !is_downgrade(&http, &http));
+        assert!(redirect_verdict(std::slice::from_ref(&https), &url("https://cdn/a")).is_ok());
+        assert!(redirect_verdict(std::slice::from_ref(&http), &https).is_ok());
+        assert!(redirect_verdict(std::slice::from_ref(&http), &url("http://host/b")).is_ok());
+        assert!(redirect_verdict(std::slice::from_ref(&https), &http).is_err());
+        let refusal = redirect_verdict(&[http.clone(), https.clone()], &http).unwrap_err();
+        assert!(refusal.contains("from https to plain http"), "{refusal}");
+        assert!(redirect_verdict(&vec![https.clone(); MAX_REDIRECTS], &https).is_ok());
+        let refusal =
+            redirect_verdict(&vec![https.clone(); MAX_REDIRECTS + 1], &https).unwrap_err();
+        assert!(refusal.contains("more than 10"), "{refusal}");
     }
 
     #[test]

@@ -44,15 +44,17 @@ pub struct Verified {
 /// (when there is one), then a full read — `pg_restore` writing the whole archive as SQL that is
 /// thrown away (`--list` alone does not notice a truncated archive), or a plain SQL file read to
 /// pg_dump's closing line. Of a one-file-per-schema backup's manifest, `schema` picks the file.
+/// A plain `http://` source is downloaded only with `allow_http` (the user's explicit choice).
 pub async fn verify(
     ctx: &Ctx,
     source: &str,
     schema: Option<&str>,
+    allow_http: bool,
     sink: &dyn ProgressSink,
     cancel: &CancellationToken,
 ) -> Result<Verified> {
     let started = Instant::now();
-    let local = remote::localize(ctx, source, sink, cancel).await?;
+    let local = remote::localize(ctx, source, allow_http, sink, cancel).await?;
     let schemas: Vec<String> = schema.map(str::to_owned).into_iter().collect();
     let source = resolve_source(&local, &schemas)?;
     let manifest = archive::find_manifest(&source)?;

@@ -149,6 +149,53 @@ describe("DrillWizard", () => {
     expect(screen.queryByTestId("drill-result")).toBeNull();
   });
 
+  it("offers to allow plain http when the test refuses it, runs again with it, and forgets it on Back", async () => {
+    const URL = "http://backups.lan/shop/";
+    render(DrillWizard, { profiles: ["Shop"], source: URL, onclose: vi.fn() });
+    await waitFor(() => expect((byId("drill-next") as HTMLButtonElement).disabled).toBe(false));
+    await fireEvent.click(byId("drill-next"));
+    const warning = `${URL} is downloaded over plain http, which is not encrypted.`;
+    vi.mocked(startDrill).mockImplementation(async (_id, input, onEvent) => {
+      if (!input.allowHttp) {
+        throw new IpcError({
+          code: "plain_http_refused",
+          message: `${URL} uses plain http, which is not encrypted, so Lifeboat did not download from it.`,
+          hint: "Use an https:// address, or, on a network you trust, allow plain http for this source.",
+        });
+      }
+      onEvent({ kind: "warning", message: warning });
+      onEvent({ kind: "warning", message: warning });
+      return report(true);
+    });
+    await fireEvent.click(byId("drill-start"));
+    const box = await screen.findByTestId("drill-error");
+    expect(box.getAttribute("data-code")).toBe("plain_http_refused");
+    expect(byId("drill-allow-http-note").textContent).toContain("not encrypted");
+    await fireEvent.click(byId("drill-allow-http"));
+    const result = await screen.findByTestId("drill-result");
+    expect(result.getAttribute("data-passed")).toBe("true");
+    expect(vi.mocked(startDrill).mock.calls.map((c) => c[1].allowHttp)).toEqual([false, true]);
+    // The warning, once.
+    expect(byId("drill-warnings").textContent).toContain("not encrypted");
+    expect(screen.getByTestId("drill-warnings").querySelectorAll("li")).toHaveLength(1);
+
+    await fireEvent.click(byId("drill-back"));
+    await fireEvent.click(byId("drill-start"));
+    await screen.findByTestId("drill-error");
+    expect(vi.mocked(startDrill).mock.calls.at(-1)?.[1].allowHttp).toBe(false);
+    expect(byId("drill-allow-http")).toBeTruthy();
+  });
+
+  it("offers no plain http button for other failed tests", async () => {
+    render(DrillWizard, { profiles: ["Shop"], source: MANIFEST, onclose: vi.fn() });
+    await waitFor(() => expect((byId("drill-next") as HTMLButtonElement).disabled).toBe(false));
+    await fireEvent.click(byId("drill-next"));
+    vi.mocked(startDrill).mockRejectedValue(new IpcError({ code: "download_failed", message: "failed", hint: "again" }));
+    await fireEvent.click(byId("drill-start"));
+    await screen.findByTestId("drill-error");
+    expect(screen.queryByTestId("drill-allow-http")).toBeNull();
+  });
+
   it("picks an untested backup, and says when there is none", async () => {
     render(DrillWizard, { profiles: ["Shop"], onclose: vi.fn() });
     vi.mocked(pickUntestedBackup).mockResolvedValueOnce({

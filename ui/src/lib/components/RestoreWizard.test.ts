@@ -155,6 +155,7 @@ describe("RestoreWizard", () => {
       continueOnErrors: false,
       createRoles: false,
       createMissingRoles: false,
+      allowHttp: false,
     });
     expect(byId("restore-summary").textContent).toContain("into a new database shop_restored_20261121");
     const target = byId("restore-target") as HTMLInputElement;
@@ -186,6 +187,59 @@ describe("RestoreWizard", () => {
     expect(error.getAttribute("data-code")).toBe("not_a_backup");
     expect(error.textContent).toContain("Choose a .backup file.");
     expect(screen.queryByTestId("restore-summary")).toBeNull();
+  });
+
+  it("offers to allow plain http when the check refuses it, checks again with it, and forgets it on Back", async () => {
+    const URL = "http://backups.lan/shop/";
+    vi.mocked(preflightRestore).mockImplementation(async (input) => {
+      if (!input.allowHttp) {
+        throw new IpcError({
+          code: "plain_http_refused",
+          message: `${URL} uses plain http, which is not encrypted, so Lifeboat did not download from it.`,
+          hint: "Use an https:// address, or, on a network you trust, allow plain http for this source.",
+        });
+      }
+      return planFor(input);
+    });
+    renderWizard({ source: URL });
+    await fireEvent.click(byId("restore-check"));
+    const error = await screen.findByTestId("restore-check-error");
+    expect(error.getAttribute("data-code")).toBe("plain_http_refused");
+    expect(byId("restore-allow-http-note").textContent).toContain("not encrypted");
+    await fireEvent.click(byId("restore-allow-http"));
+    await screen.findByTestId("restore-summary");
+    expect(vi.mocked(preflightRestore).mock.calls.map((c) => c[0].allowHttp)).toEqual([false, true]);
+    const hold = await start();
+    expect(hold.calls[0].input.allowHttp).toBe(true);
+  });
+
+  it("asks again for plain http after going back to the source", async () => {
+    const URL = "http://backups.lan/shop/";
+    vi.mocked(preflightRestore).mockImplementation(async (input) => {
+      if (!input.allowHttp) {
+        throw new IpcError({ code: "plain_http_refused", message: "plain http", hint: "Use https." });
+      }
+      return planFor(input);
+    });
+    renderWizard({ source: URL });
+    await fireEvent.click(byId("restore-check"));
+    await fireEvent.click(await screen.findByTestId("restore-allow-http"));
+    await screen.findByTestId("restore-summary");
+    await fireEvent.click(byId("restore-back"));
+    await fireEvent.click(byId("restore-check"));
+    expect((await screen.findByTestId("restore-check-error")).getAttribute("data-code")).toBe("plain_http_refused");
+    expect(vi.mocked(preflightRestore).mock.calls.at(-1)?.[0].allowHttp).toBe(false);
+    expect(byId("restore-allow-http")).toBeTruthy();
+  });
+
+  it("offers no plain http button for other failed checks", async () => {
+    vi.mocked(preflightRestore).mockRejectedValue(
+      new IpcError({ code: "download_failed", message: "The download failed.", hint: "Check the address." }),
+    );
+    renderWizard({ source: "https://backups.example/shop/" });
+    await fireEvent.click(byId("restore-check"));
+    await screen.findByTestId("restore-check-error");
+    expect(screen.queryByTestId("restore-allow-http")).toBeNull();
   });
 
   it("renders findings with their severity and disables Start on a blocker", async () => {
@@ -234,6 +288,7 @@ describe("RestoreWizard", () => {
       continueOnErrors: false,
       createRoles: false,
       createMissingRoles: false,
+      allowHttp: false,
     };
     expect(vi.mocked(preflightRestore).mock.calls[1][0]).toEqual(wanted);
     await waitFor(() => expect(screen.queryByTestId("restore-stale")).toBeNull());
@@ -323,6 +378,7 @@ describe("RestoreWizard", () => {
       continueOnErrors: false,
       createRoles: false,
       createMissingRoles: false,
+      allowHttp: false,
     };
     expect(vi.mocked(preflightRestore).mock.calls[1][0]).toEqual(wanted);
     await waitFor(() => expect(screen.queryByTestId("restore-stale")).toBeNull());

@@ -68,6 +68,8 @@ export class DrillDraft {
   where = $state<"practice" | "profile">("practice");
   profile = $state("");
   keep = $state(false);
+  /** Download a plain http:// source although it is not encrypted (after a test refused it). */
+  allowHttp = $state(false);
 
   /** The database whose smoke checks are edited (guessed from the backup's name). */
   database = $state("");
@@ -203,6 +205,7 @@ export class DrillDraft {
       target: this.where === "practice" ? { kind: "practice" } : { kind: "profile", name: this.profile },
       keep: this.keep,
       smokeChecks,
+      allowHttp: this.allowHttp,
     };
   }
 }

@@ -408,6 +408,11 @@ export type DrillRequest = {
 	schema?: string | null,
 	/**  The smoke checks to run; absent: those saved for the backup's database. */
 	smokeChecks?: SmokeCheck[] | null,
+	/**
+	 *  Download a plain `http://` source although plain http is not encrypted (for the
+	 *  integrity check and the restore); without it such a source is refused.
+	 */
+	allowHttp?: boolean,
 };
 
 export type DrillStep = {
@@ -436,7 +441,7 @@ export type EntryText = {
 };
 
 /**  The stable identity of an error. The UI branches on this, never on message text. */
-export type ErrorCode = "tools_not_found" | "server_too_new" | "server_too_old" | "tool_missing" | "tool_spawn" | "tool_failed" | "cancelled" | "data_dir" | "store" | "keychain_unavailable" | "keychain_locked" | "keychain" | "profile_not_found" | "profile_exists" | "invalid_input" | "host_not_found" | "connection_refused" | "connect_timeout" | "password_failed" | "password_missing" | "cleartext_password_refused" | "hba_rejected" | "ssl_required" | "ssl_not_offered" | "ssl_cert_untrusted" | "database_missing" | "connect_failed" | "query" | "not_a_backup" | "manifest_invalid" | "checksum_mismatch" | "backup_file_missing" | "archive_damaged" | "backup_has_meta_commands" | "archive_too_new" | "restore_blocked" | "backup_has_broken_dependencies" | "replace_failed" | "download_failed" | "not_found" | "download_too_large" | "practice_server_as_root" | "practice_server_unavailable" | "practice_server_failed" | "drill_needs_definitions" | "drill_permission_denied" | "backup_not_in_catalog" | "copy_damaged" | "schedule_not_found" | "schedule_exists" | "scheduler_failed" | "scheduler_unavailable" | "schedule_drill_failed" | "notifications_unavailable" | "unsafe_path" | "io";
+export type ErrorCode = "tools_not_found" | "server_too_new" | "server_too_old" | "tool_missing" | "tool_spawn" | "tool_failed" | "cancelled" | "data_dir" | "store" | "keychain_unavailable" | "keychain_locked" | "keychain" | "profile_not_found" | "profile_exists" | "invalid_input" | "host_not_found" | "connection_refused" | "connect_timeout" | "password_failed" | "password_missing" | "cleartext_password_refused" | "hba_rejected" | "ssl_required" | "ssl_not_offered" | "ssl_cert_untrusted" | "database_missing" | "connect_failed" | "query" | "not_a_backup" | "manifest_invalid" | "checksum_mismatch" | "backup_file_missing" | "archive_damaged" | "backup_has_meta_commands" | "archive_too_new" | "restore_blocked" | "backup_has_broken_dependencies" | "replace_failed" | "download_failed" | "plain_http_refused" | "not_found" | "download_too_large" | "practice_server_as_root" | "practice_server_unavailable" | "practice_server_failed" | "drill_needs_definitions" | "drill_permission_denied" | "backup_not_in_catalog" | "copy_damaged" | "schedule_not_found" | "schedule_exists" | "scheduler_failed" | "scheduler_unavailable" | "schedule_drill_failed" | "notifications_unavailable" | "unsafe_path" | "io";
 
 /**  What crosses the IPC boundary or is printed by `lifeboat --json` when something fails. */
 export type ErrorPayload = {
@@ -900,6 +905,12 @@ export type RestoreRequest = {
 	 *  were. Without it, entries that cannot restore without their role are left out.
 	 */
 	createMissingRoles?: boolean,
+	/**
+	 *  Download a plain `http://` source (and the `http://` files it leads to) although plain
+	 *  http is not encrypted; a warning says so. Without it such a source is refused
+	 *  (`plain_http_refused`). A redirect from https to http is refused either way.
+	 */
+	allowHttp?: boolean,
 };
 
 /**  The role a drill restores as, and what it may do. */

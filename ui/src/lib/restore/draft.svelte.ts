@@ -31,6 +31,7 @@ export function sameRequest(a: RestoreRequest | null, b: RestoreRequest): boolea
     a.continueOnErrors === b.continueOnErrors &&
     a.createRoles === b.createRoles &&
     a.createMissingRoles === b.createMissingRoles &&
+    (a.allowHttp ?? false) === (b.allowHttp ?? false) &&
     JSON.stringify(a.selection) === JSON.stringify(b.selection)
   );
 }
@@ -65,6 +66,8 @@ export class RestoreDraft {
   createRoles = $state(false);
   /** Create every other role the server lacks as a plain NOLOGIN role. */
   createMissingRoles = $state(false);
+  /** Download a plain http:// source although it is not encrypted (after the check refused it). */
+  allowHttp = $state(false);
 
   readonly #checkGeneration = new Generation();
 
@@ -124,6 +127,7 @@ export class RestoreDraft {
       continueOnErrors: this.continueOnErrors,
       createRoles: this.createRoles,
       createMissingRoles: this.createMissingRoles,
+      allowHttp: this.allowHttp,
     };
   }
 
@@ -132,6 +136,11 @@ export class RestoreDraft {
   get offersMissingRoles(): boolean {
     if (this.createMissingRoles) return true;
     return this.plan?.findings.some((f) => f.code === "roles_missing") ?? false;
+  }
+
+  /** Whether a failed check can be fixed by allowing plain http for this source. */
+  offersAllowHttp(problem: Problem): boolean {
+    return problem.code === "plain_http_refused" && !this.allowHttp;
   }
 
   /** Runs the pre-flight check for the current choices: true when a new plan arrived. */
@@ -165,6 +174,7 @@ export class RestoreDraft {
     this.unticked = new Set();
     this.createRoles = false;
     this.createMissingRoles = false;
+    this.allowHttp = false;
     if (this.check.state === "failed") this.check = { state: "idle" };
   }
 

@@ -78,6 +78,10 @@ pub struct DrillRequest {
     /// The smoke checks to run; absent: those saved for the backup's database.
     #[serde(default)]
     pub smoke_checks: Option<Vec<SmokeCheck>>,
+    /// Download a plain `http://` source although plain http is not encrypted (for the
+    /// integrity check and the restore); without it such a source is refused.
+    #[serde(default)]
+    pub allow_http: bool,
     /// Test hook: SQL run in the scratch database between the restore and the comparison, to
     /// prove that the comparison notices a difference. Not reachable from the GUI or the CLI.
     #[serde(skip)]

@@ -72,7 +72,16 @@ impl Run<'_> {
     /// Step 1, before any server is involved. The backup as read, or None when it is damaged.
     pub(super) async fn integrity(&mut self, schema: Option<&str>) -> Result<Option<Verified>> {
         self.stage(DrillStepKind::Integrity);
-        match verify(self.ctx, &self.request.source, schema, self.sink, self.cancel).await {
+        match verify(
+            self.ctx,
+            &self.request.source,
+            schema,
+            self.request.allow_http,
+            self.sink,
+            self.cancel,
+        )
+        .await
+        {
             Ok(verified) => {
                 self.done(StepStatus::Passed, integrity_text(&verified));
                 Ok(Some(verified))
@@ -124,6 +133,7 @@ impl Run<'_> {
             no_owner: on_practice,
             // Step 1 has just hashed every file; a large backup is not read once more for that.
             checksums_verified: true,
+            allow_http: self.request.allow_http,
             ..RestoreRequest::default()
         };
         let outcome =

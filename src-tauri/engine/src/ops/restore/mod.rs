@@ -105,6 +105,11 @@ pub struct RestoreRequest {
     /// were. Without it, entries that cannot restore without their role are left out.
     #[serde(default)]
     pub create_missing_roles: bool,
+    /// Download a plain `http://` source (and the `http://` files it leads to) although plain
+    /// http is not encrypted; a warning says so. Without it such a source is refused
+    /// (`plain_http_refused`). A redirect from https to http is refused either way.
+    #[serde(default)]
+    pub allow_http: bool,
     /// The caller checked every file's sha256 against the manifest just before (a drill's
     /// integrity step): not read and hashed a second time. Not reachable from the GUI or CLI.
     #[serde(skip)]

@@ -70,7 +70,7 @@ pub(super) async fn open(
     sink: &dyn ProgressSink,
     cancel: &CancellationToken,
 ) -> Result<SourceFile> {
-    let local = remote::localize(ctx, &request.source, sink, cancel).await?;
+    let local = remote::localize(ctx, &request.source, request.allow_http, sink, cancel).await?;
     let path = resolve_source(&local, &request.selection.schemas)?;
     let manifest = archive::find_manifest(&path)?;
     let verified = match &manifest {
