@@ -292,14 +292,16 @@ async fn links_planted_at_a_certificates_names_are_never_followed() {
     let report = drill_on_prod(&fx, &manifest).await;
     assert!(report.passed, "{:?}", report.failure);
     canaries.assert_untouched();
-    // Written in the data folder instead, owner-only.
-    let certificates = fx.home.dir.path().join("certificates");
+    // Written under the next free name beside the backup, owner-only, the links left alone.
     for certificate in [&report.certificate_json, &report.certificate_html] {
         let certificate = PathBuf::from(certificate.as_deref().unwrap());
-        assert_eq!(certificate.parent().unwrap(), certificates);
-        assert!(certificate.is_file());
+        assert_eq!(certificate.parent().unwrap(), shared);
+        let name = certificate.file_name().unwrap().to_string_lossy().into_owned();
+        assert!(name.contains("-2."), "{name}");
+        let meta = std::fs::symlink_metadata(&certificate).unwrap();
+        assert!(meta.is_file(), "{name} is a file of its own, not a link");
+        assert!(not_private(&certificate, true).is_empty(), "{name}");
     }
-    assert_private(&certificates, true);
 }
 
 /// `python3 -m http.server` on a folder, killed when dropped.

@@ -39,17 +39,23 @@ pub(super) fn write_certificate(ctx: &Ctx, report: &mut DrillReport) -> Result<(
     };
     let fallback = ctx.data_dir.path().join("certificates");
     let mut refused = None;
+    // Drills of one backup in the same second (the files of a one-file-per-schema backup)
+    // take the next free name: `…-2`, `…-3`.
+    let names = std::iter::once(name.clone()).chain((2..=20).map(|n| format!("{name}-{n}")));
+    let names: Vec<String> = names.collect();
     for (folder, own) in beside.map(|f| (f, false)).into_iter().chain([(fallback, true)]) {
-        let html = folder.join(format!("{name}.html"));
-        let json = folder.join(format!("{name}.json"));
-        report.certificate_html = Some(html.display().to_string());
-        report.certificate_json = Some(json.display().to_string());
-        match write_pair(&folder, own, &json, &html, report) {
-            Ok(()) => return Ok(()),
-            // A file or link at the certificate's name beside the backup: the data folder's
-            // copy is written instead, and this error kept should that fail too.
-            Err(error @ Error::UnsafePath { .. }) => refused = refused.or(Some(error)),
-            Err(_) => {}
+        for name in &names {
+            let html = folder.join(format!("{name}.html"));
+            let json = folder.join(format!("{name}.json"));
+            report.certificate_html = Some(html.display().to_string());
+            report.certificate_json = Some(json.display().to_string());
+            match write_pair(&folder, own, &json, &html, report) {
+                Ok(()) => return Ok(()),
+                // Something at the name (a certificate, a file or a link someone put there):
+                // the next name, then the data folder; this error kept should all fail.
+                Err(error @ Error::UnsafePath { .. }) => refused = refused.or(Some(error)),
+                Err(_) => break,
+            }
         }
     }
     report.certificate_html = None;
