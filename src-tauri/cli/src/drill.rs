@@ -82,9 +82,10 @@ fn parse_expectation(text: &str) -> Result<Expectation, String> {
         .ok_or_else(|| "expected rows, no-rows, at-least:N or equals:TEXT".to_owned())
 }
 
-/// Prints the step that starts, on the terminal.
-struct StageProgress {
-    terminal: bool,
+/// Prints the step that starts, on a terminal, and every warning on standard error (a
+/// scheduler keeps them in its log). `lifeboat test`, `verify` and `schedule run` share it.
+pub(crate) struct StageProgress {
+    pub(crate) terminal: bool,
 }
 
 impl ProgressSink for StageProgress {

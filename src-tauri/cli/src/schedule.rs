@@ -6,8 +6,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
+use crate::drill::StageProgress;
 use clap::{Args, Subcommand};
-use lifeboat_engine::base::progress::{ProgressEvent, ProgressSink};
 use lifeboat_engine::base::tools::Toolbox;
 use lifeboat_engine::ops::schedule::{
     self, DrillPolicy, Keep, RunOutcome, Schedule, ScheduleEntry, ScheduleInput, TestFireReport,
@@ -126,23 +126,6 @@ impl AddArgs {
     }
 }
 
-/// Warnings on standard error (a scheduler keeps them in its log); stages on a terminal.
-struct RunProgress {
-    terminal: bool,
-}
-
-impl ProgressSink for RunProgress {
-    fn emit(&self, event: ProgressEvent) {
-        match event {
-            ProgressEvent::Stage { index, total, name } if self.terminal => {
-                eprintln!("[{index}/{total}] {}…", safe(&name));
-            }
-            ProgressEvent::Warning { message } => eprintln!("warning: {}", safe_text(&message)),
-            _ => {}
-        }
-    }
-}
-
 pub async fn run_schedule(ctx: Result<Ctx, Error>, command: ScheduleCommand) -> ExitCode {
     match command {
         ScheduleCommand::Add(args) => {
@@ -189,7 +172,7 @@ pub async fn run_schedule(ctx: Result<Ctx, Error>, command: ScheduleCommand) -> 
             let result = async {
                 use std::io::IsTerminal;
                 let progress =
-                    RunProgress { terminal: std::io::stderr().is_terminal() && !json.json };
+                    StageProgress { terminal: std::io::stderr().is_terminal() && !json.json };
                 schedule::run(&ctx?, &name, &progress, &cancel_on_interrupt()).await
             }
             .await;

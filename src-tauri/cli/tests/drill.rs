@@ -9,22 +9,12 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::{add_local_profile, lifeboat, text};
+use common::{add_local_profile, lifeboat, lifeboat_as_user, text};
 use lifeboat_system_tests::pg::{running_as_root, wait_until};
 use lifeboat_system_tests::{
     PgServer, as_test_user, give_to_test_user, processes_with_cmdline, reachable_bundle,
 };
 use serde_json::Value;
-
-/// `lifeboat` as the unprivileged test user.
-fn lifeboat_as_user(home: &Path) -> Command {
-    let mut command = as_test_user(Path::new(env!("CARGO_BIN_EXE_lifeboat")));
-    command
-        .env("LIFEBOAT_HOME", home)
-        .env("LIFEBOAT_PG_BUNDLE", reachable_bundle())
-        .stdin(Stdio::null());
-    command
-}
 
 /// A backup of a fresh database (made by root through a profile) in a folder the test user owns,
 /// and a data folder for the test user. Returns (manifest, backups folder, user's home).

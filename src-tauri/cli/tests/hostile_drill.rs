@@ -14,21 +14,11 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Output, Stdio};
 
-use common::{add_local_profile, lifeboat, text};
+use common::{add_local_profile, lifeboat, lifeboat_as_user, text};
 use lifeboat_system_tests::{PgServer, as_test_user, give_to_test_user, reachable_bundle};
 use serde_json::Value;
-
-/// `lifeboat` as the unprivileged test user (the practice server refuses root).
-fn lifeboat_as_user(home: &Path) -> Command {
-    let mut command = as_test_user(Path::new(env!("CARGO_BIN_EXE_lifeboat")));
-    command
-        .env("LIFEBOAT_HOME", home)
-        .env("LIFEBOAT_PG_BUNDLE", reachable_bundle())
-        .stdin(Stdio::null());
-    command
-}
 
 /// A file path no one has created; the payloads `touch` it.
 fn canary() -> PathBuf {

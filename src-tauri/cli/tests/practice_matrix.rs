@@ -12,11 +12,11 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 use std::time::{Duration, Instant};
 
-use common::{add_local_profile, json, lifeboat, text};
-use lifeboat_system_tests::{PgServer, as_test_user, give_to_test_user, reachable_bundle};
+use common::{add_local_profile, json, lifeboat, lifeboat_as_user, text};
+use lifeboat_system_tests::{PgServer, give_to_test_user};
 use serde_json::Value;
 
 /// The application roles, on the shared server (other test processes may create them at the
@@ -180,16 +180,6 @@ struct Step {
     name: String,
     took: Duration,
     failure: Option<String>,
-}
-
-/// `lifeboat` as the unprivileged test user.
-fn lifeboat_as_user(home: &Path) -> Command {
-    let mut command = as_test_user(Path::new(env!("CARGO_BIN_EXE_lifeboat")));
-    command
-        .env("LIFEBOAT_HOME", home)
-        .env("LIFEBOAT_PG_BUNDLE", reachable_bundle())
-        .stdin(Stdio::null());
-    command
 }
 
 /// `lifeboat test MANIFEST [--schema S] --practice --json` as the test user, timed.

@@ -9,13 +9,11 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Output, Stdio};
+use std::process::Output;
 use std::time::{Duration, Instant};
 
-use common::{add_profile, json, lifeboat, text};
-use lifeboat_system_tests::{
-    PgServer, as_test_user, give_to_test_user, reachable_bundle, regression_database,
-};
+use common::{add_profile, json, lifeboat, lifeboat_as_user, text};
+use lifeboat_system_tests::{PgServer, give_to_test_user, regression_database};
 use serde_json::Value;
 
 const PROFILE: &str = "regress";
@@ -154,11 +152,8 @@ async fn the_regression_database_backs_up_drills_and_restores() {
     let user_home = tempfile::tempdir().unwrap();
     give_to_test_user(user_home.path());
     let started = Instant::now();
-    let practice = as_test_user(Path::new(env!("CARGO_BIN_EXE_lifeboat")))
-        .env("LIFEBOAT_HOME", user_home.path())
-        .env("LIFEBOAT_PG_BUNDLE", reachable_bundle())
+    let practice = lifeboat_as_user(user_home.path())
         .args(["test", &manifest_arg, "--practice", "--json"])
-        .stdin(Stdio::null())
         .output()
         .unwrap();
     // The practice server restores as an unprivileged role (a backup is untrusted input), and the

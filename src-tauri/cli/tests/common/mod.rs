@@ -7,7 +7,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-use lifeboat_system_tests::PgServer;
+use lifeboat_system_tests::{PgServer, as_test_user, reachable_bundle};
 use serde_json::Value;
 
 pub fn bundle() -> PathBuf {
@@ -34,6 +34,17 @@ pub fn lifeboat_with_stdin(home: &Path, args: &[&str], stdin: Option<&str>) -> O
         input.write_all(text.as_bytes()).unwrap();
     }
     child.wait_with_output().unwrap()
+}
+
+/// `lifeboat` as the unprivileged test user (the practice server, like PostgreSQL, refuses
+/// root), with `home` as its data folder and the bundle that user can run.
+pub fn lifeboat_as_user(home: &Path) -> Command {
+    let mut command = as_test_user(Path::new(env!("CARGO_BIN_EXE_lifeboat")));
+    command
+        .env("LIFEBOAT_HOME", home)
+        .env("LIFEBOAT_PG_BUNDLE", reachable_bundle())
+        .stdin(Stdio::null());
+    command
 }
 
 /// Standard output and error, for assertion messages.
