@@ -10,14 +10,16 @@ XVFB := xvfb-run -a -s "-screen 0 1280x800x24"
 UI_STAMP := ui/node_modules/.lifeboat-installed
 E2E_STAMP := tests/e2e/node_modules/.lifeboat-installed
 
-.PHONY: help setup run build build-ui test lint test-rust test-ui test-e2e bindings bundle clean-servers
+.PHONY: help setup run build build-ui test lint test-rust test-ui test-e2e bindings package package-debug bundle clean-servers
 
 help:
 	@echo "make run    install what is missing, build, start the Lifeboat window"
 	@echo "make test   install what is missing, run every check and test"
 	@echo "make setup  only install what is missing (apt, PostgreSQL binaries, npm, tauri-driver)"
+	@echo "make bench  measure Lifeboat against the bare tools (docs/benchmarks.md)"
 	@echo "make bindings  regenerate ui/src/lib/ipc/bindings.ts from the Rust commands"
-	@echo "make bundle    build the Linux installer (.deb) with the bundled PostgreSQL tools"
+	@echo "make package   build the Linux installer (.deb, release): the app, the lifeboat command line"
+	@echo "               and the bundled PostgreSQL tools (docs/installers.md: Windows, macOS)"
 
 # ---------------------------------------------------------------- setup (idempotent)
 setup:
@@ -75,21 +77,50 @@ test-ui:
 
 # Unit tests, the bindings staleness check, the layering check, the CLI tests and the system
 # tests against real PostgreSQL servers (tests/), inside a private D-Bus session with a real
-# Secret Service (GNOME Keyring) for the keychain tests.
+# Secret Service (GNOME Keyring) for the keychain tests. The debug .deb is packaged first for
+# tests/tests/deb_install.rs, which installs it into a clean Debian root.
 test-rust:
+	$(package_debug)
 	tests/with-keyring.sh cargo nextest run --workspace --no-fail-fast
 
 test-e2e:
 	$(CARGO_BUILD)
 	cd tests/e2e && ../with-keyring.sh $(XVFB) npm test
 
+# ---------------------------------------------------------------- benchmark (not part of `make test`)
+# What Lifeboat costs over the bare tools, on generated data; writes bench/results/latest.json
+# and docs/benchmarks.md. BENCH_SCALE=small for a quick run; BENCH_ARGS for bench/bench.py.
+BENCH_SCALE ?= full
+.PHONY: bench
+bench: build-ui
+	cargo build --release -p lifeboat-cli
+	ui/node_modules/.bin/tauri build --no-bundle
+	python3 bench/bench.py --scale $(BENCH_SCALE) $(BENCH_ARGS)
+
 # ---------------------------------------------------------------- maintenance
 bindings:
 	LIFEBOAT_UPDATE_BINDINGS=1 cargo test -p lifeboat-desktop --test bindings
 
-bundle: build-ui
-	python3 installers/stage-bundle.py
+# The Linux installer: the app in /usr/bin/Lifeboat, the lifeboat command line in
+# /usr/bin/lifeboat (Tauri's externalBin) and the PostgreSQL tools in /usr/lib/Lifeboat/postgres.
+# On Windows and macOS the same three steps make the NSIS/MSI and DMG (docs/installers.md).
+package: build-ui
+	cargo build --release -p lifeboat-cli
+	python3 installers/stage-bundle.py --cli target/release/lifeboat
 	ui/node_modules/.bin/tauri build --bundles deb --config installers/tauri.bundle.conf.json
+
+bundle: package
+
+# The same package from the debug build the tests compile anyway (`tauri bundle` packages
+# target/debug without compiling again): target/debug/bundle/deb/.
+define package_debug
+	$(CARGO_BUILD)
+	python3 installers/stage-bundle.py --cli target/debug/lifeboat
+	ui/node_modules/.bin/tauri bundle --debug --bundles deb --config installers/tauri.bundle.conf.json
+endef
+
+package-debug: build-ui
+	$(package_debug)
 
 # Stops test servers a killed run left behind (their watchdogs normally do this).
 clean-servers:

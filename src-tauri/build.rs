@@ -3,6 +3,7 @@ fn main() {
     // commands its capability file lists (capabilities/).
     let manifest = tauri_build::AppManifest::new().commands(&[
         "app_info",
+        "create_practice_database",
         "list_profiles",
         "add_profile",
         "update_profile",
@@ -14,6 +15,8 @@ fn main() {
         "list_tables",
         "start_backup",
         "cancel_operation",
+        "list_activity",
+        "activity_log",
         "list_backups",
         "default_backup_folder",
         "preview_backup_names",
@@ -34,6 +37,13 @@ fn main() {
         "test_fire_schedule",
         "preview_retention",
         "pick_path",
+        "database_overview",
+        "backup_entries",
+        "recover_plan",
+        "swap_restored",
+        "delete_backup",
+        "reveal_backup",
+        "open_certificate",
     ]);
     tauri_build::try_build(tauri_build::Attributes::new().app_manifest(manifest))
         .expect("tauri-build failed");

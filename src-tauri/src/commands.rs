@@ -2,12 +2,19 @@
 
 use lifeboat_engine::ErrorPayload;
 use lifeboat_engine::base::progress::ProgressEvent;
+use lifeboat_engine::ops::activity::{self, ActivityEntry, ActivityLogRequest, ListActivity};
 use lifeboat_engine::ops::app_info::{self, AppInfo, AppInfoInput};
-use lifeboat_engine::ops::backup::{self, BackupFormat, BackupNames, BackupOutcome, StartBackup};
+use lifeboat_engine::ops::backup::{
+    self, BackupFormat, BackupNames, BackupOutcome, CompressionChoices, CompressionChoicesInput,
+    StartBackup,
+};
+use lifeboat_engine::ops::backup_server::{self, ServerBackupOutcome, StartServerBackup};
 use lifeboat_engine::ops::browse::{
     self, DatabaseInfo, ListDatabases, ListSchemas, ListTables, SchemaInfo, TableInfo,
 };
-use lifeboat_engine::ops::drill::{self, DrillReport, DrillRequest};
+use lifeboat_engine::ops::diagnostics::{self, Diagnostics, DiagnosticsInput};
+use lifeboat_engine::ops::drill::{DrillReport, DrillRequest};
+use lifeboat_engine::ops::practice_db::{self, PracticeDatabase};
 use lifeboat_engine::ops::restore::{self, RestoreOutcome, RestorePlan, RestoreRequest};
 use lifeboat_engine::ops::retention::{self, PruneReport, PruneRequest};
 use lifeboat_engine::ops::schedule::{
@@ -36,6 +43,30 @@ type Reply<T> = Result<T, ErrorPayload>;
 #[specta::specta]
 pub async fn app_info(state: State<'_, AppState>) -> Reply<AppInfo> {
     app_info::app_info(state.ctx()?, AppInfoInput).await.map_err(|e| e.payload())
+}
+
+/// Makes (or finds) the practice server, its profile and the sample database, and starts it.
+#[tauri::command]
+#[specta::specta]
+pub async fn create_practice_database(state: State<'_, AppState>) -> Reply<PracticeDatabase> {
+    let ctx = state.ctx()?;
+    let cancel = tokio_util::sync::CancellationToken::new();
+    let input = practice_db::PracticeSetup::default();
+    let sink = lifeboat_engine::base::progress::NullSink;
+    practice_db::create_practice_database(ctx, input, &sink, &cancel).await.map_err(|e| e.payload())
+}
+
+/// The "Copy diagnostic info" report; when Lifeboat could not start, the report says why.
+#[tauri::command]
+#[specta::specta]
+pub async fn diagnostics(state: State<'_, AppState>) -> Reply<Diagnostics> {
+    match state.ctx() {
+        Ok(ctx) => diagnostics::diagnostics(ctx, DiagnosticsInput).await.map_err(|e| e.payload()),
+        Err(problem) => {
+            let data_dir = lifeboat_engine::DataDir::resolve().ok();
+            Ok(diagnostics::startup_failed(data_dir.as_ref().map(|d| d.path()), &problem))
+        }
+    }
 }
 
 #[tauri::command]
@@ -114,9 +145,48 @@ pub async fn start_backup(
     paths.check(&input.destination, "Backup folder")?;
     let ctx = state.ctx()?;
     let cancel = state.operations.begin(&operation_id);
-    let outcome = backup::backup(ctx, input, &ChannelSink(on_event), &cancel).await;
+    let outcome = activity::backup(ctx, input, &ChannelSink(on_event), &cancel).await;
     state.operations.end(&operation_id);
     outcome.map_err(|e| e.payload())
+}
+
+/// Backs up every database of a profile's server; progress (a stage per database) streams
+/// through `on_event`; `cancel_operation(operation_id)` stops it, keeping finished backups.
+#[tauri::command]
+#[specta::specta]
+pub async fn start_server_backup(
+    state: State<'_, AppState>,
+    paths: State<'_, PathPolicy>,
+    operation_id: String,
+    input: StartServerBackup,
+    on_event: Channel<ProgressEvent>,
+) -> Reply<ServerBackupOutcome> {
+    paths.check(&input.destination, "Backup folder")?;
+    let ctx = state.ctx()?;
+    let cancel = state.operations.begin(&operation_id);
+    let outcome = backup_server::backup_server(ctx, input, &ChannelSink(on_event), &cancel).await;
+    state.operations.end(&operation_id);
+    outcome.map_err(|e| e.payload())
+}
+
+/// The finished jobs (backups, restores, drills), newest first, for the Activity view.
+#[tauri::command]
+#[specta::specta]
+pub async fn list_activity(
+    state: State<'_, AppState>,
+    input: ListActivity,
+) -> Reply<Vec<ActivityEntry>> {
+    activity::list_activity(state.ctx()?, input).await.map_err(|e| e.payload())
+}
+
+/// The last lines a finished job's programs wrote.
+#[tauri::command]
+#[specta::specta]
+pub async fn activity_log(
+    state: State<'_, AppState>,
+    input: ActivityLogRequest,
+) -> Reply<Vec<String>> {
+    activity::activity_log(state.ctx()?, input).await.map_err(|e| e.payload())
 }
 
 #[tauri::command]
@@ -139,6 +209,16 @@ pub async fn list_backups(
 #[specta::specta]
 pub async fn default_backup_folder(state: State<'_, AppState>) -> Reply<String> {
     backup::default_folder(state.ctx()?).map(|p| p.display().to_string()).map_err(|e| e.payload())
+}
+
+/// The compression each backup format allows with the pg_dump that backs up this profile's server.
+#[tauri::command]
+#[specta::specta]
+pub async fn compression_choices(
+    state: State<'_, AppState>,
+    input: CompressionChoicesInput,
+) -> Reply<CompressionChoices> {
+    backup::compression_choices(state.ctx()?, input).await.map_err(|e| e.payload())
 }
 
 /// The file names a backup started now would get, for the wizard's preview.
@@ -184,7 +264,7 @@ pub async fn start_restore(
     paths.check_source(&input.source, "Backup to restore")?;
     let ctx = state.ctx()?;
     let cancel = state.operations.begin(&operation_id);
-    let outcome = restore::restore(ctx, input, &ChannelSink(on_event), &cancel).await;
+    let outcome = activity::restore(ctx, input, &ChannelSink(on_event), &cancel).await;
     state.operations.end(&operation_id);
     outcome.map_err(|e| e.payload())
 }
@@ -203,7 +283,7 @@ pub async fn start_drill(
     paths.check_source(&input.source, "Backup to test")?;
     let ctx = state.ctx()?;
     let cancel = state.operations.begin(&operation_id);
-    let report = drill::drill(ctx, input, &ChannelSink(on_event), &cancel).await;
+    let report = activity::drill(ctx, input, &ChannelSink(on_event), &cancel).await;
     state.operations.end(&operation_id);
     report.map_err(|e| e.payload())
 }
@@ -358,4 +438,100 @@ pub async fn pick_path(
         paths.remember_pick(path);
     }
     Ok(chosen.map(|p| p.display().to_string()))
+}
+
+// The dashboard, Recover and the backups view (ops::overview, ops::recover, ops::delete).
+
+/// One database's dashboard: catalog, schedules, watch items and the live size.
+#[tauri::command]
+#[specta::specta]
+pub async fn database_overview(
+    state: State<'_, AppState>,
+    input: lifeboat_engine::ops::overview::OverviewRequest,
+) -> Reply<lifeboat_engine::ops::overview::Overview> {
+    let ctx = state.ctx()?;
+    lifeboat_engine::ops::overview::database_overview(ctx, input).await.map_err(|e| e.payload())
+}
+
+/// Every backup of the catalog with the state of its files.
+#[tauri::command]
+#[specta::specta]
+pub async fn backup_entries(
+    state: State<'_, AppState>,
+    input: lifeboat_engine::ops::overview::BackupsQuery,
+) -> Reply<Vec<lifeboat_engine::ops::overview::BackupEntry>> {
+    let ctx = state.ctx()?;
+    lifeboat_engine::ops::overview::backup_entries(ctx, input).await.map_err(|e| e.payload())
+}
+
+/// Which tested backup Recover would restore, and what would be lost.
+#[tauri::command]
+#[specta::specta]
+pub async fn recover_plan(
+    state: State<'_, AppState>,
+    input: lifeboat_engine::ops::recover::RecoverRequest,
+) -> Reply<lifeboat_engine::ops::recover::RecoverPlan> {
+    lifeboat_engine::ops::recover::recover_plan(state.ctx()?, input).await.map_err(|e| e.payload())
+}
+
+/// The restored copy takes the live database's name; the live one is kept under another.
+#[tauri::command]
+#[specta::specta]
+pub async fn swap_restored(
+    state: State<'_, AppState>,
+    input: lifeboat_engine::ops::recover::SwapRequest,
+) -> Reply<lifeboat_engine::ops::recover::Swapped> {
+    lifeboat_engine::ops::recover::swap_restored(state.ctx()?, input).await.map_err(|e| e.payload())
+}
+
+/// Deletes a backup's files; the catalog keeps its row, marked deleted.
+#[tauri::command]
+#[specta::specta]
+pub async fn delete_backup(
+    state: State<'_, AppState>,
+    input: lifeboat_engine::ops::delete::DeleteBackup,
+) -> Reply<lifeboat_engine::ops::delete::DeletedBackup> {
+    lifeboat_engine::ops::delete::delete_backup(state.ctx()?, input).await.map_err(|e| e.payload())
+}
+
+/// Shows a catalog backup (named by number, never by path) in the file manager.
+#[tauri::command]
+#[specta::specta]
+pub async fn reveal_backup(
+    app: AppHandle,
+    state: State<'_, AppState>,
+    backup_id: i64,
+) -> Reply<()> {
+    use tauri_plugin_opener::OpenerExt;
+    let path = lifeboat_engine::ops::overview::backup_to_show(state.ctx()?, backup_id)
+        .map_err(|e| e.payload())?;
+    app.opener()
+        .reveal_item_in_dir(&path)
+        .map_err(|e| opener_failed("Showing the backup's files", path, e))
+}
+
+/// Opens a test's certificate (named by the test's number, never by path) in the browser.
+#[tauri::command]
+#[specta::specta]
+pub async fn open_certificate(
+    app: AppHandle,
+    state: State<'_, AppState>,
+    drill_id: i64,
+) -> Reply<()> {
+    use tauri_plugin_opener::OpenerExt;
+    let path = lifeboat_engine::ops::overview::certificate_to_open(state.ctx()?, drill_id)
+        .map_err(|e| e.payload())?;
+    let shown = path.display().to_string();
+    app.opener()
+        .open_path(shown, None::<&str>)
+        .map_err(|e| opener_failed("Opening the certificate", path, e))
+}
+
+fn opener_failed(
+    action: &'static str,
+    path: std::path::PathBuf,
+    error: tauri_plugin_opener::Error,
+) -> ErrorPayload {
+    lifeboat_engine::Error::Io { action, path, source: std::io::Error::other(error.to_string()) }
+        .payload()
 }

@@ -17,6 +17,8 @@ pub fn specta_builder() -> Builder<tauri::Wry> {
     Builder::<tauri::Wry>::new()
         .commands(collect_commands![
             commands::app_info,
+            commands::create_practice_database,
+            commands::diagnostics,
             commands::list_profiles,
             commands::add_profile,
             commands::update_profile,
@@ -28,9 +30,13 @@ pub fn specta_builder() -> Builder<tauri::Wry> {
             commands::list_tables,
             commands::start_backup,
             commands::cancel_operation,
+            commands::list_activity,
+            commands::activity_log,
             commands::list_backups,
             commands::default_backup_folder,
             commands::preview_backup_names,
+            commands::compression_choices,
+            commands::start_server_backup,
             commands::backup_database_name,
             commands::preflight_restore,
             commands::start_restore,
@@ -48,6 +54,13 @@ pub fn specta_builder() -> Builder<tauri::Wry> {
             commands::test_fire_schedule,
             commands::preview_retention,
             commands::pick_path,
+            commands::database_overview,
+            commands::backup_entries,
+            commands::recover_plan,
+            commands::swap_restored,
+            commands::delete_backup,
+            commands::reveal_backup,
+            commands::open_certificate,
         ])
         .events(collect_events![watcher::AttentionChecked, watcher::OpenFix])
         // Sizes and row counts are i64; JavaScript numbers hold them exactly up to 2^53.
@@ -65,10 +78,19 @@ pub fn run() {
     let builder = specta_builder();
     let result = tauri::Builder::default()
         .plugin(tauri_plugin_dialog::init())
+        // No permission of the opener is granted to the window: only reveal_backup and
+        // open_certificate use it, from Rust, on paths the catalog names.
+        .plugin(tauri_plugin_opener::init())
         .invoke_handler(builder.invoke_handler())
         .setup(move |app| {
             builder.mount_events(app);
+            // The log goes to the data folder's `logs`; the window works without it.
+            let _ = lifeboat_engine::DataDir::resolve()
+                .map(|dir| lifeboat_engine::base::logging::init(dir.path(), "desktop"));
             let state = state::AppState::load(app.handle());
+            if let Err(problem) = state.ctx() {
+                lifeboat_engine::base::logging::error("starting", &problem);
+            }
             let data = state.ctx().ok().map(|ctx| ctx.data_dir.path().to_owned());
             app.manage(paths::PathPolicy::new(data));
             app.manage(state);

@@ -49,6 +49,7 @@ const outcome: BackupOutcome = {
   files: [{ name: "shop-2026-11-21-134501.backup", role: "dump", schema: null, bytes: 2048, sha256: "f".repeat(64) }],
   sizeBytes: 2048,
   durationMs: 800,
+  compression: { method: "zstd", level: 3 },
   warnings: [],
 };
 

@@ -5,8 +5,10 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::Args;
+use clap::{Args, Subcommand};
 use lifeboat_engine::ops::copy::{CopyOutcome, CopyRequest, VerifyCopy, copy_backup, verify_copy};
+use lifeboat_engine::ops::delete::{DeleteBackup, DeletedBackup, delete_backup};
+use lifeboat_engine::ops::overview::{Overview, OverviewRequest, database_overview};
 use lifeboat_engine::ops::retention::{
     PruneItem, PruneReport, PruneRequest, RetentionPolicy, prune,
 };
@@ -20,7 +22,10 @@ use lifeboat_engine::{Ctx, Error};
 use super::{CliProgress, JsonFlag, cancel_on_interrupt, finish, human_size, report};
 
 #[derive(Args)]
+#[command(args_conflicts_with_subcommands = true)]
 pub struct BackupsArgs {
+    #[command(subcommand)]
+    action: Option<BackupsAction>,
     /// Only backups of this database.
     #[arg(long)]
     database: Option<String>,
@@ -33,6 +38,29 @@ pub struct BackupsArgs {
     /// At most this many, newest first.
     #[arg(long, default_value_t = 1000)]
     limit: u32,
+    #[command(flatten)]
+    json: JsonFlag,
+}
+
+#[derive(Subcommand)]
+enum BackupsAction {
+    /// Delete one backup: its files, its manifest and the test certificates beside it. The
+    /// catalog keeps its row, marked deleted (`lifeboat backups --all` shows it). A backup a
+    /// test or a restore is using is refused.
+    Delete {
+        /// The backup's number (`lifeboat backups` lists them).
+        id: i64,
+        #[command(flatten)]
+        json: JsonFlag,
+    },
+}
+
+#[derive(Args)]
+pub struct StatusArgs {
+    #[arg(long)]
+    profile: String,
+    #[arg(long)]
+    database: String,
     #[command(flatten)]
     json: JsonFlag,
 }
@@ -76,8 +104,12 @@ pub struct CopyArgs {
     json: JsonFlag,
 }
 
-/// `lifeboat backups`.
-pub fn run_backups(ctx: Result<Ctx, Error>, args: BackupsArgs) -> ExitCode {
+/// `lifeboat backups` and `lifeboat backups delete`.
+pub async fn run_backups(ctx: Result<Ctx, Error>, args: BackupsArgs) -> ExitCode {
+    if let Some(BackupsAction::Delete { id, json }) = args.action {
+        let result = async { delete_backup(&ctx?, DeleteBackup { backup_id: id }).await }.await;
+        return finish(json.json, result, print_deleted);
+    }
     let query = CatalogQuery {
         database: args.database,
         profile: args.profile,
@@ -121,6 +153,91 @@ pub fn run_backups(ctx: Result<Ctx, Error>, args: BackupsArgs) -> ExitCode {
             }
         }
     })
+}
+
+fn print_deleted(d: &DeletedBackup) {
+    println!(
+        "Deleted backup {} of {} ({}); the catalog keeps it as history.",
+        d.backup.id,
+        safe(&d.backup.database),
+        human_size(Some(d.freed_bytes as i64))
+    );
+    if d.removed.is_empty() {
+        println!("No file of it was left to remove.");
+    }
+    for file in &d.removed {
+        println!("  removed {}", safe(file));
+    }
+}
+
+/// `lifeboat status`: the dashboard of one database, as the desktop shows it.
+pub async fn run_status(ctx: Result<Ctx, Error>, args: StatusArgs) -> ExitCode {
+    let request = OverviewRequest { profile: args.profile, database: args.database, now: None };
+    let result = async { database_overview(&ctx?, request).await }.await;
+    finish(args.json.json, result, print_status)
+}
+
+fn print_status(o: &Overview) {
+    println!("{} on {} ({}:{})", safe(&o.database), safe(&o.profile), safe(&o.host), o.port);
+    let size = match (&o.live, o.on_server, &o.server_problem) {
+        (Some(live), _, _) => human_size(live.size_bytes),
+        (None, Some(false), _) => "not on the server".to_owned(),
+        (_, _, Some(problem)) => format!("unknown ({})", safe_text(&problem.message)),
+        _ => "unknown".to_owned(),
+    };
+    println!("  size:         {size}");
+    match &o.last_backup {
+        Some(b) => println!(
+            "  last backup:  {} #{} {} {}",
+            short_time(&b.started_at),
+            b.id,
+            human_size(b.size_bytes),
+            b.test_status
+        ),
+        None => println!("  last backup:  none"),
+    }
+    if let Some(a) = &o.last_attempt {
+        println!("  last attempt: {} #{} {}", short_time(&a.started_at), a.id, status_text(a));
+    }
+    match &o.last_test {
+        Some(t) => {
+            let result = if t.passed { "passed" } else { "failed" };
+            println!(
+                "  last test:    {} {result}: {}",
+                short_time(&t.started_at),
+                safe(&t.summary)
+            );
+            if let Some(html) = &t.certificate_html {
+                println!("  certificate:  {}", safe(html));
+            }
+        }
+        None => println!("  last test:    none"),
+    }
+    println!("  backups kept: {} ({})", o.backups_kept, human_size(Some(o.kept_bytes)));
+    if o.schedules.is_empty() {
+        println!("  schedule:     none");
+    }
+    for s in &o.schedules {
+        let last = s.last_run.as_ref().map_or("never run".to_owned(), |r| {
+            format!("last run {} {}", short_time(&r.started_at), r.status)
+        });
+        println!(
+            "  schedule:     {} ({}; {last})",
+            safe(&s.schedule.name),
+            s.schedule.describe_when()
+        );
+    }
+    if let Some(r) = &o.readiness {
+        println!("  readiness:    {}", safe_text(&r.line));
+    }
+    if o.attention.is_empty() {
+        println!("Nothing needs attention.");
+    } else {
+        println!("Needs attention:");
+        for item in &o.attention {
+            println!("  {}: {}", safe_text(&item.title), safe_text(&item.message));
+        }
+    }
 }
 
 fn short_time(rfc3339: &str) -> String {

@@ -3,7 +3,9 @@
 //! result, or `{"error": {code, message, hint}}`.
 
 mod backups;
+mod diagnostics;
 mod drill;
+mod practice;
 mod remind;
 mod schedule;
 
@@ -15,10 +17,13 @@ use std::sync::Arc;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use lifeboat_engine::base::progress::{ProgressEvent, ProgressSink};
-use lifeboat_engine::base::tools::Toolbox;
+use lifeboat_engine::base::tools::{self, Toolbox};
 use lifeboat_engine::format::selection::{self, Selection};
 use lifeboat_engine::ops::app_info::{AppInfoInput, app_info};
-use lifeboat_engine::ops::backup::{BackupFormat, BackupScope, StartBackup, backup};
+use lifeboat_engine::ops::backup::{BackupFormat, BackupScope, Compression, StartBackup, backup};
+use lifeboat_engine::ops::backup_server::{
+    DatabaseBackupState, ServerBackupOutcome, ServerBackupStatus, StartServerBackup, backup_server,
+};
 use lifeboat_engine::ops::browse::{ListDatabases, list_databases};
 use lifeboat_engine::ops::restore::{RestorePlan, RestoreRequest, preflight, restore};
 use lifeboat_engine::pg::connect::{CheckProfile, check_profile};
@@ -50,7 +55,8 @@ enum Command {
     /// Manage server connection profiles.
     #[command(subcommand)]
     Profile(ProfileCommand),
-    /// Back up one database: pg_dump of the server's own major, checksummed, with a manifest.
+    /// Back up one database (--database) or every database of the server (--all-databases):
+    /// pg_dump of the server's own major, checksummed, with a manifest per database.
     Backup(BackupArgs),
     /// Restore a backup into a new database (or an existing empty one), after a pre-flight check
     /// that changes nothing. Exit code 1 when a finding blocks the restore.
@@ -69,8 +75,12 @@ enum Command {
     /// runs, missing files, tables that lost their rows, a full disk. With --notify also as
     /// desktop notifications (each at most once a day). Exit code 1 when anything needs attention.
     Remind(remind::RemindArgs),
-    /// The catalog: every backup with its status, size, place, test result and second copy.
+    /// The catalog: every backup with its status, size, place, test result and second copy;
+    /// `lifeboat backups delete ID` deletes one (the catalog keeps its row as history).
     Backups(backups::BackupsArgs),
+    /// One database at a glance: its size, last backup, last test and certificate, schedules
+    /// and what needs attention (the desktop's dashboard).
+    Status(backups::StatusArgs),
     /// Delete old backups of a database by a retention policy (files, manifest, certificates;
     /// the catalog keeps the row). Never the newest tested one, the only one, or one in use.
     Prune(backups::PruneArgs),
@@ -80,6 +90,16 @@ enum Command {
     /// Copy a finished backup to a folder on another disk and check the copy (or, with
     /// --verify, check an existing copy again).
     Copy(backups::CopyArgs),
+    /// The practice database: a server Lifeboat runs on this computer with a sample database,
+    /// for trying backups, tests and restores without a server of your own.
+    #[command(subcommand)]
+    Practice(practice::PracticeCommand),
+    /// A report for whoever helps you: versions, system, bundled tools, profiles (never their
+    /// passwords), backups, schedules and the last problems in the log.
+    Diagnostics(JsonFlag),
+    /// Print this reference as Markdown (docs/cli.md is made from it).
+    #[command(hide = true)]
+    HelpMarkdown,
     /// List the databases of a profile's server.
     Databases {
         profile: String,
@@ -89,13 +109,36 @@ enum Command {
 }
 
 #[derive(Args)]
+#[command(
+    after_help = "Back up a whole server: `lifeboat backup --all-databases --profile P` backs \
+up every database the profile's user may connect to, one after the other, each with its own \
+files, manifest and catalog entry, and saves the server's roles and tablespaces once (with the \
+first database, without passwords). template0 and template1 are left out; other templates and \
+databases that cannot be connected to are listed as skipped with the reason. A database that \
+fails does not stop the others. Exit code 0 only when every database was backed up."
+)]
 struct BackupArgs {
     #[arg(long)]
     profile: String,
-    #[arg(long)]
-    database: String,
+    /// The database to back up (or --all-databases).
+    #[arg(long, required_unless_present = "all_databases")]
+    database: Option<String>,
+    /// Back up every database of the server, and its roles once (see below).
+    #[arg(
+        long,
+        conflicts_with_all = ["database", "schemas", "exclude_schemas", "tables", "exclude_tables",
+            "data_only", "schema_only", "per_schema", "globals", "keep_needed", "leave_out_dependents"]
+    )]
+    all_databases: bool,
     #[arg(long, value_enum, default_value_t = FormatArg::Custom)]
     format: FormatArg,
+    /// Compression as METHOD[:LEVEL]: zstd (levels 1-22, default 3), gzip (1-9, default 6),
+    /// lz4 (1-12, default 1) or none. Default: zstd for custom and directory when the server's
+    /// pg_dump is 16 or newer, gzip before that; tar and plain are never compressed (pg_dump
+    /// cannot compress tar; compressed SQL would not restore with psql). zstd and lz4 are
+    /// refused, before anything runs, for servers backed up with pg_dump 14 or 15.
+    #[arg(long, value_name = "METHOD[:LEVEL]", value_parser = parse_compression)]
+    compress: Option<Compression>,
     /// Only this schema (repeatable).
     #[arg(long = "schema")]
     schemas: Vec<String>,
@@ -225,6 +268,11 @@ impl From<FormatArg> for BackupFormat {
     }
 }
 
+/// `--compress`: the engine's own reading of `METHOD[:LEVEL]`, so a bad value is a usage error.
+fn parse_compression(text: &str) -> Result<Compression, String> {
+    Compression::parse(text).map_err(|e| format!("{e} {}", e.hint()))
+}
+
 /// Progress on standard error: a line that rewrites itself on a terminal, nothing otherwise
 /// (scheduled runs keep their logs clean); warnings always.
 struct CliProgress {
@@ -257,10 +305,10 @@ async fn run_backup(
     };
     let input = StartBackup {
         profile: args.profile,
-        database: args.database,
+        database: args.database.unwrap_or_default(),
         destination: destination.display().to_string(),
         format: args.format.into(),
-        compression: None,
+        compression: args.compress,
         scope: BackupScope {
             schemas: args.schemas,
             exclude_schemas: args.exclude_schemas,
@@ -288,6 +336,89 @@ async fn run_backup(
         eprintln!();
     }
     outcome
+}
+
+/// `lifeboat backup --all-databases`.
+async fn run_backup_server(
+    ctx: Result<Ctx, Error>,
+    args: BackupArgs,
+) -> Result<ServerBackupOutcome, Error> {
+    let ctx = ctx?;
+    let destination = match args.out {
+        Some(out) => out,
+        None => lifeboat_engine::ops::backup::default_folder(&ctx)?,
+    };
+    let input = StartServerBackup {
+        profile: args.profile,
+        destination: destination.display().to_string(),
+        format: args.format.into(),
+        compression: args.compress,
+        jobs: args.jobs,
+        role_passwords: false,
+    };
+    let cancel = cancel_on_interrupt();
+    use std::io::IsTerminal;
+    let progress = ServerProgress {
+        inner: CliProgress {
+            terminal: std::io::stderr().is_terminal() && !args.json.json,
+            doing: "  table",
+        },
+        quiet: args.json.json,
+    };
+    backup_server(&ctx, input, &progress, &cancel).await
+}
+
+/// A line per database as it starts (on standard error, unless --json), then the tables.
+struct ServerProgress {
+    inner: CliProgress,
+    quiet: bool,
+}
+
+impl ProgressSink for ServerProgress {
+    fn emit(&self, event: ProgressEvent) {
+        match event {
+            ProgressEvent::Stage { index, total, name } if !self.quiet => {
+                if self.inner.terminal {
+                    eprint!("\r\x1b[2K");
+                }
+                eprintln!("Database {index} of {total}: {}", safe(&name));
+            }
+            event => self.inner.emit(event),
+        }
+    }
+}
+
+fn print_server_backup(outcome: &ServerBackupOutcome) {
+    println!("{}", safe_text(&outcome.summary));
+    for db in &outcome.databases {
+        let name = safe(&db.database);
+        match (db.state, &db.outcome, &db.error, &db.reason) {
+            (DatabaseBackupState::BackedUp, Some(o), _, _) => println!(
+                "  ok       {name}  {}  {}  {}",
+                human_size(Some(o.size_bytes as i64)),
+                o.compression,
+                safe(&o.manifest_path)
+            ),
+            (DatabaseBackupState::Failed, _, Some(e), _) => {
+                println!("  failed   {name}  {}", safe_text(&e.message))
+            }
+            (_, _, _, reason) => {
+                println!("  skipped  {name}  {}", safe_text(reason.as_deref().unwrap_or("")))
+            }
+        }
+    }
+    if let Some(globals) = &outcome.globals {
+        println!(
+            "Roles and tablespaces: {} (listed in the manifest of {})",
+            safe(&globals.file.name),
+            safe(&globals.database)
+        );
+    }
+    println!(
+        "{} in {:.1} s",
+        human_size(Some(outcome.size_bytes as i64)),
+        outcome.duration_ms as f64 / 1000.0
+    );
 }
 
 /// A token that Ctrl-C cancels: the operation then stops its tools and cleans up.
@@ -575,19 +706,10 @@ fn parse_sslmode(text: &str) -> Result<SslMode, String> {
     })
 }
 
-/// Where the CLI looks for the bundled tools, after `LIFEBOAT_PG_BUNDLE`.
+/// Where the CLI looks for the bundled tools, after `LIFEBOAT_PG_BUNDLE`: the install it belongs
+/// to (found from its own path), then the installers' folders.
 fn bundle_candidates() -> Vec<PathBuf> {
-    let mut candidates = Vec::new();
-    if let Some(dir) = std::env::current_exe().ok().and_then(|exe| exe.parent().map(PathBuf::from))
-    {
-        candidates.push(dir.join("postgres"));
-        candidates.push(dir.join("resources/postgres"));
-        // Linux packages put the desktop app's resources under /usr/lib/Lifeboat.
-        candidates.push(dir.join("../lib/Lifeboat/postgres"));
-        // Running from a source checkout: target/<profile>/lifeboat.
-        candidates.push(dir.join("../../src-tauri/resources/postgres"));
-    }
-    candidates
+    std::env::current_exe().map(|exe| tools::bundle_candidates(&exe)).unwrap_or_default()
 }
 
 fn context() -> Result<Ctx, Error> {
@@ -741,7 +863,9 @@ async fn run_profile(ctx: Result<Ctx, Error>, command: ProfileCommand) -> ExitCo
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
+    diagnostics::start_log();
     let ctx = context();
+    diagnostics::log_startup(&ctx);
     match cli.command {
         Command::Tools(JsonFlag { json }) => {
             let result = match ctx {
@@ -759,14 +883,20 @@ async fn main() -> ExitCode {
             })
         }
         Command::Profile(command) => run_profile(ctx, command).await,
+        Command::Backup(args) if args.all_databases => {
+            let json = args.json.json;
+            let result = run_backup_server(ctx, args).await;
+            report(json, result, print_server_backup, |o| o.status == ServerBackupStatus::Ok)
+        }
         Command::Backup(args) => {
             let json = args.json.json;
             let result = run_backup(ctx, args).await;
             finish(json, result, |outcome| {
                 println!(
-                    "Backup finished in {:.1} s: {} in {}",
+                    "Backup finished in {:.1} s: {} ({} compression) in {}",
                     outcome.duration_ms as f64 / 1000.0,
                     human_size(Some(outcome.size_bytes as i64)),
+                    outcome.compression,
                     safe(&outcome.manifest_path)
                 );
                 for file in &outcome.files {
@@ -785,10 +915,14 @@ async fn main() -> ExitCode {
         Command::Verify(args) => drill::run_verify(ctx, args).await,
         Command::Checks(command) => drill::run_checks(ctx, command),
         Command::Remind(args) => remind::run_remind(ctx, args).await,
-        Command::Backups(args) => backups::run_backups(ctx, args),
+        Command::Backups(args) => backups::run_backups(ctx, args).await,
+        Command::Status(args) => backups::run_status(ctx, args).await,
         Command::Prune(args) => backups::run_prune(ctx, args).await,
         Command::Schedule(command) => schedule::run_schedule(ctx, command).await,
         Command::Copy(args) => backups::run_copy(ctx, args).await,
+        Command::Practice(command) => practice::run_practice(ctx, command).await,
+        Command::Diagnostics(JsonFlag { json }) => diagnostics::run(ctx, json).await,
+        Command::HelpMarkdown => diagnostics::help_markdown(),
         Command::Databases { profile, json } => {
             let result = async { list_databases(&ctx?, ListDatabases { profile }).await }.await;
             finish(json.json, result, |databases| {

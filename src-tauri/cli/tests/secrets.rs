@@ -172,6 +172,10 @@ async fn passwords_appear_in_no_argv_file_backup_certificate_or_output() {
     );
     assert_ne!(remote.status.code(), Some(0), "{}", text(&remote));
     let (leaks, samples) = watch.finish();
+    // Lifeboat's log and the diagnostic report it quotes (issue 14), scanned with the rest of
+    // the data folder and the printed output below.
+    check_log(home.path(), &secrets);
+    check_diagnostics(home.path(), &mut printed);
 
     assert!(samples > 0, "the sampling saw no pg_dump or pg_restore running");
     assert!(leaks.is_empty(), "a password in a command line: {leaks:#?}");
@@ -228,4 +232,77 @@ fn a_password_on_standard_input_is_not_in_the_command_line() {
     assert!(!text(&output).contains(&secret));
     assert!(files_holding(home.path(), &[secret]).is_empty());
     let _ = lifeboat_with_stdin(home.path(), &["profile", "remove", "x"], None);
+}
+
+/// The log: owner-only files in an owner-only folder, holding what a reader needs (each
+/// command, operation, program and failure with its code) and no password at all.
+fn check_log(home: &Path, secrets: &[String]) {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |path: &Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o7777;
+    let logs = home.join("logs");
+    assert_eq!(mode(&logs), 0o700, "the log folder");
+    let mut all = Vec::new();
+    for entry in std::fs::read_dir(&logs).unwrap().flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        assert!(name.starts_with("lifeboat.") && name.ends_with(".log"), "{name}");
+        assert_eq!(mode(&entry.path()), 0o600, "{name}");
+        all.extend(std::fs::read(entry.path()).unwrap());
+    }
+    assert!(!all.is_empty(), "nothing was logged");
+    for secret in secrets {
+        let found = all.windows(secret.len()).any(|w| w == secret.as_bytes());
+        assert!(!found, "the log holds a password");
+    }
+    let log = String::from_utf8(all).unwrap();
+    for expected in [
+        "Lifeboat started version=",
+        "program=\"cli\"",
+        "command=\"profile\"",
+        "op=\"add_profile\"",
+        "command=\"backup\"",
+        "op=\"backup\" subject=\"sec/",
+        "program started program=pg_dump major=17",
+        "program ended program=pg_dump exit_code=0",
+        "op=\"restore\"",
+        "op=\"verify\"",
+        "op=\"drill\"",
+        "drill passed",
+        "outcome=\"ok\"",
+        "op=\"backup\" subject=\"bad/",
+        "code=password_failed",
+        // The restore from an address with a password: failed, the address without it.
+        "someone:***@127.0.0.1:9",
+    ] {
+        assert!(log.contains(expected), "the log has no {expected:?}:\n{log}");
+    }
+    let failed = log.lines().find(|l| l.contains("code=password_failed")).unwrap();
+    assert_eq!(failed.split_whitespace().nth(1), Some("ERROR"), "{failed}");
+    assert!(failed.contains("outcome=\"failed\""), "{failed}");
+    // No argument vector is logged: the options given to the commands are not in it.
+    assert!(!log.contains("--globals") && !log.contains("--password-stdin"), "{log}");
+}
+
+/// `lifeboat diagnostics`: every section, the profiles, and the failures of the log.
+fn check_diagnostics(home: &Path, printed: &mut Vec<String>) {
+    let output = lifeboat(home, &["diagnostics"], printed);
+    assert!(output.status.success(), "{}", text(&output));
+    let report = String::from_utf8(output.stdout).unwrap();
+    for section in [
+        "Lifeboat diagnostic information",
+        "no passwords",
+        "[Lifeboat]",
+        "[System]",
+        "[Bundled PostgreSQL tools]",
+        "[Profiles] (2)",
+        "[Backups]",
+        "[Schedules] (0)",
+        "[Recent problems in the log]",
+    ] {
+        assert!(report.contains(section), "no {section:?} in:\n{report}");
+    }
+    assert!(report.contains("  sec: ") && report.contains("  bad: "), "{report}");
+    assert!(report.contains("password from the system keychain"), "{report}");
+    assert!(report.contains("code=password_failed"), "{report}");
+    let as_json = lifeboat(home, &["diagnostics", "--json"], printed);
+    assert_eq!(json(&as_json)["text"].as_str().map(|t| t.contains("[System]")), Some(true));
 }

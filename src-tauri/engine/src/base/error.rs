@@ -82,6 +82,24 @@ pub enum Error {
     #[error("{field}: {problem}")]
     InvalidInput { field: &'static str, problem: String },
 
+    #[error("Compression level {level} is not valid for {method}.")]
+    CompressionLevelInvalid {
+        method: &'static str,
+        level: i64,
+        /// The method's (lowest, highest, default) level; absent when it takes none.
+        levels: Option<(u32, u32, u32)>,
+    },
+
+    #[error("A {format} backup cannot be compressed with {method}: {why}.")]
+    CompressionUnavailable {
+        method: &'static str,
+        format: &'static str,
+        pg_dump_major: u32,
+        why: String,
+        /// The methods that work here, the default first.
+        allowed: Vec<&'static str>,
+    },
+
     #[error("The server name \"{host}\" could not be found.")]
     HostNotFound { host: String },
 
@@ -238,6 +256,21 @@ pub enum Error {
     NotificationsUnavailable { detail: String },
 
     #[error(
+        "No backup of {database} has passed a test, so Lifeboat cannot tell which one would \
+         bring it back{detail}."
+    )]
+    NoTestedBackup { database: String, detail: String },
+
+    #[error("Backup {id} is being used by a test or a restore right now; it was not deleted.")]
+    BackupInUse { id: i64 },
+
+    #[error("Backup {id} cannot be deleted: {reason}.")]
+    BackupNotDeletable { id: i64, reason: String },
+
+    #[error("{restored} could not take the place of {live}: {detail}")]
+    SwapFailed { live: String, restored: String, detail: String },
+
+    #[error(
         "{action} stopped: {path} was already there or is a link ({source}). Lifeboat writes only \
          files and folders it creates itself, never through a link."
     )]
@@ -273,6 +306,21 @@ fn exit_text(code: Option<i32>) -> String {
     }
 }
 
+/// Declares [`ErrorCode`] and [`ErrorCode::ALL`] from one list, so that a new code is always in
+/// `ALL` (docs/troubleshooting.md must have an entry for each: `tests/docs.rs`).
+macro_rules! error_codes {
+    ($(#[$meta:meta])* pub enum ErrorCode { $($(#[$vmeta:meta])* $code:ident,)* }) => {
+        $(#[$meta])*
+        pub enum ErrorCode { $($(#[$vmeta])* $code,)* }
+
+        impl ErrorCode {
+            /// Every code, in declaration order.
+            pub const ALL: &'static [ErrorCode] = &[$(ErrorCode::$code,)*];
+        }
+    };
+}
+
+error_codes! {
 /// The stable identity of an error. The UI branches on this, never on message text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, specta::Type)]
 #[serde(rename_all = "snake_case")]
@@ -292,6 +340,7 @@ pub enum ErrorCode {
     ProfileNotFound,
     ProfileExists,
     InvalidInput,
+    CompressionUnavailable,
     HostNotFound,
     ConnectionRefused,
     ConnectTimeout,
@@ -332,8 +381,13 @@ pub enum ErrorCode {
     SchedulerUnavailable,
     ScheduleDrillFailed,
     NotificationsUnavailable,
+    NoTestedBackup,
+    BackupInUse,
+    BackupNotDeletable,
+    SwapFailed,
     UnsafePath,
     Io,
+}
 }
 
 /// What crosses the IPC boundary or is printed by `lifeboat --json` when something fails.
@@ -363,6 +417,8 @@ impl Error {
             Error::ProfileNotFound { .. } => ErrorCode::ProfileNotFound,
             Error::ProfileExists { .. } => ErrorCode::ProfileExists,
             Error::InvalidInput { .. } => ErrorCode::InvalidInput,
+            Error::CompressionLevelInvalid { .. } => ErrorCode::InvalidInput,
+            Error::CompressionUnavailable { .. } => ErrorCode::CompressionUnavailable,
             Error::HostNotFound { .. } => ErrorCode::HostNotFound,
             Error::ConnectionRefused { .. } => ErrorCode::ConnectionRefused,
             Error::ConnectTimeout { .. } => ErrorCode::ConnectTimeout,
@@ -403,6 +459,10 @@ impl Error {
             Error::SchedulerUnavailable { .. } => ErrorCode::SchedulerUnavailable,
             Error::ScheduleDrillFailed { .. } => ErrorCode::ScheduleDrillFailed,
             Error::NotificationsUnavailable { .. } => ErrorCode::NotificationsUnavailable,
+            Error::NoTestedBackup { .. } => ErrorCode::NoTestedBackup,
+            Error::BackupInUse { .. } => ErrorCode::BackupInUse,
+            Error::BackupNotDeletable { .. } => ErrorCode::BackupNotDeletable,
+            Error::SwapFailed { .. } => ErrorCode::SwapFailed,
             Error::UnsafePath { .. } => ErrorCode::UnsafePath,
             Error::Io { .. } => ErrorCode::Io,
         }
@@ -506,6 +566,20 @@ impl Error {
                 "Choose another name, or edit the existing profile.".to_owned()
             }
             Error::InvalidInput { .. } => "Correct the value and try again.".to_owned(),
+            Error::CompressionLevelInvalid { method, levels: Some((min, max, default)), .. } => {
+                format!(
+                    "Choose a level from {min} to {max} (higher is smaller and slower), or leave \
+                     the level out for {method}'s default, {default}."
+                )
+            }
+            Error::CompressionLevelInvalid { method, levels: None, .. } => {
+                format!("\"{method}\" takes no level: write just {method}.")
+            }
+            Error::CompressionUnavailable { allowed, .. } => format!(
+                "Choose {}, or leave the compression out to get the default ({}).",
+                allowed.join(" or "),
+                allowed.first().copied().unwrap_or("none")
+            ),
             Error::HostNotFound { .. } => {
                 "Check the spelling of the host name, or use the server's IP address.".to_owned()
             }
@@ -678,6 +752,24 @@ impl Error {
                  it, and test the backup again with `lifeboat test BACKUP`."
                     .to_owned()
             }
+            Error::NoTestedBackup { .. } => {
+                "Test the newest backup first (\"Test backup…\", or `lifeboat test BACKUP`): \
+                 once a test passes, Recover restores that backup. Nothing was changed."
+                    .to_owned()
+            }
+            Error::BackupInUse { .. } => {
+                "Wait until the test or restore using it has ended, then delete it again."
+                    .to_owned()
+            }
+            Error::BackupNotDeletable { .. } => {
+                "Nothing was deleted. `lifeboat backups --all` shows every backup and its state."
+                    .to_owned()
+            }
+            Error::SwapFailed { live, restored, .. } => format!(
+                "Both databases are kept; the message says under which names. Close the \
+                 programs connected to {live} (or let Lifeboat end their sessions) and swap \
+                 again, or rename {restored} by hand."
+            ),
             Error::NotificationsUnavailable { .. } => {
                 "Nothing was lost: the items will show in the app on its next start. On a \
                  desktop, check that a notification service runs (it comes with the desktop \

@@ -3,5 +3,6 @@
 
 pub mod error;
 pub mod finding;
+pub mod logging;
 pub mod progress;
 pub mod tools;

@@ -161,10 +161,18 @@ impl Toolbox {
     /// Finds the bundle. `LIFEBOAT_PG_BUNDLE`, when set, is the only place looked at (a wrong
     /// value must not be hidden by a fallback); otherwise each candidate in order.
     pub fn locate(candidates: impl IntoIterator<Item = PathBuf>) -> Result<Toolbox> {
-        let (candidates, from_env): (Vec<PathBuf>, bool) = match std::env::var_os(BUNDLE_ENV) {
-            Some(path) if !path.is_empty() => (vec![PathBuf::from(path)], true),
-            _ => (candidates.into_iter().collect(), false),
-        };
+        match std::env::var_os(BUNDLE_ENV) {
+            Some(path) if !path.is_empty() => Toolbox::first_of(vec![PathBuf::from(path)], true),
+            _ => Toolbox::locate_in(candidates),
+        }
+    }
+
+    /// The first of `candidates` that holds a bundle, whatever `LIFEBOAT_PG_BUNDLE` says.
+    pub fn locate_in(candidates: impl IntoIterator<Item = PathBuf>) -> Result<Toolbox> {
+        Toolbox::first_of(candidates.into_iter().collect(), false)
+    }
+
+    fn first_of(candidates: Vec<PathBuf>, from_env: bool) -> Result<Toolbox> {
         for candidate in &candidates {
             if let Ok(toolbox) = Toolbox::discover(candidate) {
                 return Ok(toolbox);
@@ -223,6 +231,71 @@ impl Toolbox {
     fn too_new(&self, server: ServerVersion) -> Error {
         Error::ServerTooNew { server: server.to_string(), newest_bundled: self.newest().major }
     }
+}
+
+/// The name the installers give the app's folders (`productName` in tauri.conf.json).
+const PRODUCT: &str = "Lifeboat";
+
+/// Where a program installed with Lifeboat (the `lifeboat` CLI, or the app) finds the bundle,
+/// in order: next to its own canonical path (so a symlink such as /usr/local/bin/lifeboat
+/// pointing into an install still finds that install), next to the path it was started by,
+/// then the places the installers use. `exe` is the running program, e.g. from
+/// `std::env::current_exe()`.
+pub fn bundle_candidates(exe: &Path) -> Vec<PathBuf> {
+    let mut folders = Vec::new();
+    if let Ok(canonical) = std::fs::canonicalize(exe) {
+        folders.extend(canonical.parent().map(Path::to_path_buf));
+    }
+    folders.extend(exe.parent().map(Path::to_path_buf));
+    let mut candidates = Vec::new();
+    for folder in folders {
+        for candidate in candidates_next_to(&folder) {
+            if !candidates.contains(&candidate) {
+                candidates.push(candidate);
+            }
+        }
+    }
+    for candidate in installed_locations() {
+        if !candidates.contains(&candidate) {
+            candidates.push(candidate);
+        }
+    }
+    candidates
+}
+
+/// The bundle's place relative to the folder holding the program, for each installer layout.
+fn candidates_next_to(folder: &Path) -> [PathBuf; 5] {
+    [
+        // Windows installers put resources next to the programs.
+        folder.join("postgres"),
+        folder.join("resources/postgres"),
+        // Debian/RPM packages: the programs in /usr/bin, resources in /usr/lib/<product>.
+        folder.join("../lib").join(PRODUCT).join("postgres"),
+        // macOS: Lifeboat.app/Contents/MacOS and Contents/Resources.
+        folder.join("../Resources/postgres"),
+        // A source checkout: target/<profile>/lifeboat and the fetched binaries.
+        folder.join("../../src-tauri/resources/postgres"),
+    ]
+}
+
+/// Where the installers put the bundle, for a program copied away from its install.
+fn installed_locations() -> Vec<PathBuf> {
+    let mut places = Vec::new();
+    if cfg!(target_os = "macos") {
+        places.push(PathBuf::from(format!(
+            "/Applications/{PRODUCT}.app/Contents/Resources/postgres"
+        )));
+    } else if cfg!(windows) {
+        // The installer's per-user and per-machine folders.
+        for var in ["LOCALAPPDATA", "ProgramFiles"] {
+            if let Some(base) = std::env::var_os(var) {
+                places.push(PathBuf::from(base).join(PRODUCT).join("postgres"));
+            }
+        }
+    } else {
+        places.push(PathBuf::from(format!("/usr/lib/{PRODUCT}/postgres")));
+    }
+    places
 }
 
 fn read_stamp_version(dir: &Path) -> Option<String> {
@@ -335,6 +408,68 @@ mod tests {
         let error = Toolbox::locate([missing.clone()]).unwrap_err();
         assert_eq!(error.code(), ErrorCode::ToolsNotFound);
         assert!(error.to_string().contains("nope"));
+    }
+
+    /// A copy of a Debian package's layout: usr/bin/lifeboat and usr/lib/Lifeboat/postgres.
+    #[test]
+    fn an_installed_cli_finds_the_bundle_of_its_install() {
+        let root = tempfile::tempdir().unwrap();
+        let usr = root.path().join("usr");
+        std::fs::create_dir_all(usr.join("bin")).unwrap();
+        std::fs::create_dir_all(usr.join("lib/Lifeboat")).unwrap();
+        let bundle = fake_bundle(&[14, 18]);
+        std::fs::rename(bundle.path(), usr.join("lib/Lifeboat/postgres")).unwrap();
+        let exe = usr.join("bin/lifeboat");
+        std::fs::write(&exe, b"").unwrap();
+
+        let tools = Toolbox::locate_in(bundle_candidates(&exe)).unwrap();
+        assert_eq!(
+            std::fs::canonicalize(tools.root()).unwrap(),
+            std::fs::canonicalize(usr.join("lib/Lifeboat/postgres")).unwrap()
+        );
+        assert_eq!(tools.majors().len(), 2);
+    }
+
+    /// /usr/local/bin/lifeboat -> /opt/…/usr/bin/lifeboat: the link's own folder has no bundle,
+    /// the install the link points into has.
+    #[cfg(unix)]
+    #[test]
+    fn a_symlinked_cli_finds_the_bundle_of_the_install_it_points_into() {
+        let root = tempfile::tempdir().unwrap();
+        let install = root.path().join("opt/usr");
+        std::fs::create_dir_all(install.join("bin")).unwrap();
+        std::fs::create_dir_all(install.join("lib/Lifeboat")).unwrap();
+        let bundle = fake_bundle(&[18]);
+        std::fs::rename(bundle.path(), install.join("lib/Lifeboat/postgres")).unwrap();
+        std::fs::write(install.join("bin/lifeboat"), b"").unwrap();
+        let links = root.path().join("local/bin");
+        std::fs::create_dir_all(&links).unwrap();
+        let link = links.join("lifeboat");
+        std::os::unix::fs::symlink(install.join("bin/lifeboat"), &link).unwrap();
+
+        let candidates = bundle_candidates(&link);
+        let found = Toolbox::locate_in(candidates.clone()).unwrap();
+        assert!(
+            found.root().starts_with(std::fs::canonicalize(&install).unwrap()),
+            "{candidates:?}"
+        );
+    }
+
+    #[test]
+    fn the_candidates_cover_every_installer_layout_in_order() {
+        let folder = Path::new("/x/bin");
+        let candidates = bundle_candidates(&folder.join("lifeboat"));
+        let next_to: Vec<PathBuf> = candidates_next_to(folder).into();
+        assert_eq!(candidates[..next_to.len()], next_to[..], "the program's own folder first");
+        for layout in
+            ["x/bin/postgres", "x/bin/../lib/Lifeboat/postgres", "x/bin/../Resources/postgres"]
+        {
+            assert!(candidates.contains(&Path::new("/").join(layout)), "{layout}: {candidates:?}");
+        }
+        assert_eq!(&candidates[next_to.len()..], installed_locations(), "then the install folders");
+        if cfg!(target_os = "linux") {
+            assert!(candidates.contains(&PathBuf::from("/usr/lib/Lifeboat/postgres")));
+        }
     }
 
     #[test]

@@ -6,6 +6,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::format::compression::Compression;
+
 /// The manifest's own format; bump when its meaning changes.
 /// 2: object counts leave out NOT NULL constraints and the public schema.
 /// 3: row counts are `FROM ONLY` (what the dump carries for each table), and the tables,
@@ -231,6 +233,8 @@ pub struct Manifest {
     pub collate: String,
     pub ctype: String,
     pub format: BackupFormat,
+    /// `METHOD:LEVEL` as pg_dump applied it (`zstd:3`, `gzip:6`, `none`); manifests written
+    /// before the level was recorded say only the method. See [`Manifest::compression_used`].
     pub compression: String,
     pub scope: BackupScope,
     pub per_schema: bool,
@@ -255,6 +259,14 @@ pub struct Manifest {
     /// Objects left out so that the backup restores on its own (`leave_out_dependents`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub left_out: Vec<DependentLeftOut>,
+}
+
+impl Manifest {
+    /// The compression the dump was written with; `None` when the manifest names a method
+    /// this version does not know.
+    pub fn compression_used(&self) -> Option<Compression> {
+        Compression::from_manifest(&self.compression)
+    }
 }
 
 /// An object a backup leaves out because it needs what the backup's scope leaves out, and that

@@ -2,6 +2,7 @@
 //! restore, the saved roles, and downloading a source from a web server.
 
 pub mod archive;
+pub mod compression;
 pub mod globals;
 pub mod manifest;
 pub mod read;

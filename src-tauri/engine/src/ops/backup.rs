@@ -26,7 +26,7 @@ use crate::format::manifest::{
     ManifestFile, RoleSettings, SequenceOwner, SequenceValue, TableRows, split_table,
 };
 use crate::pg::connect::{ConnectSpec, connect, query_error, server_version};
-use crate::pg::inventory::{Counting, USER_NS, count_rows_sql, not_extension, object_counts};
+use crate::pg::inventory::{USER_NS, not_extension, object_counts};
 use crate::storage::catalog;
 use crate::storage::context::Ctx;
 use crate::storage::jobs::{self, JobKind, RunningJob};
@@ -34,6 +34,7 @@ use crate::util::checksum::sha256_reader;
 
 use crate::base::progress::{NullSink, ProgressEvent, ProgressSink};
 use crate::base::tools::{BundledMajor, ServerVersion, Tool};
+pub use crate::format::compression::{Compression, CompressionMethod, FormatCompression};
 pub use crate::format::manifest::{BackupFormat, BackupScope};
 use crate::format::read;
 use crate::format::selection::{self, BrokenDependency};
@@ -43,78 +44,6 @@ use crate::storage::profiles::{self, Profile};
 use crate::util::naming;
 use crate::util::private_fs;
 use crate::util::quote::quote_ident;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
-#[serde(rename_all = "snake_case")]
-pub enum CompressionMethod {
-    None,
-    Gzip,
-    Lz4,
-    Zstd,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
-#[serde(rename_all = "camelCase")]
-pub struct Compression {
-    pub method: CompressionMethod,
-    /// Absent: the method's own default level.
-    pub level: Option<u32>,
-}
-
-impl Compression {
-    /// The default for a format and pg_dump major: zstd where pg_dump has it (16+), gzip before;
-    /// tar cannot be compressed by pg_dump; plain SQL stays readable.
-    pub fn default_for(format: BackupFormat, pg_dump_major: u32) -> Compression {
-        let method = match format {
-            BackupFormat::Tar | BackupFormat::Plain => CompressionMethod::None,
-            _ if pg_dump_major >= 16 => CompressionMethod::Zstd,
-            _ => CompressionMethod::Gzip,
-        };
-        Compression { method, level: None }
-    }
-
-    fn describe(self) -> String {
-        let name = match self.method {
-            CompressionMethod::None => "none",
-            CompressionMethod::Gzip => "gzip",
-            CompressionMethod::Lz4 => "lz4",
-            CompressionMethod::Zstd => "zstd",
-        };
-        match self.level {
-            Some(level) => format!("{name}:{level}"),
-            None => name.to_owned(),
-        }
-    }
-
-    /// pg_dump's compression argument, or why this combination cannot be made.
-    fn argument(self, format: BackupFormat, pg_dump_major: u32) -> Result<Option<String>> {
-        let unsupported =
-            |why: String| Err(Error::InvalidInput { field: "compression", problem: why });
-        if format == BackupFormat::Tar && self.method != CompressionMethod::None {
-            return unsupported(
-                "pg_dump cannot compress the tar format; choose custom or none".into(),
-            );
-        }
-        if let Some(level) = self.level {
-            let max = if self.method == CompressionMethod::Zstd { 22 } else { 9 };
-            if level > max {
-                return unsupported(format!("level {level} is above the maximum {max}"));
-            }
-        }
-        if pg_dump_major < 16 {
-            return match self.method {
-                CompressionMethod::None => Ok(Some("--compress=0".into())),
-                CompressionMethod::Gzip => {
-                    Ok(Some(format!("--compress={}", self.level.unwrap_or(6))))
-                }
-                _ => unsupported(format!(
-                    "pg_dump {pg_dump_major} only compresses with gzip; lz4 and zstd need PostgreSQL 16 tools"
-                )),
-            };
-        }
-        Ok(Some(format!("--compress={}", self.describe())))
-    }
-}
 
 #[derive(Debug, Clone, Deserialize, specta::Type)]
 #[serde(rename_all = "camelCase")]
@@ -156,6 +85,8 @@ pub struct BackupOutcome {
     pub files: Vec<ManifestFile>,
     pub size_bytes: u64,
     pub duration_ms: u64,
+    /// The compression the dump was written with, its level spelled out.
+    pub compression: Compression,
     /// Things the user should know, e.g. little free space left.
     pub warnings: Vec<String>,
 }
@@ -205,6 +136,40 @@ pub fn default_folder(ctx: &Ctx) -> Result<PathBuf> {
     Ok(folder)
 }
 
+#[derive(Debug, Clone, Deserialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct CompressionChoicesInput {
+    pub profile: String,
+}
+
+/// What the backup wizard may offer for a server: per format, the methods its pg_dump allows,
+/// the default and why.
+#[derive(Debug, Clone, Serialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct CompressionChoices {
+    pub server_version: String,
+    /// The bundled pg_dump that backs this server up (its own major, or the closest above).
+    pub pg_dump_major: u32,
+    pub formats: Vec<FormatCompression>,
+}
+
+/// Connects to the profile's maintenance database to learn which pg_dump backs it up, and
+/// says what compression each format allows with it.
+pub async fn compression_choices(
+    ctx: &Ctx,
+    input: CompressionChoicesInput,
+) -> Result<CompressionChoices> {
+    let profile = profiles::find_profile(ctx, &input.profile)?;
+    let spec = ConnectSpec::for_profile(ctx, &profile, &profile.settings.maintenance_db)?;
+    let server = server_version(&connect(&spec).await?).await?;
+    let major = ctx.tools.for_dump(server)?.major;
+    Ok(CompressionChoices {
+        server_version: server.to_string(),
+        pg_dump_major: major,
+        formats: crate::format::compression::choices(major),
+    })
+}
+
 /// The facts read inside the dump's snapshot.
 struct Facts {
     encoding: String,
@@ -227,7 +192,20 @@ pub async fn backup(
     sink: &dyn ProgressSink,
     cancel: &CancellationToken,
 ) -> Result<BackupOutcome> {
+    let subject = format!("{}/{}", input.profile, input.database);
+    let work = backup_inner(ctx, input, sink, cancel);
+    crate::base::logging::logged("backup", &subject, work).await
+}
+
+/// [`backup`] without its lines in the log.
+async fn backup_inner(
+    ctx: &Ctx,
+    input: StartBackup,
+    sink: &dyn ProgressSink,
+    cancel: &CancellationToken,
+) -> Result<BackupOutcome> {
     let profile = profiles::find_profile(ctx, &input.profile)?;
+    check_request(&input)?;
     let destination = PathBuf::from(input.destination.trim());
     check_destination(&destination)?;
     let started = Instant::now();
@@ -301,14 +279,15 @@ struct Job<'a> {
 
 async fn run_backup(job: &Job<'_>, partials: &mut Partials) -> Result<BackupOutcome> {
     let (input, destination) = (job.input, job.destination);
-    check_request(input)?;
     let spec = ConnectSpec::for_profile(job.ctx, job.profile, &input.database)?;
     let mut client = connect(&spec).await?;
     let server = server_version(&client).await?;
     let tools = job.ctx.tools.for_dump(server)?.clone();
-    let compression =
+    let asked =
         input.compression.unwrap_or_else(|| Compression::default_for(input.format, tools.major));
-    let compress_arg = compression.argument(input.format, tools.major)?;
+    // Refused here, before any pg_dump runs, when this server's pg_dump lacks the method.
+    let compress_arg = asked.argument(input.format, tools.major)?;
+    let compression = asked.resolved();
 
     // The snapshot stays open until every pg_dump has imported it.
     let tx = client
@@ -325,7 +304,7 @@ async fn run_backup(job: &Job<'_>, partials: &mut Partials) -> Result<BackupOutc
         checked_scope(job, &tools, &target, &snapshot).await?;
     let input = &StartBackup { scope, ..input.clone() };
     let job = &Job { input, ..*job };
-    let facts = snapshot_facts(&tx, &input.scope, input.per_schema, job.cancel).await?;
+    let mut facts = snapshot_facts(&tx, &input.scope, input.per_schema, job.cancel).await?;
     warnings.extend(check_space(destination, facts.size_bytes.max(0) as u64, job.sink));
 
     let dumps = Dumps {
@@ -340,7 +319,11 @@ async fn run_backup(job: &Job<'_>, partials: &mut Partials) -> Result<BackupOutc
         left_out,
     };
     let pg_dump_version = runner::version_line(&dumps.tools, Tool::PgDump, job.cancel).await?;
-    let files = dumps.all(&facts, partials).await?;
+    // The exact counts run beside pg_dump in its snapshot (ops/backup_counts.rs).
+    let (files, counts) =
+        super::backup_counts::beside(dumps.all(&facts, partials), &tx, &facts.tables, job.cancel)
+            .await?;
+    super::backup_counts::fill(&mut facts.tables, counts);
     tx.commit().await.map_err(|e| query_error(&e))?;
     drop(client);
 
@@ -352,12 +335,18 @@ async fn run_backup(job: &Job<'_>, partials: &mut Partials) -> Result<BackupOutc
         files,
         size_bytes: manifest.size_bytes,
         duration_ms: manifest.duration_ms,
+        compression: dumps.compression,
         warnings,
     })
 }
 
-/// Combinations pg_dump cannot make, refused before anything is read.
+/// Combinations pg_dump cannot make whatever the server, refused before anything is read.
 fn check_request(input: &StartBackup) -> Result<()> {
+    if let Some(compression) = input.compression {
+        // The newest pg_dump allows the most; what this server's allows is checked once its
+        // version is known.
+        compression.argument(input.format, u32::MAX)?;
+    }
     if input.scope.data_only && input.scope.schema_only {
         return Err(Error::InvalidInput {
             field: "scope",
@@ -602,7 +591,7 @@ struct Dumps<'a> {
     tools: BundledMajor,
     target: ConnTarget,
     snapshot: String,
-    compress_arg: Option<String>,
+    compress_arg: String,
     stem: String,
     /// What the manifest tells every restore to leave out.
     left_out: Vec<DependentLeftOut>,
@@ -646,10 +635,7 @@ impl Dumps<'_> {
             .args([input.format.flag(), "--verbose", "--no-password"])
             .arg(format!("--snapshot={}", self.snapshot))
             .conn(self.target.clone());
-        if let Some(arg) = &self.compress_arg {
-            command = command.arg(arg);
-        }
-        command = command.args(scope_args(&input.scope, unit));
+        command = command.arg(&self.compress_arg).args(scope_args(&input.scope, unit));
         if let Some(jobs) = input.jobs.filter(|j| *j > 1) {
             command = command.arg(format!("--jobs={jobs}"));
         }
@@ -708,7 +694,7 @@ impl Dumps<'_> {
             collate: facts.collate,
             ctype: facts.ctype,
             format: input.format,
-            compression: self.compression.describe(),
+            compression: self.compression.to_string(),
             scope: input.scope.clone(),
             per_schema: input.per_schema,
             started_at: job.started_at.to_rfc3339(),
@@ -1019,12 +1005,8 @@ async fn tables_in_scope(
         }
         // The dump carries each table's own rows: a parent's inheritance children and a
         // partitioned table's partitions are dumped (and counted) as tables of their own.
-        let rows = if scope.schema_only {
-            None
-        } else {
-            let sql = count_rows_sql(&schema, &table, Counting::Own);
-            Some(tx.query_one(&sql, &[]).await.map_err(|e| query_error(&e))?.get::<_, i64>(0))
-        };
+        // Some(0) until counted beside pg_dump, in its snapshot (ops/backup_counts.rs).
+        let rows = (!scope.schema_only).then_some(0);
         let columns: Vec<&RoleColumn> =
             role_columns.iter().filter(|c| c.schema == schema && c.table == table).collect();
         let roles_in_data = roles_in_data(tx, &schema, &table, &columns).await?;
@@ -1283,31 +1265,6 @@ impl ProgressSink for TableCounter<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn compression_defaults_and_limits_follow_the_pg_dump_version() {
-        assert_eq!(
-            Compression::default_for(BackupFormat::Custom, 18).method,
-            CompressionMethod::Zstd
-        );
-        assert_eq!(
-            Compression::default_for(BackupFormat::Custom, 15).method,
-            CompressionMethod::Gzip
-        );
-        assert_eq!(Compression::default_for(BackupFormat::Tar, 18).method, CompressionMethod::None);
-        assert_eq!(
-            Compression::default_for(BackupFormat::Plain, 18).method,
-            CompressionMethod::None
-        );
-        let zstd = Compression { method: CompressionMethod::Zstd, level: Some(5) };
-        assert_eq!(zstd.argument(BackupFormat::Custom, 17).unwrap().unwrap(), "--compress=zstd:5");
-        assert!(zstd.argument(BackupFormat::Custom, 15).unwrap_err().to_string().contains("gzip"));
-        assert!(zstd.argument(BackupFormat::Tar, 18).is_err());
-        let gzip = Compression { method: CompressionMethod::Gzip, level: None };
-        assert_eq!(gzip.argument(BackupFormat::Custom, 14).unwrap().unwrap(), "--compress=6");
-        let too_high = Compression { method: CompressionMethod::Gzip, level: Some(12) };
-        assert!(too_high.argument(BackupFormat::Custom, 18).is_err());
-    }
 
     #[test]
     fn scope_arguments_quote_names_literally() {

@@ -148,6 +148,18 @@ pub async fn copy_backup(
     sink: &dyn ProgressSink,
     cancel: &CancellationToken,
 ) -> Result<CopyOutcome> {
+    let subject = format!("backup {}", request.backup_id);
+    let work = copy_backup_inner(ctx, request, sink, cancel);
+    crate::base::logging::logged("copy_backup", &subject, work).await
+}
+
+/// [`copy_backup`] without its lines in the log.
+async fn copy_backup_inner(
+    ctx: &Ctx,
+    request: CopyRequest,
+    sink: &dyn ProgressSink,
+    cancel: &CancellationToken,
+) -> Result<CopyOutcome> {
     let record = catalog::backup_by_id(ctx, request.backup_id)?;
     let source = source_files(&record)?;
     let destination = PathBuf::from(request.destination.trim());

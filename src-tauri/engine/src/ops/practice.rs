@@ -173,7 +173,7 @@ async fn cluster(
 }
 
 /// initdb with a new random password, then the settings of a scratch-only server.
-async fn init_cluster(
+pub(crate) async fn init_cluster(
     bundle: &BundledMajor,
     data: &Path,
     password_file: &Path,

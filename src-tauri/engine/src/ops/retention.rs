@@ -238,6 +238,13 @@ pub fn decide(
 /// deletes, and unless `dry_run` deletes those. A backup whose files cannot all be removed is
 /// named in `failures` and stays in the catalog.
 pub async fn prune(ctx: &Ctx, request: PruneRequest) -> Result<PruneReport> {
+    let subject = format!("{}/{}", request.profile, request.database);
+    let work = prune_inner(ctx, request);
+    crate::base::logging::logged("prune", &subject, work).await
+}
+
+/// [`prune`] without its lines in the log.
+async fn prune_inner(ctx: &Ctx, request: PruneRequest) -> Result<PruneReport> {
     if request.policy.is_empty() {
         return Err(Error::InvalidInput {
             field: "retention policy",
@@ -317,8 +324,8 @@ fn delete_all(ctx: &Ctx, report: &mut PruneReport) -> Result<()> {
             continue;
         };
         match delete_files(&item.backup) {
-            Ok(()) => {
-                catalog::mark_deleted(ctx, item.backup.id, &now)?;
+            Ok(_) => {
+                catalog::mark_deleted(ctx, item.backup.id, &now, catalog::DeletedBy::Retention)?;
                 catalog::forget_claim(ctx, item.backup.id);
                 item.backup.deleted_at = Some(now.clone());
                 deleted.push(item);
@@ -335,22 +342,30 @@ fn delete_all(ctx: &Ctx, report: &mut PruneReport) -> Result<()> {
 
 /// Removes a backup's files: those its manifest lists, the folders they are in once empty,
 /// the certificates beside it and the manifest last (so that an interrupted delete can be
-/// run again).
-fn delete_files(backup: &BackupRecord) -> Result<()> {
+/// run again). Returns the files it removed (those already gone are not listed). The caller
+/// holds the backup's exclusive in-use claim.
+pub(crate) fn delete_files(backup: &BackupRecord) -> Result<Vec<PathBuf>> {
+    let mut removed = Vec::new();
     let Some(manifest) = backup.manifest_path.as_deref().map(PathBuf::from) else {
-        return Ok(());
+        return Ok(removed);
     };
     let folder = manifest.parent().map(Path::to_path_buf).unwrap_or_default();
+    let mut remove = |path: PathBuf| -> Result<()> {
+        if remove_file(&path)? {
+            removed.push(path);
+        }
+        Ok(())
+    };
     if !manifest.exists() {
         // The files went with the manifest; only certificates may be left.
         for name in certificates_of(&folder, &manifest) {
-            remove_file(&folder.join(name))?;
+            remove(folder.join(name))?;
         }
-        return Ok(());
+        return Ok(removed);
     }
     let files = backup_files(&manifest)?;
     for file in &files.files {
-        remove_file(&files.path_of(&file.name))?;
+        remove(files.path_of(&file.name))?;
     }
     for sub in &files.folders {
         let path = files.path_of(sub);
@@ -363,15 +378,17 @@ fn delete_files(backup: &BackupRecord) -> Result<()> {
         }
     }
     for name in &files.certificates {
-        remove_file(&folder.join(name))?;
+        remove(folder.join(name))?;
     }
-    remove_file(&manifest)
+    remove(manifest)?;
+    Ok(removed)
 }
 
-fn remove_file(path: &Path) -> Result<()> {
+/// Removes one file; false when it was not there.
+fn remove_file(path: &Path) -> Result<bool> {
     match std::fs::remove_file(path) {
-        Ok(()) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
         Err(source) => {
             Err(Error::Io { action: "Deleting the backup's file", path: path.to_owned(), source })
         }

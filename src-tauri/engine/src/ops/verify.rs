@@ -1,6 +1,7 @@
 //! Verify: the integrity check of a backup, without any server.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
 use std::time::Instant;
 
 use serde::Serialize;
@@ -10,6 +11,7 @@ use crate::base::error::{Error, Result};
 use crate::base::progress::ProgressSink;
 use crate::format::manifest::BackupFormat;
 use crate::format::source::resolve_source;
+use crate::format::sqltext::DumpFacts;
 use crate::format::{archive, read, remote};
 use crate::storage::context::Ctx;
 
@@ -38,6 +40,24 @@ pub struct Verified {
     #[serde(skip)]
     #[specta(skip)]
     pub roles: BTreeSet<String>,
+    /// Whether every entry's data was read ([`ReadDepth::Full`]); else only the definitions,
+    /// and the caller's restore reads the data.
+    #[serde(skip)]
+    #[specta(skip)]
+    pub data_read: bool,
+}
+
+/// How much of an archive [`verify_with`] decompresses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReadDepth {
+    /// Everything, data included: the integrity check `lifeboat verify` runs.
+    Full,
+    /// For a caller that restores the backup next and so reads every entry's data anyway (a
+    /// drill): when a manifest's sha256 covers the backup, the files are hashed while only the
+    /// definitions are read ([`read::definitions_read`]); the bytes are then exactly those
+    /// pg_dump wrote, and the restore proves them readable. Without a manifest there is no
+    /// checksum, so the full read runs as with [`ReadDepth::Full`].
+    DataReadByRestore,
 }
 
 /// The integrity check of a backup, without any server: every file's sha256 against the manifest
@@ -53,30 +73,52 @@ pub async fn verify(
     sink: &dyn ProgressSink,
     cancel: &CancellationToken,
 ) -> Result<Verified> {
+    let work = verify_inner(ctx, source, schema, allow_http, sink, cancel);
+    crate::base::logging::logged("verify", source, work).await
+}
+
+/// [`verify`] without its lines in the log.
+async fn verify_inner(
+    ctx: &Ctx,
+    source: &str,
+    schema: Option<&str>,
+    allow_http: bool,
+    sink: &dyn ProgressSink,
+    cancel: &CancellationToken,
+) -> Result<Verified> {
+    verify_with(ctx, source, schema, allow_http, ReadDepth::Full, sink, cancel).await
+}
+
+/// [`verify`], reading as deep as `depth` says.
+pub async fn verify_with(
+    ctx: &Ctx,
+    source: &str,
+    schema: Option<&str>,
+    allow_http: bool,
+    depth: ReadDepth,
+    sink: &dyn ProgressSink,
+    cancel: &CancellationToken,
+) -> Result<Verified> {
     let started = Instant::now();
     let local = remote::localize(ctx, source, allow_http, sink, cancel).await?;
     let schemas: Vec<String> = schema.map(str::to_owned).into_iter().collect();
     let source = resolve_source(&local, &schemas)?;
     let manifest = archive::find_manifest(&source)?;
-    let verified = match &manifest {
-        Some(found) => archive::verify(found).await?,
-        None => 0,
+    let (verified, read) = match &manifest {
+        Some(found) if depth == ReadDepth::DataReadByRestore => {
+            // Both read the file; the page cache serves the second, and the hash (its own
+            // thread) and pg_restore (its own process) share the cores. A mismatch is what
+            // is reported even when the read failed too: it says more.
+            let (hashed, read) =
+                tokio::join!(archive::verify(found), read_archive(ctx, &source, false, cancel));
+            (hashed?, read)
+        }
+        Some(found) => {
+            (archive::verify(found).await?, read_archive(ctx, &source, true, cancel).await)
+        }
+        None => (0, read_archive(ctx, &source, true, cancel).await),
     };
-    let detected = archive::detect(&source)?;
-    // The newest bundled pg_restore reads every archive version the others do; one it cannot
-    // read was made by a newer pg_dump, which says nothing about the backup's health.
-    let newest = ctx.tools.newest();
-    if let Some(version) = detected.archive_version
-        && !archive::pg_restore_reads(newest.major, version)
-    {
-        return Err(Error::ArchiveTooNew {
-            path: source.clone(),
-            version: version.to_string(),
-            newest_bundled: newest.major,
-        });
-    }
-    let reader = detected.archive_version.map(|_| newest.clone());
-    let facts = read::full_read(&source, reader.as_ref(), cancel).await?;
+    let (detected, facts, data_read) = read?;
     if detected.format == BackupFormat::Plain && !facts.complete {
         return Err(Error::ArchiveDamaged {
             path: source.clone(),
@@ -102,5 +144,37 @@ pub async fn verify(
         dumped_by: facts.dumped_by,
         duration_ms: started.elapsed().as_millis() as u64,
         roles,
+        data_read,
     })
+}
+
+/// Recognises the backup and reads it: whole (`full`), or an archive's definitions only.
+/// Returns whether the data was read.
+async fn read_archive(
+    ctx: &Ctx,
+    source: &Path,
+    full: bool,
+    cancel: &CancellationToken,
+) -> Result<(archive::Detected, DumpFacts, bool)> {
+    let detected = archive::detect(source)?;
+    // The newest bundled pg_restore reads every archive version the others do; one it cannot
+    // read was made by a newer pg_dump, which says nothing about the backup's health.
+    let newest = ctx.tools.newest();
+    if let Some(version) = detected.archive_version
+        && !archive::pg_restore_reads(newest.major, version)
+    {
+        return Err(Error::ArchiveTooNew {
+            path: source.to_owned(),
+            version: version.to_string(),
+            newest_bundled: newest.major,
+        });
+    }
+    let reader = detected.archive_version.map(|_| newest.clone());
+    if full || reader.is_none() {
+        let facts = read::full_read(source, reader.as_ref(), cancel).await?;
+        return Ok((detected, facts, true));
+    }
+    let scratch = ctx.data_dir.path().join("tmp");
+    let facts = read::definitions_read(source, reader.as_ref(), &scratch, cancel).await?;
+    Ok((detected, facts, false))
 }

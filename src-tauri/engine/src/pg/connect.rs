@@ -54,9 +54,11 @@ impl ConnectSpec {
     /// The spec for `profile` on `dbname`, with its password looked up.
     pub fn for_profile(ctx: &Ctx, profile: &Profile, dbname: &str) -> Result<ConnectSpec> {
         let s = &profile.settings;
+        // The practice database's server is started here when it is down.
+        let port = crate::pg::sample_server::ensure_running(ctx, profile)?;
         Ok(ConnectSpec {
             host: s.host.clone(),
-            port: s.port,
+            port,
             user: s.user.clone(),
             dbname: dbname.to_owned(),
             sslmode: s.sslmode,
@@ -328,6 +330,13 @@ pub struct CheckReport {
 
 /// Connects with the profile and reports the server version and the user's rights.
 pub async fn check_profile(ctx: &Ctx, input: CheckProfile) -> Result<CheckReport> {
+    let subject = input.name.clone();
+    let work = check_profile_inner(ctx, input);
+    crate::base::logging::logged("check_profile", &subject, work).await
+}
+
+/// [`check_profile`] without its lines in the log.
+async fn check_profile_inner(ctx: &Ctx, input: CheckProfile) -> Result<CheckReport> {
     let profile = profiles::find_profile(ctx, &input.name)?;
     let mut spec = ConnectSpec::for_profile(ctx, &profile, &profile.settings.maintenance_db)?;
     spec.timeout = timeout_from(input.timeout_secs);
@@ -348,6 +357,13 @@ pub struct CheckSettings {
 }
 
 pub async fn check_settings(ctx: &Ctx, input: CheckSettings) -> Result<CheckReport> {
+    let subject = format!("{}:{}", input.settings.host, input.settings.port);
+    let work = check_settings_inner(ctx, input);
+    crate::base::logging::logged("check_settings", &subject, work).await
+}
+
+/// [`check_settings`] without its lines in the log.
+async fn check_settings_inner(ctx: &Ctx, input: CheckSettings) -> Result<CheckReport> {
     let s = input.settings;
     let dbname = if s.maintenance_db.trim().is_empty() {
         "postgres".to_owned()
@@ -361,7 +377,12 @@ pub async fn check_settings(ctx: &Ctx, input: CheckSettings) -> Result<CheckRepo
         }
         (None, Some(existing)) => {
             let saved = profiles::find_profile(ctx, existing)?;
-            profiles::keychain_password(ctx, &saved)?
+            if saved.settings.password_source == profiles::PasswordSource::Practice {
+                // Its server is started too, like for every connection of the profile.
+                ConnectSpec::for_profile(ctx, &saved, &dbname)?.password
+            } else {
+                profiles::keychain_password(ctx, &saved)?
+            }
         }
         (None, None) => None,
     };

@@ -6,5 +6,6 @@ pub mod connect;
 pub mod inventory;
 pub mod pipeline;
 pub mod runner;
+pub mod sample_server;
 pub mod smoke;
 pub(crate) mod tls;

@@ -64,9 +64,11 @@ impl ConnTarget {
     /// Where the children of an operation on `dbname` of `profile` connect, password included.
     pub fn for_profile(ctx: &Ctx, profile: &Profile, dbname: &str) -> Result<ConnTarget> {
         let s = &profile.settings;
+        // The practice database's server is started here when it is down.
+        let port = crate::pg::sample_server::ensure_running(ctx, profile)?;
         Ok(ConnTarget {
             host: s.host.clone(),
-            port: s.port,
+            port,
             user: s.user.clone(),
             dbname: dbname.to_owned(),
             password: profiles::password_for(ctx, profile, dbname)?,
@@ -231,6 +233,9 @@ pub async fn run(
 
     let started = Instant::now();
     let mut child = child_command.spawn().map_err(|source| Error::ToolSpawn { tool, source })?;
+    // The program and its major only: its arguments name databases and files, never a password,
+    // but the log keeps to what a reader needs.
+    tracing::info!(program = %tool, major = command.major, pid = child.id(), "program started");
     sink.emit(ProgressEvent::ToolStarted { tool, major: command.major });
 
     let stderr = child.stderr.take().expect("stderr is piped");
@@ -278,6 +283,12 @@ pub async fn run(
         }
     };
     let status = status.map_err(|source| Error::ToolSpawn { tool, source })?;
+    tracing::info!(
+        program = %tool,
+        exit_code = status.code(),
+        ms = started.elapsed().as_millis() as u64,
+        "program ended"
+    );
     sink.emit(ProgressEvent::ToolFinished { tool, exit_code: status.code() });
     let stderr_tail: Vec<String> = tail.into();
     if !status.success() {
@@ -371,7 +382,11 @@ async fn read_lines<R: AsyncBufRead + Unpin>(
 pub(super) fn spawn(command: &ToolCommand, stdin: Stdio, stdout: Stdio) -> Result<Child> {
     let mut child_command = base_command(command);
     child_command.stdin(stdin).stdout(stdout);
-    child_command.spawn().map_err(|source| Error::ToolSpawn { tool: command.tool, source })
+    let child =
+        child_command.spawn().map_err(|source| Error::ToolSpawn { tool: command.tool, source })?;
+    let (program, major) = (command.tool, command.major);
+    tracing::info!(program = %program, major, pid = child.id(), "program started");
+    Ok(child)
 }
 
 /// The `--version` line of a bundled program, e.g. "pg_dump (PostgreSQL) 18.6".

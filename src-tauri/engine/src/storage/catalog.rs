@@ -85,6 +85,10 @@ pub struct BackupRecord {
     /// When retention deleted its files; the row stays as history.
     #[specta(optional)]
     pub deleted_at: Option<String>,
+    /// Who deleted its files: "retention" or "user" (absent when not deleted, or deleted
+    /// before this was recorded).
+    #[specta(optional)]
+    pub deleted_by: Option<String>,
     /// The second copy's manifest (or, while it is missing, the folder it should go to).
     #[specta(optional)]
     pub copy_path: Option<String>,
@@ -104,7 +108,7 @@ impl BackupRecord {
 
 const RECORD_COLUMNS: &str = "id, profile_name, host, port, database, format, status, started_at, \
      duration_ms, manifest_path, size_bytes, sha256, error_code, error_message, test_status, \
-     tested_at, deleted_at, copy_path, copy_status, copy_error";
+     tested_at, deleted_at, copy_path, copy_status, copy_error, deleted_by";
 
 fn record_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<BackupRecord> {
     Ok(BackupRecord {
@@ -128,6 +132,7 @@ fn record_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<BackupRecord> {
         copy_path: r.get(17)?,
         copy_status: r.get::<_, Option<String>>(18)?.as_deref().and_then(CopyStatus::parse),
         copy_error: r.get(19)?,
+        deleted_by: r.get(20)?,
     })
 }
 
@@ -269,11 +274,25 @@ pub fn backups_of(ctx: &Ctx, host: &str, port: u16, database: &str) -> Result<Ve
     rows.collect::<rusqlite::Result<Vec<_>>>().map_err(|e| ctx.store.error(e))
 }
 
+/// Who deletes a backup's files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum DeletedBy {
+    Retention,
+    User,
+}
+
 /// Marks a backup deleted (its files are gone); the row stays as history.
-pub(crate) fn mark_deleted(ctx: &Ctx, id: i64, at: &str) -> Result<()> {
+pub(crate) fn mark_deleted(ctx: &Ctx, id: i64, at: &str, by: DeletedBy) -> Result<()> {
+    let by = match by {
+        DeletedBy::Retention => "retention",
+        DeletedBy::User => "user",
+    };
     ctx.store
         .conn()
-        .execute("UPDATE backups SET deleted_at = ?2 WHERE id = ?1", params![id, at])
+        .execute(
+            "UPDATE backups SET deleted_at = ?2, deleted_by = ?3 WHERE id = ?1",
+            params![id, at, by],
+        )
         .map_err(|e| ctx.store.error(e))?;
     Ok(())
 }
@@ -325,6 +344,90 @@ pub(crate) fn history(ctx: &Ctx, host: &str, port: u16, database: &str) -> Resul
             },
         )
         .map_err(|e| ctx.store.error(e))
+}
+
+/// One test (restore drill) of a backup, as the catalog's `drills` table holds it.
+#[derive(Debug, Clone, Serialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct DrillRecord {
+    pub id: i64,
+    pub started_at: String,
+    pub passed: bool,
+    pub duration_ms: i64,
+    /// "every check passed" or why it failed.
+    pub summary: String,
+    /// Where it was restored: "practice" or a profile's name.
+    pub target: String,
+    /// The tested backup's manifest (absolute where the file still exists).
+    pub manifest_path: Option<String>,
+    /// The certificate (the drill's report) as JSON and as a web page.
+    pub certificate_json: Option<String>,
+    pub certificate_html: Option<String>,
+}
+
+/// One test of the catalog by its number.
+pub fn drill_by_id(ctx: &Ctx, id: i64) -> Result<Option<DrillRecord>> {
+    ctx.store
+        .conn()
+        .query_row(
+            "SELECT id, started_at, passed, duration_ms, summary, target, manifest_path, \
+             certificate_json, certificate_html FROM drills WHERE id = ?1",
+            [id],
+            drill_from_row,
+        )
+        .optional()
+        .map_err(|e| ctx.store.error(e))
+}
+
+fn drill_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<DrillRecord> {
+    Ok(DrillRecord {
+        id: r.get(0)?,
+        started_at: r.get(1)?,
+        passed: r.get(2)?,
+        duration_ms: r.get(3)?,
+        summary: r.get(4)?,
+        target: r.get(5)?,
+        manifest_path: r.get(6)?,
+        certificate_json: r.get(7)?,
+        certificate_html: r.get(8)?,
+    })
+}
+
+/// The tests of the backups whose manifests are `manifests` (absolute paths, as the catalog's
+/// backups hold them), newest first. A drill run on a relative path counts too.
+pub fn drills_of(ctx: &Ctx, manifests: &[&str]) -> Result<Vec<DrillRecord>> {
+    if manifests.is_empty() {
+        return Ok(Vec::new());
+    }
+    let conn = ctx.store.conn();
+    let mut statement = conn
+        .prepare(
+            "SELECT id, started_at, passed, duration_ms, summary, target, manifest_path, \
+             certificate_json, certificate_html FROM drills \
+             WHERE manifest_path IS NOT NULL ORDER BY started_at DESC, id DESC",
+        )
+        .map_err(|e| ctx.store.error(e))?;
+    let rows = statement
+        .query_map([], drill_from_row)
+        .map_err(|e| ctx.store.error(e))?
+        .collect::<rusqlite::Result<Vec<_>>>()
+        .map_err(|e| ctx.store.error(e))?;
+    drop(statement);
+    drop(conn);
+    Ok(rows
+        .into_iter()
+        .filter_map(|mut drill| {
+            let recorded = drill.manifest_path.clone()?;
+            let absolute = std::fs::canonicalize(&recorded)
+                .map(|p| p.display().to_string())
+                .unwrap_or(recorded.clone());
+            let known = manifests.iter().any(|m| *m == recorded || *m == absolute);
+            known.then(|| {
+                drill.manifest_path = Some(absolute);
+                drill
+            })
+        })
+        .collect())
 }
 
 #[derive(Debug, Clone, Default, Deserialize, specta::Type)]

@@ -59,6 +59,11 @@ pub enum PasswordSource {
     /// source ever reads `PGPASSWORD`; children of every profile get the profile's own password
     /// or none (`pg::runner` removes the inherited variable).
     Environment,
+    /// Lifeboat's own practice database server (`lifeboat practice setup`): the password is in
+    /// an owner-only file next to its cluster ([`practice_sample_home`]), never in the keychain,
+    /// so the profile works headless; connecting starts the server when it is down
+    /// (`pg::sample_server::ensure_running`).
+    Practice,
 }
 
 impl PasswordSource {
@@ -66,6 +71,42 @@ impl PasswordSource {
         match self {
             PasswordSource::Keychain => "keychain",
             PasswordSource::Environment => "environment",
+            PasswordSource::Practice => "practice",
+        }
+    }
+
+    fn parse(text: &str) -> PasswordSource {
+        match text {
+            "environment" => PasswordSource::Environment,
+            "practice" => PasswordSource::Practice,
+            _ => PasswordSource::Keychain,
+        }
+    }
+}
+
+/// The folder of the practice database's own server (its cluster in `data/`, its superuser's
+/// password in `password`): apart from the drill's practice server (`practice/<major>/`),
+/// which is started and emptied per drill.
+pub fn practice_sample_home(ctx: &Ctx) -> std::path::PathBuf {
+    ctx.data_dir.path().join("practice").join("sample")
+}
+
+/// The password of the practice database's superuser, from its owner-only file.
+fn practice_password(ctx: &Ctx) -> Result<Secret> {
+    let path = practice_sample_home(ctx).join("password");
+    match std::fs::read_to_string(&path) {
+        Ok(text) => Ok(Secret::new(text.trim())),
+        Err(source) if source.kind() == std::io::ErrorKind::NotFound => {
+            Err(Error::PracticeServerFailed {
+                detail: format!(
+                    "its password file {} is missing; set the practice database up again \
+                     (`lifeboat practice setup`, or \"Try the practice database\" in the app)",
+                    path.display()
+                ),
+            })
+        }
+        Err(source) => {
+            Err(Error::Io { action: "Reading the practice server's password", path, source })
         }
     }
 }
@@ -250,11 +291,7 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<Profile> {
             maintenance_db: row.get(4)?,
             sslmode: SslMode::parse(&sslmode).unwrap_or_default(),
             root_cert: row.get(6)?,
-            password_source: if source == "environment" {
-                PasswordSource::Environment
-            } else {
-                PasswordSource::Keychain
-            },
+            password_source: PasswordSource::parse(&source),
             allow_cleartext_password: row.get(9)?,
         },
         keychain_account: row.get(8)?,
@@ -294,6 +331,13 @@ fn name_taken(ctx: &Ctx, name: &str, except: Option<&str>) -> Result<bool> {
 }
 
 pub async fn add_profile(ctx: &Ctx, input: AddProfile) -> Result<Profile> {
+    let subject = input.settings.name.clone();
+    let work = add_profile_inner(ctx, input);
+    crate::base::logging::logged("add_profile", &subject, work).await
+}
+
+/// [`add_profile`] without its lines in the log.
+async fn add_profile_inner(ctx: &Ctx, input: AddProfile) -> Result<Profile> {
     let mut settings = input.settings;
     settings.validate()?;
     if name_taken(ctx, &settings.name, None)? {
@@ -330,6 +374,11 @@ pub async fn update_profile(ctx: &Ctx, input: UpdateProfile) -> Result<Profile> 
     let current = find_profile(ctx, &input.name)?;
     let mut settings = input.settings;
     settings.validate()?;
+    // The practice database's profile keeps reading its server's password file: the profile
+    // dialog knows only the keychain and the environment.
+    if current.settings.password_source == PasswordSource::Practice {
+        settings.password_source = PasswordSource::Practice;
+    }
     if name_taken(ctx, &settings.name, Some(&current.keychain_account))? {
         return Err(Error::ProfileExists { name: settings.name });
     }
@@ -369,7 +418,7 @@ pub async fn remove_profile(ctx: &Ctx, input: RemoveProfile) -> Result<()> {
         Ok(()) => {}
         // A profile that never used the keychain may be removed without one.
         Err(Error::KeychainUnavailable { .. })
-            if profile.settings.password_source == PasswordSource::Environment => {}
+            if profile.settings.password_source != PasswordSource::Keychain => {}
         Err(error) => return Err(error),
     }
     ctx.store
@@ -390,7 +439,21 @@ pub fn password_for(ctx: &Ctx, profile: &Profile, dbname: &str) -> Result<Option
         PasswordSource::Environment => {
             Ok(pgpass::from_environment(&s.host, s.port, dbname, &s.user))
         }
+        PasswordSource::Practice => practice_password(ctx).map(Some),
     }
+}
+
+/// Records the port the practice database's server listens on now (it moves when another
+/// program took the old one while it was down).
+pub fn set_practice_port(ctx: &Ctx, profile: &Profile, port: u16) -> Result<()> {
+    ctx.store
+        .conn()
+        .execute(
+            "UPDATE profiles SET port = ?2 WHERE keychain_account = ?1 AND password_source = ?3",
+            rusqlite::params![profile.keychain_account, port, PasswordSource::Practice.as_str()],
+        )
+        .map_err(|e| ctx.store.error(e))?;
+    Ok(())
 }
 
 /// The password stored in the keychain for a saved profile. A profile that stored none never
@@ -618,6 +681,34 @@ mod tests {
         .await
         .unwrap();
         remove_profile(&headless, RemoveProfile { name: "Trust".into() }).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_practice_profile_reads_its_password_file_and_never_the_keychain() {
+        let dir = tempfile::tempdir().unwrap();
+        let headless = Ctx::for_tests(dir.path(), Arc::new(NoBus));
+        let practice =
+            ProfileSettings { password_source: PasswordSource::Practice, ..settings("Practice") };
+        add_profile(&headless, AddProfile { settings: practice, password: None }).await.unwrap();
+        let profile = find_profile(&headless, "practice").unwrap();
+        assert_eq!(profile.settings.password_source, PasswordSource::Practice);
+        let missing = password_for(&headless, &profile, "postgres").unwrap_err();
+        assert_eq!(missing.code(), ErrorCode::PracticeServerFailed);
+        assert!(missing.to_string().contains("practice setup"), "{missing}");
+        let home = practice_sample_home(&headless);
+        std::fs::create_dir_all(&home).unwrap();
+        std::fs::write(home.join("password"), "s3cret\n").unwrap();
+        assert_eq!(password_for(&headless, &profile, "shop").unwrap().unwrap().expose(), "s3cret");
+        set_practice_port(&headless, &profile, 40123).unwrap();
+        assert_eq!(find_profile(&headless, "Practice").unwrap().settings.port, 40123);
+        let renamed = UpdateProfile {
+            name: "Practice".into(),
+            settings: settings("Practice"),
+            password: PasswordChange::Keep,
+        };
+        let kept = update_profile(&headless, renamed).await.unwrap();
+        assert_eq!(kept.settings.password_source, PasswordSource::Practice, "kept on edit");
+        remove_profile(&headless, RemoveProfile { name: "Practice".into() }).await.unwrap();
     }
 
     #[tokio::test]

@@ -183,6 +183,31 @@ const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE profiles ADD COLUMN allow_cleartext_password INTEGER NOT NULL DEFAULT 0;
     "#,
+    // 8: finished jobs (backups, restores, drills) for the Activity view, with the last lines
+    // of their programs' output (storage/activity.rs), newest kept.
+    r#"
+    CREATE TABLE activity (
+        id           INTEGER PRIMARY KEY AUTOINCREMENT,
+        -- "backup", "server_backup", "restore" or "drill"
+        kind         TEXT    NOT NULL,
+        subject      TEXT    NOT NULL,
+        profile_name TEXT,
+        started_at   TEXT    NOT NULL,
+        ended_at     TEXT    NOT NULL,
+        outcome      TEXT    NOT NULL CHECK (outcome IN ('succeeded', 'failed', 'cancelled')),
+        error_code   TEXT,
+        summary      TEXT    NOT NULL,
+        -- the kept lines joined by newlines, bounded
+        log          TEXT    NOT NULL DEFAULT '',
+        log_lines    INTEGER NOT NULL DEFAULT 0,
+        log_dropped  INTEGER NOT NULL DEFAULT 0
+    );
+    "#,
+    // 9: who deleted a backup's files: "retention" (a policy) or "user" (the Backups view,
+    // `lifeboat backups delete`); NULL for rows deleted before this was recorded.
+    r#"
+    ALTER TABLE backups ADD COLUMN deleted_by TEXT;
+    "#,
 ];
 
 pub struct Store {

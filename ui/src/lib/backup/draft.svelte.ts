@@ -15,6 +15,7 @@ import {
 import type { Load } from "$lib/connections/state.svelte";
 import { problemSentence, toProblem, type Problem } from "$lib/problem";
 import { Generation } from "$lib/generation";
+import { CompressionDraft } from "./compression.svelte";
 
 export const FORMATS: { value: BackupFormat; label: string; note: string }[] = [
   {
@@ -61,6 +62,8 @@ export class BackupDraft {
   /** Why the folder could not be proposed or chosen, with what to do. */
   folderNote = $state<string | null>(null);
   format = $state<BackupFormat>("custom");
+  /** What the server's pg_dump allows for the format, and what was picked. */
+  readonly compression = new CompressionDraft(() => this.format);
   jobs = $state<number | null>(2);
   /** Add to the backup what kept objects need from the schemas left out, instead of refusing. */
   keepNeeded = $state(false);
@@ -100,15 +103,9 @@ export class BackupDraft {
       (typeof this.jobs === "number" && Number.isInteger(this.jobs) && this.jobs >= 1 && this.jobs <= MAX_JOBS),
   );
 
-  readonly canStart = $derived(this.folder.trim() !== "" && this.validJobs);
+  readonly canStart = $derived(this.folder.trim() !== "" && this.validJobs && this.compression.validLevel);
 
   readonly formatNote = $derived(FORMATS.find((f) => f.value === this.format)?.note ?? "");
-
-  readonly compressionNote = $derived(
-    this.format === "custom" || this.format === "directory"
-      ? "Compressed with zstd (gzip with PostgreSQL tools older than 16)."
-      : "Not compressed.",
-  );
 
   /** The one schema a one-file-per-schema preview names, if any. */
   readonly previewSchema = $derived(this.perSchema ? (this.chosenSchemas[0] ?? null) : null);
@@ -149,6 +146,7 @@ export class BackupDraft {
   profileChanged(): void {
     this.database = "";
     this.#resetSchemas();
+    void this.compression.load(this.profile);
     if (this.profile) void this.loadDatabases();
     else this.databases = { state: "idle" };
   }
@@ -220,7 +218,7 @@ export class BackupDraft {
       database: this.database,
       destination: this.folder.trim(),
       format: this.format,
-      compression: null,
+      compression: this.compression.request(),
       scope: {
         schemas: this.chosenSchemas,
         excludeSchemas: [],

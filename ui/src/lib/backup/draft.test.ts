@@ -1,6 +1,14 @@
 import { beforeEach, describe, expect, it, vi } from "vitest";
-import { defaultBackupFolder, IpcError, listDatabases, listSchemas, pickFolder, type DatabaseInfo } from "$lib/ipc";
-import { databaseInfo } from "$lib/ipc/mock";
+import {
+  compressionChoices,
+  defaultBackupFolder,
+  IpcError,
+  listDatabases,
+  listSchemas,
+  pickFolder,
+  type DatabaseInfo,
+} from "$lib/ipc";
+import { compressionChoicesOf, databaseInfo } from "$lib/ipc/mock";
 import { BackupDraft } from "./draft.svelte";
 
 vi.mock("$lib/ipc", (importOriginal) => import("$lib/ipc/mock").then((m) => m.mockIpc(importOriginal)));
@@ -18,6 +26,7 @@ describe("BackupDraft", () => {
     vi.mocked(listSchemas).mockReset().mockResolvedValue(schemas);
     vi.mocked(defaultBackupFolder).mockReset().mockResolvedValue("/backups");
     vi.mocked(pickFolder).mockReset();
+    vi.mocked(compressionChoices).mockReset().mockResolvedValue(compressionChoicesOf(18));
   });
 
   it("takes the only profile, and forgets a database the user may not back up", async () => {
@@ -65,7 +74,41 @@ describe("BackupDraft", () => {
     expect(draft.canStart).toBe(false);
     draft.jobs = 4;
     expect(draft.request().jobs).toBe(4);
-    expect(draft.compressionNote).toContain("zstd");
+    expect(draft.request().compression).toBeNull();
+  });
+
+  it("asks the engine what the server allows, falls back to the default when the format changes", async () => {
+    const draft = new BackupDraft(["Shop"], "Shop", "shop");
+    expect(draft.compression.note).toContain("Asking the server");
+    await draft.compression.load("Shop");
+    expect(compressionChoices).toHaveBeenCalledWith({ profile: "Shop" });
+    expect(draft.compression.offered.map((m) => m.method)).toEqual(["zstd", "gzip", "lz4", "none"]);
+    expect(draft.compression.note).toMatch(/^Default: zstd/);
+    draft.compression.pickMethod("lz4");
+    draft.compression.level = 12;
+    expect(draft.request().compression).toEqual({ method: "lz4", level: 12 });
+    draft.compression.level = 13;
+    expect(draft.canStart).toBe(false);
+    draft.compression.level = null;
+    expect(draft.request().compression).toEqual({ method: "lz4", level: null });
+    // Tar allows no compression: the pick falls back to the default, nothing is sent.
+    draft.format = "tar";
+    expect(draft.compression.pick).toBe("default");
+    expect(draft.request().compression).toBeNull();
+    draft.format = "custom";
+    draft.compression.pickMethod("none");
+    expect(draft.request().compression).toEqual({ method: "none", level: null });
+  });
+
+  it("offers only the default, and says why, when the server cannot be asked", async () => {
+    vi.mocked(compressionChoices).mockRejectedValueOnce(
+      new IpcError({ code: "connection_refused", message: "Nothing answered.", hint: "" }),
+    );
+    const draft = new BackupDraft(["Shop"], "Shop", "shop");
+    await draft.compression.load("Shop");
+    expect(draft.compression.offered).toEqual([]);
+    expect(draft.compression.note).toContain("Nothing answered.");
+    expect(draft.request().compression).toBeNull();
   });
 
   it("proposes the default folder unless one was typed, and says why when there is none", async () => {

@@ -2,6 +2,7 @@ import { fireEvent, render, screen, waitFor, within } from "@testing-library/sve
 import { beforeEach, describe, expect, it, vi } from "vitest";
 import {
   cancelOperation,
+  compressionChoices,
   defaultBackupFolder,
   IpcError,
   listDatabases,
@@ -12,7 +13,7 @@ import {
   type BackupNames,
   type BackupOutcome,
 } from "$lib/ipc";
-import { databaseInfo, holdOperation } from "$lib/ipc/mock";
+import { compressionChoicesOf, databaseInfo, holdOperation } from "$lib/ipc/mock";
 import BackupWizard from "./BackupWizard.svelte";
 
 vi.mock("$lib/ipc", (importOriginal) => import("$lib/ipc/mock").then((m) => m.mockIpc(importOriginal)));
@@ -53,6 +54,7 @@ const outcome: BackupOutcome = {
   ],
   sizeBytes: 24 * 1024 + 900,
   durationMs: 1234,
+  compression: { method: "zstd", level: 3 },
   warnings: ["Only 1 GB free in /home/ada/backups."],
 };
 
@@ -104,6 +106,7 @@ describe("BackupWizard", () => {
         { name: "audit", tableCount: 4, sizeBytes: 65536 },
       ]);
     vi.mocked(defaultBackupFolder).mockReset().mockResolvedValue("/home/ada/backups");
+    vi.mocked(compressionChoices).mockReset().mockResolvedValue(compressionChoicesOf(18));
     vi.mocked(startBackup).mockReset();
     vi.mocked(cancelOperation).mockReset().mockResolvedValue(true);
     vi.mocked(pickFolder).mockReset();
@@ -183,6 +186,58 @@ describe("BackupWizard", () => {
     });
     expect(calls[0].id).toMatch(/^[0-9a-f-]{36}$/);
     expect(listSchemas).not.toHaveBeenCalled();
+  });
+
+  it("offers what the server's pg_dump allows, says why the default is the default, and sends the pick", async () => {
+    renderWizard();
+    await toStep2();
+    expect(compressionChoices).toHaveBeenCalledWith({ profile: "Shop" });
+    const select = byId("backup-compression") as HTMLSelectElement;
+    await waitFor(() => expect(select.options.length).toBe(5));
+    expect([...select.options].map((o) => o.textContent)).toEqual(["Default (zstd)", "zstd", "gzip", "lz4", "none"]);
+    expect(byId("backup-compression-note").textContent).toContain("chosen because this server's pg_dump (18)");
+    expect(screen.queryByTestId("backup-compression-level")).toBeNull();
+
+    await fireEvent.change(select, { target: { value: "zstd" } });
+    const level = byId("backup-compression-level") as HTMLInputElement;
+    expect(level.placeholder).toBe("3");
+    await fireEvent.input(level, { target: { value: "23" } });
+    expect(screen.getByRole("alert").textContent).toBe("Between 1 and 22.");
+    expect((byId("backup-start") as HTMLButtonElement).disabled).toBe(true);
+    await fireEvent.input(level, { target: { value: "9" } });
+    expect((byId("backup-start") as HTMLButtonElement).disabled).toBe(false);
+    const { calls } = await start();
+    expect(calls[0].input.compression).toEqual({ method: "zstd", level: 9 });
+  });
+
+  it("offers only gzip and none for a PostgreSQL 14 server, and nothing but the default for tar", async () => {
+    vi.mocked(compressionChoices).mockResolvedValue(compressionChoicesOf(14));
+    renderWizard();
+    await toStep2();
+    const select = byId("backup-compression") as HTMLSelectElement;
+    await waitFor(() => expect(select.options.length).toBe(3));
+    expect([...select.options].map((o) => o.value)).toEqual(["default", "gzip", "none"]);
+    expect(byId("backup-compression-note").textContent).toContain("zstd and lz4 need PostgreSQL 16");
+    await fireEvent.change(select, { target: { value: "none" } });
+    expect(screen.queryByTestId("backup-compression-level")).toBeNull();
+    await fireEvent.change(select, { target: { value: "gzip" } });
+    expect((byId("backup-compression-level") as HTMLInputElement).placeholder).toBe("6");
+
+    // gzip is no choice for tar: back to the default, which says why.
+    await fireEvent.change(byId("backup-format"), { target: { value: "tar" } });
+    expect(select.value).toBe("default");
+    expect([...select.options].map((o) => o.value)).toEqual(["default", "none"]);
+    expect(byId("backup-compression-note").textContent).toContain("cannot compress the tar format");
+    const { calls } = await start();
+    expect(calls[0].input).toMatchObject({ format: "tar", compression: null });
+  });
+
+  it("shows the compression the finished backup used", async () => {
+    renderWizard();
+    await toStep2();
+    const hold = await start();
+    hold.run.resolve(outcome);
+    await waitFor(() => expect(byId("backup-compression-used").textContent).toBe("zstd:3"));
   });
 
   it("builds the scope from the schema checkboxes and the options", async () => {

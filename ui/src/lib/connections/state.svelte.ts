@@ -4,6 +4,7 @@
 
 import {
   checkProfile,
+  createPracticeDatabase,
   listDatabases,
   listProfiles,
   listSchemas,
@@ -19,6 +20,7 @@ import {
 import { toProblem, type Problem } from "$lib/problem";
 import { Generation } from "$lib/generation";
 import { Watch, type DatabaseKey } from "$lib/watch/state.svelte";
+import { Activity } from "$lib/activity/state.svelte";
 
 /** How long a check from the tree waits for a silent server. */
 export const CHECK_TIMEOUT_SECS = 10;
@@ -264,6 +266,7 @@ export type Dialog =
   | { kind: "edit"; node: ProfileNode }
   | { kind: "remove"; node: ProfileNode }
   | { kind: "backup"; profile: string | null; database: string | null }
+  | { kind: "serverBackup"; profile: string }
   | { kind: "restore"; profile: string | null; source: string | null }
   | { kind: "drill"; source: string | null }
   | { kind: "schedule"; profile: string; database: string };
@@ -274,8 +277,13 @@ export function databaseKey(node: DatabaseNode): DatabaseKey {
   return { host: settings.host, port: settings.port, database: node.info.name };
 }
 
+/** What the main area shows: the tree's selection, every backup, or the activity. */
+export type MainView = "servers" | "backups" | "activity";
+
 /** Everything the server tree and the details pane share. */
 export class Connections {
+  /** What the main area shows; selecting something in the tree goes back to "servers". */
+  view = $state<MainView>("servers");
   profiles = $state.raw<Load<ProfileNode>>({ state: "idle" });
   selection = $state.raw<Selection | null>(null);
   dialog = $state.raw<Dialog | null>(null);
@@ -283,6 +291,8 @@ export class Connections {
   backupsRevision = $state(0);
   /** What needs attention, for the welcome page and each database's details. */
   readonly watch = new Watch();
+  /** The jobs of this window and the finished ones, for the Activity view. */
+  readonly activity = new Activity();
 
   get nodes(): ProfileNode[] {
     return this.profiles.state === "ready" ? this.profiles.items : [];
@@ -300,6 +310,12 @@ export class Connections {
 
   select(selection: Selection | null): void {
     this.selection = selection;
+    this.view = "servers";
+  }
+
+  /** Switches the main area. */
+  show(view: MainView): void {
+    this.view = view;
   }
 
   isSelected(node: ProfileNode | DatabaseNode): boolean {
@@ -321,6 +337,11 @@ export class Connections {
   /** Opens the Backup wizard, with the profile and database preselected when given. */
   openBackup(profile: ProfileNode | null = null, database: DatabaseNode | null = null): void {
     this.dialog = { kind: "backup", profile: (database?.profile ?? profile)?.name ?? null, database: database?.key ?? null };
+  }
+
+  /** Opens the "Back up server" wizard: every database of the profile's server. */
+  openServerBackup(profile: ProfileNode): void {
+    this.dialog = { kind: "serverBackup", profile: profile.name };
   }
 
   /** Opens the Backup wizard for what is selected in the tree, if anything. */
@@ -428,6 +449,23 @@ export class Connections {
     this.profiles = { state: "ready", items };
     this.dialog = null;
     this.select({ kind: "profile", node });
+  }
+
+  /** Whether a profile reaches the practice database (made by `tryPractice`). */
+  get hasPractice(): boolean {
+    return this.nodes.some((n) => n.profile.settings.passwordSource === "practice");
+  }
+
+  /**
+   * Sets the practice database up (or finds it; its server is started) and shows it: its
+   * profile in the tree, open, with the sample database selected. Throws for the caller to show.
+   */
+  async tryPractice(): Promise<void> {
+    const ready = await createPracticeDatabase();
+    const name = ready.profile.settings.name;
+    const known = this.nodes.find((n) => n.name.toLowerCase() === name.toLowerCase()) ?? null;
+    this.saved(ready.profile, known);
+    await this.reveal(name, ready.database);
   }
 
   /** Removes the profile; throws (for the dialog to show) when the backend refuses. */

@@ -8,6 +8,10 @@ import * as __TAURI_EVENT from "@tauri-apps/api/event";
 /** Commands */
 export const commands = {
 	appInfo: () => typedError<AppInfo, ErrorPayload>(__TAURI_INVOKE("app_info")),
+	/**  Makes (or finds) the practice server, its profile and the sample database, and starts it. */
+	createPracticeDatabase: () => typedError<PracticeDatabase, ErrorPayload>(__TAURI_INVOKE("create_practice_database")),
+	/**  The "Copy diagnostic info" report; when Lifeboat could not start, the report says why. */
+	diagnostics: () => typedError<Diagnostics, ErrorPayload>(__TAURI_INVOKE("diagnostics")),
 	listProfiles: () => typedError<Profile[], ErrorPayload>(__TAURI_INVOKE("list_profiles")),
 	addProfile: (input: AddProfile) => typedError<Profile, ErrorPayload>(__TAURI_INVOKE("add_profile", { input })),
 	updateProfile: (input: UpdateProfile) => typedError<Profile, ErrorPayload>(__TAURI_INVOKE("update_profile", { input })),
@@ -20,11 +24,22 @@ export const commands = {
 	/**  Runs a backup; progress streams through `on_event`; `cancel_operation(operation_id)` stops it. */
 	startBackup: (operationId: string, input: StartBackup, onEvent: Channel<ProgressEvent>) => typedError<BackupOutcome, ErrorPayload>(__TAURI_INVOKE("start_backup", { operationId, input, onEvent })),
 	cancelOperation: (operationId: string) => typedError<boolean, ErrorPayload>(__TAURI_INVOKE("cancel_operation", { operationId })),
+	/**  The finished jobs (backups, restores, drills), newest first, for the Activity view. */
+	listActivity: (input: ListActivity) => typedError<ActivityEntry[], ErrorPayload>(__TAURI_INVOKE("list_activity", { input })),
+	/**  The last lines a finished job's programs wrote. */
+	activityLog: (input: ActivityLogRequest) => typedError<string[], ErrorPayload>(__TAURI_INVOKE("activity_log", { input })),
 	listBackups: (input: ListBackups) => typedError<BackupRecord[], ErrorPayload>(__TAURI_INVOKE("list_backups", { input })),
 	/**  The folder the Backup wizard proposes: "backups" in Lifeboat's data folder, created. */
 	defaultBackupFolder: () => typedError<string, ErrorPayload>(__TAURI_INVOKE("default_backup_folder")),
 	/**  The file names a backup started now would get, for the wizard's preview. */
 	previewBackupNames: (database: string, format: BackupFormat, schema: string | null) => typedError<BackupNames, ErrorPayload>(__TAURI_INVOKE("preview_backup_names", { database, format, schema })),
+	/**  The compression each backup format allows with the pg_dump that backs up this profile's server. */
+	compressionChoices: (input: CompressionChoicesInput) => typedError<CompressionChoices, ErrorPayload>(__TAURI_INVOKE("compression_choices", { input })),
+	/**
+	 *  Backs up every database of a profile's server; progress (a stage per database) streams
+	 *  through `on_event`; `cancel_operation(operation_id)` stops it, keeping finished backups.
+	 */
+	startServerBackup: (operationId: string, input: StartServerBackup, onEvent: Channel<ProgressEvent>) => typedError<ServerBackupOutcome, ErrorPayload>(__TAURI_INVOKE("start_server_backup", { operationId, input, onEvent })),
 	/**  The database a backup's file name says it holds, as the engine reads Lifeboat's names. */
 	backupDatabaseName: (path: string) => typedError<string, ErrorPayload>(__TAURI_INVOKE("backup_database_name", { path })),
 	/**  What a restore would do, with its findings; changes nothing on the server. */
@@ -65,6 +80,20 @@ export const commands = {
 	 *  remembered for this session, so the commands above accept it wherever it is (`paths`).
 	 */
 	pickPath: (input: PickPath) => typedError<string | null, ErrorPayload>(__TAURI_INVOKE("pick_path", { input })),
+	/**  One database's dashboard: catalog, schedules, watch items and the live size. */
+	databaseOverview: (input: OverviewRequest) => typedError<Overview, ErrorPayload>(__TAURI_INVOKE("database_overview", { input })),
+	/**  Every backup of the catalog with the state of its files. */
+	backupEntries: (input: BackupsQuery) => typedError<BackupEntry[], ErrorPayload>(__TAURI_INVOKE("backup_entries", { input })),
+	/**  Which tested backup Recover would restore, and what would be lost. */
+	recoverPlan: (input: RecoverRequest) => typedError<RecoverPlan, ErrorPayload>(__TAURI_INVOKE("recover_plan", { input })),
+	/**  The restored copy takes the live database's name; the live one is kept under another. */
+	swapRestored: (input: SwapRequest) => typedError<Swapped, ErrorPayload>(__TAURI_INVOKE("swap_restored", { input })),
+	/**  Deletes a backup's files; the catalog keeps its row, marked deleted. */
+	deleteBackup: (input: DeleteBackup) => typedError<DeletedBackup, ErrorPayload>(__TAURI_INVOKE("delete_backup", { input })),
+	/**  Shows a catalog backup (named by number, never by path) in the file manager. */
+	revealBackup: (backupId: number) => typedError<null, ErrorPayload>(__TAURI_INVOKE("reveal_backup", { backupId })),
+	/**  Opens a test's certificate (named by the test's number, never by path) in the browser. */
+	openCertificate: (drillId: number) => typedError<null, ErrorPayload>(__TAURI_INVOKE("open_certificate", { drillId })),
 };
 
 /** Events */
@@ -94,6 +123,46 @@ export type ActionKind =
 "open_backups" | 
 /**  Open the schedule (`schedule`). */
 "open_schedule";
+
+/**  A finished job, as the Activity view lists it. */
+export type ActivityEntry = {
+	id: number,
+	kind: ActivityKind,
+	subject: string,
+	profile: string | null,
+	/**  RFC 3339, local time. */
+	startedAt: string,
+	endedAt: string,
+	outcome: ActivityOutcome,
+	/**
+	 *  The error's code as serialized (`"tool_failed"`) when it failed with an error (absent
+	 *  for a drill whose test failed).
+	 */
+	errorCode: string | null,
+	/**  One sentence: what it made, or what went wrong. */
+	summary: string,
+	/**  How many log lines are kept ([`activity_log`] returns them). */
+	logLines: number,
+	/**  How many earlier lines were dropped to keep the log bounded. */
+	logDropped: number,
+};
+
+/**  What a job did. */
+export type ActivityKind = "backup" | 
+/**  A backup of a whole server (every database and the roles). */
+"server_backup" | "restore" | 
+/**  A restore drill (a test of a backup). */
+"drill";
+
+export type ActivityLogRequest = {
+	/**  The job's id, from [`ActivityEntry::id`]. */
+	id: number,
+};
+
+/**  How a job ended. */
+export type ActivityOutcome = "succeeded" | 
+/**  It ended with an error, or (a drill) its test failed. */
+"failed" | "cancelled";
 
 export type AddProfile = {
 	settings: ProfileSettings,
@@ -189,6 +258,16 @@ export type AttentionCode =
 /**  How bad an item is: info can wait, a warning wants doing this week, critical now. */
 export type AttentionSeverity = "info" | "warning" | "critical";
 
+/**  One backup of the backups view. */
+export type BackupEntry = {
+	backup: BackupRecord,
+	files: FilesState,
+	/**  The folder its manifest is in. */
+	folder: string | null,
+	/**  Its newest test, with the certificate. */
+	lastTest: DrillRecord | null,
+};
+
 export type BackupFormat = 
 /**  pg_dump -Fc: one compressed file, restorable selectively and in parallel. */
 "custom" | 
@@ -215,6 +294,8 @@ export type BackupOutcome = {
 	files: ManifestFile[],
 	sizeBytes: number,
 	durationMs: number,
+	/**  The compression the dump was written with, its level spelled out. */
+	compression: Compression,
 	/**  Things the user should know, e.g. little free space left. */
 	warnings: string[],
 };
@@ -241,6 +322,11 @@ export type BackupRecord = {
 	testedAt: string | null,
 	/**  When retention deleted its files; the row stays as history. */
 	deletedAt?: string | null,
+	/**
+	 *  Who deleted its files: "retention" or "user" (absent when not deleted, or deleted
+	 *  before this was recorded).
+	 */
+	deletedBy?: string | null,
 	/**  The second copy's manifest (or, while it is missing, the folder it should go to). */
 	copyPath?: string | null,
 	copyStatus?: CopyStatus | null,
@@ -266,6 +352,18 @@ export type BackupScope = {
 };
 
 export type BackupStatus = "running" | "finished" | "failed" | "cancelled";
+
+/**  Which backups the backups view lists. */
+export type BackupsQuery = {
+	/**  Only backups made with this profile (its name, any case). */
+	profile: string | null,
+	/**  Only backups of this database (any server). */
+	database: string | null,
+	/**  Also the backups whose files were deleted (the catalog keeps them as history). */
+	includeDeleted?: boolean,
+	/**  At most this many, newest first (default 1000). */
+	limit: number | null,
+};
 
 export type BundledTools = {
 	major: number,
@@ -308,6 +406,21 @@ export type Compression = {
 	level: number | null,
 };
 
+/**
+ *  What the backup wizard may offer for a server: per format, the methods its pg_dump allows,
+ *  the default and why.
+ */
+export type CompressionChoices = {
+	serverVersion: string,
+	/**  The bundled pg_dump that backs this server up (its own major, or the closest above). */
+	pgDumpMajor: number,
+	formats: FormatCompression[],
+};
+
+export type CompressionChoicesInput = {
+	profile: string,
+};
+
 export type CompressionMethod = "none" | "gzip" | "lz4" | "zstd";
 
 /**  Where a backup's second copy stands. */
@@ -318,6 +431,19 @@ export type CopyStatus =
 "failed" | 
 /**  The destination folder was not there (an unplugged disk, an unmounted share). */
 "missing";
+
+export type DatabaseBackupResult = {
+	database: string,
+	state: DatabaseBackupState,
+	/**  The backup, when it was made. */
+	outcome: BackupOutcome | null,
+	/**  Why it failed. */
+	error: ErrorPayload | null,
+	/**  Why it was skipped, in plain words. */
+	reason: string | null,
+};
+
+export type DatabaseBackupState = "backed_up" | "failed" | "skipped";
 
 export type DatabaseInfo = {
 	name: string,
@@ -342,6 +468,25 @@ export type DatabaseRef = {
 	database: string,
 };
 
+export type DeleteBackup = {
+	/**  The backup's number in the catalog (`lifeboat backups` lists them). */
+	backupId: number,
+};
+
+export type DeletedBackup = {
+	/**  The catalog row as it is now (with `deletedAt`). */
+	backup: BackupRecord,
+	/**  The files removed (dumps, globals, certificates, the manifest last). */
+	removed: string[],
+	/**  The backup's recorded size. */
+	freedBytes: number,
+};
+
+export type Diagnostics = {
+	/**  The whole report, plain text, ready to paste. */
+	text: string,
+};
+
 /**  One comparison or check inside a step. */
 export type DrillCheck = {
 	name: string,
@@ -358,6 +503,23 @@ export type DrillPolicy =
 "after" | 
 /**  After the first backup of a week without a drill of this database. */
 "weekly";
+
+/**  One test (restore drill) of a backup, as the catalog's `drills` table holds it. */
+export type DrillRecord = {
+	id: number,
+	startedAt: string,
+	passed: boolean,
+	durationMs: number,
+	/**  "every check passed" or why it failed. */
+	summary: string,
+	/**  Where it was restored: "practice" or a profile's name. */
+	target: string,
+	/**  The tested backup's manifest (absolute where the file still exists). */
+	manifestPath: string | null,
+	/**  The certificate (the drill's report) as JSON and as a web page. */
+	certificateJson: string | null,
+	certificateHtml: string | null,
+};
 
 /**  The result of a drill; also the JSON certificate. */
 export type DrillReport = {
@@ -441,7 +603,7 @@ export type EntryText = {
 };
 
 /**  The stable identity of an error. The UI branches on this, never on message text. */
-export type ErrorCode = "tools_not_found" | "server_too_new" | "server_too_old" | "tool_missing" | "tool_spawn" | "tool_failed" | "cancelled" | "data_dir" | "store" | "keychain_unavailable" | "keychain_locked" | "keychain" | "profile_not_found" | "profile_exists" | "invalid_input" | "host_not_found" | "connection_refused" | "connect_timeout" | "password_failed" | "password_missing" | "cleartext_password_refused" | "hba_rejected" | "ssl_required" | "ssl_not_offered" | "ssl_cert_untrusted" | "database_missing" | "connect_failed" | "query" | "not_a_backup" | "manifest_invalid" | "checksum_mismatch" | "backup_file_missing" | "archive_damaged" | "backup_has_meta_commands" | "archive_too_new" | "restore_blocked" | "backup_has_broken_dependencies" | "replace_failed" | "download_failed" | "plain_http_refused" | "not_found" | "download_too_large" | "practice_server_as_root" | "practice_server_unavailable" | "practice_server_failed" | "drill_needs_definitions" | "drill_permission_denied" | "backup_not_in_catalog" | "copy_damaged" | "schedule_not_found" | "schedule_exists" | "scheduler_failed" | "scheduler_unavailable" | "schedule_drill_failed" | "notifications_unavailable" | "unsafe_path" | "io";
+export type ErrorCode = "tools_not_found" | "server_too_new" | "server_too_old" | "tool_missing" | "tool_spawn" | "tool_failed" | "cancelled" | "data_dir" | "store" | "keychain_unavailable" | "keychain_locked" | "keychain" | "profile_not_found" | "profile_exists" | "invalid_input" | "compression_unavailable" | "host_not_found" | "connection_refused" | "connect_timeout" | "password_failed" | "password_missing" | "cleartext_password_refused" | "hba_rejected" | "ssl_required" | "ssl_not_offered" | "ssl_cert_untrusted" | "database_missing" | "connect_failed" | "query" | "not_a_backup" | "manifest_invalid" | "checksum_mismatch" | "backup_file_missing" | "archive_damaged" | "backup_has_meta_commands" | "archive_too_new" | "restore_blocked" | "backup_has_broken_dependencies" | "replace_failed" | "download_failed" | "plain_http_refused" | "not_found" | "download_too_large" | "practice_server_as_root" | "practice_server_unavailable" | "practice_server_failed" | "drill_needs_definitions" | "drill_permission_denied" | "backup_not_in_catalog" | "copy_damaged" | "schedule_not_found" | "schedule_exists" | "scheduler_failed" | "scheduler_unavailable" | "schedule_drill_failed" | "notifications_unavailable" | "no_tested_backup" | "backup_in_use" | "backup_not_deletable" | "swap_failed" | "unsafe_path" | "io";
 
 /**  What crosses the IPC boundary or is printed by `lifeboat --json` when something fails. */
 export type ErrorPayload = {
@@ -460,6 +622,19 @@ export type Expectation =
 { kind: "at_least"; value: number } | 
 /**  The first column of the first row is exactly `value` (as text). */
 { kind: "equals"; value: string };
+
+/**  The files of a backup on disk, against its manifest. */
+export type FilesState = 
+/**  Every file the manifest lists is there with the size it records. */
+{ state: "present" } | 
+/**  The manifest or a file is gone. */
+{ state: "missing"; detail: string } | 
+/**  A file has another size than the manifest records. */
+{ state: "changed"; detail: string } | 
+/**  The manifest cannot be read. */
+{ state: "unreadable"; detail: string } | 
+/**  Not a kept finished backup (running, failed, cancelled or deleted): no files to check. */
+{ state: "none" };
 
 /**  Something the pre-flight found, with what Lifeboat does about it or what the user can do. */
 export type Finding = {
@@ -512,6 +687,16 @@ export type FindingCode = "checksums_verified" | "no_manifest" | "roles_missing"
  */
 "database_settings_skipped";
 
+/**  What the backup wizard offers for one format. */
+export type FormatCompression = {
+	format: BackupFormat,
+	/**  The methods this format allows with this server's pg_dump, the default first. */
+	methods: MethodChoice[],
+	default: Compression,
+	/**  Why the default is the default, in plain words. */
+	why: string,
+};
+
 /**  How many backups retention keeps, per slot; absent: that slot keeps nothing extra. */
 export type Keep = {
 	last: number | null,
@@ -556,6 +741,17 @@ export type LeftOut = {
 	because: string | null,
 };
 
+export type LevelRange = {
+	min: number,
+	max: number,
+	default: number,
+};
+
+export type ListActivity = {
+	/**  At most this many, newest first ([`DEFAULT_LIMIT`] when absent). */
+	limit?: number | null,
+};
+
 export type ListBackups = {
 	/**  Only backups of this database (any server). */
 	database: string | null,
@@ -592,6 +788,13 @@ export type ManifestFile = {
 	sha256: string,
 };
 
+export type MethodChoice = {
+	method: CompressionMethod,
+	/**  Absent for `none`. */
+	levels: LevelRange | null,
+	note: string,
+};
+
 export type MethodKind = 
 /**  pg_restore writes into the database itself. */
 "pg_restore" | 
@@ -603,6 +806,50 @@ export type MethodKind =
 /**  Sent when the user clicked a notification's action: open the wizard that fixes `item`. */
 export type OpenFix = {
 	item: Attention,
+};
+
+/**  Everything the dashboard of one database shows. */
+export type Overview = {
+	profile: string,
+	host: string,
+	port: number,
+	database: string,
+	/**
+	 *  The database as the server has it now (size, owner, encoding); absent when the server
+	 *  could not be asked (`server_problem`) or has no such database (`on_server` false).
+	 */
+	live: DatabaseInfo | null,
+	/**  Whether the server has the database; absent when it could not be asked. */
+	onServer: boolean | null,
+	/**  Why the server could not be asked. */
+	serverProblem: ErrorPayload | null,
+	/**  The newest finished backup whose files were not deleted. */
+	lastBackup: BackupRecord | null,
+	/**
+	 *  The newest backup attempt when it is not `last_backup` (one that failed, was cancelled
+	 *  or is running).
+	 */
+	lastAttempt: BackupRecord | null,
+	/**  The newest test of any of its backups, with its certificate. */
+	lastTest: DrillRecord | null,
+	/**  The catalog number of the backup `last_test` tested. */
+	lastTestBackupId: number | null,
+	/**  Finished backups whose files are kept, and their size. */
+	backupsKept: number,
+	keptBytes: number,
+	/**  Whether some kept backup passed its last test (Recover has something to restore). */
+	recoverable: boolean,
+	/**  The schedules that back it up. */
+	schedules: ScheduleSummary[],
+	/**  What needs attention for it (the watch's items), most severe first. */
+	attention: Attention[],
+	/**  How much would be lost, and how long a restore took. */
+	readiness: Readiness | null,
+};
+
+export type OverviewRequest = {
+	profile: string,
+	database: string,
 };
 
 /**  What to do with the stored password when a profile is edited. */
@@ -617,7 +864,14 @@ export type PasswordSource =
  *  source ever reads `PGPASSWORD`; children of every profile get the profile's own password
  *  or none (`pg::runner` removes the inherited variable).
  */
-"environment";
+"environment" | 
+/**
+ *  Lifeboat's own practice database server (`lifeboat practice setup`): the password is in
+ *  an owner-only file next to its cluster ([`practice_sample_home`]), never in the keychain,
+ *  so the profile works headless; connecting starts the server when it is down
+ *  (`pg::sample_server::ensure_running`).
+ */
+"practice";
 
 /**  What the system's file or folder picker is asked for. */
 export type PickPath = {
@@ -630,6 +884,19 @@ export type PickPath = {
 export type PickUntested = {
 	/**  Only backups of this database. */
 	database: string | null,
+};
+
+export type PracticeDatabase = {
+	/**  The stored profile of the practice server (its port as it runs now). */
+	profile: Profile,
+	/**  The sample database's name. */
+	database: string,
+	/**  The server's version, e.g. "18.6". */
+	serverVersion: string,
+	/**  Whether this call created the profile (else it existed). */
+	createdProfile: boolean,
+	/**  Whether this call created the sample database (else it existed). */
+	createdDatabase: boolean,
 };
 
 export type Problem = {
@@ -736,6 +1003,34 @@ export type Readiness = {
 	testedBackupAt: string | null,
 	/**  How long that backup's passing drill took. */
 	restoreMs: number | null,
+};
+
+/**  What Recover would restore, and what that costs. */
+export type RecoverPlan = {
+	profile: string,
+	host: string,
+	port: number,
+	database: string,
+	/**  The backup to restore: the newest that passed a test, files present, checksums matched. */
+	backup: BackupRecord,
+	/**  Its passing test (absent when the catalog says it passed but the test's row is gone). */
+	test: DrillRecord | null,
+	/**  How old the backup is, in milliseconds, when the plan was made. */
+	ageMs: number,
+	/**  "Changes made since Tuesday 14:02, 3 hours ago, will be lost." */
+	lost: string,
+	/**  How many of its files had their sha256 checked against the manifest (all of them). */
+	verifiedFiles: number,
+	/**  Newer backups not used, and why. */
+	skipped: SkippedBackup[],
+	/**  What will happen, in plain words. */
+	summary: string,
+};
+
+export type RecoverRequest = {
+	/**  The profile of the server the database is on (backups count by server address). */
+	profile: string,
+	database: string,
 };
 
 export type RemoveProfile = {
@@ -1048,6 +1343,33 @@ export type Selection = {
 	excludeEntries?: number[],
 };
 
+export type ServerBackupOutcome = {
+	status: ServerBackupStatus,
+	/**  What happened, in one or two plain sentences. */
+	summary: string,
+	/**  Every database of the server but template0 and template1, in name order. */
+	databases: DatabaseBackupResult[],
+	/**  The roles and tablespaces file, and the database whose backup lists it in its manifest. */
+	globals: ServerGlobals | null,
+	sizeBytes: number,
+	durationMs: number,
+	/**  Whether the job was cancelled; the backups finished before stay. */
+	cancelled: boolean,
+};
+
+export type ServerBackupStatus = 
+/**  Every database that could be backed up was. */
+"ok" | 
+/**  Some databases were backed up, others failed or were skipped. */
+"partial" | 
+/**  No database was backed up. */
+"failed";
+
+export type ServerGlobals = {
+	file: ManifestFile,
+	database: string,
+};
+
 /**  The user's limits for one database; a None field goes back to the default. */
 export type SetThresholds = {
 	host: string,
@@ -1061,6 +1383,27 @@ export type SetThresholds = {
 export type Severity = "info" | "warning" | 
 /**  The restore does not start. */
 "blocker";
+
+/**  Why a backup newer than the chosen one is not used. */
+export type SkipReason = 
+/**  Nobody has tested it. */
+{ kind: "untested" } | 
+/**  Its last test failed. */
+{ kind: "test_failed" } | 
+/**  Its manifest or a file of it is gone. */
+{ kind: "files_missing"; detail: string } | 
+/**  A file's sha256 differs from the manifest's (or the manifest cannot be read). */
+{ kind: "files_damaged"; detail: string };
+
+/**  A backup the plan passed over, newest first. */
+export type SkippedBackup = {
+	backupId: number,
+	startedAt: string,
+	manifestPath: string | null,
+	reason: SkipReason,
+	/**  "The backup of today 15:00 is not used: it was never tested." */
+	why: string,
+};
 
 export type SmokeCheck = {
 	/**  A name for people, e.g. "there are users". */
@@ -1102,9 +1445,40 @@ export type StartBackup = {
 	leaveOutDependents?: boolean,
 };
 
+export type StartServerBackup = {
+	profile: string,
+	/**  The folder every database's backup goes into. */
+	destination: string,
+	format: BackupFormat,
+	/**  Absent: the default for the format and the server's pg_dump. */
+	compression: Compression | null,
+	/**  Parallel pg_dump workers per database (directory format only). */
+	jobs: number | null,
+	/**  Include the roles' password hashes in the roles file. */
+	rolePasswords?: boolean,
+};
+
 export type StepStatus = "passed" | "failed" | 
 /**  Not run: an earlier step failed, or there was nothing to check. */
 "skipped";
+
+export type SwapRequest = {
+	profile: string,
+	/**  The live database, which is kept under `<live>_before_YYYYMMDD-HHMMSS`. */
+	live: string,
+	/**  The database restored next to it, which takes the live database's name. */
+	restored: string,
+	/**  End the other sessions connected to the live database first (else they block the swap). */
+	terminateConnections?: boolean,
+};
+
+export type Swapped = {
+	profile: string,
+	/**  The live name, now the restored copy's. */
+	database: string,
+	/**  The name the previous live database is kept under. */
+	keptAs: string,
+};
 
 export type TableInfo = {
 	name: string,

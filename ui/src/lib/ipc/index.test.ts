@@ -172,7 +172,15 @@ describe("startBackup", () => {
   });
 
   it("passes the operation id and input, forwards channel messages and returns the outcome", async () => {
-    const outcome = { backupId: 1, manifestPath: "/m", files: [], sizeBytes: 0, durationMs: 5, warnings: [] };
+    const outcome = {
+      backupId: 1,
+      manifestPath: "/m",
+      files: [],
+      sizeBytes: 0,
+      durationMs: 5,
+      compression: { method: "zstd" as const, level: 3 },
+      warnings: [],
+    };
     const seen: ProgressEvent[] = [];
     command.mockImplementation(async (_id, _input, channel) => {
       channel.onmessage({ kind: "step", done: 1, total: 2, current: "sales.orders" });

@@ -2,8 +2,12 @@
 // may import `@tauri-apps/*` or `./bindings`; components import `$lib/ipc`.
 
 import { Channel, isTauri } from "@tauri-apps/api/core";
+import { getCurrentWindow } from "@tauri-apps/api/window";
 import { commands, events } from "./bindings";
 import type {
+  ActivityEntry,
+  ActivityLogRequest,
+  ListActivity,
   AddProfile,
   AppInfo,
   BackupFormat,
@@ -13,6 +17,8 @@ import type {
   CheckProfile,
   CheckReport,
   CheckSettings,
+  CompressionChoices,
+  CompressionChoicesInput,
   DatabaseInfo,
   DrillReport,
   DrillRequest,
@@ -24,6 +30,7 @@ import type {
   ListSmokeChecks,
   ListTables,
   PickUntested,
+  PracticeDatabase,
   Attention,
   Profile,
   PruneReport,
@@ -44,8 +51,10 @@ import type {
   RestoreRequest,
   SaveSmokeChecks,
   SchemaInfo,
+  ServerBackupOutcome,
   SmokeCheck,
   StartBackup,
+  StartServerBackup,
   TableInfo,
   UpdateProfile,
 } from "./bindings";
@@ -94,6 +103,24 @@ function unwrap<T>(result: Result<T, ErrorPayload>): T {
 export async function appInfo(): Promise<AppInfo> {
   requireBackend();
   return unwrap(await commands.appInfo());
+}
+
+/**
+ * The "Copy diagnostic info" report, plain text: versions, system, tools, profiles (never their
+ * passwords), backups, schedules and the last problems in the log.
+ */
+export async function diagnostics(): Promise<string> {
+  requireBackend();
+  return unwrap(await commands.diagnostics()).text;
+}
+
+/**
+ * Sets the practice database up (a server Lifeboat runs on this computer, its profile and the
+ * sample database), or finds it, and starts its server.
+ */
+export async function createPracticeDatabase(): Promise<PracticeDatabase> {
+  requireBackend();
+  return unwrap(await commands.createPracticeDatabase());
 }
 
 /** The saved connection profiles, sorted by name. */
@@ -165,10 +192,55 @@ export async function startBackup(
   return unwrap(await commands.startBackup(operationId, input, channel));
 }
 
+/**
+ * Backs up every database of a profile's server: a `stage` event per database, then that
+ * backup's own events. Settles with the per-database outcome (also when some failed).
+ */
+export async function startServerBackup(
+  operationId: string,
+  input: StartServerBackup,
+  onEvent: (event: ProgressEvent) => void,
+): Promise<ServerBackupOutcome> {
+  requireBackend();
+  const channel = new Channel<ProgressEvent>();
+  channel.onmessage = onEvent;
+  return unwrap(await commands.startServerBackup(operationId, input, channel));
+}
+
 /** Asks a running operation to stop; false when no operation has that id (any more). */
 export async function cancelOperation(operationId: string): Promise<boolean> {
   requireBackend();
   return unwrap(await commands.cancelOperation(operationId));
+}
+
+/** The finished jobs (backups, restores, drills), newest first. */
+export async function listActivity(input: ListActivity): Promise<ActivityEntry[]> {
+  requireBackend();
+  return unwrap(await commands.listActivity(input));
+}
+
+/** The last lines a finished job's programs wrote, oldest first. */
+export async function activityLog(input: ActivityLogRequest): Promise<string[]> {
+  requireBackend();
+  return unwrap(await commands.activityLog(input));
+}
+
+/**
+ * Calls `handler` when the user asks to close the window. Once this listens, the window closes
+ * only when the handler returns without calling `preventDefault()` (or through `closeWindow`).
+ * Outside the Tauri window it never calls.
+ */
+export async function onCloseRequested(
+  handler: (event: { preventDefault(): void }) => void | Promise<void>,
+): Promise<() => void> {
+  if (!isTauri()) return () => {};
+  return getCurrentWindow().onCloseRequested(handler);
+}
+
+/** Closes the window (and so Lifeboat) without asking again. */
+export async function closeWindow(): Promise<void> {
+  requireBackend();
+  await getCurrentWindow().destroy();
 }
 
 /** The newest backups from the catalog, optionally of one database only. */
@@ -191,6 +263,12 @@ export async function previewBackupNames(
 ): Promise<BackupNames> {
   requireBackend();
   return unwrap(await commands.previewBackupNames(database, format, schema));
+}
+
+/** What compression each backup format allows with the pg_dump of the profile's server, the default and why. */
+export async function compressionChoices(input: CompressionChoicesInput): Promise<CompressionChoices> {
+  requireBackend();
+  return unwrap(await commands.compressionChoices(input));
 }
 
 /** The database a backup's file name says it holds (the engine's reading of Lifeboat's names). */
@@ -364,4 +442,61 @@ function requireBackend(): void {
       hint: "Start Lifeboat with `make run` instead of opening this page in a web browser.",
     });
   }
+}
+
+// The dashboard, Recover and the backups view.
+
+import type {
+  BackupEntry,
+  BackupsQuery,
+  DeleteBackup,
+  DeletedBackup,
+  Overview,
+  OverviewRequest,
+  RecoverPlan,
+  RecoverRequest,
+  SwapRequest,
+  Swapped,
+} from "./bindings";
+
+/** One database's dashboard: catalog, schedules, what needs attention, and its live size. */
+export async function databaseOverview(input: OverviewRequest): Promise<Overview> {
+  requireBackend();
+  return unwrap(await commands.databaseOverview(input));
+}
+
+/** Every backup of the catalog, with the state of its files and its newest test. */
+export async function backupEntries(input: BackupsQuery): Promise<BackupEntry[]> {
+  requireBackend();
+  return unwrap(await commands.backupEntries(input));
+}
+
+/** Which tested backup Recover would restore, and what would be lost (changes nothing). */
+export async function recoverPlan(input: RecoverRequest): Promise<RecoverPlan> {
+  requireBackend();
+  return unwrap(await commands.recoverPlan(input));
+}
+
+/** The restored copy takes the live database's name; the live one is kept under another. */
+export async function swapRestored(input: SwapRequest): Promise<Swapped> {
+  requireBackend();
+  return unwrap(await commands.swapRestored(input));
+}
+
+/** Deletes a backup's files; the catalog keeps its row, marked deleted. */
+export async function deleteBackup(input: DeleteBackup): Promise<DeletedBackup> {
+  requireBackend();
+  return unwrap(await commands.deleteBackup(input));
+}
+
+/** Shows a catalog backup in the system's file manager. */
+export async function revealBackup(backupId: number): Promise<void> {
+  requireBackend();
+  unwrap(await commands.revealBackup(backupId));
+}
+
+/** Opens a test's certificate in the browser. */
+export async function openCertificate(drillId: number): Promise<void> {
+  requireBackend();
+  unwrap(await commands.openCertificate(drillId));
 }

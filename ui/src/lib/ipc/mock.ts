@@ -8,6 +8,8 @@ import type {
   AppInfo,
   Attention,
   CheckReport,
+  CompressionChoices,
+  CompressionMethod,
   DatabaseInfo,
   Profile,
   ProfileSettings,
@@ -59,6 +61,40 @@ export function holdOperation<I, T>(start: Start<I, T>) {
     return run.promise;
   });
   return { run, calls };
+}
+
+/**
+ * What `compressionChoices` answers for a server backed up with pg_dump `major`, as the engine
+ * says it (format/compression.rs is the rule; this is a copy for tests only).
+ */
+export function compressionChoicesOf(major: number): CompressionChoices {
+  const levels = {
+    zstd: { min: 1, max: 22, default: 3 },
+    gzip: { min: 1, max: 9, default: 6 },
+    lz4: { min: 1, max: 12, default: 1 },
+    none: null,
+  } as const;
+  const method = (m: CompressionMethod) => ({ method: m, levels: levels[m], note: `${m} note` });
+  const compressed: CompressionMethod[] = major >= 16 ? ["zstd", "gzip", "lz4", "none"] : ["gzip", "none"];
+  const why =
+    major >= 16
+      ? `zstd: about as small as gzip and several times faster; chosen because this server's pg_dump (${major}) supports it.`
+      : `gzip: the only compression pg_dump ${major} has (this server's version); zstd and lz4 need PostgreSQL 16 or newer.`;
+  const none = { method: "none" as const, level: null };
+  return {
+    serverVersion: `${major}.1`,
+    pgDumpMajor: major,
+    formats: [
+      ...(["custom", "directory"] as const).map((format) => ({
+        format,
+        methods: compressed.map(method),
+        default: { method: compressed[0], level: null },
+        why,
+      })),
+      { format: "tar", methods: [method("none")], default: none, why: "none: pg_dump cannot compress the tar format." },
+      { format: "plain", methods: [method("none")], default: none, why: "none: the file stays SQL." },
+    ],
+  };
 }
 
 /** What `appInfo` answers: no practice server unless the test says otherwise. */

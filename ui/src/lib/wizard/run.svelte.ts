@@ -1,6 +1,8 @@
 // One run of a long operation (backup, restore, drill) as a wizard shows it: its operation id,
 // the clock, the progress the engine reports, warnings, the programs' output, and cancelling.
-// The wizards render these fields; starting and cancelling happen here.
+// The wizards render these fields; starting and cancelling happen here. A run belongs to no
+// component: it goes on to its end when its wizard closes, and WizardShell lists it in the app's
+// Activity (`onstart`), where its progress stays visible.
 
 import type { ProgressEvent } from "$lib/ipc";
 import { requestCancel } from "$lib/operations";
@@ -34,8 +36,12 @@ export class OperationRun<T> {
   log = $state<string[]>([]);
   elapsedMs = $state(0);
 
+  /** Told each time a run starts (WizardShell lists the run in the app's Activity). */
+  onstart: (() => void) | null = null;
+
   #startedAt = 0;
   #clock: ReturnType<typeof setInterval> | undefined;
+  #ended: Promise<void> = Promise.resolve();
 
   readonly running = $derived(this.state?.state === "running");
   readonly bytesWritten = $derived(this.toolBytes.reduce((sum, n) => sum + n, 0));
@@ -47,6 +53,18 @@ export class OperationRun<T> {
    */
   async start(launch: Launch<T>, finished?: (outcome: T) => void): Promise<void> {
     if (this.running) return;
+    const ended = this.#run(launch, finished);
+    this.#ended = ended;
+    this.onstart?.();
+    await ended;
+  }
+
+  /** Settles when the current run has ended (at once when none runs); never rejects. */
+  get ended(): Promise<void> {
+    return this.#ended;
+  }
+
+  async #run(launch: Launch<T>, finished?: (outcome: T) => void): Promise<void> {
     this.operationId = crypto.randomUUID();
     this.stage = 0;
     this.done = 0;
@@ -89,7 +107,7 @@ export class OperationRun<T> {
     this.warnings = Array.from(new Set([...this.warnings, ...more]));
   }
 
-  /** Stops the elapsed-time clock: the run ended, or the wizard closed while it ran. */
+  /** Stops the elapsed-time clock (the run ended). */
   stopClock(): void {
     clearInterval(this.#clock);
     this.#clock = undefined;

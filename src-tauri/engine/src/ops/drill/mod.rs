@@ -1,7 +1,10 @@
 //! The restore drill ("backup test"): proves that a backup restores, without touching
 //! production, and keeps the proof.
 //!
-//! 1. Integrity: every file's sha256 against the manifest, then a full read ([`crate::ops::verify::verify`]).
+//! 1. Integrity: every file's sha256 against the manifest, hashed while the archive's definitions
+//!    are read ([`crate::ops::verify::verify_with`]); the restore then reads every entry's data
+//!    once, and a damaged block fails it. Without a manifest (no checksums) a full read of the
+//!    data comes first, as does one after a restore that left entries out.
 //! 2. Restore into a scratch database `<db>_drill_YYYYMMDD_HHMMSS`, on the local practice server
 //!    ([`PracticeServer`]) or on a server the user chooses. On the practice server the roles the
 //!    backup names are stood in for first, so that owners, grants and policies restore, and
@@ -197,6 +200,28 @@ pub async fn drill(
     sink: &dyn ProgressSink,
     cancel: &CancellationToken,
 ) -> Result<DrillReport> {
+    let subject = crate::util::redact::redact_urls(&request.source);
+    let work = drill_inner(ctx, request, sink, cancel);
+    let result = crate::base::logging::logged("drill", &subject, work).await;
+    match &result {
+        Ok(report) if report.passed => tracing::info!(on = %report.target, "drill passed"),
+        Ok(report) => tracing::warn!(
+            on = %report.target,
+            failure = ?report.failure.as_deref().unwrap_or(""),
+            "drill failed"
+        ),
+        Err(_) => {}
+    }
+    result
+}
+
+/// [`drill`] without its lines in the log.
+async fn drill_inner(
+    ctx: &Ctx,
+    request: DrillRequest,
+    sink: &dyn ProgressSink,
+    cancel: &CancellationToken,
+) -> Result<DrillReport> {
     let started_at = chrono::Local::now();
     let started = Instant::now();
     check_request(ctx, &request)?;
@@ -279,6 +304,10 @@ struct Run<'a> {
     stood_in: Vec<String>,
     /// Who restores and what it may do, for the restore's summary.
     role_summary: Option<String>,
+    /// Step 1 read only the definitions (the checksums vouch for the bytes): the entries it
+    /// found (all of whose data the restore must read, else a full read follows it) and the
+    /// backup file as step 1 resolved it.
+    data_left_to_restore: Option<(u64, String)>,
 }
 
 impl<'a> Run<'a> {
@@ -299,6 +328,7 @@ impl<'a> Run<'a> {
             scratch_created: false,
             stood_in: Vec::new(),
             role_summary: None,
+            data_left_to_restore: None,
         }
     }
 }

@@ -15,10 +15,11 @@ use crate::base::error::{Error, Result};
 use crate::base::progress::ProgressEvent;
 use crate::base::tools::Tool;
 use crate::format::manifest::Manifest;
+use crate::format::read;
 use crate::format::selection::Selection;
 use crate::ops::practice::{DRILL_USER, PracticeServer, stand_in_candidates};
 use crate::ops::restore::{self, FindingCode, RestoreRequest};
-use crate::ops::verify::{Verified, verify};
+use crate::ops::verify::{ReadDepth, Verified, verify_with};
 use crate::pg::admin;
 use crate::pg::connect::{query_error, server_version};
 use crate::pg::runner::{self, ConnTarget, StdoutTo, ToolCommand};
@@ -72,17 +73,20 @@ impl Run<'_> {
     /// Step 1, before any server is involved. The backup as read, or None when it is damaged.
     pub(super) async fn integrity(&mut self, schema: Option<&str>) -> Result<Option<Verified>> {
         self.stage(DrillStepKind::Integrity);
-        match verify(
+        match verify_with(
             self.ctx,
             &self.request.source,
             schema,
             self.request.allow_http,
+            ReadDepth::DataReadByRestore,
             self.sink,
             self.cancel,
         )
         .await
         {
             Ok(verified) => {
+                self.data_left_to_restore =
+                    (!verified.data_read).then(|| (verified.entries, verified.source.clone()));
                 self.done(StepStatus::Passed, integrity_text(&verified));
                 Ok(Some(verified))
             }
@@ -133,6 +137,8 @@ impl Run<'_> {
             no_owner: on_practice,
             // Step 1 has just hashed every file; a large backup is not read once more for that.
             checksums_verified: true,
+            // Nor decompressed once more before the restore decompresses it.
+            data_read_by_restore: true,
             allow_http: self.request.allow_http,
             ..RestoreRequest::default()
         };
@@ -154,6 +160,10 @@ impl Run<'_> {
             };
         self.scratch_created = true;
         self.tool_versions.extend(outcome.tool_versions.iter().cloned());
+        if let Some(failure) = self.read_what_the_restore_left(&outcome).await? {
+            self.done(StepStatus::Failed, failure);
+            return Ok(false);
+        }
         let mut summary = format!(
             "Restored {} entries into {scratch} on {} in {:.1} s.",
             outcome.restored_entries,
@@ -174,6 +184,31 @@ impl Run<'_> {
         }
         self.done(StepStatus::Passed, summary);
         Ok(true)
+    }
+
+    /// After a restore that left entries out, when step 1 read only the definitions: the data
+    /// of the left-out entries was never read, so the whole backup is read now, keeping the
+    /// promise that a drill reads every entry. A failure is a failed restore step.
+    async fn read_what_the_restore_left(
+        &mut self,
+        outcome: &restore::RestoreOutcome,
+    ) -> Result<Option<String>> {
+        let Some((entries, source)) = self.data_left_to_restore.clone() else { return Ok(None) };
+        if outcome.restored_entries >= entries {
+            return Ok(None);
+        }
+        let resolved = std::path::PathBuf::from(source);
+        let detected = crate::format::archive::detect(&resolved)?;
+        let reader = detected.archive_version.map(|_| self.ctx.tools.newest().clone());
+        match read::full_read(&resolved, reader.as_ref(), self.cancel).await {
+            Ok(_) => Ok(None),
+            Err(error) if is_about_the_backup(&error) => Ok(Some(format!(
+                "The restore left {} of {entries} entries out, and reading the whole backup \
+                 failed: {error}",
+                entries - outcome.restored_entries
+            ))),
+            Err(error) => Err(error),
+        }
     }
 
     /// Part of step 2 on the practice server: the roles the backup names (the manifest's, and
@@ -490,9 +525,16 @@ fn integrity_text(v: &Verified) -> String {
         ),
         None => "no manifest, so no checksums to compare".to_owned(),
     };
-    format!(
-        "{checksums}; read completely: {} entries, {} of SQL.",
-        v.entries,
-        crate::util::size::human_bytes(v.sql_bytes)
-    )
+    if v.data_read {
+        format!(
+            "{checksums}; read completely: {} entries, {} of SQL.",
+            v.entries,
+            crate::util::size::human_bytes(v.sql_bytes)
+        )
+    } else {
+        format!(
+            "{checksums}; definitions read: {} entries; the restore reads every entry's data.",
+            v.entries
+        )
+    }
 }

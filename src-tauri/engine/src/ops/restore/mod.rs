@@ -56,6 +56,7 @@ use crate::storage::context::Ctx;
 use crate::storage::jobs::{self, JobKind, RunningJob};
 use crate::storage::profiles::{self, Profile};
 
+pub(crate) use replace::swap_in;
 pub use roles::may_create_plain_role;
 pub use settings::AppliedSettings;
 
@@ -115,6 +116,13 @@ pub struct RestoreRequest {
     #[serde(skip)]
     #[specta(skip)]
     pub checksums_verified: bool,
+    /// With `checksums_verified`: the pre-flight reads only the archive's definitions, not its
+    /// data, when the target's own pg_restore restores it (every entry's data is read by that
+    /// restore, and a damaged block fails it). A drill's choice; not reachable from the GUI or
+    /// CLI, whose pre-flight reads everything before anything is created.
+    #[serde(skip)]
+    #[specta(skip)]
+    pub data_read_by_restore: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, specta::Type)]
@@ -248,8 +256,12 @@ pub struct RestoreOutcome {
 /// Checks a restore without changing anything on the server: the source, its checksums and a
 /// full read, the target's roles, extensions, encoding and database, and the tools to use.
 pub async fn preflight(ctx: &Ctx, request: RestoreRequest) -> Result<RestorePlan> {
-    let profile = profiles::find_profile(ctx, &request.profile)?;
-    Ok(prepare(ctx, profile, &request, &NullSink, &CancellationToken::new()).await?.plan)
+    let subject = format!("{} into {}", request.source, request.profile);
+    crate::base::logging::logged("preflight", &subject, async {
+        let profile = profiles::find_profile(ctx, &request.profile)?;
+        Ok(prepare(ctx, profile, &request, &NullSink, &CancellationToken::new()).await?.plan)
+    })
+    .await
 }
 
 /// Runs a restore. Progress goes to `sink`; `cancel` stops it and drops the database it created.
@@ -259,8 +271,12 @@ pub async fn restore(
     sink: &dyn ProgressSink,
     cancel: &CancellationToken,
 ) -> Result<RestoreOutcome> {
-    let profile = profiles::find_profile(ctx, &request.profile)?;
-    restore_on(ctx, profile, request, sink, cancel).await
+    let subject = format!("{} into {}", request.source, request.profile);
+    crate::base::logging::logged("restore", &subject, async {
+        let profile = profiles::find_profile(ctx, &request.profile)?;
+        restore_on(ctx, profile, request, sink, cancel).await
+    })
+    .await
 }
 
 /// [`restore`] onto a server given by a profile that need not be stored (the practice server);
@@ -454,7 +470,11 @@ async fn prepare(
         None => None,
     };
     let found = file.manifest.clone();
-    let mut source = source_facts::read(file, reader, cancel).await?;
+    let definitions_only = request.checksums_verified
+        && request.data_read_by_restore
+        && reader.as_ref().is_some_and(|r| r.major == target.writer.major);
+    let scratch = definitions_only.then(|| ctx.data_dir.path().join("tmp"));
+    let mut source = source_facts::read(file, reader, scratch.as_deref(), cancel).await?;
     let selected = plan::select(&source, &request.selection)?;
     let needs_missing_role = selected.dump.roles().iter().any(|r| !target.roles.contains(r));
     source.saved_roles = source_facts::read_saved_roles(found.as_ref(), needs_missing_role)?;

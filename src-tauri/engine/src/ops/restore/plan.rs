@@ -279,7 +279,7 @@ pub(super) fn default_base(database: &str, date: chrono::NaiveDate) -> String {
 
 /// `<db>_before_YYYYMMDD-HHMMSS`, the database part cut (on a character boundary) so that a
 /// `_NN` suffix still fits PostgreSQL's 63 bytes.
-fn kept_name(database: &str, at: chrono::NaiveDateTime) -> String {
+pub(super) fn kept_name(database: &str, at: chrono::NaiveDateTime) -> String {
     fit_identifier(database, &format!("_before_{}", at.format("%Y%m%d-%H%M%S")), 4)
 }
 

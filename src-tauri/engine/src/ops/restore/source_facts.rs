@@ -90,12 +90,20 @@ pub(super) async fn open(
 
 /// Reads the whole backup once with `reader` (the integrity check), and what describes it. The
 /// saved roles are read later, by [`read_saved_roles`], only when the chosen part needs them.
+/// With `definitions_only` (a folder for a list file) only the archive's definitions are read:
+/// the restore reads the data ([`RestoreRequest::data_read_by_restore`]).
 pub(super) async fn read(
     file: SourceFile,
     reader: Option<BundledMajor>,
+    definitions_only: Option<&Path>,
     cancel: &CancellationToken,
 ) -> Result<SourceFacts> {
-    let mut dump = read::full_read(&file.path, reader.as_ref(), cancel).await?;
+    let mut dump = match definitions_only {
+        Some(scratch) => {
+            read::definitions_read(&file.path, reader.as_ref(), scratch, cancel).await?
+        }
+        None => read::full_read(&file.path, reader.as_ref(), cancel).await?,
+    };
     if let Some(found) = &file.manifest {
         add_roles_in_data(&mut dump, &found.manifest.tables);
     }

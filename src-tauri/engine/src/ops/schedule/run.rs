@@ -46,6 +46,17 @@ pub async fn run(
     sink: &dyn ProgressSink,
     cancel: &CancellationToken,
 ) -> Result<RunOutcome> {
+    let work = run_inner(ctx, name, sink, cancel);
+    crate::base::logging::logged("scheduled run", name, work).await
+}
+
+/// [`run`] without its lines in the log.
+async fn run_inner(
+    ctx: &Ctx,
+    name: &str,
+    sink: &dyn ProgressSink,
+    cancel: &CancellationToken,
+) -> Result<RunOutcome> {
     let schedule = store::find(ctx, name)?;
     let run_id = store::start_run(ctx, &schedule.name)?;
     let before = store::last_backup_id(ctx).unwrap_or(0);

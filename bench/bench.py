@@ -1,0 +1,717 @@
+#!/usr/bin/env python3
+"""Lifeboat's benchmark: what Lifeboat costs over the bare PostgreSQL tools (`make bench`).
+
+One run, on data it generates: each pair (A = Lifeboat, B = the bare tools doing the same
+work) runs on the same database, a warm-up of each first, then A B A B … for --rounds rounds.
+Prints medians and ratios (median of A over median of B, and the median of the per-round
+ratios) as a table, writes the results as JSON and renders docs/benchmarks.md from them.
+
+Servers and the practice-server drill run as the unprivileged user `lifeboat-test` (PostgreSQL
+refuses root); so do both sides of every pair, so that `runuser` costs A and B alike.
+Only the standard library: nothing to install beyond what `make setup` brings.
+"""
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import socket
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+USER = "lifeboat-test"
+SCALES = {
+    # pgbench scale, rows of mixed text, small tables, rounds
+    "small": dict(pgbench=5, text_rows=20_000, tables=200, rounds=3),
+    "medium": dict(pgbench=20, text_rows=100_000, tables=500, rounds=3),
+    # pgbench 50: about 750 MB, one bare `pg_dump -Fc` (gzip) about 20-30 s on this 2-core machine.
+    "full": dict(pgbench=50, text_rows=200_000, tables=2000, rounds=3),
+}
+TARGETS = {
+    "backup": 1.03,
+    "backup_2000": 1.10,
+    "default_vs_gzip_speedup": 4.0,
+    "restore": 1.02,
+    "drill": 1.15,
+    "preflight_s": 2.0,
+    "app_first_frame_s": 1.0,
+    "app_pss_mb": 200.0,
+    "cli_start_ms": 50.0,
+}
+
+
+def log(*args):
+    print(*args, file=sys.stderr, flush=True)
+
+
+# ---------------------------------------------------------------- processes
+
+
+def as_user(argv, env=None):
+    """argv run as the unprivileged user, with `env` added to a clean environment."""
+    base = ["runuser", "-u", USER, "--", "env", "-i", "PATH=/usr/bin:/bin", "LANG=C.UTF-8"]
+    extra = [f"{k}={v}" for k, v in (env or {}).items()]
+    return base + extra + [str(a) for a in argv]
+
+
+def run(argv, check=True, capture=True, input=None):
+    done = subprocess.run(argv, capture_output=capture, text=True, input=input)
+    if check and done.returncode != 0:
+        raise SystemExit(
+            f"bench: {' '.join(map(str, argv))} failed ({done.returncode}):\n"
+            f"{done.stdout}\n{done.stderr}"
+        )
+    return done
+
+
+def timed(argv_list):
+    """Runs each argv in turn (one measured step); seconds taken."""
+    start = time.perf_counter()
+    for argv in argv_list:
+        run(argv)
+    return time.perf_counter() - start
+
+
+# ---------------------------------------------------------------- the server
+
+
+class Server:
+    def __init__(self, work: Path, bundle: Path, major: int):
+        self.bin = bundle / str(major) / "bin"
+        self.dir = work / "pg"
+        self.port = free_port()
+        run(as_user([self.bin / "initdb", "-D", self.dir / "data", "-U", "postgres",
+                     "--auth=trust", "-E", "UTF8", "--locale=C.UTF-8", "--no-sync"]))
+        conf = self.dir / "data" / "postgresql.conf"
+        with open(conf, "a") as f:
+            f.write(f"port = {self.port}\nlisten_addresses = '127.0.0.1'\n"
+                    f"unix_socket_directories = '{self.dir}'\nshared_buffers = 256MB\n"
+                    "max_wal_size = 4GB\nmaintenance_work_mem = 256MB\n")
+        run(as_user([self.bin / "pg_ctl", "-D", self.dir / "data", "-w", "-l",
+                     self.dir / "server.log", "start"]))
+
+    def env(self):
+        return {"PGHOST": "127.0.0.1", "PGPORT": self.port, "PGUSER": "postgres"}
+
+    def tool(self, name, *args):
+        return as_user([self.bin / name, *args], self.env())
+
+    def psql(self, db, sql):
+        return run(self.tool("psql", "-X", "-q", "-At", "-v", "ON_ERROR_STOP=1", "-d", db,
+                             "-c", sql)).stdout.strip()
+
+    def psql_file(self, db, sql):
+        return run(self.tool("psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", db, "-f", "-"),
+                   input=sql)
+
+    def drop(self, db):
+        run(self.tool("dropdb", "--if-exists", "--force", db))
+
+    def stop(self):
+        run(as_user([self.bin / "pg_ctl", "-D", self.dir / "data", "-m", "fast", "stop"]),
+            check=False)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+# ---------------------------------------------------------------- data
+
+WORDS = ("backup restore table index schema server customer order invoice payment shipped "
+         "pending the a of and to in is for on with as by at from this that be are was it "
+         "Zürich São Paulo Kraków naïve café résumé 東京 Ελλάδα données straße").split()
+
+
+def generate(server: Server, scale: dict):
+    log(f"bench: generating data (pgbench scale {scale['pgbench']}, "
+        f"{scale['text_rows']} rows of text, {scale['tables']} small tables)")
+    run(server.tool("createdb", "bench"))
+    run(server.tool("pgbench", "-i", "-q", "-s", scale["pgbench"], "bench"))
+    words = "ARRAY[" + ",".join("'" + w + "'" for w in WORDS) + "]"
+    server.psql_file("bench", f"""
+        CREATE TABLE docs (id bigint PRIMARY KEY, created timestamptz, author text,
+                           title text, body text, meta jsonb);
+        INSERT INTO docs
+        SELECT g, now() - g * interval '37 seconds',
+               'user' || (g % 997),
+               initcap(w[1 + g % 40]) || ' ' || w[1 + (g * 7) % 40] || ' #' || g,
+               (SELECT string_agg(CASE WHEN i > 0 AND random() < 0.08
+                                       THEN left(md5(random()::text), 4 + g % 9)
+                                       ELSE w[1 + floor(random() * array_length(w, 1))::int]
+                                  END, ' ')
+                  FROM generate_series(1, 20 + g % 120) i),
+               jsonb_build_object('n', g, 'tags', ARRAY[w[1 + g % 9], w[1 + g % 13]],
+                                  'price', round((g % 10000) / 7.0, 2))
+        FROM generate_series(1, {scale['text_rows']}) g, (SELECT {words} AS w) v;
+        CREATE INDEX ON docs (created);
+        VACUUM ANALYZE;
+    """)
+    run(server.tool("createdb", "tables2000"))
+    server.psql_file("tables2000", f"""
+        DO $$ BEGIN
+          FOR i IN 1..{scale['tables']} LOOP
+            EXECUTE format('CREATE TABLE t%s (id serial PRIMARY KEY, name text NOT NULL,
+                            at timestamptz DEFAULT now())', i);
+            EXECUTE format('INSERT INTO t%s (name) SELECT md5(g::text) FROM generate_series(1, 10) g', i);
+          END LOOP;
+        END $$;
+    """)
+
+
+# ---------------------------------------------------------------- the pairs
+
+
+class Bench:
+    def __init__(self, args):
+        self.args = args
+        self.scale = dict(SCALES[args.scale])
+        if args.rounds:
+            self.scale["rounds"] = args.rounds
+        if args.pgbench_scale:
+            self.scale["pgbench"] = args.pgbench_scale
+        self.work = Path(tempfile.mkdtemp(prefix="lifeboat-bench-", dir=args.workdir))
+        self.work.chmod(0o755)
+        run(["chown", USER, self.work])
+        self.bundle = ROOT / "src-tauri" / "resources" / "postgres"
+        self.major = max(int(p.name) for p in self.bundle.iterdir() if p.name.isdigit())
+        self.cli = Path(args.cli).resolve()
+        self.home = self.work / "home"
+        self.results = {"pairs": [], "single": []}
+        self.serial = 0
+
+    def next_name(self, prefix):
+        self.serial += 1
+        return f"{prefix}_{self.serial}"
+
+    def lifeboat(self, *args):
+        env = {"LIFEBOAT_HOME": self.home, "LIFEBOAT_PG_BUNDLE": self.bundle,
+               "HOME": self.work}
+        return as_user([self.cli, *args], env)
+
+    def other(self, cli, home):
+        """The same bench driving another build of lifeboat with its own data folder."""
+        twin = Bench.__new__(Bench)
+        twin.__dict__.update(self.__dict__)
+        twin.cli, twin.home = Path(cli).resolve(), home
+        run(twin.lifeboat("profile", "add", "bench", "--host", "127.0.0.1", "--port",
+                          self.server.port, "--user", "postgres", "--use-pgpass"))
+        return twin
+
+    def out_dir(self, name):
+        d = self.work / "out" / name
+        shutil.rmtree(d, ignore_errors=True)
+        d.mkdir(parents=True)
+        run(["chown", USER, d])
+        return d
+
+    def pair(self, name, a, b, after=None, size=None):
+        """a() and b() each return (seconds, extra dict); warm-up of each, then A B rounds."""
+        log(f"bench: {name}: warm-up")
+        a()
+        b()
+        rows = []
+        for i in range(self.scale["rounds"]):
+            ta, ea = a()
+            tb, eb = b()
+            rows.append({"a": ta, "b": tb, **{f"a_{k}": v for k, v in ea.items()},
+                         **{f"b_{k}": v for k, v in eb.items()}})
+            log(f"bench: {name}: round {i + 1}: A {ta:.2f} s, B {tb:.2f} s ({ta / tb:.3f}x)")
+        ma = statistics.median(r["a"] for r in rows)
+        mb = statistics.median(r["b"] for r in rows)
+        result = {"name": name, "rounds": rows, "median_a_s": ma, "median_b_s": mb,
+                  "ratio": ma / mb,
+                  "median_of_ratios": statistics.median(r["a"] / r["b"] for r in rows)}
+        keys = {k[2:] for k in rows[0] if k.startswith(("a_", "b_"))}
+        for key in sorted(keys):
+            if f"a_{key}" in rows[0] and f"b_{key}" in rows[0]:
+                result[f"median_a_{key}"] = statistics.median(r[f"a_{key}"] for r in rows)
+                result[f"median_b_{key}"] = statistics.median(r[f"b_{key}"] for r in rows)
+            elif f"a_{key}" in rows[0]:
+                result[f"median_a_{key}"] = statistics.median(r[f"a_{key}"] for r in rows)
+        self.results["pairs"].append(result)
+        return result
+
+    # ----- backup
+
+    def lifeboat_backup(self, db, keep=None, compress=None):
+        def go():
+            out = keep or self.out_dir("lb")
+            argv = self.lifeboat("backup", "--profile", "bench", "--database", db,
+                                 "--out", out, "--json")
+            if compress:
+                argv += ["--compress", compress]
+            took = timed([argv])
+            size = sum(f.stat().st_size for f in out.rglob("*") if f.is_file()
+                       and not f.name.endswith(".json"))
+            if not keep:
+                shutil.rmtree(out, ignore_errors=True)
+            return took, {"bytes": size}
+        return go
+
+    def bare_dump(self, db, args):
+        def go():
+            out = self.out_dir("bare")
+            took = timed([self.server.tool("pg_dump", *args, "-f", out / "dump", db)])
+            size = sum(f.stat().st_size for f in out.rglob("*") if f.is_file())
+            shutil.rmtree(out, ignore_errors=True)
+            return took, {"bytes": size}
+        return go
+
+    def kept_backup(self, db):
+        """One Lifeboat backup kept for the restore and drill pairs: (manifest, dump, compression)."""
+        out = self.out_dir(f"kept_{db}")
+        self.lifeboat_backup(db, keep=out)()
+        manifest = next(out.glob("*.lifeboat.json"))
+        meta = json.loads(manifest.read_text())
+        dump = out / meta["files"][0]["name"]
+        return manifest, dump, meta["compression"]
+
+    # ----- restore and drill
+
+    def lifeboat_restore(self, manifest):
+        def go():
+            db = self.next_name("lb_restored")
+            took = timed([self.lifeboat("restore", manifest, "--profile", "bench",
+                                        "--target-db", db)])
+            self.server.drop(db)
+            return took, {}
+        return go
+
+    def bare_restore(self, dump):
+        def go():
+            db = self.next_name("bare_restored")
+            took = timed([self.server.tool("createdb", db),
+                          self.server.tool("pg_restore", "--exit-on-error", "-d", db, dump)])
+            self.server.drop(db)
+            return took, {}
+        return go
+
+    def lifeboat_drill(self, manifest, practice):
+        """The drill, and how long each of its steps took (its report's own timestamps: the
+        profile of where the time goes)."""
+        def go():
+            where = ["--practice"] if practice else ["--profile", "bench"]
+            start = time.perf_counter()
+            done = run(self.lifeboat("test", manifest, *where, "--json"))
+            took = time.perf_counter() - start
+            report = json.loads(done.stdout)
+            if not report.get("passed"):
+                raise SystemExit(f"bench: the drill failed: {report.get('failure')}")
+            steps = {f"step_{s['kind']}_s": s["durationMs"] / 1000 for s in report["steps"]}
+            return took, steps
+        return go
+
+    def manual_drill(self, dump):
+        """What a careful person does by hand: restore into a scratch database, count every
+        table, pg_amcheck with --heapallindexed, drop."""
+        counts = ("SELECT format('SELECT count(*) FROM ONLY %I.%I', schemaname, relname) "
+                  "FROM pg_stat_user_tables \\gexec\n")
+
+        def go():
+            db = self.next_name("manual_drill")
+            s = self.server
+            start = time.perf_counter()
+            run(s.tool("createdb", db))
+            run(s.tool("pg_restore", "--exit-on-error", "-d", db, dump))
+            run(s.tool("psql", "-X", "-q", "-o", "/dev/null", "-d", db, "-f", "-"), input=counts)
+            run(s.tool("pg_amcheck", "--install-missing", "--heapallindexed", "-d", db))
+            run(s.tool("dropdb", db))
+            return time.perf_counter() - start, {}
+        return go
+
+    def preflight(self, manifest):
+        times = []
+        for _ in range(max(3, self.scale["rounds"])):
+            times.append(timed([self.lifeboat("restore", manifest, "--profile", "bench",
+                                              "--target-db", "preflight_only", "--dry-run",
+                                              "--json")]))
+        return statistics.median(times)
+
+    # ----- CLI and app
+
+    def cli_start(self):
+        version = [timed([self.lifeboat("--version")]) for _ in range(15)]
+        runuser = [timed([as_user(["/bin/true"])]) for _ in range(15)]
+        catalog = self.work / "catalog-home"
+        shutil.copytree(self.home, catalog, dirs_exist_ok=True)
+        run(["chown", "-R", USER, catalog])
+        store = catalog / "lifeboat.sqlite3"
+        with sqlite3.connect(store) as db:
+            cols = [r[1] for r in db.execute("PRAGMA table_info(backups)") if r[1] != "id"]
+            have = db.execute("SELECT count(*) FROM backups").fetchone()[0]
+            row = db.execute(f"SELECT {','.join(cols)} FROM backups WHERE status = 'finished' "
+                             "LIMIT 1").fetchone()
+            for i in range(max(0, 1000 - have)):
+                values = list(row)
+                values[cols.index("started_at")] = f"2026-01-01T00:{i // 60:02}:{i % 60:02}+00:00"
+                db.execute(f"INSERT INTO backups ({','.join(cols)}) VALUES "
+                           f"({','.join('?' * len(cols))})", values)
+        env = {"LIFEBOAT_HOME": catalog, "LIFEBOAT_PG_BUNDLE": self.bundle, "HOME": self.work}
+        listing = [timed([as_user([self.cli, "backups", "--json", "--limit", "1000"], env)])
+                   for _ in range(9)]
+        overhead = statistics.median(runuser)
+        result = {
+            "version_ms": (statistics.median(version) - overhead) * 1000,
+            "backups_json_1000_ms": (statistics.median(listing) - overhead) * 1000,
+            "runuser_overhead_ms": overhead * 1000,
+        }
+        self.results["cli"] = result
+        return result
+
+    def app(self):
+        app = Path(self.args.app)
+        if not app.exists():
+            self.results["app"] = {"skipped": f"no app binary at {app}"}
+            return
+        starts, pss = [], []
+        for i in range(5):
+            first, total = app_start(app, self.work / f"app-home-{i}", i == 0)
+            starts.append(first)
+            pss.append(total)
+        self.results["app"] = {
+            "binary": str(app),
+            "first_frame_s": statistics.median(starts),
+            "first_frame_all_s": starts,
+            "idle_pss_mb": statistics.median(p["total"] for p in pss),
+            "pss_parts_mb": pss[len(pss) // 2],
+        }
+
+
+# ---------------------------------------------------------------- the app under Xvfb
+
+
+def app_start(app: Path, home: Path, first: bool):
+    """Seconds from exec to the first painted frame (the screen no longer one colour), and
+    the proportional set size of the app and its web view after 3 s idle."""
+    home.mkdir(parents=True, exist_ok=True)
+    display = f":{90 + os.getpid() % 50}"
+    xvfb = subprocess.Popen(["Xvfb", display, "-screen", "0", "1280x800x24", "-nolisten", "tcp"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(100):
+            if subprocess.run(["xwininfo", "-root", "-display", display],
+                              capture_output=True).returncode == 0:
+                break
+            time.sleep(0.05)
+        env = dict(os.environ, DISPLAY=display, LIFEBOAT_HOME=str(home))
+        start = time.perf_counter()
+        proc = subprocess.Popen([str(app)], env=env, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)
+        painted = None
+        while time.perf_counter() - start < 30:
+            shot = subprocess.run(["import", "-display", display, "-window", "root", "-depth",
+                                   "8", "-resize", "320x200!", "-format", "%k", "info:"],
+                                  capture_output=True, text=True)
+            colours = int(shot.stdout.strip() or 0)
+            if colours > 8:
+                painted = time.perf_counter() - start
+                break
+            time.sleep(0.02)
+        time.sleep(3)
+        pss = pss_tree(proc.pid)
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        return painted if painted is not None else float("nan"), pss
+    finally:
+        xvfb.terminate()
+        xvfb.wait()
+
+
+def pss_tree(pid):
+    """PSS in MB of `pid` and its descendants, by process name."""
+    children = {}
+    for p in Path("/proc").iterdir():
+        if p.name.isdigit():
+            try:
+                ppid = int((p / "stat").read_text().rsplit(")", 1)[1].split()[1])
+                children.setdefault(ppid, []).append(int(p.name))
+            except (OSError, IndexError, ValueError):
+                pass
+    parts, todo = {}, [pid]
+    while todo:
+        p = todo.pop()
+        todo.extend(children.get(p, []))
+        try:
+            name = Path(f"/proc/{p}/comm").read_text().strip()
+            for line in Path(f"/proc/{p}/smaps_rollup").read_text().splitlines():
+                if line.startswith("Pss:"):
+                    parts[name] = parts.get(name, 0) + int(line.split()[1]) / 1024
+        except OSError:
+            pass
+    parts["total"] = sum(v for k, v in parts.items() if k != "total")
+    return parts
+
+
+# ---------------------------------------------------------------- report
+
+
+def machine():
+    mem = next(l for l in Path("/proc/meminfo").read_text().splitlines()
+               if l.startswith("MemTotal")).split()[1]
+    cpu = next((l.split(":", 1)[1].strip() for l in Path("/proc/cpuinfo").read_text().splitlines()
+                if l.startswith("model name")), platform.processor())
+    disk = run(["df", "-h", "--output=source,fstype,size", str(ROOT)]).stdout.splitlines()[-1]
+    rotational = "?"
+    try:
+        dev = Path(disk.split()[0]).name.rstrip("0123456789")
+        rotational = Path(f"/sys/block/{dev}/queue/rotational").read_text().strip()
+    except OSError:
+        pass
+    return {
+        "cores": os.cpu_count(), "cpu": cpu, "memory_gb": round(int(mem) / 1024 / 1024, 1),
+        "disk": " ".join(disk.split()) + f" (rotational={rotational})",
+        "os": platform.platform(), "load_at_start": os.getloadavg(),
+    }
+
+
+def verdicts(r):
+    pairs = {p["name"]: p for p in r["pairs"]}
+    out = []
+
+    def ratio_line(key, name, target, what):
+        p = pairs.get(name)
+        if not p:
+            return
+        met = p["ratio"] <= target
+        by = (p["ratio"] / target - 1) * 100
+        out.append({"target": what, "met": met, "value": f"{p['ratio']:.3f}x",
+                    "by": f"{'within' if met else 'over'} by {abs(by):.1f} %",
+                    "key": key})
+
+    ratio_line("backup", "backup: lifeboat vs pg_dump (same format, compression)",
+               TARGETS["backup"], "backup <= 1.03x bare pg_dump")
+    ratio_line("backup_2000", "many small tables: backup", TARGETS["backup_2000"],
+               "backup of 2,000 tables <= 1.10x bare pg_dump")
+    p = pairs.get("default backup vs pg_dump -Fc (gzip)")
+    if p:
+        speedup = p["median_b_s"] / p["median_a_s"]
+        smaller = p["median_a_bytes"] <= p["median_b_bytes"]
+        out.append({"target": "default backup >= 4x faster than -Fc gzip, no larger",
+                    "met": speedup >= TARGETS["default_vs_gzip_speedup"] and smaller,
+                    "value": f"{speedup:.2f}x faster, {p['median_a_bytes'] / 1e6:.1f} MB vs "
+                             f"{p['median_b_bytes'] / 1e6:.1f} MB",
+                    "by": f"{(speedup / 4 - 1) * 100:+.0f} % of the 4x",
+                    "key": "default_vs_gzip"})
+    ratio_line("restore", "restore: lifeboat vs createdb + pg_restore", TARGETS["restore"],
+               "restore <= 1.02x bare pg_restore")
+    ratio_line("restore_2000", "many small tables: restore", TARGETS["restore"],
+               "restore of 2,000 tables <= 1.02x")
+    ratio_line("drill_profile", "drill on a profile vs manual", TARGETS["drill"],
+               "drill on a profile <= 1.15x manual")
+    ratio_line("drill_practice", "drill on the practice server vs manual", TARGETS["drill"],
+               "drill on the practice server <= 1.15x manual")
+    ratio_line("drill_2000", "many small tables: drill (profile)", TARGETS["drill"],
+               "drill of 2,000 tables <= 1.15x manual")
+    if "preflight_2000_s" in r:
+        v = r["preflight_2000_s"]
+        out.append({"target": "pre-flight/plan of 2,000 tables < 2 s", "met": v < 2,
+                    "value": f"{v:.2f} s", "by": f"{abs(v / 2 - 1) * 100:.0f} %", "key": "preflight"})
+    app = r.get("app", {})
+    if "first_frame_s" in app:
+        v = app["first_frame_s"]
+        out.append({"target": "app cold start < 1 s to first frame", "met": v < 1,
+                    "value": f"{v:.2f} s", "by": f"{abs(v - 1) * 100:.0f} %", "key": "app_start"})
+        v = app["idle_pss_mb"]
+        out.append({"target": "idle PSS (app + web view) < 200 MB", "met": v < 200,
+                    "value": f"{v:.0f} MB", "by": f"{abs(v / 200 - 1) * 100:.0f} %", "key": "pss"})
+    cli = r.get("cli", {})
+    for key, what in (("version_ms", "`lifeboat --version` < 50 ms"),
+                      ("backups_json_1000_ms", "`lifeboat backups --json` (1,000) < 50 ms")):
+        if key in cli:
+            v = cli[key]
+            out.append({"target": what, "met": v < 50, "value": f"{v:.1f} ms",
+                        "by": f"{abs(v / 50 - 1) * 100:.0f} %", "key": key})
+    return out
+
+
+def table(r):
+    lines = ["| pair | A median | B median | ratio (medians) | median of ratios |",
+             "|---|---|---|---|---|"]
+    for p in r["pairs"]:
+        extra = ""
+        if "median_a_bytes" in p:
+            extra = f" ({p['median_a_bytes'] / 1e6:.1f} MB vs {p['median_b_bytes'] / 1e6:.1f} MB)"
+        lines.append(f"| {p['name']}{extra} | {p['median_a_s']:.2f} s | {p['median_b_s']:.2f} s "
+                     f"| {p['ratio']:.3f}x | {p['median_of_ratios']:.3f}x |")
+    return "\n".join(lines)
+
+
+def drill_profile(r):
+    lines = []
+    for p in r["pairs"]:
+        steps = {k[len("median_a_step_"):-2]: v for k, v in p.items()
+                 if k.startswith("median_a_step_")}
+        if steps:
+            parts = ", ".join(f"{k} {v:.2f} s" for k, v in steps.items())
+            lines.append(f"- {p['name']} (median {p['median_a_s']:.2f} s, manual "
+                         f"{p['median_b_s']:.2f} s): {parts}")
+    return "\n".join(lines) or "(no drill measured)"
+
+
+def render_doc(r, note):
+    m = r["machine"]
+    rows = "\n".join(f"| {v['target']} | {'met' if v['met'] else 'NOT met'} | {v['value']} | "
+                     f"{v['by']} |" for v in r["verdicts"])
+    banner = f"\n> **{note}**\n" if note else ""
+    return f"""# Benchmarks
+
+What Lifeboat costs over the bare PostgreSQL tools, measured by `make bench`
+(`bench/bench.py`): each pair runs on the same generated database, a warm-up of each side
+first, then A (Lifeboat) and B (the bare tools) in turn for {r['scale']['rounds']} rounds. The
+ratio is the median of A over the median of B; the median of the per-round ratios is shown
+beside it. The raw results are in `bench/results/latest.json`.
+{banner}
+## Reproduce
+
+```
+make bench                      # full scale, writes this file
+make bench BENCH_SCALE=small    # a quick run of the same pairs on small data
+```
+
+## Machine
+
+- {m['cores']} cores ({m['cpu']}), {m['memory_gb']} GB memory
+- disk: {m['disk']}
+- {m['os']}; load average at the start: {', '.join(f'{x:.2f}' for x in m['load_at_start'])}
+- scale: {r['scale_name']} (pgbench scale {r['scale']['pgbench']}, {r['scale']['text_rows']:,}
+  rows of mixed text, {r['scale']['tables']:,} small tables); run on {r['date']}; took
+  {r['took_s'] / 60:.1f} minutes
+
+## Targets
+
+| target | verdict | measured | by how much |
+|---|---|---|---|
+{rows}
+
+## Pairs
+
+{table(r)}
+
+## Where a drill's time goes
+
+{drill_profile(r)}
+
+## CLI and app
+
+- CLI (`runuser` overhead of {r.get('cli', {}).get('runuser_overhead_ms', 0):.1f} ms
+  subtracted): {json.dumps({k: round(v, 1) for k, v in r.get('cli', {}).items()})}
+- app: {json.dumps(r.get('app', {}), default=str)}
+
+## Notes
+
+{r.get('notes', '')}
+"""
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--scale", choices=sorted(SCALES), default="full")
+    ap.add_argument("--rounds", type=int, default=0)
+    ap.add_argument("--pgbench-scale", type=int, default=0)
+    ap.add_argument("--cli", default=str(ROOT / "target/release/lifeboat"))
+    ap.add_argument("--app", default=str(ROOT / "target/release/Lifeboat"))
+    ap.add_argument("--workdir", default="/var/tmp")
+    ap.add_argument("--json-out", default=str(ROOT / "bench/results/latest.json"))
+    ap.add_argument("--doc", default=str(ROOT / "docs/benchmarks.md"),
+                    help="where the rendered results go ('' for nowhere)")
+    ap.add_argument("--note", default=os.environ.get("BENCH_NOTE", ""),
+                    help="a banner for the doc, e.g. that the machine was busy")
+    ap.add_argument("--keep-workdir", action="store_true")
+    ap.add_argument("--compare-cli", default="",
+                    help="instead of the pairs: this build (--cli) against another lifeboat")
+    ap.add_argument("--only", default="", help="comma-separated: backup,restore,drill,tables,cli,app")
+    args = ap.parse_args()
+    if os.geteuid() != 0:
+        raise SystemExit("bench: run as root (servers run as the user lifeboat-test)")
+    if run(["id", USER], check=False).returncode != 0:
+        run(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", USER])
+    only = set(filter(None, args.only.split(","))) or {"backup", "restore", "drill", "tables",
+                                                         "cli", "app"}
+    started = time.perf_counter()
+    b = Bench(args)
+    b.server = Server(b.work, b.bundle, b.major)
+    try:
+        generate(b.server, b.scale)
+        run(b.lifeboat("profile", "add", "bench", "--host", "127.0.0.1", "--port", b.server.port,
+                       "--user", "postgres", "--use-pgpass"))
+        size = b.server.psql("bench", "SELECT pg_size_pretty(pg_database_size('bench'))")
+        log(f"bench: database bench is {size}")
+        manifest, dump, compression = b.kept_backup("bench")
+        method = compression.split(":")[0]
+        compress = [f"--compress={compression}"] if method != "none" else []
+        b.results["bench_db_size"] = size
+        b.results["default_compression"] = compression
+        if args.compare_cli:
+            old = b.other(args.compare_cli, b.work / "home-other")
+            b.pair("backup: this build vs the other", b.lifeboat_backup("bench"),
+                   old.lifeboat_backup("bench"))
+            b.pair("drill on a profile: this build vs the other",
+                   b.lifeboat_drill(manifest, False), old.lifeboat_drill(manifest, False))
+            b.pair("drill on the practice server: this build vs the other",
+                   b.lifeboat_drill(manifest, True), old.lifeboat_drill(manifest, True))
+            b.kept_backup("tables2000")
+            b.pair("many small tables: backup: this build vs the other",
+                   b.lifeboat_backup("tables2000"), old.lifeboat_backup("tables2000"))
+            only = set()
+        if "backup" in only:
+            calib = b.bare_dump("bench", ["-Fc"])()[0]
+            b.results["bare_pg_dump_fc_gzip_s"] = calib
+            log(f"bench: one bare pg_dump -Fc takes {calib:.1f} s (the brief wants 20-60 s at full scale)")
+            b.pair("backup: lifeboat vs pg_dump (same format, compression)",
+                   b.lifeboat_backup("bench"), b.bare_dump("bench", ["-Fc", *compress]))
+            b.pair("default backup vs pg_dump -Fc (gzip)",
+                   b.lifeboat_backup("bench"), b.bare_dump("bench", ["-Fc"]))
+        if "restore" in only:
+            b.pair("restore: lifeboat vs createdb + pg_restore",
+                   b.lifeboat_restore(manifest), b.bare_restore(dump))
+        if "drill" in only:
+            b.pair("drill on a profile vs manual",
+                   b.lifeboat_drill(manifest, False), b.manual_drill(dump))
+            b.pair("drill on the practice server vs manual",
+                   b.lifeboat_drill(manifest, True), b.manual_drill(dump))
+        if "tables" in only:
+            m2, d2, _ = b.kept_backup("tables2000")
+            b.pair("many small tables: backup", b.lifeboat_backup("tables2000"),
+                   b.bare_dump("tables2000", ["-Fc", *compress]))
+            b.pair("many small tables: restore", b.lifeboat_restore(m2), b.bare_restore(d2))
+            b.pair("many small tables: drill (profile)", b.lifeboat_drill(m2, False), b.manual_drill(d2))
+            b.results["preflight_2000_s"] = b.preflight(m2)
+        if "cli" in only:
+            b.cli_start()
+        if "app" in only:
+            b.app()
+    finally:
+        b.server.stop()
+        if not args.keep_workdir:
+            shutil.rmtree(b.work, ignore_errors=True)
+    r = b.results
+    r.update(scale_name=args.scale, scale=b.scale, machine=machine(),
+             date=time.strftime("%Y-%m-%d %H:%M"), took_s=time.perf_counter() - started,
+             note=args.note)
+    r["verdicts"] = verdicts(r)
+    out = Path(args.json_out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(r, indent=2, default=str))
+    print(table(r))
+    for v in r["verdicts"]:
+        print(f"{'met    ' if v['met'] else 'NOT met'}  {v['target']}: {v['value']} ({v['by']})")
+    if args.doc:
+        Path(args.doc).write_text(render_doc(r, args.note))
+        log(f"bench: wrote {out} and {args.doc}")
+
+
+if __name__ == "__main__":
+    main()

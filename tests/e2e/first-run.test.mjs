@@ -1,0 +1,441 @@
+// The first run without a server of one's own, through the real window: the welcome page's
+// "Try it on a practice database", the Practice profile in the tree, a backup of its sample
+// database with the backup wizard, a test of that backup with the test wizard, and a restore
+// into a new database with the restore wizard. The screenshots of each step are the user
+// guide's images (docs/guide/screenshots/, committed).
+//
+// PostgreSQL, and so the practice server, refuses to run as root. When the test runs as root (as
+// CI does), the whole window runs as the unprivileged test user `lifeboat-test` (the Rust test
+// harness's user, created here the same way when missing): its own X server (Xvfb on a free
+// display number, no TCP), tauri-driver, WebKitWebDriver and the app, with a data folder and a
+// HOME that user owns. Run as a normal user, it uses the display it was given.
+//
+// Each step is one `it` of one `describe`, sharing one window and one data folder: a later step
+// (e.g. Recover) is appended as another `it` at the end.
+
+import { execFileSync, spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { connect, createServer } from "node:net";
+import { homedir, tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { after, before, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { fileURLToPath } from "node:url";
+import { remote } from "webdriverio";
+
+const here = dirname(fileURLToPath(import.meta.url));
+const repo = resolve(here, "../..");
+const app = process.env.LIFEBOAT_APP ?? join(repo, "target/debug/Lifeboat");
+const cli = join(repo, "target/debug/lifeboat");
+const bundle = join(repo, "src-tauri/resources/postgres");
+const screenshots = join(repo, "docs/guide/screenshots");
+
+/** The Rust harness's unprivileged user (tests/src/pg.rs). */
+const TEST_USER = "lifeboat-test";
+const asRoot = process.getuid?.() === 0;
+
+const byTestId = (id, name) =>
+  name === undefined ? `[data-testid="${id}"]` : `[data-testid="${id}"][data-name="${name}"]`;
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+function ensureTestUser() {
+  try {
+    execFileSync("id", ["-u", TEST_USER], { stdio: "ignore" });
+  } catch {
+    execFileSync("useradd", ["--system", "--no-create-home", "--shell", "/usr/sbin/nologin", TEST_USER]);
+  }
+}
+
+/** `argv` as the test user when running as root, with exactly `env` added. */
+function commandAsUser(argv, env) {
+  const assignments = Object.entries(env).map(([k, v]) => `${k}=${v}`);
+  // The caller's session bus belongs to root: the user gets none of it.
+  const envArgs = ["-u", "DBUS_SESSION_BUS_ADDRESS", ...assignments];
+  return asRoot
+    ? ["runuser", ["-u", TEST_USER, "--", "env", ...envArgs, ...argv]]
+    : ["env", [...envArgs, ...argv]];
+}
+
+/** Runs the `lifeboat` command line as the app's user on the app's data folder. */
+function lifeboat(env, args) {
+  const [program, argv] = commandAsUser([cli, ...args], env);
+  return execFileSync(program, argv, { encoding: "utf8", timeout: 120_000 });
+}
+
+function findTauriDriver() {
+  const candidates = [
+    process.env.TAURI_DRIVER,
+    join(process.env.CARGO_HOME ?? join(homedir(), ".cargo"), "bin/tauri-driver"),
+    "/root/.cargo/bin/tauri-driver",
+  ].filter(Boolean);
+  const found = candidates.find((path) => existsSync(path));
+  assert.ok(found, `tauri-driver not found (looked in ${candidates.join(", ")}); run make setup`);
+  return found;
+}
+
+function portAnswers(port) {
+  return new Promise((resolveAnswer) => {
+    const socket = connect(port, "127.0.0.1");
+    socket.once("connect", () => {
+      socket.destroy();
+      resolveAnswer(true);
+    });
+    socket.once("error", () => resolveAnswer(false));
+  });
+}
+
+function freePort() {
+  return new Promise((resolvePort, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address();
+      server.close(() => resolvePort(port));
+    });
+  });
+}
+
+/** The pids of `pid`'s descendants (children first found, deepest last), from /proc. */
+function descendants(pid) {
+  const parents = new Map();
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
+      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+      parents.set(Number(entry), ppid);
+    } catch {
+      // Gone meanwhile.
+    }
+  }
+  const found = [];
+  const queue = [pid];
+  while (queue.length > 0) {
+    const parent = queue.shift();
+    for (const [child, ppid] of parents) {
+      if (ppid === parent) {
+        found.push(child);
+        queue.push(child);
+      }
+    }
+  }
+  return found;
+}
+
+/** Ends a process this test started, and what it started, by their ids. */
+async function endTree(child) {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((r) => child.once("exit", r));
+  const pids = [...descendants(child.pid).reverse(), child.pid];
+  for (const pid of pids) {
+    try {
+      process.kill(pid, "SIGTERM");
+    } catch {
+      // Already gone.
+    }
+  }
+  const timer = setTimeout(() => {
+    for (const pid of pids) {
+      try {
+        process.kill(pid, "SIGKILL");
+      } catch {
+        // Already gone.
+      }
+    }
+  }, 10_000);
+  await exited;
+  clearTimeout(timer);
+}
+
+/** An X server for the test user: Xvfb as that user on a free display, no TCP. */
+async function startDisplay(env) {
+  let number = 90;
+  while (existsSync(`/tmp/.X11-unix/X${number}`) || existsSync(`/tmp/.X${number}-lock`)) number++;
+  const [program, argv] = commandAsUser(
+    ["Xvfb", `:${number}`, "-screen", "0", "1280x800x24", "-nolisten", "tcp"],
+    env,
+  );
+  const child = spawn(program, argv, { stdio: ["ignore", "ignore", "inherit"] });
+  for (let attempt = 0; !existsSync(`/tmp/.X11-unix/X${number}`); attempt++) {
+    if (attempt >= 100 || child.exitCode !== null) {
+      await endTree(child);
+      assert.fail(`Xvfb did not start on :${number}`);
+    }
+    await sleep(100);
+  }
+  return { display: `:${number}`, stop: () => endTree(child) };
+}
+
+/** Starts tauri-driver (and through it the app) as the test user and opens a session. */
+async function launch(env, driverBinary) {
+  assert.ok(existsSync(app), `the app binary ${app} is missing; build it first (make build)`);
+  const port = await freePort();
+  const nativePort = await freePort();
+  const driverArgv = [driverBinary, "--port", String(port), "--native-port", String(nativePort)];
+  const withBus = existsSync("/usr/bin/dbus-run-session") ? ["dbus-run-session", "--", ...driverArgv] : driverArgv;
+  const [program, argv] = commandAsUser(withBus, env);
+  const driver = spawn(program, argv, { stdio: ["ignore", "inherit", "inherit"] });
+  for (let attempt = 0; !(await portAnswers(port)); attempt++) {
+    if (attempt >= 150 || driver.exitCode !== null) {
+      await endTree(driver);
+      assert.fail(`tauri-driver did not start listening on port ${port}`);
+    }
+    await sleep(100);
+  }
+  const browser = await remote({
+    hostname: "127.0.0.1",
+    port,
+    logLevel: "error",
+    capabilities: { "tauri:options": { application: app } },
+  });
+  return {
+    browser,
+    async close() {
+      await browser.deleteSession().catch(() => {});
+      await endTree(driver);
+    },
+  };
+}
+
+/** Saves a screenshot of the window for the guide (after two frames: WebDriver can be stale). */
+async function screenshot(browser, name) {
+  await browser.executeAsync((done) =>
+    requestAnimationFrame(() => requestAnimationFrame(() => setTimeout(done, 300))),
+  );
+  mkdirSync(screenshots, { recursive: true });
+  const path = join(screenshots, `${name}.png`);
+  writeFileSync(path, Buffer.from(await browser.takeScreenshot(), "base64"));
+  return path;
+}
+
+/** An element's text, whitespace collapsed (WebKit's getText skips text inside buttons). */
+async function textOf(element) {
+  return (await (await element).getProperty("textContent")).replace(/\s+/g, " ").trim();
+}
+
+/** Waits until `selector` exists, or `failure` does (then fails with its text). */
+async function outcome(browser, selector, failure, timeout, what) {
+  const found = await browser.$(selector);
+  await browser.waitUntil(async () => (await found.isExisting()) || (await browser.$(failure).isExisting()), {
+    timeout,
+    timeoutMsg: `${what} neither finished nor failed`,
+  });
+  if (!(await found.isExisting())) assert.fail(`${what} failed: ${await textOf(browser.$(failure))}`);
+  return found;
+}
+
+describe("first run without a server: the practice database", () => {
+  // Lowercase only: WebKitWebDriver may type capitals as small letters.
+  const work = join(tmpdir(), `lifeboat-first-run-${randomBytes(6).toString("hex")}`);
+  const home = join(work, "data");
+  const env = {
+    HOME: join(work, "home"),
+    XDG_CONFIG_HOME: join(work, "home/.config"),
+    XDG_CACHE_HOME: join(work, "home/.cache"),
+    XDG_DATA_HOME: join(work, "home/.local/share"),
+    XDG_RUNTIME_DIR: join(work, "runtime"),
+    LIFEBOAT_HOME: home,
+    LIFEBOAT_PG_BUNDLE: bundle,
+    NO_AT_BRIDGE: "1",
+  };
+  /** What the steps hand on: the backup's manifest, the restored database. */
+  const made = {};
+  let display;
+  let session;
+
+  before(async () => {
+    assert.ok(existsSync(cli), `${cli} is missing; build it first (make build)`);
+    for (const dir of [work, env.HOME, env.XDG_RUNTIME_DIR, join(work, "bin")]) mkdirSync(dir, { recursive: true });
+    chmodSync(env.XDG_RUNTIME_DIR, 0o700);
+    // tauri-driver from root's cargo folder, where the test user cannot reach it.
+    const driver = join(work, "bin/tauri-driver");
+    copyFileSync(findTauriDriver(), driver);
+    chmodSync(driver, 0o755);
+    if (asRoot) {
+      ensureTestUser();
+      execFileSync("chown", ["-R", `${TEST_USER}:`, work]);
+      chmodSync(work, 0o755);
+      display = await startDisplay(env);
+      env.DISPLAY = display.display;
+    } else {
+      assert.ok(process.env.DISPLAY, "no DISPLAY: run under xvfb-run");
+      env.DISPLAY = process.env.DISPLAY;
+    }
+    session = await launch(env, driver);
+  });
+
+  after(async () => {
+    await session?.close();
+    // The practice database's server outlives the window by design: stopped here.
+    if (existsSync(join(home, "practice/sample/data/postmaster.pid"))) {
+      try {
+        lifeboat(env, ["practice", "stop"]);
+      } catch (error) {
+        console.error(`could not stop the practice server: ${error}`);
+      }
+    }
+    await display?.stop();
+    rmSync(work, { recursive: true, force: true });
+  });
+
+  it("lands on the welcome page with two ways to start", async () => {
+    const { browser } = session;
+    const heading = await browser.$(`${byTestId("welcome")} h1`);
+    await heading.waitForDisplayed({ timeout: 20000 });
+    assert.equal(await heading.getText(), "Welcome to Lifeboat");
+    const connect = await browser.$(byTestId("path-connect"));
+    await connect.waitForDisplayed({ timeout: 15000 });
+    assert.match(await textOf(connect), /Connect to my server/);
+    const practice = await browser.$(byTestId("path-practice"));
+    assert.match(await textOf(practice), /Try it on a practice database/);
+    // As a normal user the practice database is offered, not the root note.
+    assert.equal(await browser.$(byTestId("practice-as-root")).isExisting(), false);
+    assert.equal(await browser.$(byTestId("welcome-try-practice")).isEnabled(), true);
+    await screenshot(browser, "first-run");
+  });
+
+  it("sets up the practice database: Practice appears in the tree with its sample database", async () => {
+    const { browser } = session;
+    await browser.$(byTestId("welcome-try-practice")).click();
+    const profile = await browser.$(byTestId("profile-node", "Practice"));
+    await browser.waitUntil(
+      async () => (await profile.isExisting()) || (await browser.$(byTestId("practice-error")).isExisting()),
+      { timeout: 120000, timeoutMsg: "the practice database was neither set up nor refused" },
+    );
+    if (!(await profile.isExisting())) assert.fail(`setup failed: ${await textOf(browser.$(byTestId("practice-error")))}`);
+    const shop = await browser.$(byTestId("database-node", "shop"));
+    await shop.waitForDisplayed({ timeout: 30000 });
+    const details = await browser.$(byTestId("database-details"));
+    await browser.waitUntil(async () => (await details.isExisting()) && (await textOf(details.$("h1"))) === "shop", {
+      timeout: 15000,
+      timeoutMsg: "shop was not selected",
+    });
+    // The command line sees the same profile, headless: its password is not in a keychain.
+    const profiles = JSON.parse(lifeboat(env, ["profile", "list", "--json"]));
+    assert.deepEqual(
+      profiles.map((p) => [p.settings.name, p.settings.passwordSource]),
+      [["Practice", "practice"]],
+    );
+    await screenshot(browser, "practice-ready");
+  });
+
+  it("backs up the sample database with the backup wizard", async () => {
+    const { browser } = session;
+    await browser.$(byTestId("toolbar-backup")).click();
+    const wizard = await browser.$(byTestId("backup-wizard"));
+    await wizard.waitForDisplayed({ timeout: 10000 });
+    assert.equal(await browser.$(byTestId("backup-profile")).getValue(), "Practice");
+    const database = await browser.$(byTestId("backup-database"));
+    await browser.waitUntil(async () => (await database.isEnabled()) && (await database.getValue()) === "shop", {
+      timeout: 30000,
+      timeoutMsg: "the wizard did not preselect shop",
+    });
+    await screenshot(browser, "backup-1-what");
+
+    await browser.$(byTestId("backup-next")).click();
+    const folder = await browser.$(byTestId("backup-folder"));
+    await folder.waitForDisplayed({ timeout: 10000 });
+    await browser.waitUntil(async () => (await folder.getValue()) !== "", {
+      timeout: 10000,
+      timeoutMsg: "the default folder was not filled in",
+    });
+    assert.equal(await folder.getValue(), join(home, "backups"));
+    await screenshot(browser, "backup-2-where");
+
+    await browser.$(byTestId("backup-start")).click();
+    await outcome(browser, byTestId("backup-summary"), byTestId("backup-error"), 120000, "the backup");
+    made.manifest = await textOf(browser.$(byTestId("backup-manifest")));
+    assert.match(made.manifest, /\/backups\/shop-\d{4}-\d{2}-\d{2}-\d{6}\.lifeboat\.json$/);
+    const manifest = JSON.parse(readFileSync(made.manifest, "utf8"));
+    const rows = Object.fromEntries(manifest.tables.map((t) => [t.table, t.rows]));
+    assert.equal(manifest.tables.length, 13);
+    assert.equal(rows.orders, 1000);
+    assert.equal(rows.order_items, 2500);
+    assert.equal(rows.order_status_history, 1600);
+    await screenshot(browser, "backup-3-done");
+  });
+
+  it("tests the backup with the test wizard: it passes", async () => {
+    const { browser } = session;
+    // Straight from the finished backup.
+    await browser.$(byTestId("backup-test-now")).click();
+    const wizard = await browser.$(byTestId("drill-wizard"));
+    await wizard.waitForDisplayed({ timeout: 10000 });
+    assert.equal(await browser.$(byTestId("drill-source")).getValue(), made.manifest);
+    const practice = await browser.$(byTestId("drill-where-practice"));
+    await browser.waitUntil(async () => (await practice.isEnabled()) && (await practice.isSelected()), {
+      timeout: 10000,
+      timeoutMsg: "the practice server is not chosen",
+    });
+    await screenshot(browser, "test-1-backup");
+
+    await browser.$(byTestId("drill-next")).click();
+    await browser.$(byTestId("drill-checks")).waitForDisplayed({ timeout: 10000 });
+    await browser.$(byTestId("drill-add-check")).click();
+    await browser.$(byTestId("drill-check-sql")).setValue("select id from orders where status = 'delivered'");
+    await screenshot(browser, "test-2-checks");
+
+    await browser.$(byTestId("drill-start")).click();
+    const result = await outcome(browser, byTestId("drill-result"), byTestId("drill-error"), 180000, "the test");
+    assert.equal(await result.getAttribute("data-passed"), "true", await textOf(result));
+    const smoke = await browser.$('[data-testid="drill-step"][data-kind="smoke_checks"]');
+    assert.equal(await smoke.getAttribute("data-status"), "passed");
+    const certificate = (await textOf(browser.$(byTestId("drill-certificate")))).match(/(\/\S+\.html)/)[1];
+    assert.match(readFileSync(certificate, "utf8"), /PASSED/);
+    await screenshot(browser, "test-3-passed");
+
+    await browser.$(byTestId("drill-close")).click();
+    await wizard.waitForExist({ reverse: true, timeout: 10000 });
+  });
+
+  it("restores the backup into a new database on the practice server with the restore wizard", async () => {
+    const { browser } = session;
+    await browser.$(`${byTestId("database-node", "shop")} .tree-row`).click();
+    await browser.$(byTestId("topbar-restore")).click();
+    const wizard = await browser.$(byTestId("restore-wizard"));
+    await wizard.waitForDisplayed({ timeout: 10000 });
+    const source = await browser.$(byTestId("restore-source"));
+    if ((await source.getValue()) !== made.manifest) {
+      await source.clearValue();
+      await source.setValue(made.manifest);
+    }
+    assert.equal(await browser.$(byTestId("restore-profile")).getValue(), "Practice");
+    await screenshot(browser, "restore-1-source");
+
+    await browser.$(byTestId("restore-check")).click();
+    const summary = await outcome(
+      browser,
+      byTestId("restore-summary"),
+      byTestId("restore-check-error"),
+      60000,
+      "the pre-flight check",
+    );
+    assert.match(await textOf(summary), /shop_restored_\d{8}/);
+    assert.equal(await summary.getAttribute("data-blocked"), "false");
+    await screenshot(browser, "restore-2-plan");
+
+    await browser.$(byTestId("restore-start")).click();
+    const result = await outcome(browser, byTestId("restore-result"), byTestId("restore-error"), 180000, "the restore");
+    made.restored = await result.getAttribute("data-database");
+    assert.match(made.restored, /^shop_restored_\d{8}(_\d+)?$/);
+    await screenshot(browser, "restore-3-done");
+
+    // The new database holds the sample's rows: counted with psql as the practice superuser.
+    const profile = JSON.parse(lifeboat(env, ["profile", "list", "--json"]))[0].settings;
+    const password = readFileSync(join(home, "practice/sample/password"), "utf8").trim();
+    const psql = (sql) =>
+      execFileSync(
+        join(bundle, `${readFileSync(join(home, "practice/sample/data/PG_VERSION"), "utf8").trim()}/bin/psql`),
+        ["-h", "127.0.0.1", "-p", String(profile.port), "-U", "lifeboat", "-d", made.restored, "-XAtc", sql],
+        { encoding: "utf8", env: { PATH: process.env.PATH, PGPASSWORD: password, PGCONNECT_TIMEOUT: "10" } },
+      ).trim();
+    assert.equal(psql("select count(*) from orders"), "1000");
+    assert.equal(psql("select count(*) from order_status_history"), "1600");
+
+    await browser.$(byTestId("restore-open-in-tree")).click();
+    await wizard.waitForExist({ reverse: true, timeout: 10000 });
+    await browser.$(byTestId("database-node", made.restored)).waitForDisplayed({ timeout: 30000 });
+  });
+});
