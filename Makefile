@@ -83,7 +83,7 @@ test-rust:
 	$(package_debug)
 	tests/with-keyring.sh cargo nextest run --workspace --no-fail-fast
 
-test-e2e:
+test-e2e: build-ui
 	$(CARGO_BUILD)
 	cd tests/e2e && ../with-keyring.sh $(XVFB) npm test
 

@@ -394,9 +394,15 @@ def app_start(app: Path, home: Path, first: bool):
     """Seconds from exec to the first painted frame (the screen no longer one colour), and
     the proportional set size of the app and its web view after 3 s idle."""
     home.mkdir(parents=True, exist_ok=True)
-    display = f":{90 + os.getpid() % 50}"
-    xvfb = subprocess.Popen(["Xvfb", display, "-screen", "0", "1280x800x24", "-nolisten", "tcp"],
+    # Xvfb picks a free display itself and names it on a pipe: a number derived from our pid
+    # could collide with another Xvfb and make GTK fail to start.
+    read_end, write_end = os.pipe()
+    xvfb = subprocess.Popen(["Xvfb", "-displayfd", str(write_end), "-screen", "0", "1280x800x24",
+                             "-nolisten", "tcp"], pass_fds=(write_end,),
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    os.close(write_end)
+    with os.fdopen(read_end) as announced:
+        display = ":" + announced.readline().strip()
     try:
         for _ in range(100):
             if subprocess.run(["xwininfo", "-root", "-display", display],
@@ -561,6 +567,9 @@ def drill_profile(r):
     return "\n".join(lines) or "(no drill measured)"
 
 
+KEPT_MARKER = "<!-- make bench keeps everything below this line: it is written by hand -->"
+
+
 def render_doc(r, note):
     m = r["machine"]
     rows = "\n".join(f"| {v['target']} | {'met' if v['met'] else 'NOT met'} | {v['value']} | "
@@ -642,18 +651,21 @@ def main():
                                                          "cli", "app"}
     started = time.perf_counter()
     b = Bench(args)
-    b.server = Server(b.work, b.bundle, b.major)
+    # `--only app` needs no server and no data: it takes seconds instead of minutes.
+    app_only = only == {"app"} and not args.compare_cli
+    b.server = None if app_only else Server(b.work, b.bundle, b.major)
     try:
-        generate(b.server, b.scale)
-        run(b.lifeboat("profile", "add", "bench", "--host", "127.0.0.1", "--port", b.server.port,
-                       "--user", "postgres", "--use-pgpass"))
-        size = b.server.psql("bench", "SELECT pg_size_pretty(pg_database_size('bench'))")
-        log(f"bench: database bench is {size}")
-        manifest, dump, compression = b.kept_backup("bench")
-        method = compression.split(":")[0]
-        compress = [f"--compress={compression}"] if method != "none" else []
-        b.results["bench_db_size"] = size
-        b.results["default_compression"] = compression
+        if not app_only:
+            generate(b.server, b.scale)
+            run(b.lifeboat("profile", "add", "bench", "--host", "127.0.0.1", "--port",
+                           b.server.port, "--user", "postgres", "--use-pgpass"))
+            size = b.server.psql("bench", "SELECT pg_size_pretty(pg_database_size('bench'))")
+            log(f"bench: database bench is {size}")
+            manifest, dump, compression = b.kept_backup("bench")
+            method = compression.split(":")[0]
+            compress = [f"--compress={compression}"] if method != "none" else []
+            b.results["bench_db_size"] = size
+            b.results["default_compression"] = compression
         if args.compare_cli:
             old = b.other(args.compare_cli, b.work / "home-other")
             b.pair("backup: this build vs the other", b.lifeboat_backup("bench"),
@@ -694,7 +706,8 @@ def main():
         if "app" in only:
             b.app()
     finally:
-        b.server.stop()
+        if b.server:
+            b.server.stop()
         if not args.keep_workdir:
             shutil.rmtree(b.work, ignore_errors=True)
     r = b.results
@@ -709,7 +722,11 @@ def main():
     for v in r["verdicts"]:
         print(f"{'met    ' if v['met'] else 'NOT met'}  {v['target']}: {v['value']} ({v['by']})")
     if args.doc:
-        Path(args.doc).write_text(render_doc(r, args.note))
+        doc = Path(args.doc)
+        # Sections written by hand (the app's memory analysis) follow the marker and are kept.
+        previous = doc.read_text() if doc.exists() else ""
+        kept = previous[previous.index(KEPT_MARKER):] if KEPT_MARKER in previous else ""
+        doc.write_text(render_doc(r, args.note) + ("\n" + kept if kept else ""))
         log(f"bench: wrote {out} and {args.doc}")
 
 

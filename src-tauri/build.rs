@@ -4,6 +4,7 @@ fn main() {
     let manifest = tauri_build::AppManifest::new().commands(&[
         "app_info",
         "create_practice_database",
+        "diagnostics",
         "list_profiles",
         "add_profile",
         "update_profile",
@@ -20,6 +21,8 @@ fn main() {
         "list_backups",
         "default_backup_folder",
         "preview_backup_names",
+        "compression_choices",
+        "start_server_backup",
         "backup_database_name",
         "preflight_restore",
         "start_restore",

@@ -2,13 +2,15 @@
 
 use lifeboat_engine::ErrorPayload;
 use lifeboat_engine::base::progress::ProgressEvent;
-use lifeboat_engine::ops::activity::{self, ActivityEntry, ActivityLogRequest, ListActivity};
+use lifeboat_engine::ops::activity::{
+    self, ActivityEntry, ActivityLogRequest, ActivityOrigin, ListActivity,
+};
 use lifeboat_engine::ops::app_info::{self, AppInfo, AppInfoInput};
 use lifeboat_engine::ops::backup::{
     self, BackupFormat, BackupNames, BackupOutcome, CompressionChoices, CompressionChoicesInput,
     StartBackup,
 };
-use lifeboat_engine::ops::backup_server::{self, ServerBackupOutcome, StartServerBackup};
+use lifeboat_engine::ops::backup_server::{ServerBackupOutcome, StartServerBackup};
 use lifeboat_engine::ops::browse::{
     self, DatabaseInfo, ListDatabases, ListSchemas, ListTables, SchemaInfo, TableInfo,
 };
@@ -145,7 +147,8 @@ pub async fn start_backup(
     paths.check(&input.destination, "Backup folder")?;
     let ctx = state.ctx()?;
     let cancel = state.operations.begin(&operation_id);
-    let outcome = activity::backup(ctx, input, &ChannelSink(on_event), &cancel).await;
+    let sink = ChannelSink(on_event);
+    let outcome = activity::backup(ctx, ActivityOrigin::Desktop, input, &sink, &cancel).await;
     state.operations.end(&operation_id);
     outcome.map_err(|e| e.payload())
 }
@@ -164,7 +167,9 @@ pub async fn start_server_backup(
     paths.check(&input.destination, "Backup folder")?;
     let ctx = state.ctx()?;
     let cancel = state.operations.begin(&operation_id);
-    let outcome = backup_server::backup_server(ctx, input, &ChannelSink(on_event), &cancel).await;
+    let sink = ChannelSink(on_event);
+    let outcome =
+        activity::backup_server(ctx, ActivityOrigin::Desktop, input, &sink, &cancel).await;
     state.operations.end(&operation_id);
     outcome.map_err(|e| e.payload())
 }
@@ -264,7 +269,8 @@ pub async fn start_restore(
     paths.check_source(&input.source, "Backup to restore")?;
     let ctx = state.ctx()?;
     let cancel = state.operations.begin(&operation_id);
-    let outcome = activity::restore(ctx, input, &ChannelSink(on_event), &cancel).await;
+    let sink = ChannelSink(on_event);
+    let outcome = activity::restore(ctx, ActivityOrigin::Desktop, input, &sink, &cancel).await;
     state.operations.end(&operation_id);
     outcome.map_err(|e| e.payload())
 }
@@ -283,7 +289,8 @@ pub async fn start_drill(
     paths.check_source(&input.source, "Backup to test")?;
     let ctx = state.ctx()?;
     let cancel = state.operations.begin(&operation_id);
-    let report = activity::drill(ctx, input, &ChannelSink(on_event), &cancel).await;
+    let sink = ChannelSink(on_event);
+    let report = activity::drill(ctx, ActivityOrigin::Desktop, input, &sink, &cancel).await;
     state.operations.end(&operation_id);
     report.map_err(|e| e.payload())
 }
@@ -481,7 +488,9 @@ pub async fn swap_restored(
     state: State<'_, AppState>,
     input: lifeboat_engine::ops::recover::SwapRequest,
 ) -> Reply<lifeboat_engine::ops::recover::Swapped> {
-    lifeboat_engine::ops::recover::swap_restored(state.ctx()?, input).await.map_err(|e| e.payload())
+    activity::swap_restored(state.ctx()?, ActivityOrigin::Desktop, input)
+        .await
+        .map_err(|e| e.payload())
 }
 
 /// Deletes a backup's files; the catalog keeps its row, marked deleted.

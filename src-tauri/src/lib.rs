@@ -5,6 +5,7 @@ mod commands;
 mod paths;
 mod state;
 mod watcher;
+mod webview;
 
 use tauri::Manager;
 use tauri_specta::{Builder, collect_commands, collect_events};
@@ -96,6 +97,9 @@ pub fn run() {
             app.manage(state);
             app.manage(watcher::Watcher::default());
             watcher::start(app.handle());
+            if let Some(window) = app.get_webview_window("main") {
+                webview::tune(&window);
+            }
             Ok(())
         })
         .run(tauri::generate_context!());

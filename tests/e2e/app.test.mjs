@@ -120,6 +120,10 @@ describe("the Lifeboat window", () => {
 
   it("shows what the Rust side answered through IPC", async () => {
     const { browser } = session;
+    // The tools table sits in a folded section of the welcome page: unfold it first.
+    const summary = await browser.$(".tools-box summary");
+    await summary.waitForDisplayed({ timeout: 15000 });
+    await summary.click();
     const table = await browser.$('[data-testid="bundled-tools"]');
     await table.waitForDisplayed({ timeout: 15000 });
     const majors = readdirSync(bundle).filter((name) => /^\d+$/.test(name)).sort();

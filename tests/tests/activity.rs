@@ -5,7 +5,8 @@
 
 use lifeboat_engine::base::progress::{ProgressEvent, Recorder};
 use lifeboat_engine::ops::activity::{
-    self, ActivityKind, ActivityLogRequest, ListActivity, activity_log, list_activity,
+    self, ActivityKind, ActivityLogRequest, ActivityOrigin, ListActivity, activity_log,
+    list_activity,
 };
 use lifeboat_engine::ops::backup::BackupFormat;
 use lifeboat_engine::storage::activity::ActivityOutcome;
@@ -41,13 +42,16 @@ async fn a_backup_and_a_failed_one_are_listed_with_their_logs_and_no_password() 
 
     let seen = Recorder::default();
     let request = backup_request("server", &db, out.path(), BackupFormat::Custom);
-    let outcome = activity::backup(&home.ctx, request, &seen, &cancel).await.unwrap();
+    let outcome = activity::backup(&home.ctx, ActivityOrigin::Desktop, request, &seen, &cancel)
+        .await
+        .unwrap();
     assert!(
         seen.events().iter().any(|e| matches!(e, ProgressEvent::ToolOutput { .. })),
         "the caller's sink still gets the programs' lines"
     );
     let missing = backup_request("server", "no_such_database", out.path(), BackupFormat::Custom);
-    let error = activity::backup(&home.ctx, missing, &Recorder::default(), &cancel).await;
+    let quiet = Recorder::default();
+    let error = activity::backup(&home.ctx, ActivityOrigin::Cli, missing, &quiet, &cancel).await;
     assert!(error.is_err());
 
     let entries = list_activity(&home.ctx, ListActivity::default()).await.unwrap();
@@ -57,6 +61,7 @@ async fn a_backup_and_a_failed_one_are_listed_with_their_logs_and_no_password() 
     assert_eq!(done.kind, ActivityKind::Backup);
     assert_eq!(done.subject, db);
     assert_eq!(done.profile.as_deref(), Some("server"));
+    assert_eq!(done.origin, Some(ActivityOrigin::Desktop));
     assert_eq!(done.outcome, ActivityOutcome::Succeeded);
     assert!(done.summary.contains(&outcome.manifest_path), "{}", done.summary);
     assert!(done.started_at <= done.ended_at);
@@ -68,6 +73,7 @@ async fn a_backup_and_a_failed_one_are_listed_with_their_logs_and_no_password() 
 
     assert_eq!(failed.subject, "no_such_database");
     assert_eq!(failed.outcome, ActivityOutcome::Failed);
+    assert_eq!(failed.origin, Some(ActivityOrigin::Cli));
     assert_eq!(failed.error_code.as_deref(), Some("database_missing"), "{failed:?}");
     assert!(failed.summary.contains("no_such_database"), "{}", failed.summary);
 

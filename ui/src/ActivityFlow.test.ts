@@ -63,6 +63,7 @@ function entry(extra: Partial<ActivityEntry> = {}): ActivityEntry {
     kind: "drill",
     subject: MANIFEST,
     profile: null,
+    origin: "desktop",
     startedAt: "2026-11-21T14:00:00+00:00",
     endedAt: "2026-11-21T14:00:02+00:00",
     outcome: "succeeded",
@@ -174,6 +175,23 @@ describe("jobs in the Activity view", () => {
     vi.mocked(listActivity).mockResolvedValue([entry()]);
     await fireEvent.click(within(box).getByRole("button", { name: "Try again" }));
     expect(await screen.findByTestId("activity-entry")).toBeTruthy();
+  });
+
+  it("says where each finished job was started: the window, the command line or a schedule", async () => {
+    vi.mocked(listActivity).mockResolvedValue([
+      entry({ id: 3, kind: "server_backup", subject: "all databases", profile: "Shop", origin: "schedule" }),
+      entry({ id: 2, kind: "backup", subject: "shop", profile: "Shop", origin: "cli" }),
+      entry({ id: 1, origin: "desktop" }),
+      entry({ id: 0, kind: "swap", subject: "shop with shop_restored", origin: null }),
+    ]);
+    render(ActivityView, { store: new Connections() });
+    await waitFor(() => expect(screen.getAllByTestId("activity-entry")).toHaveLength(4));
+    const rows = screen.getAllByTestId("activity-entry");
+    const origin = (row: HTMLElement) => within(row).queryByTestId("activity-origin")?.textContent ?? null;
+    expect(rows.map(origin)).toEqual(["scheduled", "from the command line", "from the window", null]);
+    expect(rows[0].textContent).toContain("Server backup");
+    expect(rows[0].textContent).toContain("all databases on Shop");
+    expect(rows[3].textContent).toContain("Recover swap");
   });
 });
 

@@ -63,6 +63,7 @@ function finished(id: number, outcome: ActivityEntry["outcome"]): ActivityEntry 
     kind: id % 2 === 0 ? "backup" : "restore",
     subject: "shop",
     profile: "Shop",
+    origin: id % 3 === 0 ? "schedule" : "desktop",
     startedAt: "2026-11-21T14:00:00+00:00",
     endedAt: "2026-11-21T14:00:09+00:00",
     outcome,

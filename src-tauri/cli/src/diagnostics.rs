@@ -97,7 +97,10 @@ fn section(command: &clap::Command, depth: usize, contents: &mut String, out: &m
             let _ = writeln!(out, "{}\n", about.to_string().trim());
         }
         let usage = command.clone().render_usage().to_string();
-        let usage = usage.trim().trim_start_matches("Usage:").trim();
+        let usage = usage.trim().trim_start_matches("Usage:");
+        // A command with subcommands has one usage line per form, indented under the first.
+        let usage: Vec<&str> = usage.lines().map(str::trim).collect();
+        let usage = usage.join("\n");
         let _ = writeln!(out, "```text\n{usage}\n```\n");
         arguments(command, out);
         if let Some(after) = command.get_after_long_help().or(command.get_after_help()) {

@@ -6,7 +6,8 @@ use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
 use lifeboat_engine::base::progress::{ProgressEvent, ProgressSink};
-use lifeboat_engine::ops::drill::{DrillReport, DrillRequest, DrillTarget, StepStatus, drill};
+use lifeboat_engine::ops::activity::{self as recorded, ActivityOrigin};
+use lifeboat_engine::ops::drill::{DrillReport, DrillRequest, DrillTarget, StepStatus};
 use lifeboat_engine::ops::verify::verify;
 use lifeboat_engine::storage::smoke::{self, Expectation, SmokeCheck};
 use lifeboat_engine::util::display::{safe, safe_text};
@@ -121,7 +122,7 @@ pub async fn run_test(ctx: Result<Ctx, Error>, args: TestArgs) -> ExitCode {
     use std::io::IsTerminal;
     let progress = StageProgress { terminal: std::io::stderr().is_terminal() && !json };
     let cancel = cancel_on_interrupt();
-    let outcome = drill(&ctx, request, &progress, &cancel).await;
+    let outcome = recorded::drill(&ctx, ActivityOrigin::Cli, request, &progress, &cancel).await;
     report(json, outcome, print_report, |report| report.passed)
 }
 

@@ -2,6 +2,7 @@
 //! 2 usage error (clap's own). With `--json` a command prints exactly one JSON document: its
 //! result, or `{"error": {code, message, hint}}`.
 
+mod activity;
 mod backups;
 mod diagnostics;
 mod drill;
@@ -19,13 +20,14 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use lifeboat_engine::base::progress::{ProgressEvent, ProgressSink};
 use lifeboat_engine::base::tools::{self, Toolbox};
 use lifeboat_engine::format::selection::{self, Selection};
+use lifeboat_engine::ops::activity::{self as recorded, ActivityOrigin};
 use lifeboat_engine::ops::app_info::{AppInfoInput, app_info};
-use lifeboat_engine::ops::backup::{BackupFormat, BackupScope, Compression, StartBackup, backup};
+use lifeboat_engine::ops::backup::{BackupFormat, BackupScope, Compression, StartBackup};
 use lifeboat_engine::ops::backup_server::{
-    DatabaseBackupState, ServerBackupOutcome, ServerBackupStatus, StartServerBackup, backup_server,
+    DatabaseBackupState, ServerBackupOutcome, ServerBackupStatus, StartServerBackup,
 };
 use lifeboat_engine::ops::browse::{ListDatabases, list_databases};
-use lifeboat_engine::ops::restore::{RestorePlan, RestoreRequest, preflight, restore};
+use lifeboat_engine::ops::restore::{RestorePlan, RestoreRequest, preflight};
 use lifeboat_engine::pg::connect::{CheckProfile, check_profile};
 use lifeboat_engine::storage::keychain::OsKeychain;
 use lifeboat_engine::storage::profiles::{
@@ -97,6 +99,9 @@ enum Command {
     /// A report for whoever helps you: versions, system, bundled tools, profiles (never their
     /// passwords), backups, schedules and the last problems in the log.
     Diagnostics(JsonFlag),
+    /// The jobs run so far (backups, restores, tests, from the window, this command and
+    /// schedules), newest first; `lifeboat activity show ID` prints one job's program log.
+    Activity(activity::ActivityArgs),
     /// Print this reference as Markdown (docs/cli.md is made from it).
     #[command(hide = true)]
     HelpMarkdown,
@@ -331,7 +336,8 @@ async fn run_backup(
         terminal: std::io::stderr().is_terminal() && !args.json.json,
         doing: "Backing up: table",
     };
-    let outcome = backup(&ctx, input, &progress, &cancel).await;
+    // The tracker forwards every event to `progress` and records the job in the activity.
+    let outcome = recorded::backup(&ctx, ActivityOrigin::Cli, input, &progress, &cancel).await;
     if progress.terminal {
         eprintln!();
     }
@@ -365,7 +371,7 @@ async fn run_backup_server(
         },
         quiet: args.json.json,
     };
-    backup_server(&ctx, input, &progress, &cancel).await
+    recorded::backup_server(&ctx, ActivityOrigin::Cli, input, &progress, &cancel).await
 }
 
 /// A line per database as it starts (on standard error, unless --json), then the tables.
@@ -482,7 +488,8 @@ async fn run_restore(ctx: Result<Ctx, Error>, args: RestoreArgs) -> ExitCode {
         terminal: std::io::stderr().is_terminal() && !json,
         doing: "Restoring: entry",
     };
-    let outcome = restore(&ctx, restore_request(&args), &progress, &cancel).await;
+    let request = restore_request(&args);
+    let outcome = recorded::restore(&ctx, ActivityOrigin::Cli, request, &progress, &cancel).await;
     if progress.terminal {
         eprintln!();
     }
@@ -922,6 +929,7 @@ async fn main() -> ExitCode {
         Command::Copy(args) => backups::run_copy(ctx, args).await,
         Command::Practice(command) => practice::run_practice(ctx, command).await,
         Command::Diagnostics(JsonFlag { json }) => diagnostics::run(ctx, json).await,
+        Command::Activity(args) => activity::run_activity(ctx, args).await,
         Command::HelpMarkdown => diagnostics::help_markdown(),
         Command::Databases { profile, json } => {
             let result = async { list_databases(&ctx?, ListDatabases { profile }).await }.await;

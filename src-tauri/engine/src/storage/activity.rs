@@ -456,6 +456,7 @@ mod tests {
         assert_eq!(entry.kind, ActivityKind::Backup);
         assert_eq!(entry.subject, "shop");
         assert_eq!(entry.profile.as_deref(), Some("p"));
+        assert_eq!(entry.origin, Some(ActivityOrigin::Desktop));
         assert_eq!(entry.outcome, ActivityOutcome::Succeeded);
         assert_eq!(entry.error_code, None);
         assert_eq!(entry.summary, "1 file written");
@@ -569,5 +570,86 @@ mod tests {
             )
             .unwrap();
         assert!(list(&ctx, 10).unwrap().is_empty());
+    }
+
+    struct PartlyFailed;
+
+    impl Summary for PartlyFailed {
+        fn summary(&self) -> (ActivityOutcome, String) {
+            (ActivityOutcome::Failed, "1 of 2 databases backed up; 1 failed".into())
+        }
+
+        fn error_code(&self) -> Option<ErrorCode> {
+            Some(ErrorCode::DatabaseMissing)
+        }
+    }
+
+    #[test]
+    fn every_kind_and_origin_is_stored_and_read_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let ctx = ctx(dir.path());
+        let mut written = Vec::new();
+        for kind in ActivityKind::ALL {
+            for origin in ActivityOrigin::ALL {
+                let job = Job { kind, subject: "s".into(), profile: None, origin };
+                Tracker::start(job, &crate::base::progress::NullSink)
+                    .finish(&ctx, Ok(Done("ok")))
+                    .unwrap();
+                written.push((kind, Some(origin)));
+            }
+        }
+        let mut read: Vec<(ActivityKind, Option<ActivityOrigin>)> =
+            list(&ctx, 100).unwrap().into_iter().map(|e| (e.kind, e.origin)).collect();
+        read.reverse();
+        assert_eq!(read, written);
+        let json = serde_json::to_value(list(&ctx, 1).unwrap()).unwrap();
+        assert_eq!(json[0]["kind"], "swap");
+        assert_eq!(json[0]["origin"], "schedule");
+    }
+
+    #[test]
+    fn a_value_that_partly_failed_keeps_its_code_and_sentence() {
+        let dir = tempfile::tempdir().unwrap();
+        let ctx = ctx(dir.path());
+        let job = Job {
+            kind: ActivityKind::ServerBackup,
+            subject: "all databases".into(),
+            profile: Some("p".into()),
+            origin: ActivityOrigin::Cli,
+        };
+        let tracker = Tracker::start(job, &crate::base::progress::NullSink);
+        assert!(tracker.finish(&ctx, Ok(PartlyFailed)).is_ok(), "the caller still gets its value");
+        let entry = list(&ctx, 1).unwrap().remove(0);
+        assert_eq!(entry.kind, ActivityKind::ServerBackup);
+        assert_eq!(entry.outcome, ActivityOutcome::Failed);
+        assert_eq!(entry.error_code.as_deref(), Some("database_missing"));
+        assert_eq!(entry.summary, "1 of 2 databases backed up; 1 failed");
+    }
+
+    #[test]
+    fn rows_from_before_origins_count_as_the_window_and_unknown_origins_are_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let ctx = ctx(dir.path());
+        let conn = ctx.store.conn();
+        conn.execute(
+            "INSERT INTO activity (kind, subject, started_at, ended_at, outcome, summary) \
+             VALUES ('backup', 'old', 'a', 'b', 'succeeded', 'x')",
+            [],
+        )
+        .unwrap();
+        conn.execute(
+            "INSERT INTO activity (kind, subject, origin, started_at, ended_at, outcome, summary) \
+             VALUES ('backup', 'new', 'future_origin', 'a', 'b', 'succeeded', 'x')",
+            [],
+        )
+        .unwrap();
+        drop(conn);
+        let entries = list(&ctx, 10).unwrap();
+        assert_eq!(entries.len(), 2);
+        assert_eq!((entries[0].subject.as_str(), entries[0].origin), ("new", None));
+        assert_eq!(
+            (entries[1].subject.as_str(), entries[1].origin),
+            ("old", Some(ActivityOrigin::Desktop))
+        );
     }
 }

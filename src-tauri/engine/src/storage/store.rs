@@ -208,6 +208,11 @@ const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE backups ADD COLUMN deleted_by TEXT;
     "#,
+    // 10: where a finished job was started: "desktop", "cli" or "schedule" (storage/activity.rs).
+    // Rows from before were all the window's: only the window recorded jobs then.
+    r#"
+    ALTER TABLE activity ADD COLUMN origin TEXT NOT NULL DEFAULT 'desktop';
+    "#,
 ];
 
 pub struct Store {

@@ -168,6 +168,7 @@ export const KIND_LABEL: Record<ActivityKind, string> = {
   server_backup: "Server backup",
   restore: "Restore",
   drill: "Backup test",
+  swap: "Recover swap",
 };
 
 /** The label of a live job's kind (a wizard name), or of a recorded one. */

@@ -130,6 +130,11 @@ export type ActivityEntry = {
 	kind: ActivityKind,
 	subject: string,
 	profile: string | null,
+	/**
+	 *  Where it was started; absent when a newer Lifeboat wrote an origin this one does not
+	 *  know.
+	 */
+	origin: ActivityOrigin | null,
 	/**  RFC 3339, local time. */
 	startedAt: string,
 	endedAt: string,
@@ -152,12 +157,23 @@ export type ActivityKind = "backup" |
 /**  A backup of a whole server (every database and the roles). */
 "server_backup" | "restore" | 
 /**  A restore drill (a test of a backup). */
-"drill";
+"drill" | 
+/**  A restored copy took the live database's name (Recover's last step). */
+"swap";
 
 export type ActivityLogRequest = {
 	/**  The job's id, from [`ActivityEntry::id`]. */
 	id: number,
 };
+
+/**  Where a job was started. */
+export type ActivityOrigin = 
+/**  The desktop window. */
+"desktop" | 
+/**  The `lifeboat` command, run by hand or by a script. */
+"cli" | 
+/**  A scheduled run (`lifeboat schedule run`, started by the system's scheduler). */
+"schedule";
 
 /**  How a job ended. */
 export type ActivityOutcome = "succeeded" | 

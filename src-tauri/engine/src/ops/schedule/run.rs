@@ -13,9 +13,10 @@ use super::store;
 use crate::base::error::{Error, Result};
 use crate::base::progress::{ProgressEvent, ProgressSink};
 use crate::format::manifest::BackupScope;
+use crate::ops::activity::{self, ActivityOrigin};
 use crate::ops::backup::{self, BackupOutcome, StartBackup};
 use crate::ops::copy::{self, CopyOutcome, CopyRequest};
-use crate::ops::drill::{self, DrillReport, DrillRequest, DrillTarget};
+use crate::ops::drill::{DrillReport, DrillRequest, DrillTarget};
 use crate::ops::retention::{self, PruneReport, PruneRequest, RetentionPolicy};
 use crate::storage::context::Ctx;
 
@@ -89,7 +90,9 @@ async fn steps(
     sink: &dyn ProgressSink,
     cancel: &CancellationToken,
 ) -> Result<RunOutcome, Failure> {
-    let made = backup::backup(ctx, backup_request(ctx, schedule)?, sink, cancel)
+    // The backup and the drill are recorded in the activity, as the schedule's.
+    let request = backup_request(ctx, schedule)?;
+    let made = activity::backup(ctx, ActivityOrigin::Schedule, request, sink, cancel)
         .await
         .map_err(|error| Failure { error, backup_id: None })?;
     let backup_id = Some(made.backup_id);
@@ -212,7 +215,7 @@ async fn run_drill(
     };
     let request =
         DrillRequest { source: made.manifest_path.clone(), target, ..DrillRequest::default() };
-    drill::drill(ctx, request, sink, cancel).await
+    activity::drill(ctx, ActivityOrigin::Schedule, request, sink, cancel).await
 }
 
 fn drill_passed(report: &DrillReport, made: &BackupOutcome) -> Result<()> {
