@@ -4,14 +4,14 @@
 
 import { execFileSync, spawn } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { connect, createServer } from "node:net";
-import { homedir, tmpdir } from "node:os";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
 import { remote } from "webdriverio";
+import { byTestId, findTauriDriver, freePort, portAnswers, saveScreenshot, textOf } from "./support.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repo = resolve(here, "../..");
@@ -19,37 +19,8 @@ const app = process.env.LIFEBOAT_APP ?? join(repo, "target/debug/Lifeboat");
 const bundle = join(repo, "src-tauri/resources/postgres");
 const screenshots = join(here, "screenshots");
 
-function findTauriDriver() {
-  const candidates = [
-    process.env.TAURI_DRIVER,
-    join(process.env.CARGO_HOME ?? join(homedir(), ".cargo"), "bin/tauri-driver"),
-  ].filter(Boolean);
-  const found = candidates.find((path) => existsSync(path));
-  assert.ok(found, `tauri-driver not found (looked in ${candidates.join(", ")}); run make setup`);
-  return found;
-}
 
-function portAnswers(port) {
-  return new Promise((resolveAnswer) => {
-    const socket = connect(port, "127.0.0.1");
-    socket.once("connect", () => {
-      socket.destroy();
-      resolveAnswer(true);
-    });
-    socket.once("error", () => resolveAnswer(false));
-  });
-}
 
-function freePort() {
-  return new Promise((resolvePort, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address();
-      server.close(() => resolvePort(port));
-    });
-  });
-}
 
 /** Starts tauri-driver with `env` (the app inherits it) and opens a session on the app. */
 async function launch(env) {
@@ -84,16 +55,7 @@ async function launch(env) {
   };
 }
 
-/** WebDriver screenshots can be a frame stale: let two frames and a moment pass first. */
-async function screenshot(browser, name) {
-  await browser.executeAsync((done) =>
-    requestAnimationFrame(() => requestAnimationFrame(() => setTimeout(done, 300))),
-  );
-  mkdirSync(screenshots, { recursive: true });
-  const path = join(screenshots, `${name}.png`);
-  writeFileSync(path, Buffer.from(await browser.takeScreenshot(), "base64"));
-  return path;
-}
+const screenshot = (browser, name) => saveScreenshot(browser, screenshots, name);
 
 describe("the Lifeboat window", () => {
   const home = mkdtempSync(join(tmpdir(), "lifeboat-e2e-home-"));
@@ -198,13 +160,6 @@ async function startTestServer(major) {
   };
 }
 
-/** An element's text, whitespace collapsed (WebKit's getText skips text inside buttons). */
-async function textOf(element) {
-  return (await (await element).getProperty("textContent")).replace(/\s+/g, " ").trim();
-}
-
-const byTestId = (id, name) =>
-  name === undefined ? `[data-testid="${id}"]` : `[data-testid="${id}"][data-name="${name}"]`;
 
 describe("connections", () => {
   const home = mkdtempSync(join(tmpdir(), "lifeboat-e2e-home-"));

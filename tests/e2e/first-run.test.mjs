@@ -20,14 +20,14 @@
 
 import { execFileSync, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { connect, createServer } from "node:net";
-import { homedir, tmpdir } from "node:os";
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
 import { remote } from "webdriverio";
+import { byTestId, findTauriDriver, freePort, portAnswers, saveScreenshot, textOf } from "./support.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repo = resolve(here, "../..");
@@ -39,9 +39,6 @@ const screenshots = join(repo, "docs/guide/screenshots");
 /** The Rust harness's unprivileged user (tests/src/pg.rs). */
 const TEST_USER = "lifeboat-test";
 const asRoot = process.getuid?.() === 0;
-
-const byTestId = (id, name) =>
-  name === undefined ? `[data-testid="${id}"]` : `[data-testid="${id}"][data-name="${name}"]`;
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
@@ -69,38 +66,8 @@ function lifeboat(env, args) {
   return execFileSync(program, argv, { encoding: "utf8", timeout: 120_000 });
 }
 
-function findTauriDriver() {
-  const candidates = [
-    process.env.TAURI_DRIVER,
-    join(process.env.CARGO_HOME ?? join(homedir(), ".cargo"), "bin/tauri-driver"),
-    "/root/.cargo/bin/tauri-driver",
-  ].filter(Boolean);
-  const found = candidates.find((path) => existsSync(path));
-  assert.ok(found, `tauri-driver not found (looked in ${candidates.join(", ")}); run make setup`);
-  return found;
-}
 
-function portAnswers(port) {
-  return new Promise((resolveAnswer) => {
-    const socket = connect(port, "127.0.0.1");
-    socket.once("connect", () => {
-      socket.destroy();
-      resolveAnswer(true);
-    });
-    socket.once("error", () => resolveAnswer(false));
-  });
-}
 
-function freePort() {
-  return new Promise((resolvePort, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address();
-      server.close(() => resolvePort(port));
-    });
-  });
-}
 
 /** The pids of `pid`'s descendants (children first found, deepest last), from /proc. */
 function descendants(pid) {
@@ -204,21 +171,8 @@ async function launch(env, driverBinary) {
   };
 }
 
-/** Saves a screenshot of the window for the guide (after two frames: WebDriver can be stale). */
-async function screenshot(browser, name) {
-  await browser.executeAsync((done) =>
-    requestAnimationFrame(() => requestAnimationFrame(() => setTimeout(done, 300))),
-  );
-  mkdirSync(screenshots, { recursive: true });
-  const path = join(screenshots, `${name}.png`);
-  writeFileSync(path, Buffer.from(await browser.takeScreenshot(), "base64"));
-  return path;
-}
+const screenshot = (browser, name) => saveScreenshot(browser, screenshots, name);
 
-/** An element's text, whitespace collapsed (WebKit's getText skips text inside buttons). */
-async function textOf(element) {
-  return (await (await element).getProperty("textContent")).replace(/\s+/g, " ").trim();
-}
 
 /** Waits until `selector` exists, or `failure` does (then fails with its text). */
 async function outcome(browser, selector, failure, timeout, what) {
