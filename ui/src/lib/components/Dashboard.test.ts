@@ -46,7 +46,7 @@ const TEST: DrillRecord = {
   passed: true,
   durationMs: 9000,
   summary: "every check passed",
-  target: "practice",
+  target: "practice server",
   manifestPath: MANIFEST,
   certificateJson: "/b/shop-2026-11-21-134501.drill-20261121-140000.json",
   certificateHtml: "/b/shop-2026-11-21-134501.drill-20261121-140000.html",
