@@ -137,7 +137,7 @@ struct BackupArgs {
     all_databases: bool,
     #[arg(long, value_enum, default_value_t = FormatArg::Custom)]
     format: FormatArg,
-    /// Compression as METHOD[:LEVEL]: zstd (levels 1-22, default 3), gzip (1-9, default 6),
+    /// Compression as METHOD[:LEVEL]: zstd (levels 1-22, default 4), gzip (1-9, default 6),
     /// lz4 (1-12, default 1) or none. Default: zstd for custom and directory when the server's
     /// pg_dump is 16 or newer, gzip before that; tar and plain are never compressed (pg_dump
     /// cannot compress tar; compressed SQL would not restore with psql). zstd and lz4 are

@@ -75,11 +75,11 @@ async fn every_allowed_method(major: u32, methods: &[(&str, &str)]) {
 
     // Without --compress: the default, its level spelled out in the manifest.
     let default = backup(home.path(), out.path(), &db, "custom", None);
-    let expected_default = if major >= 16 { "zstd:3" } else { "gzip:6" };
+    let expected_default = if major >= 16 { "zstd:4" } else { "gzip:6" };
     assert_eq!(manifest(&default)["compression"], expected_default);
     assert_eq!(
         default["compression"],
-        serde_json::json!({"method": expected_default.split(':').next().unwrap(), "level": if major >= 16 { 3 } else { 6 }})
+        serde_json::json!({"method": expected_default.split(':').next().unwrap(), "level": if major >= 16 { 4 } else { 6 }})
     );
 
     let mut sizes = Vec::new();
@@ -181,7 +181,7 @@ async fn postgres_18_backs_up_with_every_method_and_refuses_what_the_format_cann
     every_allowed_method(
         18,
         &[
-            ("zstd", "zstd:3"),
+            ("zstd", "zstd:4"),
             ("zstd:19", "zstd:19"),
             ("gzip:9", "gzip:9"),
             ("lz4", "lz4:1"),

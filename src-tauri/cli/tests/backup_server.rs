@@ -92,7 +92,7 @@ async fn every_database_is_backed_up_once_with_the_roles_and_the_gaps_named() {
         )
         .unwrap();
         assert_eq!(manifest["database"], db);
-        assert_eq!(manifest["compression"], "zstd:3");
+        assert_eq!(manifest["compression"], "zstd:4");
     }
     let broken = by_name(&outcome, "app_broken");
     assert_eq!(broken["state"], "failed");

@@ -233,7 +233,7 @@ pub struct Manifest {
     pub collate: String,
     pub ctype: String,
     pub format: BackupFormat,
-    /// `METHOD:LEVEL` as pg_dump applied it (`zstd:3`, `gzip:6`, `none`); manifests written
+    /// `METHOD:LEVEL` as pg_dump applied it (`zstd:4`, `gzip:6`, `none`); manifests written
     /// before the level was recorded say only the method. See [`Manifest::compression_used`].
     pub compression: String,
     pub scope: BackupScope,

@@ -176,7 +176,6 @@ struct Facts {
     collate: String,
     ctype: String,
     size_bytes: i64,
-    schemas: Vec<String>,
     tables: Vec<TableRows>,
     sequences: Vec<SequenceValue>,
     extensions: Vec<ExtensionInfo>,
@@ -239,7 +238,9 @@ async fn backup_inner(
         started_at,
         running: &running,
     };
-    let result = run_backup(&job, &mut partials).await;
+    // On the heap: the dump, the facts and the counts run side by side, and their futures
+    // together outgrow a test thread's stack in debug builds.
+    let result = Box::pin(run_backup(&job, &mut partials)).await;
     let result = match result {
         Ok(mut outcome) => {
             outcome.backup_id = backup_id;
@@ -304,8 +305,10 @@ async fn run_backup(job: &Job<'_>, partials: &mut Partials) -> Result<BackupOutc
         checked_scope(job, &tools, &target, &snapshot).await?;
     let input = &StartBackup { scope, ..input.clone() };
     let job = &Job { input, ..*job };
-    let mut facts = snapshot_facts(&tx, &input.scope, input.per_schema, job.cancel).await?;
-    warnings.extend(check_space(destination, facts.size_bytes.max(0) as u64, job.sink));
+    // Only what pg_dump's progress needs is read before it starts; everything else the
+    // manifest records (the database's facts, the exact counts) is read beside it, in its
+    // snapshot (ops/backup_counts.rs).
+    let listed = listed_in_snapshot(&tx, &input.scope).await?;
 
     let dumps = Dumps {
         job,
@@ -318,11 +321,20 @@ async fn run_backup(job: &Job<'_>, partials: &mut Partials) -> Result<BackupOutc
         compress_arg,
         left_out,
     };
-    let pg_dump_version = runner::version_line(&dumps.tools, Tool::PgDump, job.cancel).await?;
-    // The exact counts run beside pg_dump in its snapshot (ops/backup_counts.rs).
-    let (files, counts) =
-        super::backup_counts::beside(dumps.all(&facts, partials), &tx, &facts.tables, job.cancel)
-            .await?;
+    let in_snapshot = async {
+        let facts = read_facts(&tx, &input.scope, input.per_schema, listed.tables.clone()).await?;
+        warnings.extend(check_space(destination, facts.size_bytes.max(0) as u64, job.sink));
+        Ok(facts)
+    };
+    let (files, mut facts, counts, pg_dump_version) = super::backup_counts::beside(
+        dumps.all(&listed.schemas, listed.tables.len(), partials),
+        in_snapshot,
+        &tx,
+        &listed.tables,
+        runner::version_line(&dumps.tools, Tool::PgDump, job.cancel),
+        job.cancel,
+    )
+    .await?;
     super::backup_counts::fill(&mut facts.tables, counts);
     tx.commit().await.map_err(|e| query_error(&e))?;
     drop(client);
@@ -360,20 +372,6 @@ fn check_request(input: &StartBackup) -> Result<()> {
         });
     }
     Ok(())
-}
-
-/// Reads the facts the manifest records inside the transaction's snapshot.
-async fn snapshot_facts(
-    tx: &tokio_postgres::Transaction<'_>,
-    scope: &BackupScope,
-    per_schema: bool,
-    cancel: &CancellationToken,
-) -> Result<Facts> {
-    // Exact counts of a large database take a while; a cancel must not wait for them.
-    tokio::select! {
-        facts = read_facts(tx, scope, per_schema) => facts,
-        () = cancel.cancelled() => Err(Error::Cancelled),
-    }
 }
 
 /// The scope a backup is made with, what it leaves out at every restore, and what the user
@@ -600,13 +598,18 @@ struct Dumps<'a> {
 impl Dumps<'_> {
     /// Every dump (one, or one per schema) and the globals when asked for, each under a
     /// partial name.
-    async fn all(&self, facts: &Facts, partials: &mut Partials) -> Result<Vec<ManifestFile>> {
+    async fn all(
+        &self,
+        schemas: &[String],
+        tables: usize,
+        partials: &mut Partials,
+    ) -> Result<Vec<ManifestFile>> {
         let units: Vec<Option<&str>> = if self.job.input.per_schema {
-            facts.schemas.iter().map(|s| Some(s.as_str())).collect()
+            schemas.iter().map(|s| Some(s.as_str())).collect()
         } else {
             vec![None]
         };
-        let counter = TableCounter::new(self.job.sink, facts.tables.len() as u64);
+        let counter = TableCounter::new(self.job.sink, tables as u64);
         let mut files = Vec::new();
         for unit in units {
             files.extend(self.dump(unit, &counter, partials).await?);
@@ -894,20 +897,20 @@ fn scope_args(scope: &BackupScope, only_schema: Option<&str>) -> Vec<String> {
     args
 }
 
-async fn read_facts(
+/// The schemas and tables the dump carries, read in its snapshot before pg_dump starts: the
+/// units of a one-file-per-schema backup, and the tables whose progress and counts are
+/// reported. Nothing here scans a table.
+#[derive(Clone)]
+struct Listed {
+    schemas: Vec<String>,
+    tables: Vec<TableRows>,
+}
+
+async fn listed_in_snapshot(
     tx: &tokio_postgres::Transaction<'_>,
     scope: &BackupScope,
-    per_schema: bool,
-) -> Result<Facts> {
+) -> Result<Listed> {
     let q = |e: tokio_postgres::Error| query_error(&e);
-    let db = tx
-        .query_one(
-            "SELECT pg_encoding_to_char(encoding)::text, datcollate::text, datctype::text, \
-             pg_database_size(oid) FROM pg_database WHERE datname = current_database()",
-            &[],
-        )
-        .await
-        .map_err(q)?;
     let schemas: Vec<String> = tx
         .query(
             &format!("SELECT n.nspname::text FROM pg_namespace n WHERE {USER_NS} ORDER BY 1"),
@@ -920,6 +923,28 @@ async fn read_facts(
         .filter(|s| scope.carries_schema(s))
         .collect();
     let tables = tables_in_scope(tx, scope).await?;
+    Ok(Listed { schemas, tables })
+}
+
+/// Everything else the manifest records, read in the same snapshot while pg_dump runs.
+async fn read_facts(
+    tx: &tokio_postgres::Transaction<'_>,
+    scope: &BackupScope,
+    per_schema: bool,
+    mut tables: Vec<TableRows>,
+) -> Result<Facts> {
+    let q = |e: tokio_postgres::Error| query_error(&e);
+    let db = tx
+        .query_one(
+            "SELECT pg_encoding_to_char(encoding)::text, datcollate::text, datctype::text, \
+             pg_database_size(oid) FROM pg_database WHERE datname = current_database()",
+            &[],
+        )
+        .await
+        .map_err(q)?;
+    if !scope.schema_only {
+        add_roles_in_data(tx, &mut tables).await?;
+    }
     let sequences = sequences_in_scope(tx, scope).await?;
     let extensions = extensions_in_scope(tx, scope, per_schema).await?;
     let mut roles = roles_referenced(tx).await?;
@@ -933,7 +958,6 @@ async fn read_facts(
         collate: db.get(1),
         ctype: db.get(2),
         size_bytes: db.get(3),
-        schemas,
         tables,
         sequences,
         extensions,
@@ -980,12 +1004,12 @@ pub(crate) async fn database_settings(
     Ok(settings)
 }
 
-/// The tables the dump carries with their exact row counts (none for a schema-only backup).
+/// The tables the dump carries, with `rows` Some(0) until counted (None for a schema-only
+/// backup).
 async fn tables_in_scope(
     tx: &tokio_postgres::Transaction<'_>,
     scope: &BackupScope,
 ) -> Result<Vec<TableRows>> {
-    let role_columns = if scope.schema_only { Vec::new() } else { role_columns(tx).await? };
     let mut tables = Vec::new();
     for row in tx
         .query(
@@ -1007,12 +1031,25 @@ async fn tables_in_scope(
         // partitioned table's partitions are dumped (and counted) as tables of their own.
         // Some(0) until counted beside pg_dump, in its snapshot (ops/backup_counts.rs).
         let rows = (!scope.schema_only).then_some(0);
-        let columns: Vec<&RoleColumn> =
-            role_columns.iter().filter(|c| c.schema == schema && c.table == table).collect();
-        let roles_in_data = roles_in_data(tx, &schema, &table, &columns).await?;
-        tables.push(TableRows { schema, table, rows, roles_in_data });
+        tables.push(TableRows { schema, table, rows, roles_in_data: Vec::new() });
     }
     Ok(tables)
+}
+
+/// The roles named by the rows of each table that has role columns.
+async fn add_roles_in_data(
+    tx: &tokio_postgres::Transaction<'_>,
+    tables: &mut [TableRows],
+) -> Result<()> {
+    let role_columns = role_columns(tx).await?;
+    for table in tables.iter_mut() {
+        let columns: Vec<&RoleColumn> = role_columns
+            .iter()
+            .filter(|c| c.schema == table.schema && c.table == table.table)
+            .collect();
+        table.roles_in_data = roles_in_data(tx, &table.schema, &table.table, &columns).await?;
+    }
+    Ok(())
 }
 
 /// A column whose values name roles: `regrole` or `aclitem` (a privilege, `alice=r/bob`), an

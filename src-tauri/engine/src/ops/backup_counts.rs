@@ -5,7 +5,8 @@
 //! the counts describe exactly what the dump holds whenever they are read inside that
 //! transaction. Read before pg_dump starts they add a full scan of every table to the backup's
 //! time; read on the transaction's own connection while pg_dump runs, the scan overlaps the
-//! dump. Many tables are counted in batches (one query of many `count(*)` subqueries), not one
+//! dump. So do the manifest's other facts (sequences, roles, settings, sizes): only the list of
+//! tables is read before pg_dump starts. Many tables are counted in batches (one query of many `count(*)` subqueries), not one
 //! round trip each: a database of 2,000 small tables pays for 20 queries, not 2,000.
 
 use std::future::Future;
@@ -22,23 +23,33 @@ use crate::pg::inventory::{Counting, count_rows_sql};
 /// that a query's text stays a few kilobytes.
 const BATCH: usize = 100;
 
-/// Runs `dump` and counts the rows of every table in `tables` whose `rows` is `Some` (the
-/// scope carries its rows) on `client`, which must be the transaction whose snapshot the dump
-/// imported. Returns the dump's result and the counts, in the order of those tables. A failure
-/// of either stops the other; a cancel stops the counts (the dump watches it itself).
-pub(crate) async fn beside<T>(
-    dump: impl Future<Output = Result<T>>,
+/// Runs `dump` and, beside it on `client` (the transaction whose snapshot the dump imported),
+/// first `facts` (the manifest's other facts, read in the same snapshot) and then the exact
+/// `count(*)` of every table in `tables` whose `rows` is `Some` (the scope carries its rows);
+/// `version` (pg_dump's version line) runs alongside. Returns the dump's result, the facts, the
+/// counts in the order of those tables, and the version. A failure of any stops the others; a
+/// cancel stops the reads on `client` (the dump and the version watch it themselves).
+pub(crate) async fn beside<D, F, V>(
+    dump: impl Future<Output = Result<D>>,
+    facts: impl Future<Output = Result<F>>,
     client: &impl GenericClient,
     tables: &[TableRows],
+    version: impl Future<Output = Result<V>>,
     cancel: &CancellationToken,
-) -> Result<(T, Vec<i64>)> {
-    let counts = async {
+) -> Result<(D, F, Vec<i64>, V)> {
+    let in_snapshot = async {
+        let work = async {
+            let facts = facts.await?;
+            let counts = count_rows(client, tables).await?;
+            Ok((facts, counts))
+        };
         tokio::select! {
-            counts = count_rows(client, tables) => counts,
+            done = work => done,
             () = cancel.cancelled() => Err(Error::Cancelled),
         }
     };
-    tokio::try_join!(dump, counts)
+    let (dumped, (facts, counts), version) = tokio::try_join!(dump, in_snapshot, version)?;
+    Ok((dumped, facts, counts, version))
 }
 
 /// Puts counts from [`beside`] into the tables they were read for.

@@ -200,7 +200,7 @@ describe("BackupWizard", () => {
 
     await fireEvent.change(select, { target: { value: "zstd" } });
     const level = byId("backup-compression-level") as HTMLInputElement;
-    expect(level.placeholder).toBe("3");
+    expect(level.placeholder).toBe("4");
     await fireEvent.input(level, { target: { value: "23" } });
     expect(screen.getByRole("alert").textContent).toBe("Between 1 and 22.");
     expect((byId("backup-start") as HTMLButtonElement).disabled).toBe(true);

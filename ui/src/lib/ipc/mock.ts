@@ -69,7 +69,7 @@ export function holdOperation<I, T>(start: Start<I, T>) {
  */
 export function compressionChoicesOf(major: number): CompressionChoices {
   const levels = {
-    zstd: { min: 1, max: 22, default: 3 },
+    zstd: { min: 1, max: 22, default: 4 },
     gzip: { min: 1, max: 9, default: 6 },
     lz4: { min: 1, max: 12, default: 1 },
     none: null,

@@ -135,10 +135,9 @@ impl Run<'_> {
             // triggers, foreign data wrappers) cannot be given to it, so on the practice server
             // the practice superuser owns everything, as on any server lacking the owners.
             no_owner: on_practice,
-            // Step 1 has just hashed every file; a large backup is not read once more for that.
+            // Step 1 has just hashed every file; a large backup is not read once more for that
+            // (nor decompressed before the restore decompresses it: the restore reads it once).
             checksums_verified: true,
-            // Nor decompressed once more before the restore decompresses it.
-            data_read_by_restore: true,
             allow_http: self.request.allow_http,
             ..RestoreRequest::default()
         };

@@ -12,7 +12,10 @@
 //!    will happen.
 //! 3. [`restore`] repeats the pre-flight (the server may have changed meanwhile), refuses when a
 //!    finding blocks, creates the database (`TEMPLATE template0`, the dump's encoding when the
-//!    server allows it) and restores with one of three methods:
+//!    server allows it) and restores with one of three methods. Its pre-flight reads only the
+//!    archive's definitions when the manifest's sha256 of every file matched and the target's
+//!    own pg_restore restores it ([`reads_once`]): the data is then decompressed once, by the
+//!    restore itself, instead of twice. The methods:
 //!    - pg_restore of the target server's own major straight into the database;
 //!    - when that pg_restore cannot read the archive (it was made by a newer pg_dump): a newer
 //!      pg_restore writes SQL, settings the target does not know (`SET transaction_timeout`) are
@@ -116,13 +119,6 @@ pub struct RestoreRequest {
     #[serde(skip)]
     #[specta(skip)]
     pub checksums_verified: bool,
-    /// With `checksums_verified`: the pre-flight reads only the archive's definitions, not its
-    /// data, when the target's own pg_restore restores it (every entry's data is read by that
-    /// restore, and a damaged block fails it). A drill's choice; not reachable from the GUI or
-    /// CLI, whose pre-flight reads everything before anything is created.
-    #[serde(skip)]
-    #[specta(skip)]
-    pub data_read_by_restore: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, specta::Type)]
@@ -259,7 +255,8 @@ pub async fn preflight(ctx: &Ctx, request: RestoreRequest) -> Result<RestorePlan
     let subject = format!("{} into {}", request.source, request.profile);
     crate::base::logging::logged("preflight", &subject, async {
         let profile = profiles::find_profile(ctx, &request.profile)?;
-        Ok(prepare(ctx, profile, &request, &NullSink, &CancellationToken::new()).await?.plan)
+        let cancel = CancellationToken::new();
+        Ok(prepare(ctx, profile, &request, Reading::Whole, &NullSink, &cancel).await?.plan)
     })
     .await
 }
@@ -291,7 +288,7 @@ pub async fn restore_on(
     let started = Instant::now();
     // Retention leaves a backup alone while a restore uses it.
     let _in_use = crate::storage::catalog::use_backup(ctx, &request.source)?;
-    let prepared = prepare(ctx, profile, &request, sink, cancel).await?;
+    let prepared = prepare(ctx, profile, &request, Reading::ReadOnce, sink, cancel).await?;
     let plan = &prepared.plan;
     let warnings = warnings(plan)?;
     for message in &warnings {
@@ -451,12 +448,45 @@ struct Prepared {
     db_settings: Vec<settings::Item>,
 }
 
+/// How much of an archive the pre-flight reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Reading {
+    /// Everything, data included: the integrity check of a plan (`--dry-run`, the wizard's
+    /// plan), which changes nothing on the server.
+    Whole,
+    /// Only the definitions, when the restore that follows reads every data block itself: see
+    /// [`reads_once`].
+    ReadOnce,
+}
+
+/// Whether a restore reads the archive's data once. Its pre-flight reads only the definitions (every
+/// entry's SQL, scanned as a full read scans it) when
+/// - every file's sha256 matched the manifest (just now, or in the drill's integrity step):
+///   the bytes are those pg_dump wrote, so a truncated or damaged file never gets this far;
+/// - and the target's own pg_restore restores the archive directly: the data goes from the
+///   archive into the server without passing through psql, and a block pg_restore cannot
+///   decompress fails the restore, which drops the database it created or rolls back the
+///   existing one it restored into, exactly as a failed full read would have left it.
+///
+/// A backup without a manifest, and one restored through another major's pg_restore and
+/// psql, is read whole first.
+fn reads_once(
+    reading: Reading,
+    verified: bool,
+    reader: Option<&BundledMajor>,
+    writer: u32,
+) -> bool {
+    reading == Reading::ReadOnce && verified && reader.is_some_and(|r| r.major == writer)
+}
+
 /// The pre-flight: the backup and its checksums before anything else, then every fact about the
-/// target, one full read of the backup, and the plan made from those facts.
+/// target, one read of the backup (whole, or its definitions: [`reads_once`]), and the plan made
+/// from those facts.
 async fn prepare(
     ctx: &Ctx,
     profile: Profile,
     request: &RestoreRequest,
+    reading: Reading,
     sink: &dyn ProgressSink,
     cancel: &CancellationToken,
 ) -> Result<Prepared> {
@@ -470,9 +500,8 @@ async fn prepare(
         None => None,
     };
     let found = file.manifest.clone();
-    let definitions_only = request.checksums_verified
-        && request.data_read_by_restore
-        && reader.as_ref().is_some_and(|r| r.major == target.writer.major);
+    let verified = file.manifest.is_some() && file.verified > 0;
+    let definitions_only = reads_once(reading, verified, reader.as_ref(), target.writer.major);
     let scratch = definitions_only.then(|| ctx.data_dir.path().join("tmp"));
     let mut source = source_facts::read(file, reader, scratch.as_deref(), cancel).await?;
     let selected = plan::select(&source, &request.selection)?;

@@ -91,7 +91,7 @@ pub(super) async fn open(
 /// Reads the whole backup once with `reader` (the integrity check), and what describes it. The
 /// saved roles are read later, by [`read_saved_roles`], only when the chosen part needs them.
 /// With `definitions_only` (a folder for a list file) only the archive's definitions are read:
-/// the restore reads the data ([`RestoreRequest::data_read_by_restore`]).
+/// the restore reads the data (`reads_once` in the restore module).
 pub(super) async fn read(
     file: SourceFile,
     reader: Option<BundledMajor>,

@@ -924,3 +924,17 @@ fn reserved_saved_roles_are_never_created_by_either_option() {
     let plan = planned(&source, &target, &request).plan;
     assert!(plan.plain_roles.is_empty(), "{:?}", plan.plain_roles);
 }
+
+#[test]
+fn a_restore_reads_the_data_once_only_when_checksums_and_its_own_pg_restore_vouch() {
+    let (same, older) = (major(18), major(17));
+    assert!(reads_once(Reading::ReadOnce, true, Some(&same), 18));
+    // A plan (--dry-run, the wizard) is the integrity check: it reads everything.
+    assert!(!reads_once(Reading::Whole, true, Some(&same), 18));
+    // No manifest, or nothing hashed against it: only a full read finds a damaged file first.
+    assert!(!reads_once(Reading::ReadOnce, false, Some(&same), 18));
+    // Another major's pg_restore writes SQL for psql: every line is read and filtered first.
+    assert!(!reads_once(Reading::ReadOnce, true, Some(&older), 18));
+    // A plain SQL file has no definitions apart from its data.
+    assert!(!reads_once(Reading::ReadOnce, true, None, 18));
+}
