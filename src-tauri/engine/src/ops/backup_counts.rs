@@ -40,6 +40,13 @@ pub(crate) async fn beside<D, F, V>(
     let in_snapshot = async {
         let work = async {
             let facts = facts.await?;
+            // One process per count, not parallel workers: the scan shares the CPU with the
+            // dump it runs beside, and more processes scanning would take more turns from the
+            // server process that feeds pg_dump. Local to the transaction.
+            client
+                .batch_execute("SET LOCAL max_parallel_workers_per_gather = 0")
+                .await
+                .map_err(|e| query_error(&e))?;
             let counts = count_rows(client, tables).await?;
             Ok((facts, counts))
         };
