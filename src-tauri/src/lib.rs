@@ -76,6 +76,8 @@ pub fn typescript() -> specta_typescript::Typescript {
 }
 
 pub fn run() {
+    // First, while this is the only thread: WebKit reads these when it starts.
+    webview::prepare_environment();
     let builder = specta_builder();
     let result = tauri::Builder::default()
         .plugin(tauri_plugin_dialog::init())
