@@ -1,9 +1,9 @@
 //! The web view's settings on Linux (WebKitGTK), chosen for a window that shows only the app's
 //! own pages. docs/benchmarks.md ("The app's memory and start") has the measurements.
 
-/// Sets the environment variables WebKitGTK reads when it starts, for this process and for the
-/// WebKit processes it launches (they inherit its environment). Called first thing in `main`:
-/// changing the environment is only sound while no other thread exists.
+/// Sets the environment variables WebKitGTK's JavaScript engine reads when it starts, for this
+/// process and for the WebKit processes it launches (they inherit its environment). Called
+/// first thing in `main`: changing the environment is only sound while no other thread exists.
 pub fn prepare_environment() {
     #[cfg(target_os = "linux")]
     linux::prepare_environment();
@@ -26,29 +26,17 @@ mod linux {
         CacheModel, HardwareAccelerationPolicy, SettingsExt, WebContextExt, WebView, WebViewExt,
     };
 
-    /// Set by tauri-driver for the app it starts; Tauri lets WebDriver drive the window only
-    /// when it is "true" (the same test as tauri-runtime-wry's).
-    const AUTOMATION: &str = "TAURI_WEBVIEW_AUTOMATION";
-
     pub fn prepare_environment() {
-        // Under WebDriver (the end-to-end tests) WebKit keeps its defaults: WebKitWebDriver's
-        // screenshots need accelerated compositing, which the first setting rules out.
-        if std::env::var(AUTOMATION).as_deref() == Ok("true") {
-            return;
-        }
-        // WebKitGTK 2.44+ shows accelerated compositing through its DMA-BUF renderer. While
-        // that renderer is on, WebKit probes it in the app's process (DMA-BUF formats over EGL,
-        // a GTK GL context) and starts the page in compositing mode until `tune` turns it off.
-        // Without it WebKit 2.50 considers compositing unavailable, which is the policy `tune`
-        // sets anyway, and painting takes the same non-composited path (about 9 MB less at
-        // idle, the same pixels). Before 2.46 the variable selected the older X11/Wayland
-        // compositing instead, equally unused with the policy `Never`.
-        set_default("WEBKIT_DISABLE_DMABUF_RENDERER", "1");
         // JavaScriptCore compiles a function to machine code once it has run a little (500
         // units of its execution counter; a call counts 15, a loop iteration 1). The page's
         // start-up code runs once, so at 10000 it stays in the interpreter and the compiler
         // is not brought in at start (about 5 MB less in the web process); code that keeps
         // running, such as a render of a long list, still gets compiled during its first run.
+        //
+        // Not set: WEBKIT_DISABLE_DMABUF_RENDERER (9 MB less here). In upstream WebKitGTK 2.50
+        // it leaves the web view without any way to show compositing layers, and a page that
+        // enters compositing then crashes the app; the policy `tune` sets comes only after the
+        // window exists.
         set_default("JSC_thresholdForJITAfterWarmUp", "10000");
         set_default("JSC_thresholdForJITSoon", "10000");
     }
@@ -70,9 +58,7 @@ mod linux {
             // buffers in the web process: 75-85 MB of the idle app under Xvfb (software GL),
             // and a slower first frame, for forms and tables that paint just as well without.
             // A window driven by WebDriver (the end-to-end tests) keeps WebKit's default:
-            // WebKitWebDriver's screenshots time out when compositing is off. (Outside
-            // WebDriver `prepare_environment` has usually made compositing unavailable already;
-            // this covers a user who set WEBKIT_DISABLE_DMABUF_RENDERER otherwise.)
+            // WebKitWebDriver's screenshots time out when compositing is off.
             if !view.is_controlled_by_automation() {
                 settings.set_hardware_acceleration_policy(HardwareAccelerationPolicy::Never);
             }

@@ -130,7 +130,7 @@ pub(crate) async fn rename_database(
 
 /// Drops a database this restore created, even while the killed tools' sessions are still
 /// ending (`WITH (FORCE)` from PostgreSQL 13; before that, their sessions are ended first).
-pub(crate) async fn drop_database(
+pub async fn drop_database(
     ctx: &Ctx,
     profile: &Profile,
     server: ServerVersion,
@@ -140,10 +140,17 @@ pub(crate) async fn drop_database(
     let client = connect(&spec).await?;
     let quoted = quote_ident(name);
     if server.0 >= 130_000 {
-        return client
-            .batch_execute(&format!("DROP DATABASE IF EXISTS {quoted} WITH (FORCE)"))
-            .await
-            .map_err(|e| query_error(&e));
+        match client.batch_execute(&format!("DROP DATABASE IF EXISTS {quoted} WITH (FORCE)")).await
+        {
+            Ok(()) => return Ok(()),
+            // FORCE refuses, for a role that is not a superuser, to end any session it may not
+            // end: an autovacuum worker (which a large restore sets off) or a superuser's
+            // session that is still closing (the practice server's superuser installs and
+            // removes amcheck in a drill's scratch database). A plain DROP DATABASE ends
+            // autovacuum workers itself; the other sessions are waited for below.
+            Err(error) if error.code() == Some(&SqlState::INSUFFICIENT_PRIVILEGE) => {}
+            Err(error) => return Err(query_error(&error)),
+        }
     }
     execute_ending_sessions(&client, name, &format!("DROP DATABASE IF EXISTS {quoted}")).await
 }
