@@ -630,7 +630,7 @@ def drill_profile(r):
     return "\n".join(lines) or "(no drill measured)"
 
 
-def merged(old, new, parts, took_s):
+def merged(old, new, parts, took_s, rounds):
     """`old` results with what `new` measured again: pairs by name, the app and CLI parts."""
     by_name = {p["name"]: i for i, p in enumerate(old["pairs"])}
     for pair in new["pairs"]:
@@ -643,7 +643,7 @@ def merged(old, new, parts, took_s):
             old[key] = value
     old.setdefault("updates", []).append(
         {"parts": parts, "date": time.strftime("%Y-%m-%d %H:%M"), "took_s": took_s,
-         "load_at_start": os.getloadavg()})
+         "rounds": rounds, "load_at_start": os.getloadavg()})
     return old
 
 
@@ -651,8 +651,9 @@ KEPT_MARKER = "<!-- make bench keeps everything below this line: it is written b
 
 
 def updated(r):
-    return "".join(f"; {', '.join(u['parts'])} measured again on {u['date']} with `--update` "
-                   f"({u['took_s'] / 60:.1f} minutes)" for u in r.get("updates", []))
+    return "".join(f"; {', '.join(u['parts'])} measured again on {u['date']} with `--update`, "
+                   f"{u.get('rounds', '?')} rounds ({u['took_s'] / 60:.1f} minutes)"
+                   for u in r.get("updates", []))
 
 
 def render_doc(r, note):
@@ -830,7 +831,8 @@ def main():
     r = b.results
     out = Path(args.json_out)
     if args.update:
-        r = merged(json.loads(out.read_text()), r, sorted(only), time.perf_counter() - started)
+        r = merged(json.loads(out.read_text()), r, sorted(only), time.perf_counter() - started,
+                   b.scale["rounds"])
     else:
         r.update(scale_name=args.scale, scale=b.scale, machine=machine(),
                  date=time.strftime("%Y-%m-%d %H:%M"), took_s=time.perf_counter() - started,
