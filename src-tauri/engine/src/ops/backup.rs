@@ -326,15 +326,15 @@ async fn run_backup(job: &Job<'_>, partials: &mut Partials) -> Result<BackupOutc
         warnings.extend(check_space(destination, facts.size_bytes.max(0) as u64, job.sink));
         Ok(facts)
     };
-    let (files, mut facts, counts, pg_dump_version) = super::backup_counts::beside(
+    let beside = super::backup_counts::beside(
         dumps.all(&listed.schemas, listed.tables.len(), partials),
         in_snapshot,
         &tx,
         &listed.tables,
-        runner::version_line(&dumps.tools, Tool::PgDump, job.cancel),
         job.cancel,
-    )
-    .await?;
+    );
+    let version = runner::version_line(&dumps.tools, Tool::PgDump, job.cancel);
+    let ((files, mut facts, counts), pg_dump_version) = tokio::try_join!(beside, version)?;
     super::backup_counts::fill(&mut facts.tables, counts);
     tx.commit().await.map_err(|e| query_error(&e))?;
     drop(client);
@@ -900,7 +900,6 @@ fn scope_args(scope: &BackupScope, only_schema: Option<&str>) -> Vec<String> {
 /// The schemas and tables the dump carries, read in its snapshot before pg_dump starts: the
 /// units of a one-file-per-schema backup, and the tables whose progress and counts are
 /// reported. Nothing here scans a table.
-#[derive(Clone)]
 struct Listed {
     schemas: Vec<String>,
     tables: Vec<TableRows>,

@@ -25,18 +25,17 @@ const BATCH: usize = 100;
 
 /// Runs `dump` and, beside it on `client` (the transaction whose snapshot the dump imported),
 /// first `facts` (the manifest's other facts, read in the same snapshot) and then the exact
-/// `count(*)` of every table in `tables` whose `rows` is `Some` (the scope carries its rows);
-/// `version` (pg_dump's version line) runs alongside. Returns the dump's result, the facts, the
-/// counts in the order of those tables, and the version. A failure of any stops the others; a
-/// cancel stops the reads on `client` (the dump and the version watch it themselves).
-pub(crate) async fn beside<D, F, V>(
+/// `count(*)` of every table in `tables` whose `rows` is `Some` (the scope carries its rows).
+/// Returns the dump's result, the facts and the counts in the order of those tables. A failure
+/// of either side stops the other; a cancel stops the reads on `client` (the dump watches it
+/// itself).
+pub(crate) async fn beside<D, F>(
     dump: impl Future<Output = Result<D>>,
     facts: impl Future<Output = Result<F>>,
     client: &impl GenericClient,
     tables: &[TableRows],
-    version: impl Future<Output = Result<V>>,
     cancel: &CancellationToken,
-) -> Result<(D, F, Vec<i64>, V)> {
+) -> Result<(D, F, Vec<i64>)> {
     let in_snapshot = async {
         let work = async {
             let facts = facts.await?;
@@ -55,8 +54,8 @@ pub(crate) async fn beside<D, F, V>(
             () = cancel.cancelled() => Err(Error::Cancelled),
         }
     };
-    let (dumped, (facts, counts), version) = tokio::try_join!(dump, in_snapshot, version)?;
-    Ok((dumped, facts, counts, version))
+    let (dumped, (facts, counts)) = tokio::try_join!(dump, in_snapshot)?;
+    Ok((dumped, facts, counts))
 }
 
 /// Puts counts from [`beside`] into the tables they were read for.

@@ -500,8 +500,9 @@ async fn prepare(
         None => None,
     };
     let found = file.manifest.clone();
-    let verified = file.manifest.is_some() && file.verified > 0;
-    let definitions_only = reads_once(reading, verified, reader.as_ref(), target.writer.major);
+    // Files are counted as verified only against a manifest.
+    let definitions_only =
+        reads_once(reading, file.verified > 0, reader.as_ref(), target.writer.major);
     let scratch = definitions_only.then(|| ctx.data_dir.path().join("tmp"));
     let mut source = source_facts::read(file, reader, scratch.as_deref(), cancel).await?;
     let selected = plan::select(&source, &request.selection)?;
