@@ -20,7 +20,7 @@
 
 import { execFileSync, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { chmodSync, copyFileSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -31,9 +31,11 @@ import { byTestId, findTauriDriver, freePort, portAnswers, saveScreenshot, textO
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repo = resolve(here, "../..");
-const app = process.env.LIFEBOAT_APP ?? join(repo, "target/debug/Lifeboat");
-const cli = join(repo, "target/debug/lifeboat");
-const bundle = join(repo, "src-tauri/resources/postgres");
+// The built programs and the PostgreSQL bundle; copied where the test user can reach them when
+// the checkout is in a folder it cannot enter (see `reachable`).
+let app = process.env.LIFEBOAT_APP ?? join(repo, "target/debug/Lifeboat");
+let cli = join(repo, "target/debug/lifeboat");
+let bundle = join(repo, "src-tauri/resources/postgres");
 const screenshots = join(repo, "docs/guide/screenshots");
 
 /** The Rust harness's unprivileged user (tests/src/pg.rs). */
@@ -58,6 +60,26 @@ function commandAsUser(argv, env) {
   return asRoot
     ? ["runuser", ["-u", TEST_USER, "--", "env", ...envArgs, ...argv]]
     : ["env", [...envArgs, ...argv]];
+}
+
+/** Whether every folder above `path`, and `path` itself, lets other users through. */
+function traversableByOthers(path) {
+  for (let p = resolve(path); ; p = dirname(p)) {
+    if ((statSync(p).mode & 0o001) === 0) return false;
+    if (p === dirname(p)) return true;
+  }
+}
+
+/**
+ * `path` where the test user can run it: itself when every folder above it lets others through,
+ * else a copy under `folder` (a clone inside `mktemp -d` is 0700 root). The Rust harness does the
+ * same for its servers (tests/src/pg.rs, `reachable_bundle`).
+ */
+function reachable(path, folder) {
+  if (!asRoot || traversableByOthers(path)) return path;
+  const copy = join(folder, path.split("/").pop());
+  cpSync(path, copy, { recursive: true, preserveTimestamps: true, verbatimSymlinks: true });
+  return copy;
 }
 
 /** Runs the `lifeboat` command line as the app's user on the app's data folder. */
@@ -246,6 +268,12 @@ describe("first run without a server: the practice database", () => {
     chmodSync(driver, 0o755);
     if (asRoot) {
       ensureTestUser();
+      const programs = join(work, "programs");
+      mkdirSync(programs, { recursive: true });
+      app = reachable(app, programs);
+      cli = reachable(cli, programs);
+      bundle = reachable(bundle, programs);
+      env.LIFEBOAT_PG_BUNDLE = bundle;
       execFileSync("chown", ["-R", `${TEST_USER}:`, work]);
       chmodSync(work, 0o755);
       display = await startDisplay(env);
