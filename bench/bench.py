@@ -686,6 +686,15 @@ def updated(r):
                    for u in r.get("updates", []))
 
 
+def built(r):
+    b = r.get("build")
+    if not b:
+        return ""
+    return (f", with the release build (`{b['command']}`) running during its first "
+            f"{b['done_after_s'] / 60:.1f} minutes, {b['waited_s'] / 60:.1f} of them after the "
+            f"data was ready")
+
+
 def render_doc(r, note):
     m = r["machine"]
     rows = "\n".join(f"| {v['target']} | {'met' if v['met'] else 'NOT met'} | {v['value']} | "
@@ -720,7 +729,7 @@ make bench BENCH_SCALE=small    # a quick run of the same pairs on small data
   rows of mixed text, {r['scale']['tables']:,} small tables; the database `bench` is
   {r.get('bench_db_size', '?')}, and one bare `pg_dump -Fc` of it takes
   {r.get('bare_pg_dump_fc_gzip_s', float('nan')):.1f} s); run on {r['date']}; took
-  {r['took_s'] / 60:.1f} minutes{updated(r)}
+  {r['took_s'] / 60:.1f} minutes{built(r)}{updated(r)}
 
 ## Targets
 
@@ -794,8 +803,12 @@ def main():
             generate(b.server, b.scale)
         if build:
             log("bench: waiting for the build")
+            waited = time.perf_counter()
             if build.wait() != 0:
                 raise SystemExit(f"bench: the build failed ({build.returncode}): {args.build}")
+            b.results["build"] = {"command": args.build,
+                                  "done_after_s": time.perf_counter() - started,
+                                  "waited_s": time.perf_counter() - waited}
             log("bench: built")
         if not app_only:
             run(b.lifeboat("profile", "add", "bench", "--host", "127.0.0.1", "--port",

@@ -163,6 +163,51 @@ async fn tampered_data_fails_the_comparison_naming_the_table() {
     assert!(html.contains("FAILED") && html.contains("318 rows"));
 }
 
+/// 250 tables with odd names (counted in batches of 100), one of them dropped and one short
+/// of a row in the scratch copy: both are named, and every other table passes.
+#[tokio::test]
+async fn among_many_tables_a_missing_one_and_a_short_one_are_each_named() {
+    let data = format!(
+        "{DATA}
+        CREATE SCHEMA \"odd \"\"s\"\"\";
+        DO $$ BEGIN
+          FOR i IN 1..250 LOOP
+            EXECUTE format('CREATE TABLE %I.%I (id int)', 'odd \"s\"', 'T ' || i);
+            EXECUTE format('INSERT INTO %I.%I SELECT generate_series(1, %s)', 'odd \"s\"',
+                           'T ' || i, i);
+          END LOOP;
+        END $$;"
+    );
+    let fx = prod_fixture(17, "drill_many", &data).await;
+    let manifest = make_backup(&fx, BackupFormat::Custom).await;
+    let mut request = on_prod(&manifest);
+    request.tamper = Some(
+        "DROP TABLE \"odd \"\"s\"\"\".\"T 7\"; \
+         DELETE FROM \"odd \"\"s\"\"\".\"T 180\" WHERE id = 1"
+            .into(),
+    );
+    let report = drill(&fx.home.ctx, request, &NullSink, &CancellationToken::new()).await.unwrap();
+    assert!(!report.passed);
+    let compare = step(&report, DrillStepKind::Compare);
+    assert_eq!(compare.status, StepStatus::Failed);
+    let tables: Vec<_> = compare.checks.iter().filter(|c| c.name.starts_with("table ")).collect();
+    assert_eq!(tables.len(), 252, "{tables:?}");
+    let mut failed: Vec<(&str, &str, &str)> = tables
+        .iter()
+        .filter(|c| !c.passed)
+        .map(|c| (c.name.as_str(), c.expected.as_str(), c.actual.as_str()))
+        .collect();
+    failed.sort();
+    assert_eq!(
+        failed,
+        [
+            ("table odd \"s\".T 180", "180 rows", "179 rows"),
+            ("table odd \"s\".T 7", "7 rows", "missing"),
+        ],
+    );
+    assert!(scratch_databases(&fx.server, &fx.db).await.is_empty());
+}
+
 #[tokio::test]
 async fn a_flipped_byte_fails_integrity_before_any_restore() {
     let fx = fixture(18, "drill_flip").await;

@@ -17,11 +17,7 @@ use tokio_util::sync::CancellationToken;
 use crate::base::error::{Error, Result};
 use crate::format::manifest::TableRows;
 use crate::pg::connect::query_error;
-use crate::pg::inventory::{Counting, count_rows_sql};
-
-/// Tables counted by one query: large enough that round trips stop mattering, small enough
-/// that a query's text stays a few kilobytes.
-const BATCH: usize = 100;
+use crate::pg::inventory::{COUNT_BATCH, Counting, count_batch_sql};
 
 /// Runs `dump` and, beside it on `client` (the transaction whose snapshot the dump imported),
 /// first `facts` (the manifest's other facts, read in the same snapshot) and then the exact
@@ -73,7 +69,7 @@ pub(crate) async fn count_rows(
 ) -> Result<Vec<i64>> {
     let counted: Vec<&TableRows> = tables.iter().filter(|t| t.rows.is_some()).collect();
     let mut counts = Vec::with_capacity(counted.len());
-    for batch in counted.chunks(BATCH) {
+    for batch in counted.chunks(COUNT_BATCH) {
         let sql = batch_sql(batch);
         let row = client.query_one(&sql, &[]).await.map_err(|e| query_error(&e))?;
         counts.extend((0..batch.len()).map(|i| row.get::<_, i64>(i)));
@@ -81,14 +77,9 @@ pub(crate) async fn count_rows(
     Ok(counts)
 }
 
-/// `SELECT (SELECT count(*) FROM ONLY a), (SELECT count(*) FROM ONLY b) …`: one row, one
-/// column per table, each counted the same way the drill counts the restored copy.
+/// One query counting `batch`, each table the same way the drill counts the restored copy.
 fn batch_sql(batch: &[&TableRows]) -> String {
-    let columns: Vec<String> = batch
-        .iter()
-        .map(|t| format!("({})", count_rows_sql(&t.schema, &t.table, Counting::Own)))
-        .collect();
-    format!("SELECT {}", columns.join(", "))
+    count_batch_sql(batch.iter().map(|t| (t.schema.as_str(), t.table.as_str())), Counting::Own)
 }
 
 #[cfg(test)]

@@ -24,6 +24,23 @@ pub(crate) fn count_rows_sql(schema: &str, table: &str, counting: Counting) -> S
     format!("SELECT count(*) FROM {only}{}.{}", quote_ident(schema), quote_ident(table))
 }
 
+/// Tables counted by one query: large enough that round trips stop mattering, small enough
+/// that a query's text stays a few kilobytes.
+pub(crate) const COUNT_BATCH: usize = 100;
+
+/// `SELECT (SELECT count(*) FROM ONLY a), (SELECT count(*) FROM ONLY b) …`: one row, one
+/// column per table, each counted as [`count_rows_sql`] counts it alone.
+pub(crate) fn count_batch_sql<'a>(
+    tables: impl IntoIterator<Item = (&'a str, &'a str)>,
+    counting: Counting,
+) -> String {
+    let columns: Vec<String> = tables
+        .into_iter()
+        .map(|(schema, table)| format!("({})", count_rows_sql(schema, table, counting)))
+        .collect();
+    format!("SELECT {}", columns.join(", "))
+}
+
 /// SQL condition on `pg_namespace n`: a user schema, not one that belongs to an extension.
 pub(crate) const USER_NS: &str = "n.nspname <> 'information_schema' AND n.nspname NOT LIKE 'pg\\_%' \
     AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_namespace'::regclass \
