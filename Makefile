@@ -10,7 +10,7 @@ XVFB := xvfb-run -a -s "-screen 0 1280x800x24"
 UI_STAMP := ui/node_modules/.lifeboat-installed
 E2E_STAMP := tests/e2e/node_modules/.lifeboat-installed
 
-.PHONY: help setup run build build-ui test lint test-rust test-ui test-e2e bindings package package-debug bundle clean-servers
+.PHONY: help setup setup-core run build build-ui test lint test-rust test-ui test-e2e bindings package package-debug bundle clean-servers
 
 help:
 	@echo "make run    install what is missing, build, start the Lifeboat window"
@@ -22,13 +22,18 @@ help:
 	@echo "               and the bundled PostgreSQL tools (docs/installers.md: Windows, macOS)"
 
 # ---------------------------------------------------------------- setup (idempotent)
-setup:
+setup: setup-core
+	@python3 installers/fetch-regress.py || echo "make setup: WARNING: PostgreSQL's regression SQL (a test corpus) is missing; the regression_db test will fail until installers/fetch-regress.py succeeds." >&2
+	@bash installers/install-tauri-driver.sh
+	@$(MAKE) -s $(E2E_STAMP)
+
+# What building and running the app needs (the bench needs no more: no test corpus, no
+# tauri-driver, no end-to-end packages).
+setup-core:
 	@bash installers/install-apt.sh
 	@bash installers/check-toolchain.sh
 	@python3 installers/fetch-postgres.py
-	@python3 installers/fetch-regress.py || echo "make setup: WARNING: PostgreSQL's regression SQL (a test corpus) is missing; the regression_db test will fail until installers/fetch-regress.py succeeds." >&2
-	@bash installers/install-tauri-driver.sh
-	@$(MAKE) -s $(UI_STAMP) $(E2E_STAMP)
+	@$(MAKE) -s $(UI_STAMP)
 
 # npm installs rerun only when a manifest or lock file changed.
 $(UI_STAMP): ui/package.json ui/package-lock.json
@@ -97,7 +102,8 @@ BENCH_SCALE ?= full
 # embeds the UI that build-ui just built (its default feature custom-protocol), as `tauri
 # build` would. The bench runs the build while it generates its data, and measures nothing
 # before the build is done.
-bench: build-ui
+bench: setup-core
+	cd ui && npm run build
 	python3 bench/bench.py --build "cargo build --release -p lifeboat-cli -p lifeboat-desktop" \
 	  --scale $(BENCH_SCALE) $(BENCH_ARGS)
 

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncReadExt, BufReader};
 use tokio::process::{Child, Command};
 use tokio_util::sync::CancellationToken;
 
@@ -186,34 +186,65 @@ pub struct Written {
 /// How often, at most, byte progress is reported while streaming to a file.
 const BYTES_EVERY: u64 = 4 << 20;
 
+/// Copies the child's output from `pipe` into a new file at `path`, hashing it on the way.
+///
+/// The copy runs on a thread of its own with blocking reads and writes: pg_dump writes its
+/// archive 4 KB to 40 KB at a time, and an async copy (the reactor waking a task per write, each
+/// file write handed to another thread) cost a 4.6 s dump 0.7 s here, where a plain blocking
+/// copy (`| cat >`) costs nothing measurable. Byte progress comes back over a channel.
 async fn stream_to_file(
-    mut stdout: tokio::process::ChildStdout,
+    pipe: std::io::PipeReader,
     path: &std::path::Path,
     tool: Tool,
     sink: &dyn ProgressSink,
 ) -> std::io::Result<Written> {
-    let mut file = tokio::fs::OpenOptions::new().write(true).create_new(true).open(path).await?;
+    let (progress, mut seen) = tokio::sync::watch::channel(0u64);
+    let target = path.to_owned();
+    let mut copying = tokio::task::spawn_blocking(move || copy_hashing(pipe, &target, &progress));
+    loop {
+        tokio::select! {
+            copied = &mut copying => {
+                let written = copied.map_err(std::io::Error::other)??;
+                sink.emit(ProgressEvent::BytesWritten { tool, bytes: written.bytes });
+                return Ok(written);
+            }
+            Ok(()) = seen.changed() => {
+                let bytes = *seen.borrow_and_update();
+                sink.emit(ProgressEvent::BytesWritten { tool, bytes });
+            }
+        }
+    }
+}
+
+/// The blocking half of [`stream_to_file`]: every [`BYTES_EVERY`] bytes the count so far goes
+/// to `progress`. The file is flushed to disk at the end.
+fn copy_hashing(
+    mut pipe: std::io::PipeReader,
+    path: &std::path::Path,
+    progress: &tokio::sync::watch::Sender<u64>,
+) -> std::io::Result<Written> {
+    use std::io::{Read, Write};
+    let mut file = std::fs::OpenOptions::new().write(true).create_new(true).open(path)?;
     let mut hash = Sha256Hex::new();
     let mut buffer = vec![0u8; 256 << 10];
     let mut reported = 0u64;
     loop {
-        let n = stdout.read(&mut buffer).await?;
-        if n == 0 {
-            break;
-        }
+        let n = match pipe.read(&mut buffer) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(error) if error.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(error) => return Err(error),
+        };
         hash.update(&buffer[..n]);
-        file.write_all(&buffer[..n]).await?;
+        file.write_all(&buffer[..n])?;
         let bytes = hash.bytes();
         if bytes - reported >= BYTES_EVERY {
             reported = bytes;
-            sink.emit(ProgressEvent::BytesWritten { tool, bytes });
+            progress.send_replace(bytes);
         }
     }
-    file.flush().await?;
-    file.sync_all().await?;
-    let bytes = hash.bytes();
-    sink.emit(ProgressEvent::BytesWritten { tool, bytes });
-    Ok(Written { bytes, sha256: hash.finish() })
+    file.sync_all()?;
+    Ok(Written { bytes: hash.bytes(), sha256: hash.finish() })
 }
 
 /// Runs the command to completion. A non-zero exit is an error carrying the last lines the
@@ -226,13 +257,25 @@ pub async fn run(
     let tool = command.tool;
     let mut child_command = base_command(&command);
     child_command.stdin(Stdio::null());
+    // Output for a file goes through a plain pipe read by a blocking thread (stream_to_file).
+    let mut to_file = None;
     child_command.stdout(match command.stdout {
         StdoutTo::Discard => Stdio::null(),
-        StdoutTo::Capture | StdoutTo::File(_) => Stdio::piped(),
+        StdoutTo::Capture => Stdio::piped(),
+        StdoutTo::File(_) => {
+            let (reader, writer) =
+                std::io::pipe().map_err(|source| Error::ToolSpawn { tool, source })?;
+            to_file = Some(reader);
+            Stdio::from(writer)
+        }
     });
 
     let started = Instant::now();
-    let mut child = child_command.spawn().map_err(|source| Error::ToolSpawn { tool, source })?;
+    let spawned = child_command.spawn();
+    // The command holds this process's copy of the pipe's writing end: dropped now, so that
+    // the reader sees the end of the output when the child exits.
+    drop(child_command);
+    let mut child = spawned.map_err(|source| Error::ToolSpawn { tool, source })?;
     // The program and its major only: its arguments name databases and files, never a password,
     // but the log keeps to what a reader needs.
     tracing::info!(program = %tool, major = command.major, pid = child.id(), "program started");
@@ -249,8 +292,9 @@ pub async fn run(
                 let _ = stdout.read_to_end(&mut captured).await;
                 Ok((captured, None))
             }
-            (StdoutTo::File(path), Some(stdout)) => {
-                match stream_to_file(stdout, path, tool, sink).await {
+            (StdoutTo::File(path), _) => {
+                let pipe = to_file.expect("a pipe for the file");
+                match stream_to_file(pipe, path, tool, sink).await {
                     Ok(written) => Ok((captured, Some(written))),
                     Err(source) => {
                         Err(Error::Io { action: "Writing the output", path: path.clone(), source })
