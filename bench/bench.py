@@ -279,14 +279,19 @@ class Bench:
                 self.settle()
                 fn()
         rows = []
+        keys = list(sides)
         for i in range(self.scale["rounds"]):
             row = {}
-            for key, fn in sides.items():
+            # Each round starts with the next side: on this VM the run after a long, busy one
+            # (the gzip dump) is often slower, and a fixed order would always give that turn to
+            # the same side.
+            for key in keys[i % len(keys):] + keys[:i % len(keys)]:
+                fn = sides[key]
                 self.settle()
                 took, extra = fn()
                 row[key] = {"s": took, **extra}
             rows.append(row)
-            log(f"bench: round {i + 1}: " + ", ".join(f"{k} {v['s']:.2f} s" for k, v in row.items()))
+            log(f"bench: round {i + 1}: " + ", ".join(f"{k} {row[k]['s']:.2f} s" for k in keys))
         for name, a, b in pairs:
             self.results["pairs"].append(pair_result(name, [(r[a], r[b]) for r in rows]))
 
