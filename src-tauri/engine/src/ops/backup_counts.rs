@@ -17,7 +17,7 @@ use tokio_util::sync::CancellationToken;
 use crate::base::error::{Error, Result};
 use crate::format::manifest::TableRows;
 use crate::pg::connect::query_error;
-use crate::pg::inventory::{COUNT_BATCH, Counting, count_batch_sql};
+use crate::pg::inventory::{COUNT_BATCH, Counting, count_batch};
 
 /// Runs `dump` and, beside it on `client` (the transaction whose snapshot the dump imported),
 /// first `facts` (the manifest's other facts, read in the same snapshot) and then the exact
@@ -70,21 +70,22 @@ pub(crate) async fn count_rows(
     let counted: Vec<&TableRows> = tables.iter().filter(|t| t.rows.is_some()).collect();
     let mut counts = Vec::with_capacity(counted.len());
     for batch in counted.chunks(COUNT_BATCH) {
-        let sql = batch_sql(batch);
-        let row = client.query_one(&sql, &[]).await.map_err(|e| query_error(&e))?;
-        counts.extend((0..batch.len()).map(|i| row.get::<_, i64>(i)));
+        let named = batch.iter().map(|t| (t.schema.as_str(), t.table.as_str()));
+        counts
+            .extend(count_batch(client, named, Counting::Own).await.map_err(|e| query_error(&e))?);
     }
     Ok(counts)
-}
-
-/// One query counting `batch`, each table the same way the drill counts the restored copy.
-fn batch_sql(batch: &[&TableRows]) -> String {
-    count_batch_sql(batch.iter().map(|t| (t.schema.as_str(), t.table.as_str())), Counting::Own)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::pg::inventory::count_batch_sql;
+
+    /// One query counting `batch`, each table the same way the drill counts the restored copy.
+    fn batch_sql(batch: &[&TableRows]) -> String {
+        count_batch_sql(batch.iter().map(|t| (t.schema.as_str(), t.table.as_str())), Counting::Own)
+    }
 
     fn table(schema: &str, table: &str, counted: bool) -> TableRows {
         TableRows {

@@ -41,6 +41,16 @@ pub(crate) fn count_batch_sql<'a>(
     format!("SELECT {}", columns.join(", "))
 }
 
+/// The rows of each of `tables` (schema, table), counted by one [`count_batch_sql`] query.
+pub(crate) async fn count_batch<'a>(
+    client: &impl tokio_postgres::GenericClient,
+    tables: impl IntoIterator<Item = (&'a str, &'a str)>,
+    counting: Counting,
+) -> std::result::Result<Vec<i64>, tokio_postgres::Error> {
+    let row = client.query_one(&count_batch_sql(tables, counting), &[]).await?;
+    Ok((0..row.len()).map(|i| row.get::<_, i64>(i)).collect())
+}
+
 /// SQL condition on `pg_namespace n`: a user schema, not one that belongs to an extension.
 pub(crate) const USER_NS: &str = "n.nspname <> 'information_schema' AND n.nspname NOT LIKE 'pg\\_%' \
     AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_namespace'::regclass \

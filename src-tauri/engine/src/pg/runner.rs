@@ -190,8 +190,9 @@ const BYTES_EVERY: u64 = 4 << 20;
 ///
 /// The copy runs on a thread of its own with blocking reads and writes: pg_dump writes its
 /// archive 4 KB to 40 KB at a time, and an async copy (the reactor waking a task per write, each
-/// file write handed to another thread) cost a 4.6 s dump 0.7 s here, where a plain blocking
-/// copy (`| cat >`) costs nothing measurable. Byte progress comes back over a channel.
+/// file write handed to another thread) took 0.50-0.61 s of Lifeboat's CPU during a 115 MB
+/// dump here, against 0.33-0.49 s this way; a plain blocking copy (`| cat >`) costs pg_dump
+/// nothing measurable. Byte progress comes back over a channel.
 async fn stream_to_file(
     pipe: std::io::PipeReader,
     path: &std::path::Path,

@@ -12,7 +12,7 @@ use crate::format::manifest::{DatabaseSettings, Manifest, TableRows, split_setti
 use crate::ops::backup::database_settings;
 use crate::pg::connect::query_error;
 use crate::pg::inventory::{
-    self, COUNT_BATCH, Counting, SettingsReach, count_batch_sql, count_rows_sql,
+    self, COUNT_BATCH, Counting, SettingsReach, count_batch, count_rows_sql,
 };
 
 /// The part of the manifest a drill can expect to find: of a one-file-per-schema backup, one
@@ -252,14 +252,11 @@ async fn count_tables(
         present.iter().map(|&found| if found { Ok(0) } else { Err("missing".into()) }).collect();
     let found: Vec<usize> = (0..tables.len()).filter(|&i| present[i]).collect();
     for batch in found.chunks(COUNT_BATCH) {
-        let sql = count_batch_sql(
-            batch.iter().map(|&i| (tables[i].schema.as_str(), tables[i].table.as_str())),
-            counting,
-        );
-        match client.query_one(&sql, &[]).await {
-            Ok(row) => {
-                for (column, &i) in batch.iter().enumerate() {
-                    counts[i] = Ok(row.get::<_, i64>(column));
+        let named = batch.iter().map(|&i| (tables[i].schema.as_str(), tables[i].table.as_str()));
+        match count_batch(client, named, counting).await {
+            Ok(rows) => {
+                for (&i, rows) in batch.iter().zip(rows) {
+                    counts[i] = Ok(rows);
                 }
             }
             Err(_) => {
