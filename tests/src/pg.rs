@@ -172,27 +172,76 @@ pub fn reachable_bundle() -> PathBuf {
 
 /// A command running `program` as the unprivileged test user when the tests run as root (the
 /// practice server, like PostgreSQL, refuses root), else as the current user. A program inside
-/// a private folder is copied where that user can run it first.
+/// a private folder is first made reachable by [`reachable_program`].
 pub fn as_test_user(program: &Path) -> Command {
     if !running_as_root() {
         return Command::new(program);
     }
     ensure_test_user();
     let program = fs::canonicalize(program).expect("program");
-    let reachable = if traversable_by_others(&program) {
-        program
+    let reachable =
+        if traversable_by_others(&program) { program } else { reachable_program(&program) };
+    as_owner(&reachable)
+}
+
+/// `program` (inside a folder closed to others) under the shared temp folder. Every test
+/// process of one build shares one entry, named by the file's identity, and it is a hard link
+/// where the file system allows, so a debug binary of 200 MB costs no space per test (one
+/// copy per test process once filled CI's disk). Entries whose build is gone are removed.
+fn reachable_program(program: &Path) -> PathBuf {
+    use std::os::unix::fs::MetadataExt;
+    let root = state_root();
+    fs::create_dir_all(&root).unwrap();
+    let name = program.file_name().unwrap().to_string_lossy().into_owned();
+    let meta = fs::metadata(program).expect("program");
+    let key = format!("{:x}-{:x}-{:x}", meta.dev(), meta.ino(), meta.mtime_nsec() ^ meta.mtime());
+    let link = root.join(format!("{name}-{key}"));
+    let copy = root.join(format!("{name}-{key}-copy"));
+    if link.exists() {
+        return link;
+    }
+    if copy.exists() {
+        return copy;
+    }
+    remove_stale_programs(&root, &name);
+    let staging = root.join(format!("{name}-{key}-{}.partial", std::process::id()));
+    let _ = fs::remove_file(&staging);
+    let target = if fs::hard_link(program, &staging).is_ok() {
+        link
     } else {
-        fs::create_dir_all(state_root()).unwrap();
-        let name = program.file_name().unwrap().to_string_lossy().into_owned();
-        let copy = state_root().join(format!("{name}-{}", std::process::id()));
-        if !copy.exists() {
-            let staging = copy.with_extension("partial");
-            fs::copy(&program, &staging).unwrap();
-            fs::rename(&staging, &copy).unwrap();
-        }
+        fs::copy(program, &staging).expect("copy the program where the test user can run it");
         copy
     };
-    as_owner(&reachable)
+    // Another process may have won the race; the rename replaces its entry with the same file.
+    fs::rename(&staging, &target).unwrap();
+    // rename() between two names of one file does nothing and leaves the staging name.
+    let _ = fs::remove_file(&staging);
+    target
+}
+
+/// Removes entries of `name` made by [`reachable_program`] for builds that no longer exist: a
+/// hard link that is its file's last name, or a copy older than a day.
+fn remove_stale_programs(root: &Path, name: &str) {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(entries) = fs::read_dir(root) else { return };
+    let prefix = format!("{name}-");
+    for entry in entries.flatten() {
+        let file = entry.file_name().to_string_lossy().into_owned();
+        let Some(rest) = file.strip_prefix(&prefix) else { continue };
+        let Ok(meta) = fs::symlink_metadata(entry.path()) else { continue };
+        if !meta.is_file() || rest.ends_with(".partial") || rest.split('-').count() < 3 {
+            continue;
+        }
+        let day_old = meta
+            .modified()
+            .ok()
+            .and_then(|m| m.elapsed().ok())
+            .is_some_and(|age| age.as_secs() > 86_400);
+        let stale = if rest.ends_with("-copy") { day_old } else { meta.nlink() == 1 };
+        if stale {
+            let _ = fs::remove_file(entry.path());
+        }
+    }
 }
 
 /// Hands `path` (recursively) to the test user, so that programs run with [`as_test_user`] may
