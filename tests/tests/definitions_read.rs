@@ -7,7 +7,7 @@
 
 use lifeboat_engine::base::progress::NullSink;
 use lifeboat_engine::base::tools::Tool;
-use lifeboat_engine::format::read::{definitions_read, full_read};
+use lifeboat_engine::format::read::{definitions_read, full_read, list};
 use lifeboat_engine::format::sqltext::DumpFacts;
 use lifeboat_engine::pg::runner::{self, StdoutTo, ToolCommand};
 use lifeboat_system_tests::PgServer;
@@ -86,7 +86,26 @@ async fn same_entries_as_a_full_read(major: u32) {
         dump(&server, major, &db, flag, &path).await;
         let full = full_read(&path, Some(&reader), &cancel).await.unwrap();
         let scratch = dir.path().join("tmp");
-        let defs = definitions_read(&path, Some(&reader), &scratch, &cancel).await.unwrap();
+        let (defs, listed) =
+            definitions_read(&path, Some(&reader), &scratch, &cancel).await.unwrap();
+        // The table of contents it returns serves where `--list` did: the same lines, plus the
+        // dependencies as comment lines and the entries pg_restore handles by their kind
+        // whatever a use-list says (the session's encoding, string and search-path settings;
+        // the database itself, restored only with --create).
+        let listed = listed.expect("an archive's table of contents");
+        let plain = list(&reader, &path, &cancel).await.unwrap();
+        let always = ["ENCODING", "STDSTRINGS", "SEARCHPATH", "DATABASE", "DATABASE PROPERTIES"];
+        let by_kind = |line: &str| {
+            line.split_once("; ").and_then(|(_, rest)| rest.splitn(3, ' ').nth(2)).is_some_and(
+                |rest| {
+                    always.iter().any(|k| rest.strip_prefix(k).is_some_and(|r| r.starts_with(" -")))
+                },
+            )
+        };
+        let as_plain: Vec<&str> =
+            listed.lines().filter(|l| !l.starts_with(";\tdepends on:") && !by_kind(l)).collect();
+        assert_eq!(as_plain, plain.lines().collect::<Vec<_>>(), "{major} {name}");
+        assert!(listed.lines().any(by_kind), "{major} {name}");
         assert_eq!(keyed(&defs), keyed(&full), "{major} {name}");
         assert_eq!(defs.counts(), full.counts(), "{major} {name}");
         assert_eq!(defs.roles(), full.roles(), "{major} {name}");

@@ -36,14 +36,17 @@ pub async fn full_read(
 /// reads every entry's data anyway (a drill), so that the data is decompressed once instead of
 /// three times. A plain SQL file has no separate definitions: it is read whole. `scratch` is a
 /// folder for the use-list file (removed again).
+///
+/// Also returns the table of contents it read (`--list --verbose`: [`list`]'s, with each
+/// entry's dependencies in comment lines), so that a caller needs no second `--list`.
 pub async fn definitions_read(
     source: &Path,
     reader: Option<&BundledMajor>,
     scratch: &Path,
     cancel: &CancellationToken,
-) -> Result<DumpFacts> {
+) -> Result<(DumpFacts, Option<String>)> {
     let Some(reader) = reader else {
-        return full_read(source, None, cancel).await;
+        return Ok((full_read(source, None, cancel).await?, None));
     };
     let list = list_with(reader, source, &["--verbose"], cancel).await?;
     let use_list = UseList::write(scratch, &without_data_blocks(&list))?;
@@ -51,7 +54,7 @@ pub async fn definitions_read(
     let mut facts = scan(source, Some(reader), &[use_arg.as_str()], cancel).await?;
     drop(use_list);
     add_data_entries(&mut facts, &list);
-    Ok(facts)
+    Ok((facts, Some(list)))
 }
 
 /// Entries whose content is a data block in the archive rather than SQL in its table of

@@ -175,6 +175,6 @@ async fn read_archive(
         return Ok((detected, facts, true));
     }
     let scratch = ctx.data_dir.path().join("tmp");
-    let facts = read::definitions_read(source, reader.as_ref(), &scratch, cancel).await?;
+    let (facts, _) = read::definitions_read(source, reader.as_ref(), &scratch, cancel).await?;
     Ok((detected, facts, false))
 }

@@ -98,19 +98,24 @@ pub(super) async fn read(
     definitions_only: Option<&Path>,
     cancel: &CancellationToken,
 ) -> Result<SourceFacts> {
-    let mut dump = match definitions_only {
-        Some(scratch) => {
+    let (mut dump, list) = match (definitions_only, &reader) {
+        (Some(scratch), _) => {
             read::definitions_read(&file.path, reader.as_ref(), scratch, cancel).await?
         }
-        None => read::full_read(&file.path, reader.as_ref(), cancel).await?,
+        // The table of contents is read beside the whole: both read the same file, and the
+        // whole read's error, about a damaged archive, is the one reported.
+        (None, Some(reader)) => {
+            let (dump, list) = tokio::join!(
+                read::full_read(&file.path, Some(reader), cancel),
+                read::list(reader, &file.path, cancel)
+            );
+            (dump?, Some(list?))
+        }
+        (None, None) => (read::full_read(&file.path, None, cancel).await?, None),
     };
     if let Some(found) = &file.manifest {
         add_roles_in_data(&mut dump, &found.manifest.tables);
     }
-    let list = match &reader {
-        Some(reader) => Some(read::list(reader, &file.path, cancel).await?),
-        None => None,
-    };
     let from_list = |key: &str| list.as_deref().and_then(|l| list_header(l, key));
     let source_database = file
         .manifest
