@@ -387,10 +387,11 @@ const CHATTY_LINES: u64 = 100;
 /// tables, and a reader waiting on the pipe (an async one too: the reactor waits on it) is
 /// woken for each, on cores the restore's server and pg_restore keep busy. That cost 0.15-0.3 s
 /// of a 3.6 s restore here; the same restore writing its lines to a file took no longer than
-/// without them. A thread that sleeps while the pipe fills (64 KB: seconds of such lines) is
-/// not waiting on it, so it is woken about 50 times a second at most. Short runs (`--list`,
-/// `--version`) never pause.
-const CHATTY_PAUSE: std::time::Duration = std::time::Duration::from_millis(20);
+/// without them. A thread that sleeps while the pipe fills is not waiting on it, so it is
+/// woken about 100 times a second at most. Short runs (`--list`, `--version`) never pause, and
+/// neither does a reader that finds the pipe half full (a burst of lines, as pg_dump's while it
+/// reads the catalog), so that the program is not kept waiting on a full pipe.
+const CHATTY_PAUSE: std::time::Duration = std::time::Duration::from_millis(10);
 
 /// [`read_stderr`] for a plain pipe, read on a thread of its own that pauses once the program
 /// has been chatty. The thread is not the runtime's: a pipe a left-over grandchild holds open
@@ -415,54 +416,47 @@ async fn read_stderr_paced(
     tail
 }
 
-/// Sends the pipe's lines in batches, one for each time what was read is used up.
+/// Sends the pipe's lines in batches, one for each read.
 fn pump_lines(
-    pipe: std::io::PipeReader,
+    mut pipe: std::io::PipeReader,
     batches: &tokio::sync::mpsc::UnboundedSender<Vec<String>>,
 ) {
-    let mut reader = std::io::BufReader::with_capacity(64 << 10, pipe);
+    use std::io::Read;
+    let mut buffer = vec![0u8; PIPE_BYTES];
+    let mut line = Vec::new();
     let mut count = 0u64;
-    let mut batch = Vec::new();
     loop {
-        let line = next_lossy_line_blocking(&mut reader);
-        let end = line.is_none();
-        if let Some(line) = line {
-            batch.push(line);
-            count += 1;
+        let read = match pipe.read(&mut buffer) {
+            Ok(read) => read,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(_) => 0,
+        };
+        let mut batch = Vec::new();
+        let mut rest = &buffer[..read];
+        while !rest.is_empty() {
+            let (taken, done) = line_part(rest, &mut line);
+            rest = &rest[taken..];
+            if done {
+                batch.push(finish_line(std::mem::take(&mut line)));
+                count += 1;
+            }
         }
-        if end || reader.buffer().is_empty() {
-            if batches.send(std::mem::take(&mut batch)).is_err() || end {
-                return;
-            }
-            if count >= CHATTY_LINES {
-                std::thread::sleep(CHATTY_PAUSE);
-            }
+        if read == 0 && !line.is_empty() {
+            batch.push(finish_line(std::mem::take(&mut line)));
+        }
+        if batches.send(batch).is_err() || read == 0 {
+            return;
+        }
+        // A read that came back half full or more may have left the program waiting on a
+        // full pipe (a burst of lines): read again at once.
+        if count >= CHATTY_LINES && read < PIPE_BYTES / 2 {
+            std::thread::sleep(CHATTY_PAUSE);
         }
     }
 }
 
-/// [`next_lossy_line`] from a blocking reader.
-fn next_lossy_line_blocking<R: std::io::BufRead>(reader: &mut R) -> Option<String> {
-    let mut line = Vec::new();
-    let mut seen = false;
-    loop {
-        let buffer = match reader.fill_buf() {
-            Ok(buffer) => buffer,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(_) => break,
-        };
-        if buffer.is_empty() {
-            break;
-        }
-        seen = true;
-        let (taken, done) = line_part(buffer, &mut line);
-        reader.consume(taken);
-        if done {
-            break;
-        }
-    }
-    seen.then(|| finish_line(line))
-}
+/// What a pipe holds on Linux by default, and what one read takes at most.
+const PIPE_BYTES: usize = 64 << 10;
 
 /// Takes from `buffer` up to and including its first line end into `line` (at most
 /// [`STDERR_LINE_MAX`] bytes of a line are kept): how many bytes were taken, and whether the
@@ -605,6 +599,39 @@ mod tests {
         let tail = read_lines(&long[..], Tool::Psql, &crate::base::progress::NullSink).await;
         assert_eq!(tail.len(), 1);
         assert_eq!(tail[0].len(), STDERR_LINE_MAX);
+    }
+
+    #[tokio::test]
+    async fn a_chatty_programs_lines_all_arrive_in_order_through_the_paced_reader() {
+        use std::io::Write;
+        let (reader, mut writer) = std::io::pipe().unwrap();
+        let long = "y".repeat(STDERR_LINE_MAX + 100);
+        let expected_long = long[..STDERR_LINE_MAX].to_owned();
+        let writing = std::thread::spawn(move || {
+            // Line by line, as pg_restore --verbose writes; then a burst larger than the pipe.
+            for i in 0..3000 {
+                writeln!(writer, "pg_restore: creating TABLE \"public.t{i}\"").unwrap();
+            }
+            writer.write_all(format!("{long}\n").as_bytes()).unwrap();
+            writer.write_all(b"last, without a line end").unwrap();
+        });
+        let recorder = crate::base::progress::Recorder::default();
+        let tail = read_stderr_paced(reader, Tool::PgRestore, &recorder).await;
+        writing.join().unwrap();
+        let lines: Vec<String> = recorder
+            .events()
+            .into_iter()
+            .filter_map(|e| match e {
+                ProgressEvent::ToolOutput { line, .. } => Some(line),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(lines.len(), 3002);
+        assert!(lines[..3000].iter().enumerate().all(|(i, l)| l.ends_with(&format!("t{i}\""))));
+        assert_eq!(lines[3000], expected_long);
+        assert_eq!(lines[3001], "last, without a line end");
+        assert_eq!(tail.len(), STDERR_TAIL);
+        assert_eq!(tail.back().map(String::as_str), Some("last, without a line end"));
     }
 
     #[test]
