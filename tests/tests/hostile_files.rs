@@ -26,7 +26,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
-use lifeboat_engine::base::progress::{NullSink, ProgressEvent, Recorder};
+use lifeboat_engine::base::progress::{NullSink, Recorder};
 use lifeboat_engine::format::archive;
 use lifeboat_engine::format::remote;
 use lifeboat_engine::ops::backup::{BackupFormat, backup};
@@ -354,14 +354,7 @@ async fn a_latin1_database_with_non_ascii_names_backs_up_restores_and_drills() {
         .await
         .unwrap();
     // pg_dump's stderr held the name in LATIN1 (not UTF-8), and reading went on past it.
-    let lines: Vec<String> = recorder
-        .events()
-        .into_iter()
-        .filter_map(|e| match e {
-            ProgressEvent::ToolOutput { line, .. } => Some(line),
-            _ => None,
-        })
-        .collect();
+    let lines = recorder.tool_lines();
     let at = lines
         .iter()
         .position(|l| l.contains("b\u{fffd}ume_gr\u{fffd}\u{fffd}e"))

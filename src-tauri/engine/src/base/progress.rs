@@ -49,6 +49,17 @@ impl Recorder {
     pub fn events(&self) -> Vec<ProgressEvent> {
         self.events.lock().expect("recorder lock").clone()
     }
+
+    /// The lines the programs wrote, in order.
+    pub fn tool_lines(&self) -> Vec<String> {
+        self.events()
+            .into_iter()
+            .filter_map(|e| match e {
+                ProgressEvent::ToolOutput { line, .. } => Some(line),
+                _ => None,
+            })
+            .collect()
+    }
 }
 
 impl ProgressSink for Recorder {

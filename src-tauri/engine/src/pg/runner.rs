@@ -618,14 +618,7 @@ mod tests {
         let recorder = crate::base::progress::Recorder::default();
         let tail = read_stderr_paced(reader, Tool::PgRestore, &recorder).await;
         writing.join().unwrap();
-        let lines: Vec<String> = recorder
-            .events()
-            .into_iter()
-            .filter_map(|e| match e {
-                ProgressEvent::ToolOutput { line, .. } => Some(line),
-                _ => None,
-            })
-            .collect();
+        let lines = recorder.tool_lines();
         assert_eq!(lines.len(), 3002);
         assert!(lines[..3000].iter().enumerate().all(|(i, l)| l.ends_with(&format!("t{i}\""))));
         assert_eq!(lines[3000], expected_long);
