@@ -240,12 +240,31 @@ class Bench:
         self.work = Path(tempfile.mkdtemp(prefix="lifeboat-bench-", dir=args.workdir))
         self.work.chmod(0o755)
         run(["chown", USER, self.work])
-        self.bundle = ROOT / "src-tauri" / "resources" / "postgres"
+        self.bundle = self.reachable(ROOT / "src-tauri" / "resources" / "postgres")
         self.major = max(int(p.name) for p in self.bundle.iterdir() if p.name.isdigit())
+        # Made reachable once it is built (main).
         self.cli = Path(args.cli).resolve()
         self.home = self.work / "home"
         self.results = {"pairs": [], "single": []}
         self.serial = 0
+
+    def reachable(self, path: Path) -> Path:
+        """`path` where the unprivileged user can run it. A checkout in a private folder (a
+        clone in /root, or in a `mktemp -d`) is out of its reach: the PostgreSQL binaries and
+        the CLI are then copied into the bench's own folder."""
+        path = path.resolve()
+        if os.geteuid() != 0 or all(p.stat().st_mode & 0o001 for p in path.parents):
+            return path
+        folder = self.work / "reachable"
+        folder.mkdir(exist_ok=True)
+        copy = folder / str(len(list(folder.iterdir()))) / path.name
+        copy.parent.mkdir(mode=0o755)
+        if path.is_dir():
+            shutil.copytree(path, copy, symlinks=True, dirs_exist_ok=True)
+        else:
+            shutil.copy2(path, copy)
+        log(f"bench: {path} is out of {USER}'s reach; using a copy at {copy}")
+        return copy
 
     def next_name(self, prefix):
         self.serial += 1
@@ -260,7 +279,7 @@ class Bench:
         """The same bench driving another build of lifeboat with its own data folder."""
         twin = Bench.__new__(Bench)
         twin.__dict__.update(self.__dict__)
-        twin.cli, twin.home = Path(cli).resolve(), home
+        twin.cli, twin.home = self.reachable(Path(cli)), home
         run(twin.lifeboat("profile", "add", "bench", "--host", "127.0.0.1", "--port",
                           self.server.port, "--user", "postgres", "--use-pgpass"))
         return twin
@@ -861,6 +880,7 @@ def main():
                                   "waited_s": time.perf_counter() - waited}
             log("bench: built")
         if not app_only:
+            b.cli = b.reachable(b.cli)
             run(b.lifeboat("profile", "add", "bench", "--host", "127.0.0.1", "--port",
                            b.server.port, "--user", "postgres", "--use-pgpass"))
             size = b.server.psql("bench", "SELECT pg_size_pretty(pg_database_size('bench'))")
