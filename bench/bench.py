@@ -3,10 +3,9 @@
 
 One run, on data it generates: each pair (A = Lifeboat, B = the bare tools doing the same
 work) runs on the same database, in turn for --rounds rounds, after a warm-up of each where
-caches matter. Sides measured against the same thing share their rounds (a round of backups is
-Lifeboat, bare pg_dump, bare pg_dump -Fc gzip; a round of drills is the drill on a profile, on
-the practice server, and the manual drill), and every measured run starts after a CHECKPOINT
-and a sync, so that no run pays for the writes of the one before. Prints medians and ratios
+caches matter. Sides measured against the same thing share their rounds (a round of drills is
+the drill on a profile, on the practice server, and the manual drill), and every measured run
+starts after a CHECKPOINT and a sync, so that no run pays for the writes of the one before. Prints medians and ratios
 (median of A over median of B, and the median of the per-round ratios) as a table, writes the
 results as JSON and renders docs/benchmarks.md from them.
 
@@ -46,8 +45,10 @@ SCALES = {
     # over 20 s with a margin for a quiet machine.
     "full": dict(pgbench=30, text_rows=640_000, tables=2000, rounds=3),
 }
-# More rounds for the backup pair than for the others (Bench.group).
-BACKUP_EXTRA_ROUNDS = 2
+# Pairs whose target is 3 % or narrower (the backup and the two restores) get this many more
+# rounds: one side of a round here is 2-8 % slower than the other at random, in either
+# direction, wider than the targets (Bench.group).
+NARROW_EXTRA_ROUNDS = 2
 TARGETS = {
     "backup": 1.03,
     "backup_2000": 1.10,
@@ -297,11 +298,11 @@ class Bench:
         self.server.psql("postgres", "CHECKPOINT")
         os.sync()
 
-    def group(self, sides, pairs, warmup=True, extra_rounds=0, in_extra=None):
+    def group(self, sides, pairs, warmup=True, narrow=False):
         """sides: {key: fn}, each fn() returning (seconds, extra dict), run in the given order
         each round (after one warm-up run of each when `warmup` is True, or of the sides it
-        names); pairs: [(name, a, b)], the ratios computed from the rounds that ran both.
-        `extra_rounds` more rounds run only the sides named in `in_extra`."""
+        names); pairs: [(name, a, b)], the ratios computed from those rounds. A `narrow` target
+        gets NARROW_EXTRA_ROUNDS more rounds."""
         title = " / ".join(sides)
         if warmup:
             warmed = sides if warmup is True else warmup
@@ -312,10 +313,9 @@ class Bench:
         rows = []
         keys = list(sides)
         replaced = 0
-        while len(rows) < self.scale["rounds"] + extra_rounds:
+        rounds = self.scale["rounds"] + (NARROW_EXTRA_ROUNDS if narrow else 0)
+        while len(rows) < rounds:
             i = len(rows) + replaced
-            if len(rows) == self.scale["rounds"]:
-                keys = list(in_extra)
             row = {}
             # Each round starts with the next side: on this VM the run after a long, busy one
             # (the gzip dump) is often slower, and a fixed order would always give that turn to
@@ -342,11 +342,10 @@ class Bench:
             rows.append(row)
             log(f"bench: round {len(rows)}: {line}")
         for name, a, b in pairs:
-            self.results["pairs"].append(
-                pair_result(name, [(r[a], r[b]) for r in rows if a in r and b in r]))
+            self.results["pairs"].append(pair_result(name, [(r[a], r[b]) for r in rows]))
 
-    def pair(self, name, a, b, warmup=True):
-        self.group({"A": a, "B": b}, [(name, "A", "B")], warmup)
+    def pair(self, name, a, b, warmup=True, narrow=False):
+        self.group({"A": a, "B": b}, [(name, "A", "B")], warmup, narrow)
 
     # ----- backup
 
@@ -740,11 +739,11 @@ def render_doc(r, note):
 
 What Lifeboat costs over the bare PostgreSQL tools, measured by `make bench`
 (`bench/bench.py`): each pair runs on the same generated database, A (Lifeboat) and B (the
-bare tools) in turn for {r['scale']['rounds']} rounds ({r['scale']['rounds'] + BACKUP_EXTRA_ROUNDS} for Lifeboat's backup against bare
-pg_dump, whose target is narrower than a round's noise), each round starting with the next side,
+bare tools) in turn for {r['scale']['rounds']} rounds ({r['scale']['rounds'] + NARROW_EXTRA_ROUNDS} for the backup and the restores, whose targets are
+narrower than a round's noise), each round starting with the next side,
 after a warm-up (restores and drills read an archive the page cache holds already). Sides
-compared with the same thing share their rounds (Lifeboat, bare pg_dump, bare `pg_dump -Fc`
-gzip; the drill on a profile, on the practice server, the manual drill), and each measured run
+compared with the same thing share their rounds (the drill on a profile, on the practice
+server, the manual drill), and each measured run
 starts after a `CHECKPOINT` and a `sync`. A target is judged on the median of the per-round
 ratios (A over B of the same round, run back to back, so that a busy minute of the machine
 slows both); the ratio of the two sides' medians is shown beside it. A round in which the
@@ -903,28 +902,23 @@ def main():
                    b.lifeboat_backup("tables2000"), old.lifeboat_backup("tables2000"))
             only = set()
         if "backup" in only:
-            gzip = "pg_dump -Fc (gzip)"
-            b.group({"lifeboat": b.lifeboat_backup("bench"),
-                     "pg_dump": b.bare_dump("bench", ["-Fc", *compress]),
-                     gzip: b.bare_dump("bench", ["-Fc"])},
-                    [("backup: lifeboat vs pg_dump (same format, compression)", "lifeboat",
-                      "pg_dump"),
-                     ("default backup vs pg_dump -Fc (gzip)", "lifeboat", gzip)],
-                    # The kept backup, just made, warmed Lifeboat and the database's files; the
-                    # gzip side runs the same pg_dump on the same files.
-                    warmup=("pg_dump",),
-                    # Its target (3 %) is narrower than one round's noise here (one side of a
-                    # round 2-8 % slower than the other at random, in both directions), so
-                    # this pair gets 2 more rounds; they are short (3-4 s a side), the gzip
-                    # side is not (20 s) and its target has a wide margin.
-                    extra_rounds=BACKUP_EXTRA_ROUNDS, in_extra=("lifeboat", "pg_dump"))
+            # The kept backup, just made, warmed Lifeboat and the database's files.
+            b.pair("backup: lifeboat vs pg_dump (same format, compression)",
+                   b.lifeboat_backup("bench"), b.bare_dump("bench", ["-Fc", *compress]),
+                   warmup=("B",), narrow=True)
+            # gzip in a pair of its own. When the three shared their rounds, taking turns to
+            # start, Lifeboat's backup ran right after the 20 s gzip dump in two rounds of
+            # three and bare pg_dump in none; in each of three runs the one round where it did
+            # not had the lowest ratio (1.034-1.065, the other two 1.053-1.162).
+            b.pair("default backup vs pg_dump -Fc (gzip)", b.lifeboat_backup("bench"),
+                   b.bare_dump("bench", ["-Fc"]), warmup=False)
             calib = b.results["pairs"][-1]["median_b_s"]
             b.results["bare_pg_dump_fc_gzip_s"] = calib
             log(f"bench: a bare pg_dump -Fc takes {calib:.1f} s (the brief wants 20-60 s at full scale)")
         if "restore" in only:
             # The archive is in the page cache already (made just before): no warm-up needed.
             b.pair("restore: lifeboat vs createdb + pg_restore",
-                   b.lifeboat_restore(manifest), b.bare_restore(dump), warmup=False)
+                   b.lifeboat_restore(manifest), b.bare_restore(dump), warmup=False, narrow=True)
         if "drill" in only:
             # The first use of the practice server creates it: not measured.
             run(b.lifeboat("practice", "setup"))
@@ -939,7 +933,7 @@ def main():
             b.pair("many small tables: backup", b.lifeboat_backup("tables2000"),
                    b.bare_dump("tables2000", ["-Fc", *compress]))
             b.pair("many small tables: restore", b.lifeboat_restore(m2), b.bare_restore(d2),
-                   warmup=False)
+                   warmup=False, narrow=True)
             b.pair("many small tables: drill (profile)", b.lifeboat_drill(m2, False),
                    b.manual_drill(d2), warmup=False)
             b.results["preflight_2000_s"] = b.preflight(m2)
