@@ -193,10 +193,10 @@ const BYTES_EVERY: u64 = 4 << 20;
 /// file write handed to another thread) took 0.50-0.61 s of Lifeboat's CPU during a 115 MB
 /// dump here, against 0.33-0.49 s this way. The thread is not tokio's blocking pool, for the
 /// reason the diagnostics reader gives ([`read_stderr_paced`]). Reads are paced over a 1 MB
-/// pipe ([`COPY_PIPE_BYTES`]): 3,500 reads of a 115 MB archive became about 800, and the
-/// copy's CPU time 0.19 s to 0.17 s. Byte progress comes back over a channel.
+/// pipe ([`CopyPace`]): 3,500 reads of a 115 MB archive became about 800, and the copy's CPU
+/// time 0.19 s to 0.17 s. Byte progress comes back over a channel.
 async fn stream_to_file(
-    pipe: std::io::PipeReader,
+    pipe: OutputPipe,
     path: &std::path::Path,
     tool: Tool,
     sink: &dyn ProgressSink,
@@ -225,14 +225,15 @@ async fn stream_to_file(
 /// The blocking half of [`stream_to_file`]: every [`BYTES_EVERY`] bytes the count so far goes
 /// to `progress`. The file is flushed to disk at the end.
 fn copy_hashing(
-    mut pipe: std::io::PipeReader,
+    OutputPipe { mut pipe, capacity }: OutputPipe,
     path: &std::path::Path,
     progress: &tokio::sync::watch::Sender<u64>,
 ) -> std::io::Result<Written> {
     use std::io::{Read, Write};
     let mut file = std::fs::OpenOptions::new().write(true).create_new(true).open(path)?;
     let mut hash = Sha256Hex::new();
-    let mut buffer = vec![0u8; COPY_PIPE_BYTES];
+    let mut buffer = vec![0u8; capacity.unwrap_or(COPY_PIPE_BYTES)];
+    let mut pace = CopyPace::new(capacity);
     let mut reported = 0u64;
     loop {
         let n = match pipe.read(&mut buffer) {
@@ -248,9 +249,7 @@ fn copy_hashing(
             reported = bytes;
             progress.send_replace(bytes);
         }
-        // Less than half a pipe: the program writes slower than the copy reads. Waiting a
-        // little lets the pipe fill, so that one read takes what would have been dozens.
-        if n < COPY_PIPE_BYTES / 2 {
+        if pace.pause_after(n) {
             std::thread::sleep(COPY_PAUSE);
         }
     }
@@ -258,12 +257,57 @@ fn copy_hashing(
     Ok(Written { bytes: hash.bytes(), sha256: hash.finish() })
 }
 
-/// The pipe an archive comes through (Linux's default limit for an unprivileged process), and
-/// the most one read of it takes. pg_dump's zstd archive fills 1 MB in about 30 ms here, so a
-/// pause of [`COPY_PAUSE`] never leaves it waiting on a full pipe; a program that writes faster
-/// fills half the pipe between two reads, and the copy then reads without pausing.
+/// The pipe a program's output for a file comes through, and what it holds where known.
+struct OutputPipe {
+    pipe: std::io::PipeReader,
+    capacity: Option<usize>,
+}
+
+impl OutputPipe {
+    /// A pipe of [`COPY_PIPE_BYTES`] where the system allows it (Linux's default limit for an
+    /// unprivileged process); where it refuses, the pipe it has.
+    fn new() -> std::io::Result<(Self, std::io::PipeWriter)> {
+        let (pipe, writer) = std::io::pipe()?;
+        #[cfg(target_os = "linux")]
+        let capacity = rustix::pipe::fcntl_setpipe_size(&pipe, COPY_PIPE_BYTES)
+            .or_else(|_| rustix::pipe::fcntl_getpipe_size(&pipe))
+            .ok();
+        #[cfg(not(target_os = "linux"))]
+        let capacity = None;
+        Ok((Self { pipe, capacity }, writer))
+    }
+}
+
 const COPY_PIPE_BYTES: usize = 1 << 20;
 const COPY_PAUSE: Duration = Duration::from_millis(4);
+
+/// When the copy waits before its next read. A read that found less than half the pipe means
+/// the program writes slower than the copy reads: pausing lets the pipe fill, so that one read
+/// takes what would have been dozens. pg_dump's zstd archive fills 1 MB in about 30 ms here,
+/// against a pause of [`COPY_PAUSE`]. A read that found the pipe full means the program may
+/// have waited on it (a fast writer, or a small pipe): from then on the copy reads as the
+/// program writes. A pipe of unknown size is never paced.
+#[derive(Debug)]
+struct CopyPace {
+    capacity: Option<usize>,
+}
+
+impl CopyPace {
+    fn new(capacity: Option<usize>) -> Self {
+        Self { capacity }
+    }
+
+    fn pause_after(&mut self, read: usize) -> bool {
+        match self.capacity {
+            Some(capacity) if read >= capacity => {
+                self.capacity = None;
+                false
+            }
+            Some(capacity) => read < capacity / 2,
+            None => false,
+        }
+    }
+}
 
 /// Runs the command to completion. A non-zero exit is an error carrying the last lines the
 /// program wrote; `cancel` kills the child and returns [`Error::Cancelled`].
@@ -282,10 +326,7 @@ pub async fn run(
         StdoutTo::Capture => Stdio::piped(),
         StdoutTo::File(_) => {
             let (reader, writer) =
-                std::io::pipe().map_err(|source| Error::ToolSpawn { tool, source })?;
-            // Where the system refuses a bigger pipe, the default one only means more reads.
-            #[cfg(target_os = "linux")]
-            let _ = rustix::pipe::fcntl_setpipe_size(&reader, COPY_PIPE_BYTES);
+                OutputPipe::new().map_err(|source| Error::ToolSpawn { tool, source })?;
             to_file = Some(reader);
             Stdio::from(writer)
         }
@@ -619,6 +660,23 @@ mod tests {
         let tail = read_lines(&long[..], Tool::Psql, &crate::base::progress::NullSink).await;
         assert_eq!(tail.len(), 1);
         assert_eq!(tail[0].len(), STDERR_LINE_MAX);
+    }
+
+    #[test]
+    fn the_copy_pauses_while_the_pipe_fills_slowly_and_never_again_once_it_was_full() {
+        let mut pace = CopyPace::new(Some(1 << 20));
+        assert!(pace.pause_after(40 << 10));
+        assert!(!pace.pause_after(600 << 10), "half full or more: read again at once");
+        assert!(pace.pause_after(100 << 10));
+        assert!(!pace.pause_after(1 << 20), "full: the program may have waited");
+        assert!(!pace.pause_after(4 << 10), "a writer that filled the pipe is never paced");
+        // The default 64 KB pipe (a system that refused a bigger one) fills during one pause
+        // of a 33 MB/s writer, and the pacing then stops; a pipe of unknown size never pauses.
+        let mut small = CopyPace::new(Some(64 << 10));
+        assert!(small.pause_after(20 << 10));
+        assert!(!small.pause_after(64 << 10));
+        assert!(!small.pause_after(20 << 10));
+        assert!(!CopyPace::new(None).pause_after(1));
     }
 
     #[tokio::test]
